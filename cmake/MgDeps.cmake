@@ -1,0 +1,29 @@
+# mg_require_pkg(NAME MODULE DEBIAN_PACKAGE): find MODULE with pkg-config and provide the
+# imported target PkgConfig::NAME, or stop with an error naming the Debian package to install.
+# Every package is also listed in deploy/debian-build-deps.txt (installed by deploy/install-build-deps.sh).
+include_guard(GLOBAL)
+find_package(PkgConfig)
+if(NOT PKG_CONFIG_FOUND)
+  message(FATAL_ERROR "pkg-config not found: install it with 'apt-get install pkg-config' "
+                      "(or run deploy/install-build-deps.sh)")
+endif()
+
+function(mg_require_pkg name module debpkg)
+  if(TARGET PkgConfig::${name})
+    return()
+  endif()
+  pkg_check_modules(${name} QUIET IMPORTED_TARGET GLOBAL ${module})
+  if(NOT ${name}_FOUND)
+    message(FATAL_ERROR "missing dependency '${module}': install the Debian package '${debpkg}' "
+                        "(apt-get install ${debpkg}, or run deploy/install-build-deps.sh)")
+  endif()
+endfunction()
+
+# mg_find_program(VAR PROGRAM DEBIAN_PACKAGE): like find_program, but a clear hint when missing.
+function(mg_find_program var program debpkg)
+  find_program(${var} ${program})
+  if(NOT ${var})
+    message(STATUS "optional program '${program}' not found (Debian package '${debpkg}'); "
+                   "tests that need it are skipped")
+  endif()
+endfunction()

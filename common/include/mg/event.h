@@ -1,0 +1,149 @@
+/*
+ * The one event model shared by agent, PAM module and collector (docs/EVENTS.md).
+ *
+ * An event is a JSON object with stable key names. Every event has
+ *   "type", "time" (RFC 3339 UTC, microseconds), "host", "seq", "boot_id"
+ * and, depending on the type, the objects "device", "rule", "decision", "user", "auth",
+ * "policy", "agent". mg_event_to_json() writes canonical JSON (compact, keys sorted), so the
+ * same event always gives the same bytes (the event pipeline hashes them).
+ *
+ * Strings from devices may hold any bytes: in JSON a field whose value is not valid UTF-8
+ * (or holds NUL) is written with each bad byte replaced by U+FFFD, and the exact bytes are
+ * kept beside it as "<field>_hex" (lower-case hex). mg_event_from_json() restores them, so
+ * a round trip is lossless.
+ */
+#ifndef MG_EVENT_H
+#define MG_EVENT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "mg/config.h" /* struct mg_strv */
+
+enum mg_event_type {
+	MG_EV_DEVICE_INSERTED,
+	MG_EV_DEVICE_ALLOWED,
+	MG_EV_DEVICE_BLOCKED,
+	MG_EV_DEVICE_REJECTED,
+	MG_EV_DEVICE_REMOVED,
+	MG_EV_DEVICE_SUSPICIOUS,
+	MG_EV_AUTH_SUCCESS,
+	MG_EV_AUTH_FAILURE,
+	MG_EV_AUTH_LOCKOUT,
+	MG_EV_AUTH_UNLOCK,
+	MG_EV_POLICY_APPLIED,
+	MG_EV_POLICY_REJECTED,
+	MG_EV_AGENT_STARTED,
+	MG_EV_AGENT_STOPPED,
+	MG_EV_TYPE_COUNT
+};
+
+/* "device.inserted", ...; NULL for an out-of-range value. */
+const char *mg_event_type_name(enum mg_event_type type);
+/* 0, or -EINVAL for an unknown name. */
+int mg_event_type_from_name(const char *name, enum mg_event_type *out);
+
+/* Identity of a USB device, as `mynaguardctl list-devices --json` prints it. */
+struct mg_event_device {
+	char *syspath;		   /* below /sys, e.g. "/devices/pci0000:00/0000:00:14.0/usb1/1-2" */
+	char *port;		   /* "1-2" */
+	char *vendor_id;	   /* 4 lower-case hex digits */
+	char *product_id;	   /* 4 lower-case hex digits */
+	char *serial;		   /* may be any bytes; NULL: none */
+	char *name;		   /* product string; may be any bytes; NULL: none */
+	char *hash;		   /* USBGuard-compatible device hash (base64) */
+	char *parent_hash;	   /* NULL: none */
+	struct mg_strv interfaces; /* "cc:ss:pp", lower-case hex */
+};
+
+/* The rule that decided; the object is absent when the implicit target decided. */
+struct mg_event_rule {
+	char *text;   /* rule text in rules.conf syntax */
+	char *source; /* "file:line" */
+};
+
+struct mg_event_decision {
+	char *target;			   /* "allow", "block", "reject" */
+	char *mode;			   /* "enforce", "audit" */
+	bool applied;			   /* the kernel state was written (false in audit mode) */
+	struct mg_strv blocked_interfaces; /* interface names deauthorized, e.g. "1-2:1.1" */
+	char *error;			   /* why it could not be applied; NULL: none */
+};
+
+struct mg_event_user {
+	char *name;
+	char *service; /* PAM service */
+	char *tty;     /* NULL: none */
+	char *rhost;   /* NULL: none */
+};
+
+struct mg_event_auth {
+	char *factor;	  /* "fido2", "totp"; NULL: none reached */
+	char *credential; /* credential label; NULL: none */
+	char *reason;	  /* failure reason, e.g. "wrong-code", "locked" ; NULL on success */
+	uint64_t failures; /* consecutive failures counted so far */
+};
+
+struct mg_event_policy {
+	uint64_t version;
+	char *sha256; /* hex digest of the policy bundle; NULL: unknown */
+	char *reason; /* why it was rejected; NULL: none */
+};
+
+struct mg_event_agent {
+	char *version;
+	uint64_t pid;
+	char *reason; /* e.g. why it stopped; NULL: none */
+};
+
+struct mg_event {
+	enum mg_event_type type;
+	int64_t time_us; /* microseconds since the Unix epoch, UTC */
+	char *host;
+	uint64_t seq;	  /* per boot_id, strictly increasing; at most 2^53 - 1 */
+	char boot_id[37]; /* lower-case UUID */
+	/* Type-specific objects; NULL when absent. Owned by the event. */
+	struct mg_event_device *device;
+	struct mg_event_rule *rule;
+	struct mg_event_decision *decision;
+	struct mg_event_user *user;
+	struct mg_event_auth *auth;
+	struct mg_event_policy *policy;
+	struct mg_event_agent *agent;
+};
+
+/* A new event of type with time = now; everything else empty. NULL on ENOMEM. */
+struct mg_event *mg_event_new(enum mg_event_type type);
+/* Frees *ev (NULL accepted) and sets *ev to NULL. */
+void mg_event_free(struct mg_event **ev);
+
+/*
+ * Allocates the named object if absent and returns it (NULL on ENOMEM):
+ * mg_event_device(ev)->serial = strdup(...), and so on.
+ */
+struct mg_event_device *mg_event_device(struct mg_event *ev);
+struct mg_event_rule *mg_event_rule(struct mg_event *ev);
+struct mg_event_decision *mg_event_decision(struct mg_event *ev);
+struct mg_event_user *mg_event_user(struct mg_event *ev);
+struct mg_event_auth *mg_event_auth(struct mg_event *ev);
+struct mg_event_policy *mg_event_policy(struct mg_event *ev);
+struct mg_event_agent *mg_event_agent(struct mg_event *ev);
+
+/* Replaces *dst with a copy of src (NULL allowed). 0 or -ENOMEM. */
+int mg_set_str(char **dst, const char *src);
+
+/* Canonical JSON (compact, sorted keys, no newline). *out is owned by the caller. */
+int mg_event_to_json(const struct mg_event *ev, char **out, size_t *len);
+
+#define MG_EVENT_MAX_JSON (256u * 1024u)
+
+/*
+ * Parses one event from untrusted bytes (at most MG_EVENT_MAX_JSON). Strict: unknown keys,
+ * wrong types, unknown event types, bad times, bad boot ids and out-of-range numbers are
+ * errors; errmsg gets e.g. "device.serial: expected a string". 0 or -EINVAL / -ENOMEM / -EFBIG.
+ */
+int mg_event_from_json(const char *buf, size_t len, struct mg_event **out, char *errmsg,
+		       size_t errlen);
+
+#endif

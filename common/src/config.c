@@ -191,7 +191,7 @@ static int set_value(const struct mg_config_key *k, const char *value, void *tar
 		if (value[0] != '/')
 			return fail(err, file, line, "'%s' must be an absolute path, got '%s'",
 				    k->name, value);
-		/* fallthrough */
+		__attribute__((fallthrough));
 	case MG_CFG_STRING: {
 		if (k->check) {
 			char msg[256] = "";

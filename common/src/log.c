@@ -62,6 +62,9 @@ bool mg_log_enabled(enum mg_log_level level)
 }
 
 static void log_va(enum mg_log_level level, int err, const char *fmt, va_list ap)
+	__attribute__((format(printf, 3, 0)));
+
+static void log_va(enum mg_log_level level, int err, const char *fmt, va_list ap)
 {
 	char msg[2048];
 	int n = vsnprintf(msg, sizeof(msg), fmt, ap);

@@ -1,0 +1,906 @@
+/* The agent core: device table, decisions, enforcement and their events. */
+#include "agent.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <openssl/evp.h>
+
+#include "device.h"
+#include "enforce.h"
+#include "mg/log.h"
+#include "mg/safe_open.h"
+#include "mg/time.h"
+
+#ifndef MYNAGUARD_VERSION
+#define MYNAGUARD_VERSION "0.0.0"
+#endif
+
+#define SYSFS_ROOT "/sys"
+
+struct agent_dev {
+	unsigned id;
+	char *devpath;
+	int dirfd;		 /* O_RDONLY|O_DIRECTORY, open for the device's lifetime */
+	struct mg_device *dev;	 /* NULL when it could not be read */
+	char *read_error;	 /* why it could not be read */
+	enum mg_target target;	 /* decided target */
+	const struct mg_rule *rule; /* deciding rule in the current rule set; NULL: implicit */
+	bool has_override;
+	enum mg_target override;
+	bool applied;		 /* kernel state written */
+	char *apply_error;	 /* why it could not be written */
+	struct mg_strv blocked;	 /* interface names kept off */
+};
+
+struct mg_agent {
+	struct mg_agent_conf conf;
+	struct mg_ruleset *rules;
+	char rules_sha256[65];
+	struct mg_eventlog *log;
+	struct agent_dev **devs;
+	size_t n, cap;
+	unsigned next_id;
+};
+
+static void dev_free(struct agent_dev **pd)
+{
+	struct agent_dev *d = *pd;
+	if (!d)
+		return;
+	if (d->dirfd >= 0)
+		close(d->dirfd);
+	free(d->devpath);
+	mg_device_free(&d->dev);
+	free(d->read_error);
+	free(d->apply_error);
+	mg_strv_free(&d->blocked);
+	free(d);
+	*pd = NULL;
+}
+
+int mg_agent_new(struct mg_agent_conf *conf, struct mg_ruleset *rules, struct mg_eventlog *log,
+		 struct mg_agent **out)
+{
+	struct mg_agent *a = calloc(1, sizeof(*a));
+	if (!a)
+		return -ENOMEM;
+	a->conf = *conf;
+	memset(conf, 0, sizeof(*conf));
+	a->rules = rules;
+	a->log = log;
+	a->next_id = 1;
+	*out = a;
+	return 0;
+}
+
+void mg_agent_free(struct mg_agent **pa)
+{
+	struct mg_agent *a = *pa;
+	if (!a)
+		return;
+	for (size_t i = 0; i < a->n; i++)
+		dev_free(&a->devs[i]);
+	free(a->devs);
+	mg_ruleset_free(&a->rules);
+	mg_eventlog_close(&a->log);
+	mg_agent_conf_free(&a->conf);
+	free(a);
+	*pa = NULL;
+}
+
+const struct mg_agent_conf *mg_agent_conf(const struct mg_agent *a)
+{
+	return &a->conf;
+}
+
+size_t mg_agent_device_count(const struct mg_agent *a)
+{
+	return a->n;
+}
+
+static struct agent_dev *find_dev(const struct mg_agent *a, const char *devpath)
+{
+	for (size_t i = 0; i < a->n; i++)
+		if (strcmp(a->devs[i]->devpath, devpath) == 0)
+			return a->devs[i];
+	return NULL;
+}
+
+static struct agent_dev *find_id(const struct mg_agent *a, unsigned id)
+{
+	for (size_t i = 0; i < a->n; i++)
+		if (a->devs[i]->id == id)
+			return a->devs[i];
+	return NULL;
+}
+
+/* ---- events ---- */
+
+static int record(struct mg_agent *a, struct mg_event *ev)
+{
+	int r = mg_eventlog_append(a->log, ev);
+	if (r < 0)
+		mg_log_errno(MG_LOG_ERR, r, "cannot record %s event in %s",
+			     mg_event_type_name(ev->type), mg_eventlog_path(a->log));
+	return r;
+}
+
+static int fill_device(struct mg_event *ev, const struct agent_dev *d)
+{
+	struct mg_event_device *ed = mg_event_device(ev);
+	if (!ed)
+		return -ENOMEM;
+	int r = mg_set_str(&ed->syspath, d->devpath);
+	const struct mg_device *dev = d->dev;
+	if (r == 0 && !dev) {
+		const char *slash = strrchr(d->devpath, '/');
+		r = mg_set_str(&ed->port, slash ? slash + 1 : d->devpath);
+	}
+	if (r < 0 || !dev)
+		return r;
+	if ((r = mg_set_str(&ed->port, dev->port)) < 0 ||
+	    (r = mg_set_str(&ed->vendor_id, dev->vendor_id)) < 0 ||
+	    (r = mg_set_str(&ed->product_id, dev->product_id)) < 0 ||
+	    (r = mg_set_str(&ed->serial, dev->serial[0] ? dev->serial : NULL)) < 0 ||
+	    (r = mg_set_str(&ed->name, dev->name[0] ? dev->name : NULL)) < 0 ||
+	    (r = mg_set_str(&ed->hash, dev->hash)) < 0 ||
+	    (r = mg_set_str(&ed->parent_hash, dev->parent_hash)) < 0)
+		return r;
+	for (size_t i = 0; i < dev->desc.n_ifaces; i++) {
+		char t[9];
+		mg_usb_iftype_format(dev->desc.ifaces[i].type, t);
+		char **nv = realloc(ed->interfaces.v, (ed->interfaces.n + 1) * sizeof(*nv));
+		if (!nv)
+			return -ENOMEM;
+		ed->interfaces.v = nv;
+		if (!(nv[ed->interfaces.n] = strdup(t)))
+			return -ENOMEM;
+		ed->interfaces.n++;
+	}
+	return 0;
+}
+
+static int strv_copy(struct mg_strv *dst, const struct mg_strv *src)
+{
+	mg_strv_free(dst);
+	if (src->n == 0)
+		return 0;
+	dst->v = calloc(src->n, sizeof(*dst->v));
+	if (!dst->v)
+		return -ENOMEM;
+	for (size_t i = 0; i < src->n; i++) {
+		if (!(dst->v[i] = strdup(src->v[i]))) {
+			dst->n = i;
+			mg_strv_free(dst);
+			return -ENOMEM;
+		}
+	}
+	dst->n = src->n;
+	return 0;
+}
+
+static int strv_add(struct mg_strv *sv, const char *s)
+{
+	char **nv = realloc(sv->v, (sv->n + 1) * sizeof(*nv));
+	if (!nv)
+		return -ENOMEM;
+	sv->v = nv;
+	if (!(nv[sv->n] = strdup(s)))
+		return -ENOMEM;
+	sv->n++;
+	return 0;
+}
+
+static enum mg_event_type decision_type(enum mg_target t)
+{
+	return t == MG_TARGET_ALLOW   ? MG_EV_DEVICE_ALLOWED
+	       : t == MG_TARGET_BLOCK ? MG_EV_DEVICE_BLOCKED
+				      : MG_EV_DEVICE_REJECTED;
+}
+
+static const char *reason_of(const struct agent_dev *d, bool present)
+{
+	if (d->read_error)
+		return d->read_error;
+	if (d->has_override)
+		return "operator override";
+	(void)present;
+	return NULL;
+}
+
+/* Records the decision event (and device.suspicious when interfaces were kept off). */
+static int record_decision(struct mg_agent *a, const struct agent_dev *d, enum mg_event_type type,
+			   const char *error)
+{
+	struct mg_event *ev = mg_event_new(type);
+	int r = -ENOMEM;
+	if (!ev)
+		return r;
+	if ((r = fill_device(ev, d)) < 0)
+		goto out;
+	if (d->rule) {
+		struct mg_event_rule *er = mg_event_rule(ev);
+		if (!er || (r = mg_set_str(&er->text, mg_rule_text(d->rule))) < 0 ||
+		    (r = mg_set_str(&er->source, mg_rule_source(d->rule))) < 0) {
+			r = r < 0 ? r : -ENOMEM;
+			goto out;
+		}
+	}
+	struct mg_event_decision *dec = mg_event_decision(ev);
+	r = -ENOMEM;
+	if (!dec)
+		goto out;
+	if ((r = mg_set_str(&dec->target, mg_target_name(d->target))) < 0 ||
+	    (r = mg_set_str(&dec->mode, a->conf.mode == MG_MODE_AUDIT ? "audit" : "enforce")) < 0 ||
+	    (r = strv_copy(&dec->blocked_interfaces, &d->blocked)) < 0 ||
+	    (r = mg_set_str(&dec->error, error)) < 0)
+		goto out;
+	dec->applied = d->applied;
+	r = record(a, ev);
+out:
+	mg_event_free(&ev);
+	return r;
+}
+
+static int record_simple(struct mg_agent *a, const struct agent_dev *d, enum mg_event_type type)
+{
+	struct mg_event *ev = mg_event_new(type);
+	if (!ev)
+		return -ENOMEM;
+	int r = fill_device(ev, d);
+	if (r == 0)
+		r = record(a, ev);
+	mg_event_free(&ev);
+	return r;
+}
+
+int mg_agent_started(struct mg_agent *a)
+{
+	struct mg_event *ev = mg_event_new(MG_EV_AGENT_STARTED);
+	if (!ev)
+		return -ENOMEM;
+	struct mg_event_agent *ag = mg_event_agent(ev);
+	int r = ag ? mg_set_str(&ag->version, MYNAGUARD_VERSION) : -ENOMEM;
+	if (r == 0) {
+		ag->pid = (uint64_t)getpid();
+		r = record(a, ev);
+	}
+	mg_event_free(&ev);
+	return r;
+}
+
+int mg_agent_stopping(struct mg_agent *a, const char *reason)
+{
+	struct mg_event *ev = mg_event_new(MG_EV_AGENT_STOPPED);
+	if (!ev)
+		return -ENOMEM;
+	struct mg_event_agent *ag = mg_event_agent(ev);
+	int r = ag ? mg_set_str(&ag->version, MYNAGUARD_VERSION) : -ENOMEM;
+	if (r == 0)
+		r = mg_set_str(&ag->reason, reason);
+	if (r == 0) {
+		ag->pid = (uint64_t)getpid();
+		r = record(a, ev);
+	}
+	mg_event_free(&ev);
+	return r;
+}
+
+/* ---- interfaces ---- */
+
+/*
+ * Whether interface <cfg>.<ifnum> of d must stay off: some alternate setting of it has a
+ * class in block_interfaces that the deciding rule does not name, or the descriptors do not
+ * describe it at all (fail closed).
+ */
+static bool iface_blocked(const struct mg_agent *a, const struct agent_dev *d, unsigned cfg,
+			  unsigned ifnum)
+{
+	if (!d->dev)
+		return true;
+	bool found = false;
+	for (size_t i = 0; i < d->dev->desc.n_ifaces; i++) {
+		const struct mg_usb_iface *it = &d->dev->desc.ifaces[i];
+		if (it->config_value != cfg || it->number != ifnum)
+			continue;
+		found = true;
+		if (mg_agent_conf_blocks_iface(&a->conf, it->type.cls, it->type.sub,
+					       it->type.proto) &&
+		    !(d->rule && mg_rule_names_interface(d->rule, it->type)))
+			return true;
+	}
+	return !found;
+}
+
+/* Parses "<port>:<cfg>.<ifnum>" for the device's port. -EINVAL when it is not one. */
+static int parse_iface_name(const char *name, const char *port, unsigned *cfg, unsigned *ifnum)
+{
+	size_t plen = strlen(port);
+	if (strncmp(name, port, plen) != 0 || name[plen] != ':')
+		return -EINVAL;
+	const char *p = name + plen + 1;
+	unsigned v[2] = {0, 0};
+	for (int f = 0; f < 2; f++) {
+		if (*p < '0' || *p > '9')
+			return -EINVAL;
+		unsigned x = 0;
+		while (*p >= '0' && *p <= '9') {
+			x = x * 10 + (unsigned)(*p - '0');
+			if (x > 255)
+				return -EINVAL;
+			p++;
+		}
+		v[f] = x;
+		if (f == 0 && *p++ != '.')
+			return -EINVAL;
+	}
+	if (*p != '\0')
+		return -EINVAL;
+	*cfg = v[0];
+	*ifnum = v[1];
+	return 0;
+}
+
+/* The interface names that block_interfaces keeps off, from the descriptors. */
+static int compute_blocked(const struct mg_agent *a, struct agent_dev *d)
+{
+	mg_strv_free(&d->blocked);
+	if (!d->dev || d->target != MG_TARGET_ALLOW)
+		return 0;
+	for (size_t i = 0; i < d->dev->desc.n_ifaces; i++) {
+		const struct mg_usb_iface *it = &d->dev->desc.ifaces[i];
+		if (!iface_blocked(a, d, it->config_value, it->number))
+			continue;
+		char name[300];
+		snprintf(name, sizeof(name), "%s:%u.%u", d->dev->port, it->config_value,
+			 it->number);
+		if (mg_strv_contains(&d->blocked, name))
+			continue;
+		int r = strv_add(&d->blocked, name);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+/* Authorizes or deauthorizes one existing interface directory of d. */
+static int apply_interface(const struct mg_agent *a, const struct agent_dev *d, const char *name)
+{
+	unsigned cfg, ifnum;
+	const char *port = d->dev ? d->dev->port : strrchr(d->devpath, '/') + 1;
+	if (parse_iface_name(name, port, &cfg, &ifnum) < 0)
+		return 0; /* not an interface of this device */
+	bool allow = d->target == MG_TARGET_ALLOW && !iface_blocked(a, d, cfg, ifnum);
+	int fd = openat(d->dirfd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0)
+		return -errno;
+	int r = 0;
+	if (a->conf.mode == MG_MODE_AUDIT) {
+		/* Behave as without mynaguard: undo only the interface default. */
+		if (mg_read_authorized(fd) == 0)
+			r = mg_enforce_interface(fd, true);
+	} else {
+		r = mg_enforce_interface(fd, allow);
+	}
+	close(fd);
+	return r;
+}
+
+/* Applies the decision to every interface directory that exists now. */
+static int apply_interfaces(const struct mg_agent *a, const struct agent_dev *d)
+{
+	int dfd = openat(d->dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0)
+		return -errno;
+	DIR *dir = fdopendir(dfd);
+	if (!dir) {
+		int r = -errno;
+		close(dfd);
+		return r;
+	}
+	int first_error = 0;
+	struct dirent *e;
+	while ((e = readdir(dir))) {
+		if (!strchr(e->d_name, ':'))
+			continue;
+		int r = apply_interface(a, d, e->d_name);
+		if (r < 0 && first_error == 0)
+			first_error = r;
+	}
+	closedir(dir);
+	return first_error;
+}
+
+/* ---- decisions ---- */
+
+static void set_error(char **dst, const char *what, int err)
+{
+	char buf[512];
+	snprintf(buf, sizeof(buf), "%s: %s", what, strerror(-err));
+	free(*dst);
+	*dst = strdup(buf);
+}
+
+/*
+ * Audit mode: nothing of the decision is applied, and devices behave as without mynaguard:
+ * root hubs get authorized_default=1 and interface_authorized_default=1 back (the udev rule
+ * set them to 0), and a device or interface left unauthorized only by that default is
+ * authorized, as the kernel would have done.
+ */
+static void audit_passthrough(const struct mg_agent *a, struct agent_dev *d)
+{
+	if (d->dev && d->dev->root_hub)
+		(void)mg_enforce_root_hub(d->dirfd, 1, 1);
+	if (mg_read_authorized(d->dirfd) == 0)
+		(void)mg_enforce_device(d->dirfd, MG_TARGET_ALLOW);
+	(void)apply_interfaces(a, d);
+}
+
+/* Enforce mode: writes the decision; any failure leaves the device blocked. */
+static void enforce(struct mg_agent *a, struct agent_dev *d)
+{
+	if (d->dev && d->dev->root_hub) {
+		int r = mg_enforce_root_hub(d->dirfd,
+					    a->conf.authorized_default == MG_AUTHDEF_NONE ? 0 : -1,
+					    a->conf.block_interfaces.n > 0 ? 0 : -1);
+		if (r < 0)
+			mg_log_errno(MG_LOG_WARNING, r,
+				     "%s: cannot set authorized_default on root hub", d->devpath);
+	}
+	int r = mg_enforce_device(d->dirfd, d->target);
+	if (r < 0 && d->target == MG_TARGET_ALLOW) {
+		/* Could not allow: make sure it stays blocked. */
+		set_error(&d->apply_error, "writing authorized=1", r);
+		(void)mg_enforce_device(d->dirfd, MG_TARGET_BLOCK);
+		d->target = MG_TARGET_BLOCK;
+		mg_strv_free(&d->blocked);
+		return;
+	}
+	if (r < 0) {
+		set_error(&d->apply_error,
+			  d->target == MG_TARGET_BLOCK ? "writing authorized=0" : "writing remove=1",
+			  r);
+		return;
+	}
+	d->applied = true;
+	if (d->target != MG_TARGET_ALLOW)
+		return;
+	r = apply_interfaces(a, d);
+	if (r < 0) {
+		/* An interface we had to keep off may be on: block the whole device. */
+		set_error(&d->apply_error, "writing interface authorized", r);
+		(void)mg_enforce_device(d->dirfd, MG_TARGET_BLOCK);
+		d->target = MG_TARGET_BLOCK;
+		mg_strv_free(&d->blocked);
+	}
+}
+
+/* Decides d and writes the kernel state; records the decision. */
+static int decide(struct mg_agent *a, struct agent_dev *d, bool present)
+{
+	int64_t now = mg_now_us();
+	d->rule = NULL;
+	if (!d->dev) {
+		d->target = MG_TARGET_BLOCK; /* fail closed: unreadable or lying device */
+	} else {
+		d->rule = mg_ruleset_match(a->rules, d->dev, now);
+		d->target = d->rule ? mg_rule_target(d->rule)
+				    : (enum mg_target)a->conf.implicit_target;
+		if (present) {
+			switch (a->conf.present_device_policy) {
+			case MG_PRESENT_ALLOW:
+				d->target = MG_TARGET_ALLOW;
+				d->rule = NULL;
+				break;
+			case MG_PRESENT_BLOCK:
+				d->target = MG_TARGET_BLOCK;
+				d->rule = NULL;
+				break;
+			case MG_PRESENT_KEEP: {
+				int cur = mg_read_authorized(d->dirfd);
+				d->target = cur == 1 ? MG_TARGET_ALLOW : MG_TARGET_BLOCK;
+				d->rule = NULL;
+				break;
+			}
+			default:
+				break;
+			}
+		}
+	}
+	if (d->has_override)
+		d->target = d->override;
+
+	int r = compute_blocked(a, d);
+	if (r < 0)
+		return r;
+
+	free(d->apply_error);
+	d->apply_error = NULL;
+	d->applied = false;
+	if (a->conf.mode == MG_MODE_AUDIT)
+		audit_passthrough(a, d);
+	else
+		enforce(a, d);
+
+	const char *error = d->apply_error ? d->apply_error : reason_of(d, present);
+	r = record_decision(a, d, decision_type(d->target), error);
+	if (r < 0 && d->target == MG_TARGET_ALLOW && a->conf.mode == MG_MODE_ENFORCE) {
+		/* No allow without a durable record. */
+		mg_log(MG_LOG_ERR, "%s: blocking again: the decision could not be recorded",
+		       d->devpath);
+		(void)mg_enforce_device(d->dirfd, MG_TARGET_BLOCK);
+		d->target = MG_TARGET_BLOCK;
+		d->applied = true;
+	}
+	if (r == 0 && d->target == MG_TARGET_ALLOW && d->blocked.n > 0)
+		r = record_decision(a, d, MG_EV_DEVICE_SUSPICIOUS, NULL);
+	mg_log(MG_LOG_INFO, "%s %s:%s \"%s\" -> %s%s%s", d->devpath,
+	       d->dev ? d->dev->vendor_id : "????", d->dev ? d->dev->product_id : "????",
+	       d->dev ? d->dev->name : "", mg_target_name(d->target),
+	       a->conf.mode == MG_MODE_AUDIT ? " (audit: not applied)" : "",
+	       d->blocked.n ? " with interfaces kept off" : "");
+	return r == -ENOMEM ? r : 0;
+}
+
+/* The hash of the parent USB device, reading it first if it is not known yet. */
+static int parent_hash(struct mg_agent *a, const char *devpath, const char **out, int depth)
+{
+	char parent[MG_DEVPATH_MAX + 1];
+	*out = NULL;
+	if (mg_devpath_parent(devpath, parent, sizeof(parent)) < 0)
+		return 0;
+	struct agent_dev *p = find_dev(a, parent);
+	if (p) {
+		*out = p->dev ? p->dev->hash : NULL;
+		return p->dev ? 0 : -ENODEV;
+	}
+	/* Not known: is the parent a USB device at all? */
+	char path[PATH_MAX];
+	snprintf(path, sizeof(path), SYSFS_ROOT "%s", parent);
+	int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	char buf[MG_DEVICE_ATTR_MAX + 1];
+	size_t len = 0;
+	int r = mg_sysfs_read_attr(fd, "uevent", buf, sizeof(buf), &len);
+	close(fd);
+	struct mg_uevent ev;
+	if (r < 0 || mg_uevent_parse(buf, len, '\n', &ev, NULL, 0) < 0 ||
+	    ev.kind != MG_UEVENT_USB_DEVICE)
+		return 0; /* a root hub's parent (PCI controller, platform device) */
+	if (depth > 16)
+		return -ELOOP;
+	/* Reading the parent would add it to the table; do so (it is present). */
+	(void)depth;
+	r = mg_agent_device_added(a, parent, true);
+	if (r < 0)
+		return r;
+	p = find_dev(a, parent);
+	if (!p || !p->dev)
+		return -ENODEV;
+	*out = p->dev->hash;
+	return 0;
+}
+
+static int add_entry(struct mg_agent *a, struct agent_dev *d)
+{
+	if (a->n == a->cap) {
+		size_t cap = a->cap ? a->cap * 2 : 32;
+		struct agent_dev **nd = realloc(a->devs, cap * sizeof(*nd));
+		if (!nd)
+			return -ENOMEM;
+		a->devs = nd;
+		a->cap = cap;
+	}
+	a->devs[a->n++] = d;
+	return 0;
+}
+
+static void remove_entry(struct mg_agent *a, struct agent_dev *d)
+{
+	for (size_t i = 0; i < a->n; i++) {
+		if (a->devs[i] == d) {
+			memmove(&a->devs[i], &a->devs[i + 1], (a->n - i - 1) * sizeof(*a->devs));
+			a->n--;
+			break;
+		}
+	}
+	dev_free(&d);
+}
+
+int mg_agent_device_added(struct mg_agent *a, const char *devpath, bool present)
+{
+	struct agent_dev *old = find_dev(a, devpath);
+	if (old)
+		remove_entry(a, old); /* a repeated add: decide afresh */
+
+	struct agent_dev *d = calloc(1, sizeof(*d));
+	if (!d)
+		return -ENOMEM;
+	d->id = a->next_id++;
+	d->dirfd = -1;
+	d->devpath = strdup(devpath);
+	if (!d->devpath) {
+		dev_free(&d);
+		return -ENOMEM;
+	}
+	int r = add_entry(a, d);
+	if (r < 0) {
+		dev_free(&d);
+		return r;
+	}
+
+	char path[PATH_MAX];
+	snprintf(path, sizeof(path), SYSFS_ROOT "%s", devpath);
+	d->dirfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+	if (d->dirfd < 0) {
+		/* Gone already, or not a directory: nothing to write to. */
+		r = -errno;
+		mg_log_errno(MG_LOG_WARNING, r, "%s: cannot open", devpath);
+		remove_entry(a, d);
+		return 0;
+	}
+
+	const char *phash = NULL;
+	char errmsg[256] = "";
+	r = parent_hash(a, devpath, &phash, 0);
+	if (r == -ENOMEM)
+		return r;
+	if (r < 0) {
+		snprintf(errmsg, sizeof(errmsg), "parent device unreadable");
+	} else {
+		r = mg_device_read(d->dirfd, devpath, phash, &d->dev, errmsg, sizeof(errmsg));
+		if (r == -ENOMEM)
+			return r;
+	}
+	if (r < 0) {
+		char buf[300];
+		snprintf(buf, sizeof(buf), "device unreadable: %s", errmsg);
+		d->read_error = strdup(buf);
+		mg_log(MG_LOG_WARNING, "%s: %s: blocking", devpath, buf);
+	}
+	if (!present) {
+		r = record_simple(a, d, MG_EV_DEVICE_INSERTED);
+		if (r == -ENOMEM)
+			return r;
+	}
+	return decide(a, d, present);
+}
+
+int mg_agent_device_removed(struct mg_agent *a, const char *devpath)
+{
+	struct agent_dev *d = find_dev(a, devpath);
+	if (!d)
+		return 0;
+	int r = record_simple(a, d, MG_EV_DEVICE_REMOVED);
+	remove_entry(a, d);
+	return r == -ENOMEM ? r : 0;
+}
+
+int mg_agent_interface_added(struct mg_agent *a, const char *devpath)
+{
+	char parent[MG_DEVPATH_MAX + 1];
+	if (mg_devpath_parent(devpath, parent, sizeof(parent)) < 0)
+		return 0;
+	const char *name = strrchr(devpath, '/') + 1;
+	struct agent_dev *d = find_dev(a, parent);
+	if (!d) {
+		/* An interface of a device we have not decided: keep it off (audit: leave it). */
+		if (a->conf.mode == MG_MODE_AUDIT)
+			return 0;
+		char path[PATH_MAX];
+		snprintf(path, sizeof(path), SYSFS_ROOT "%s", devpath);
+		int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+		if (fd >= 0) {
+			(void)mg_enforce_interface(fd, false);
+			close(fd);
+		}
+		return 0;
+	}
+	int r = apply_interface(a, d, name);
+	if (r < 0)
+		mg_log_errno(MG_LOG_ERR, r, "%s: cannot set interface authorization", devpath);
+	return 0;
+}
+
+int mg_agent_handle_uevent(struct mg_agent *a, const struct mg_uevent *ev)
+{
+	if (ev->kind == MG_UEVENT_USB_DEVICE) {
+		if (ev->action == MG_UEVENT_ADD)
+			return mg_agent_device_added(a, ev->devpath, false);
+		if (ev->action == MG_UEVENT_REMOVE)
+			return mg_agent_device_removed(a, ev->devpath);
+	} else if (ev->kind == MG_UEVENT_USB_INTERFACE) {
+		if (ev->action == MG_UEVENT_ADD || ev->action == MG_UEVENT_BIND)
+			return mg_agent_interface_added(a, ev->devpath);
+	}
+	return 0;
+}
+
+/* ---- rules ---- */
+
+static int record_policy(struct mg_agent *a, enum mg_event_type type, const char *sha256,
+			 const char *reason)
+{
+	struct mg_event *ev = mg_event_new(type);
+	if (!ev)
+		return -ENOMEM;
+	struct mg_event_policy *p = mg_event_policy(ev);
+	int r = p ? 0 : -ENOMEM;
+	if (r == 0 && (r = mg_set_str(&p->sha256, sha256)) == 0 &&
+	    (r = mg_set_str(&p->reason, reason)) == 0)
+		r = record(a, ev);
+	mg_event_free(&ev);
+	return r;
+}
+
+int mg_agent_swap_rules(struct mg_agent *a, struct mg_ruleset *rules, const char *sha256)
+{
+	struct mg_ruleset *old = a->rules;
+	a->rules = rules;
+	snprintf(a->rules_sha256, sizeof(a->rules_sha256), "%s", sha256 ? sha256 : "");
+	/* Re-decide every present device against the new rules before the old ones go. */
+	int r = 0;
+	for (size_t i = 0; i < a->n && r != -ENOMEM; i++)
+		r = decide(a, a->devs[i], true);
+	mg_ruleset_free(&old);
+	if (r == -ENOMEM)
+		return r;
+	return record_policy(a, MG_EV_POLICY_APPLIED, sha256, NULL);
+}
+
+int mg_agent_reload(struct mg_agent *a, struct mg_rule_error *err)
+{
+	struct mg_ruleset *rs = NULL;
+	int r = mg_ruleset_load(a->conf.rules_file, a->conf.rules_dir, &mg_root_config_rules, &rs,
+				err);
+	if (r < 0) {
+		char buf[800];
+		mg_rule_error_str(err, buf, sizeof(buf));
+		mg_log(MG_LOG_ERR, "rules rejected, the previous rules stay in force: %s", buf);
+		(void)record_policy(a, MG_EV_POLICY_REJECTED, NULL, buf);
+		return r;
+	}
+	/* A digest of the rule texts identifies what is in force. */
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned mdlen = 0;
+	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+	char hex[65] = "";
+	if (ctx && EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) == 1) {
+		for (size_t i = 0; i < mg_ruleset_count(rs); i++) {
+			const char *t = mg_rule_text(mg_ruleset_rule(rs, i));
+			EVP_DigestUpdate(ctx, t, strlen(t) + 1);
+		}
+		if (EVP_DigestFinal_ex(ctx, md, &mdlen) == 1)
+			for (unsigned i = 0; i < mdlen && i < 32; i++)
+				snprintf(hex + 2 * i, 3, "%02x", md[i]);
+	}
+	EVP_MD_CTX_free(ctx);
+	mg_log(MG_LOG_NOTICE, "rules loaded: %zu rules (sha256 %s)", mg_ruleset_count(rs), hex);
+	return mg_agent_swap_rules(a, rs, hex);
+}
+
+int mg_agent_override(struct mg_agent *a, unsigned id, enum mg_target target, const char *who)
+{
+	struct agent_dev *d = find_id(a, id);
+	if (!d)
+		return -ENOENT;
+	d->has_override = true;
+	d->override = target;
+	mg_log(MG_LOG_NOTICE, "%s: %s by operator %s until removal", d->devpath,
+	       mg_target_name(target), who ? who : "?");
+	return decide(a, d, false);
+}
+
+/* ---- reports ---- */
+
+static json_t *str_or_null(const char *s)
+{
+	return s ? json_string(s) : json_null();
+}
+
+/* JSON string of possibly non-UTF-8 device bytes: the event module's lossy repair. */
+static json_t *device_json(const struct agent_dev *d)
+{
+	struct mg_event *ev = mg_event_new(MG_EV_DEVICE_INSERTED);
+	if (!ev)
+		return NULL;
+	json_t *obj = NULL;
+	if (fill_device(ev, d) == 0)
+		obj = mg_event_device_to_json(ev->device);
+	mg_event_free(&ev);
+	if (!obj)
+		return NULL;
+	json_t *blocked = json_array();
+	for (size_t i = 0; blocked && i < d->blocked.n; i++)
+		json_array_append_new(blocked, json_string(d->blocked.v[i]));
+	json_object_set_new(obj, "id", json_integer(d->id));
+	json_object_set_new(obj, "target", json_string(mg_target_name(d->target)));
+	json_object_set_new(obj, "rule", d->rule ? json_string(mg_rule_text(d->rule)) : json_null());
+	json_object_set_new(obj, "rule_source",
+			    d->rule ? json_string(mg_rule_source(d->rule)) : json_null());
+	json_object_set_new(obj, "blocked_interfaces", blocked ? blocked : json_array());
+	json_object_set_new(obj, "applied", json_boolean(d->applied));
+	json_object_set_new(obj, "override", json_boolean(d->has_override));
+	json_object_set_new(obj, "error",
+			    str_or_null(d->apply_error ? d->apply_error : d->read_error));
+	return obj;
+}
+
+json_t *mg_agent_list_devices(const struct mg_agent *a)
+{
+	json_t *arr = json_array();
+	for (size_t i = 0; arr && i < a->n; i++) {
+		json_t *o = device_json(a->devs[i]);
+		if (!o || json_array_append_new(arr, o) < 0) {
+			json_decref(arr);
+			return NULL;
+		}
+	}
+	return arr;
+}
+
+json_t *mg_agent_status(const struct mg_agent *a)
+{
+	size_t counts[3] = {0, 0, 0};
+	for (size_t i = 0; i < a->n; i++)
+		counts[a->devs[i]->target]++;
+	return json_pack("{s:s, s:s, s:s, s:I, s:s, s:{s:I, s:I, s:I}, s:I, s:s, s:s, s:s}",
+			 "version", MYNAGUARD_VERSION, "mode",
+			 a->conf.mode == MG_MODE_AUDIT ? "audit" : "enforce", "implicit_target",
+			 mg_target_name((enum mg_target)a->conf.implicit_target), "rules",
+			 (json_int_t)mg_ruleset_count(a->rules), "rules_sha256", a->rules_sha256,
+			 "devices", "allow", (json_int_t)counts[MG_TARGET_ALLOW], "block",
+			 (json_int_t)counts[MG_TARGET_BLOCK], "reject",
+			 (json_int_t)counts[MG_TARGET_REJECT], "last_event_seq",
+			 (json_int_t)mg_eventlog_last_seq(a->log), "event_log",
+			 mg_eventlog_path(a->log), "rules_file",
+			 a->conf.rules_file ? a->conf.rules_file : "", "rules_dir",
+			 a->conf.rules_dir ? a->conf.rules_dir : "");
+}
+
+int mg_agent_generate_policy(const struct mg_agent *a, char **out)
+{
+	size_t cap = 4096, len = 0;
+	char *buf = malloc(cap);
+	if (!buf)
+		return -ENOMEM;
+	buf[0] = '\0';
+	for (size_t i = 0; i < a->n; i++) {
+		const struct agent_dev *d = a->devs[i];
+		if (!d->dev)
+			continue;
+		char *rule = NULL;
+		int r = mg_rule_generate(d->dev, MG_TARGET_ALLOW, true, &rule);
+		if (r < 0) {
+			free(buf);
+			return r;
+		}
+		size_t n = strlen(rule);
+		if (len + n + 2 > cap) {
+			while (len + n + 2 > cap)
+				cap *= 2;
+			char *nb = realloc(buf, cap);
+			if (!nb) {
+				free(rule);
+				free(buf);
+				return -ENOMEM;
+			}
+			buf = nb;
+		}
+		memcpy(buf + len, rule, n);
+		len += n;
+		buf[len++] = '\n';
+		buf[len] = '\0';
+		free(rule);
+	}
+	*out = buf;
+	return 0;
+}

@@ -1,0 +1,67 @@
+/*
+ * The agent's core: the table of present USB devices, their decisions, and what happens on
+ * add, remove, reload and operator overrides. Independent of libudev (monitor.c feeds it)
+ * and of the control socket (ctl_server.c calls it). Single-threaded.
+ */
+#ifndef MG_AGENT_H
+#define MG_AGENT_H
+
+#include <jansson.h>
+#include <stdbool.h>
+
+#include "agent_conf.h"
+#include "eventlog.h"
+#include "rules.h"
+#include "uevent.h"
+
+struct mg_agent;
+
+/* Takes ownership of conf's contents (conf is zeroed), rules and log. */
+int mg_agent_new(struct mg_agent_conf *conf, struct mg_ruleset *rules, struct mg_eventlog *log,
+		 struct mg_agent **out);
+void mg_agent_free(struct mg_agent **agent);
+
+const struct mg_agent_conf *mg_agent_conf(const struct mg_agent *agent);
+
+/* Appends an agent.started event (version, pid). */
+int mg_agent_started(struct mg_agent *agent);
+int mg_agent_stopping(struct mg_agent *agent, const char *reason);
+
+/*
+ * A USB device appeared (present: found by the start-up scan rather than hot-plugged).
+ * Decides it, writes the kernel state, records the events. Errors are recorded in the
+ * device's entry and its event; the return value is negative only for ENOMEM.
+ */
+int mg_agent_device_added(struct mg_agent *agent, const char *devpath, bool present);
+int mg_agent_device_removed(struct mg_agent *agent, const char *devpath);
+/* A USB interface appeared: authorize it or not, by its device's decision. */
+int mg_agent_interface_added(struct mg_agent *agent, const char *devpath);
+/* Dispatches a classified uevent to the three functions above. */
+int mg_agent_handle_uevent(struct mg_agent *agent, const struct mg_uevent *ev);
+
+/*
+ * Loads the rules again (rules_file, rules_dir) and, when they are valid, swaps them in and
+ * re-decides every present device. A rules error leaves the old rules in force, records a
+ * policy.rejected event and fills err. 0 or negative errno.
+ */
+int mg_agent_reload(struct mg_agent *agent, struct mg_rule_error *err);
+/* Same, with an already parsed rule set (taken). */
+int mg_agent_swap_rules(struct mg_agent *agent, struct mg_ruleset *rules, const char *sha256);
+
+/*
+ * Operator override of one device until it is removed (mynaguardctl allow-device/
+ * block-device). -ENOENT when no device has that id.
+ */
+int mg_agent_override(struct mg_agent *agent, unsigned id, enum mg_target target,
+		      const char *who);
+
+/* JSON array of the present devices (see docs and mynaguardctl list-devices --json). */
+json_t *mg_agent_list_devices(const struct mg_agent *agent);
+/* JSON object: mode, rules count, devices by target, last event seq, ... */
+json_t *mg_agent_status(const struct mg_agent *agent);
+/* One allow rule per present device (USBGuard generate-policy form); *out malloc'ed. */
+int mg_agent_generate_policy(const struct mg_agent *agent, char **out);
+
+size_t mg_agent_device_count(const struct mg_agent *agent);
+
+#endif

@@ -1,0 +1,243 @@
+/* mynaguard-agent: the USB device control daemon (see docs/ARCHITECTURE.md). */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <systemd/sd-daemon.h>
+#include <unistd.h>
+
+#include "agent.h"
+#include "ctl_server.h"
+#include "mg/log.h"
+#include "mg/safe_open.h"
+#include "monitor.h"
+
+#define DEFAULT_CONFIG "/etc/mynaguard/agent.conf"
+
+static void usage(FILE *f)
+{
+	fprintf(f, "usage: mynaguard-agent [--config FILE] [--version]\n"
+		   "  --config FILE   configuration (default " DEFAULT_CONFIG ")\n");
+}
+
+static int scan_cb(void *ctx, const char *devpath)
+{
+	if (!mg_devpath_valid(devpath))
+		return 0;
+	return mg_agent_device_added(ctx, devpath, true);
+}
+
+static int ensure_dir(const char *path, mode_t mode)
+{
+	if (mkdir(path, mode) == 0 || errno == EEXIST)
+		return 0;
+	return -errno;
+}
+
+static int ensure_parent_dir(const char *path)
+{
+	char dir[4096];
+	snprintf(dir, sizeof(dir), "%s", path);
+	char *slash = strrchr(dir, '/');
+	if (!slash || slash == dir)
+		return 0;
+	*slash = '\0';
+	return ensure_dir(dir, 0755);
+}
+
+static int drain_monitor(struct mg_monitor *mon, struct mg_agent *agent)
+{
+	for (;;) {
+		struct mg_uevent ev;
+		char err[128] = "";
+		int r = mg_monitor_receive(mon, &ev, err, sizeof(err));
+		if (r == 0)
+			return 0;
+		if (r == -ENOBUFS) {
+			mg_log(MG_LOG_WARNING, "uevents were lost (socket overrun): rescanning");
+			r = mg_monitor_enumerate(mon, scan_cb, agent);
+			if (r < 0)
+				return r;
+			continue;
+		}
+		if (r < 0) {
+			mg_log(MG_LOG_WARNING, "ignoring a malformed uevent: %s", err);
+			continue;
+		}
+		r = mg_agent_handle_uevent(agent, &ev);
+		if (r < 0)
+			return r;
+	}
+}
+
+int main(int argc, char **argv)
+{
+	const char *config = DEFAULT_CONFIG;
+	static const struct option opts[] = {{"config", required_argument, NULL, 'c'},
+					     {"version", no_argument, NULL, 'V'},
+					     {"help", no_argument, NULL, 'h'},
+					     {NULL, 0, NULL, 0}};
+	int c;
+	while ((c = getopt_long(argc, argv, "c:Vh", opts, NULL)) != -1) {
+		switch (c) {
+		case 'c':
+			config = optarg;
+			break;
+		case 'V':
+			printf("mynaguard-agent %s\n", MYNAGUARD_VERSION);
+			return 0;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (optind != argc) {
+		usage(stderr);
+		return 2;
+	}
+	mg_log_open("mynaguard-agent", MG_LOG_STDERR, 0, MG_LOG_INFO);
+
+	/* Everything the agent reads must belong to the user it runs as (root in production). */
+	struct mg_file_rules own = mg_root_config_rules;
+	own.owner = geteuid();
+
+	struct mg_agent_conf conf;
+	struct mg_config_error cerr;
+	char buf[1024];
+	if (mg_agent_conf_load(config, &own, &conf, &cerr) < 0) {
+		mg_err("%s", mg_config_error_str(&cerr, buf, sizeof(buf)));
+		return 1;
+	}
+	mg_log_set_level((enum mg_log_level)(MG_LOG_ERR + conf.log_level));
+
+	struct mg_ruleset *rules = NULL;
+	struct mg_rule_error rerr;
+	memset(&rerr, 0, sizeof(rerr));
+	if (mg_ruleset_load(conf.rules_file, conf.rules_dir, &own, &rules, &rerr) < 0) {
+		mg_err("rules rejected: %s", mg_rule_error_str(&rerr, buf, sizeof(buf)));
+		mg_err("not starting: new USB devices stay unauthorized by the kernel "
+		       "(authorized_default=0)");
+		mg_agent_conf_free(&conf);
+		return 1;
+	}
+
+	int r = ensure_dir(conf.state_dir, 0755);
+	struct mg_eventlog *log = NULL;
+	if (r == 0)
+		r = mg_eventlog_open(conf.state_dir, &log);
+	if (r < 0) {
+		mg_log_errno(MG_LOG_ERR, r, "cannot open the event log in %s", conf.state_dir);
+		mg_ruleset_free(&rules);
+		mg_agent_conf_free(&conf);
+		return 1;
+	}
+	bool kernel_source = conf.uevent_source == MG_SOURCE_KERNEL;
+	struct mg_agent *agent = NULL;
+	if ((r = mg_agent_new(&conf, rules, log, &agent)) < 0) {
+		mg_log_errno(MG_LOG_ERR, r, "cannot start");
+		return 1;
+	}
+	const struct mg_agent_conf *ac = mg_agent_conf(agent);
+	mg_agent_started(agent);
+
+	/* Signals through a signalfd; the monitor before the scan so no uevent is lost. */
+	sigset_t mask;
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGHUP);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGINT);
+	sigprocmask(SIG_BLOCK, &mask, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	int sfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
+	struct mg_monitor *mon = NULL;
+	struct mg_ctl_server *ctl = NULL;
+	int ep = -1, status = 1;
+	if (sfd < 0 || (r = mg_monitor_new(kernel_source, &mon)) < 0) {
+		mg_log_errno(MG_LOG_ERR, sfd < 0 ? -errno : r, "cannot watch uevents");
+		goto out;
+	}
+	if ((r = mg_monitor_enumerate(mon, scan_cb, agent)) < 0) {
+		mg_log_errno(MG_LOG_ERR, r, "cannot scan present USB devices");
+		goto out;
+	}
+	if ((r = ensure_parent_dir(ac->socket)) < 0 ||
+	    (r = mg_ctl_server_new(ac->socket, &ac->allowed_groups, &ctl)) < 0) {
+		mg_log_errno(MG_LOG_ERR, r, "cannot listen on %s", ac->socket);
+		goto out;
+	}
+	ep = epoll_create1(EPOLL_CLOEXEC);
+	int fds[3] = {sfd, mg_monitor_fd(mon), mg_ctl_server_fd(ctl)};
+	for (int i = 0; i < 3 && ep >= 0; i++) {
+		struct epoll_event ee = {.events = EPOLLIN, .data.fd = fds[i]};
+		if (epoll_ctl(ep, EPOLL_CTL_ADD, fds[i], &ee) < 0) {
+			mg_log_errno(MG_LOG_ERR, -errno, "epoll");
+			goto out;
+		}
+	}
+	mg_notice("ready: %zu present devices decided, mode %s, control socket %s",
+		  mg_agent_device_count(agent), ac->mode == MG_MODE_AUDIT ? "audit" : "enforce",
+		  ac->socket);
+	sd_notify(0, "READY=1");
+
+	/* Uevents that arrived during the scan are waiting in the monitor socket. */
+	bool running = drain_monitor(mon, agent) == 0;
+	const char *stop_reason = "signal";
+	while (running) {
+		struct epoll_event evs[8];
+		int n = epoll_wait(ep, evs, 8, -1); /* no timeout: idle means no CPU */
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			mg_log_errno(MG_LOG_ERR, -errno, "epoll_wait");
+			stop_reason = "internal error";
+			break;
+		}
+		for (int i = 0; i < n && running; i++) {
+			int fd = evs[i].data.fd;
+			if (fd == sfd) {
+				struct signalfd_siginfo si;
+				while (read(sfd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
+					if (si.ssi_signo == SIGHUP) {
+						struct mg_rule_error e;
+						memset(&e, 0, sizeof(e));
+						sd_notify(0, "RELOADING=1");
+						(void)mg_agent_reload(agent, &e);
+						sd_notify(0, "READY=1");
+					} else {
+						running = false;
+					}
+				}
+			} else if (fd == mg_monitor_fd(mon)) {
+				if (drain_monitor(mon, agent) < 0) {
+					stop_reason = "out of memory";
+					running = false;
+				}
+			} else if (fd == mg_ctl_server_fd(ctl)) {
+				r = mg_ctl_server_handle(ctl, agent);
+				if (r < 0)
+					mg_log_errno(MG_LOG_WARNING, r, "control socket");
+			}
+		}
+	}
+	sd_notify(0, "STOPPING=1");
+	mg_agent_stopping(agent, stop_reason);
+	mg_notice("stopping (%s)", stop_reason);
+	status = 0;
+out:
+	if (ep >= 0)
+		close(ep);
+	if (sfd >= 0)
+		close(sfd);
+	mg_ctl_server_free(&ctl);
+	mg_monitor_free(&mon);
+	mg_agent_free(&agent);
+	return status;
+}

@@ -1,0 +1,127 @@
+/* Control protocol requests: parsing and formatting. */
+#include "ctl_proto.h"
+
+#include <errno.h>
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char *const names[] = {
+	[MG_CTL_STATUS] = "status",
+	[MG_CTL_LIST_DEVICES] = "list-devices",
+	[MG_CTL_ALLOW_DEVICE] = "allow-device",
+	[MG_CTL_BLOCK_DEVICE] = "block-device",
+	[MG_CTL_RELOAD] = "reload",
+	[MG_CTL_GENERATE_POLICY] = "generate-policy",
+};
+#define NCMDS (sizeof(names) / sizeof(names[0]))
+
+const char *mg_ctl_cmd_name(enum mg_ctl_cmd cmd)
+{
+	return (size_t)cmd < NCMDS ? names[cmd] : NULL;
+}
+
+int mg_ctl_cmd_from_name(const char *name, enum mg_ctl_cmd *out)
+{
+	for (size_t i = 0; name && i < NCMDS; i++) {
+		if (strcmp(name, names[i]) == 0) {
+			*out = (enum mg_ctl_cmd)i;
+			return 0;
+		}
+	}
+	return -EINVAL;
+}
+
+static bool needs_id(enum mg_ctl_cmd cmd)
+{
+	return cmd == MG_CTL_ALLOW_DEVICE || cmd == MG_CTL_BLOCK_DEVICE;
+}
+
+int mg_ctl_request_parse(const char *buf, size_t len, struct mg_ctl_request *out, char *errmsg,
+			 size_t errlen)
+{
+	char dummy[1];
+	if (!errmsg || errlen == 0) {
+		errmsg = dummy;
+		errlen = sizeof(dummy);
+	}
+	if (len > MG_CTL_MAX_REQUEST) {
+		snprintf(errmsg, errlen, "request larger than %d bytes", MG_CTL_MAX_REQUEST);
+		return -EINVAL;
+	}
+	json_error_t jerr;
+	json_t *root = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &jerr);
+	int r = -EINVAL;
+	if (!root) {
+		snprintf(errmsg, errlen, "not JSON: %s", jerr.text);
+		return r;
+	}
+	struct mg_ctl_request req = {0, 0};
+	bool have_id = false;
+	if (!json_is_object(root)) {
+		snprintf(errmsg, errlen, "request is not a JSON object");
+		goto out;
+	}
+	const char *key;
+	json_t *val;
+	json_object_foreach(root, key, val)
+	{
+		if (strcmp(key, "cmd") == 0) {
+			if (!json_is_string(val) ||
+			    mg_ctl_cmd_from_name(json_string_value(val), &req.cmd) < 0) {
+				snprintf(errmsg, errlen, "cmd: unknown command");
+				goto out;
+			}
+		} else if (strcmp(key, "id") == 0) {
+			json_int_t v = json_is_integer(val) ? json_integer_value(val) : -1;
+			if (v < 1 || v > 0x7fffffff) {
+				snprintf(errmsg, errlen, "id: expected a device id (1 or more)");
+				goto out;
+			}
+			req.id = (unsigned)v;
+			have_id = true;
+		} else {
+			snprintf(errmsg, errlen, "%.64s: unknown key", key);
+			goto out;
+		}
+	}
+	if (!json_object_get(root, "cmd")) {
+		snprintf(errmsg, errlen, "cmd: missing");
+		goto out;
+	}
+	if (needs_id(req.cmd) != have_id) {
+		snprintf(errmsg, errlen, have_id ? "id: not expected for %s" : "id: missing for %s",
+			 names[req.cmd]);
+		goto out;
+	}
+	*out = req;
+	r = 0;
+out:
+	json_decref(root);
+	return r;
+}
+
+int mg_ctl_request_format(const struct mg_ctl_request *req, char **out)
+{
+	json_t *o = needs_id(req->cmd) ? json_pack("{s:s, s:I}", "cmd", names[req->cmd], "id",
+						   (json_int_t)req->id)
+				       : json_pack("{s:s}", "cmd", names[req->cmd]);
+	if (!o)
+		return -ENOMEM;
+	char *s = json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS);
+	json_decref(o);
+	if (!s)
+		return -ENOMEM;
+	size_t n = strlen(s);
+	char *line = realloc(s, n + 2);
+	if (!line) {
+		free(s);
+		return -ENOMEM;
+	}
+	line[n] = '\n';
+	line[n + 1] = '\0';
+	*out = line;
+	return 0;
+}

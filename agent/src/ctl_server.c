@@ -1,0 +1,258 @@
+/* Control socket server: peer authorization and command dispatch. */
+#include "ctl_server.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/time.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "ctl_proto.h"
+#include "mg/log.h"
+
+#define MAX_GROUPS 64
+
+struct mg_ctl_server {
+	int fd;
+	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
+	gid_t gids[MAX_GROUPS];
+	size_t n_gids;
+};
+
+int mg_ctl_server_new(const char *path, const struct mg_strv *allowed_groups,
+		      struct mg_ctl_server **out)
+{
+	struct mg_ctl_server *s = calloc(1, sizeof(*s));
+	if (!s)
+		return -ENOMEM;
+	s->fd = -1;
+	int r = -ENAMETOOLONG;
+	if (strlen(path) >= sizeof(s->path))
+		goto fail;
+	memcpy(s->path, path, strlen(path) + 1);
+	for (size_t i = 0; allowed_groups && i < allowed_groups->n; i++) {
+		struct group *g = getgrnam(allowed_groups->v[i]);
+		if (!g) {
+			mg_log(MG_LOG_WARNING, "allowed_groups: no group '%s'; ignored",
+			       allowed_groups->v[i]);
+			continue;
+		}
+		if (s->n_gids < MAX_GROUPS)
+			s->gids[s->n_gids++] = g->gr_gid;
+	}
+	s->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (s->fd < 0) {
+		r = -errno;
+		goto fail;
+	}
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	memcpy(sa.sun_path, s->path, strlen(s->path) + 1);
+	/* Replace a stale socket, never anything else. */
+	struct stat st;
+	if (lstat(s->path, &st) == 0) {
+		if (!S_ISSOCK(st.st_mode)) {
+			r = -EEXIST;
+			goto fail;
+		}
+		unlink(s->path);
+	}
+	mode_t old = umask(0111);
+	r = bind(s->fd, (struct sockaddr *)&sa, sizeof(sa));
+	umask(old);
+	if (r < 0 || listen(s->fd, 16) < 0) {
+		r = -errno;
+		goto fail;
+	}
+	*out = s;
+	return 0;
+fail:
+	mg_ctl_server_free(&s);
+	return r;
+}
+
+void mg_ctl_server_free(struct mg_ctl_server **ps)
+{
+	struct mg_ctl_server *s = *ps;
+	if (!s)
+		return;
+	if (s->fd >= 0) {
+		close(s->fd);
+		unlink(s->path);
+	}
+	free(s);
+	*ps = NULL;
+}
+
+int mg_ctl_server_fd(const struct mg_ctl_server *s)
+{
+	return s->fd;
+}
+
+static bool peer_allowed(const struct mg_ctl_server *s, int fd, struct ucred *cred)
+{
+	socklen_t len = sizeof(*cred);
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, cred, &len) < 0)
+		return false;
+	if (cred->uid == 0)
+		return true;
+	if (s->n_gids == 0)
+		return false;
+	gid_t groups[256];
+	socklen_t glen = sizeof(groups);
+	size_t ng = 0;
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, groups, &glen) == 0)
+		ng = glen / sizeof(gid_t);
+	for (size_t i = 0; i < s->n_gids; i++) {
+		if (cred->gid == s->gids[i])
+			return true;
+		for (size_t j = 0; j < ng; j++)
+			if (groups[j] == s->gids[i])
+				return true;
+	}
+	return false;
+}
+
+static void send_json(int fd, json_t *resp)
+{
+	char *s = resp ? json_dumps(resp, JSON_COMPACT) : NULL;
+	if (!s) {
+		static const char oom[] = "{\"ok\":false,\"error\":\"out of memory\"}\n";
+		(void)!write(fd, oom, sizeof(oom) - 1);
+		return;
+	}
+	size_t len = strlen(s), off = 0;
+	while (off < len) {
+		ssize_t n = send(fd, s + off, len - off, MSG_NOSIGNAL);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		off += (size_t)n;
+	}
+	(void)!send(fd, "\n", 1, MSG_NOSIGNAL);
+	free(s);
+}
+
+static json_t *error_json(const char *msg)
+{
+	return json_pack("{s:b, s:s}", "ok", 0, "error", msg);
+}
+
+static json_t *dispatch(struct mg_agent *agent, const struct mg_ctl_request *req,
+			const struct ucred *cred)
+{
+	char who[64];
+	struct passwd *pw = getpwuid(cred->uid);
+	snprintf(who, sizeof(who), "%s(uid %u)", pw ? pw->pw_name : "?", (unsigned)cred->uid);
+	switch (req->cmd) {
+	case MG_CTL_STATUS: {
+		json_t *st = mg_agent_status(agent);
+		if (!st)
+			return NULL;
+		json_object_set_new(st, "ok", json_true());
+		return st;
+	}
+	case MG_CTL_LIST_DEVICES: {
+		json_t *devs = mg_agent_list_devices(agent);
+		return devs ? json_pack("{s:b, s:o}", "ok", 1, "devices", devs) : NULL;
+	}
+	case MG_CTL_ALLOW_DEVICE:
+	case MG_CTL_BLOCK_DEVICE: {
+		int r = mg_agent_override(agent, req->id,
+					  req->cmd == MG_CTL_ALLOW_DEVICE ? MG_TARGET_ALLOW
+									  : MG_TARGET_BLOCK,
+					  who);
+		if (r == -ENOENT)
+			return error_json("no device with that id");
+		if (r < 0)
+			return error_json(strerror(-r));
+		return json_pack("{s:b}", "ok", 1);
+	}
+	case MG_CTL_RELOAD: {
+		struct mg_rule_error err;
+		memset(&err, 0, sizeof(err));
+		int r = mg_agent_reload(agent, &err);
+		if (r < 0) {
+			char buf[800];
+			return error_json(err.file[0] ? mg_rule_error_str(&err, buf, sizeof(buf))
+						      : strerror(-r));
+		}
+		return json_pack("{s:b}", "ok", 1);
+	}
+	case MG_CTL_GENERATE_POLICY: {
+		char *text = NULL;
+		int r = mg_agent_generate_policy(agent, &text);
+		if (r < 0)
+			return error_json(strerror(-r));
+		json_t *o = json_pack("{s:b, s:s}", "ok", 1, "rules", text);
+		free(text);
+		return o;
+	}
+	}
+	return error_json("unknown command");
+}
+
+static void serve_one(struct mg_ctl_server *s, struct mg_agent *agent, int fd)
+{
+	struct ucred cred;
+	if (!peer_allowed(s, fd, &cred)) {
+		json_t *e = error_json("permission denied: root or a member of allowed_groups only");
+		send_json(fd, e);
+		json_decref(e);
+		return;
+	}
+	struct timeval tv = {.tv_sec = 1, .tv_usec = 0};
+	(void)setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	tv.tv_sec = 5;
+	(void)setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	char buf[MG_CTL_MAX_REQUEST + 1];
+	size_t len = 0;
+	for (;;) {
+		ssize_t n = recv(fd, buf + len, sizeof(buf) - 1 - len, 0);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		len += (size_t)n;
+		if (memchr(buf, '\n', len) || len == sizeof(buf) - 1)
+			break;
+	}
+	char *nl = memchr(buf, '\n', len);
+	json_t *resp;
+	struct mg_ctl_request req;
+	char err[256];
+	if (!nl) {
+		resp = error_json("incomplete or oversized request");
+	} else if (mg_ctl_request_parse(buf, (size_t)(nl - buf), &req, err, sizeof(err)) < 0) {
+		resp = error_json(err);
+	} else {
+		resp = dispatch(agent, &req, &cred);
+		if (!resp)
+			resp = error_json("out of memory");
+	}
+	send_json(fd, resp);
+	json_decref(resp);
+}
+
+int mg_ctl_server_handle(struct mg_ctl_server *s, struct mg_agent *agent)
+{
+	for (;;) {
+		int fd = accept4(s->fd, NULL, NULL, SOCK_CLOEXEC);
+		if (fd < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno == EAGAIN || errno == EWOULDBLOCK)
+				return 0;
+			return -errno;
+		}
+		serve_one(s, agent, fd);
+		close(fd);
+	}
+}

@@ -1,0 +1,31 @@
+/*
+ * Kernel USB authorization through sysfs (Documentation/usb/authorization.rst), always
+ * through a directory fd opened once per device (openat: no path races):
+ *   device:    authorized = 1 (allow) | 0 (block);  remove = 1 (reject)
+ *   interface: authorized = 1 | 0
+ *   root hub:  authorized_default = 0, interface_authorized_default = 0
+ */
+#ifndef MG_ENFORCE_H
+#define MG_ENFORCE_H
+
+#include <stdbool.h>
+
+#include "rules.h"
+
+/* Applies target to the device directory devfd. 0 or negative errno. */
+int mg_enforce_device(int devfd, enum mg_target target);
+
+/* Authorizes (allow) or deauthorizes an interface directory. 0 or negative errno. */
+int mg_enforce_interface(int ifacefd, bool allow);
+
+/*
+ * On a root hub directory: authorized_default and interface_authorized_default set to
+ * device_default and iface_default (0 or 1; -1 leaves it). 0 keeps every new device (and
+ * interface) without a driver until the agent authorized it. 0, or the first error.
+ */
+int mg_enforce_root_hub(int hubfd, int device_default, int iface_default);
+
+/* The current `authorized` value of a device or interface: 1, 0, or negative errno. */
+int mg_read_authorized(int fd);
+
+#endif

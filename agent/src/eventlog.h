@@ -1,0 +1,26 @@
+/*
+ * The agent's durable event log: one canonical JSON event per line in
+ * <state_dir>/events.jsonl, each line fsync'ed before the append returns. It numbers events
+ * (seq strictly increasing per boot_id, continued across agent restarts within a boot) and
+ * stamps host and boot_id. The event-pipeline work replaces the file with the spool.
+ */
+#ifndef MG_EVENTLOG_H
+#define MG_EVENTLOG_H
+
+#include <stdint.h>
+
+#include "mg/event.h"
+
+struct mg_eventlog;
+
+/* Opens (creating 0600) state_dir/events.jsonl; recovers the last seq of this boot. */
+int mg_eventlog_open(const char *state_dir, struct mg_eventlog **out);
+void mg_eventlog_close(struct mg_eventlog **log);
+
+/* Stamps ev (host, boot_id, seq) and appends it durably. 0 or negative errno. */
+int mg_eventlog_append(struct mg_eventlog *log, struct mg_event *ev);
+
+uint64_t mg_eventlog_last_seq(const struct mg_eventlog *log);
+const char *mg_eventlog_path(const struct mg_eventlog *log);
+
+#endif

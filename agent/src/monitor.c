@@ -1,0 +1,104 @@
+/* libudev adapter: monitor and enumeration of USB devices. */
+#include "monitor.h"
+
+#include <errno.h>
+#include <libudev.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct mg_monitor {
+	struct udev *udev;
+	struct udev_monitor *mon;
+};
+
+int mg_monitor_new(bool kernel_source, struct mg_monitor **out)
+{
+	struct mg_monitor *m = calloc(1, sizeof(*m));
+	int r = -ENOMEM;
+	if (!m)
+		return r;
+	m->udev = udev_new();
+	if (!m->udev)
+		goto fail;
+	m->mon = udev_monitor_new_from_netlink(m->udev, kernel_source ? "kernel" : "udev");
+	r = -EIO;
+	if (!m->mon)
+		goto fail;
+	if ((r = udev_monitor_filter_add_match_subsystem_devtype(m->mon, "usb", NULL)) < 0)
+		goto fail;
+	/* A large buffer absorbs bursts (a hub with many devices); overflow is detected. */
+	(void)udev_monitor_set_receive_buffer_size(m->mon, 8 * 1024 * 1024);
+	if ((r = udev_monitor_enable_receiving(m->mon)) < 0)
+		goto fail;
+	*out = m;
+	return 0;
+fail:
+	mg_monitor_free(&m);
+	return r < 0 ? r : -EIO;
+}
+
+void mg_monitor_free(struct mg_monitor **pm)
+{
+	struct mg_monitor *m = *pm;
+	if (!m)
+		return;
+	if (m->mon)
+		udev_monitor_unref(m->mon);
+	if (m->udev)
+		udev_unref(m->udev);
+	free(m);
+	*pm = NULL;
+}
+
+int mg_monitor_fd(const struct mg_monitor *m)
+{
+	return udev_monitor_get_fd(m->mon);
+}
+
+int mg_monitor_receive(struct mg_monitor *m, struct mg_uevent *ev, char *errmsg, size_t errlen)
+{
+	errno = 0;
+	struct udev_device *d = udev_monitor_receive_device(m->mon);
+	if (!d) {
+		if (errno == ENOBUFS)
+			return -ENOBUFS;
+		return 0; /* EAGAIN, or a message libudev dropped (wrong sender, filtered) */
+	}
+	int r = mg_uevent_from_fields(udev_device_get_action(d), udev_device_get_devpath(d),
+				      udev_device_get_subsystem(d), udev_device_get_devtype(d), ev,
+				      errmsg, errlen);
+	udev_device_unref(d);
+	return r < 0 ? r : 1;
+}
+
+int mg_monitor_enumerate(struct mg_monitor *m, int (*cb)(void *ctx, const char *devpath),
+			 void *ctx)
+{
+	struct udev_enumerate *en = udev_enumerate_new(m->udev);
+	if (!en)
+		return -ENOMEM;
+	int r = udev_enumerate_add_match_subsystem(en, "usb");
+	if (r >= 0)
+		r = udev_enumerate_add_match_property(en, "DEVTYPE", "usb_device");
+	if (r >= 0)
+		r = udev_enumerate_scan_devices(en);
+	if (r < 0)
+		goto out;
+	/* libudev returns the entries sorted by syspath: parents come before children. */
+	struct udev_list_entry *e;
+	udev_list_entry_foreach(e, udev_enumerate_get_list_entry(en))
+	{
+		struct udev_device *d = udev_device_new_from_syspath(m->udev,
+								     udev_list_entry_get_name(e));
+		if (!d)
+			continue; /* gone meanwhile */
+		const char *devpath = udev_device_get_devpath(d);
+		r = devpath ? cb(ctx, devpath) : 0;
+		udev_device_unref(d);
+		if (r < 0)
+			break;
+	}
+out:
+	udev_enumerate_unref(en);
+	return r < 0 ? r : 0;
+}

@@ -1,0 +1,331 @@
+/* mynaguardctl: the agent's local command-line interface. The table below is its map. */
+#include <errno.h>
+#include <getopt.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "ctl_proto.h"
+#include "mg/config.h"
+#include "mg/i18n.h"
+#include "mg/safe_open.h"
+#include "rules.h"
+
+#define DEFAULT_SOCKET "/run/mynaguard/agent.sock"
+
+struct ctl_opts {
+	const char *socket;
+	bool json;
+};
+
+static int cmd_status(const struct ctl_opts *o, int argc, char **argv);
+static int cmd_list_devices(const struct ctl_opts *o, int argc, char **argv);
+static int cmd_allow_device(const struct ctl_opts *o, int argc, char **argv);
+static int cmd_block_device(const struct ctl_opts *o, int argc, char **argv);
+static int cmd_reload(const struct ctl_opts *o, int argc, char **argv);
+static int cmd_generate_policy(const struct ctl_opts *o, int argc, char **argv);
+static int cmd_check_rules(const struct ctl_opts *o, int argc, char **argv);
+
+static const struct {
+	const char *name;
+	int (*fn)(const struct ctl_opts *o, int argc, char **argv);
+	const char *args;
+	const char *help_ja, *help_en;
+} commands[] = {
+	{"status", cmd_status, "", "エージェントの状態を表示", "show the agent's state"},
+	{"list-devices", cmd_list_devices, "[--json]", "接続中のデバイスと判定を一覧表示",
+	 "list present devices and their decisions"},
+	{"allow-device", cmd_allow_device, "ID", "デバイスを取り外すまで一時的に許可",
+	 "allow a device until it is removed"},
+	{"block-device", cmd_block_device, "ID", "デバイスを取り外すまで一時的に遮断",
+	 "block a device until it is removed"},
+	{"reload", cmd_reload, "", "ルールを再読み込みし全デバイスを再判定",
+	 "reload the rules and re-decide every device"},
+	{"generate-policy", cmd_generate_policy, "",
+	 "接続中のデバイスごとに許可ルールを出力 (USBGuard 互換)",
+	 "print one allow rule per present device (USBGuard-compatible)"},
+	{"check-rules", cmd_check_rules, "FILE", "ルールファイルを検査 (誤りは 行:桁 で表示)",
+	 "check a rules file (errors as line:column)"},
+};
+
+static void usage(FILE *f)
+{
+	fprintf(f, "%s: mynaguardctl [--socket PATH] COMMAND [ARGS]\n",
+		MG_TR("使い方", "usage"));
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		fprintf(f, "  %-16s %-9s %s\n", commands[i].name, commands[i].args,
+			MG_TR(commands[i].help_ja, commands[i].help_en));
+}
+
+/* Sends one request and returns the parsed response object (ok checked by the caller). */
+static json_t *call(const struct ctl_opts *o, const struct mg_ctl_request *req)
+{
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	if (fd < 0 || strlen(o->socket) >= sizeof(sa.sun_path)) {
+		fprintf(stderr, "mynaguardctl: %s\n", MG_TR("ソケットを作成できません", "cannot create a socket"));
+		if (fd >= 0)
+			close(fd);
+		return NULL;
+	}
+	memcpy(sa.sun_path, o->socket, strlen(o->socket) + 1);
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		fprintf(stderr, "mynaguardctl: %s %s: %s\n",
+			MG_TR("エージェントに接続できません", "cannot connect to the agent at"),
+			o->socket, strerror(errno));
+		close(fd);
+		return NULL;
+	}
+	struct timeval tv = {.tv_sec = 30, .tv_usec = 0};
+	(void)setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	char *line = NULL;
+	json_t *resp = NULL;
+	if (mg_ctl_request_format(req, &line) == 0 &&
+	    send(fd, line, strlen(line), MSG_NOSIGNAL) == (ssize_t)strlen(line)) {
+		json_error_t jerr;
+		FILE *f = fdopen(fd, "r");
+		if (f) {
+			resp = json_loadf(f, JSON_DISABLE_EOF_CHECK, &jerr);
+			fclose(f);
+			fd = -1;
+		}
+		if (!resp)
+			fprintf(stderr, "mynaguardctl: %s\n",
+				MG_TR("エージェントの応答を読めません", "no valid answer from the agent"));
+	}
+	free(line);
+	if (fd >= 0)
+		close(fd);
+	if (resp && !json_is_true(json_object_get(resp, "ok"))) {
+		const char *e = json_string_value(json_object_get(resp, "error"));
+		fprintf(stderr, "mynaguardctl: %s: %s\n", MG_TR("エラー", "error"), e ? e : "?");
+		json_decref(resp);
+		resp = NULL;
+	}
+	return resp;
+}
+
+static int simple(const struct ctl_opts *o, enum mg_ctl_cmd cmd, unsigned id, json_t **out)
+{
+	struct mg_ctl_request req = {cmd, id};
+	json_t *resp = call(o, &req);
+	if (!resp)
+		return 1;
+	if (out)
+		*out = resp;
+	else
+		json_decref(resp);
+	return 0;
+}
+
+static int cmd_status(const struct ctl_opts *o, int argc, char **argv)
+{
+	(void)argv;
+	if (argc != 1)
+		return 2;
+	json_t *st;
+	if (simple(o, MG_CTL_STATUS, 0, &st))
+		return 1;
+	json_object_del(st, "ok");
+	if (o->json) {
+		json_dumpf(st, stdout, JSON_INDENT(2) | JSON_SORT_KEYS);
+		putchar('\n');
+	} else {
+		json_t *d = json_object_get(st, "devices");
+		printf("%s: %s\n", MG_TR("モード", "mode"),
+		       json_string_value(json_object_get(st, "mode")));
+		printf("%s: %lld (sha256 %s)\n", MG_TR("ルール数", "rules"),
+		       (long long)json_integer_value(json_object_get(st, "rules")),
+		       json_string_value(json_object_get(st, "rules_sha256")));
+		printf("%s: %s %lld / %s %lld / %s %lld\n", MG_TR("デバイス", "devices"),
+		       MG_TR("許可", "allowed"),
+		       (long long)json_integer_value(json_object_get(d, "allow")),
+		       MG_TR("遮断", "blocked"),
+		       (long long)json_integer_value(json_object_get(d, "block")),
+		       MG_TR("拒否", "rejected"),
+		       (long long)json_integer_value(json_object_get(d, "reject")));
+		printf("%s: %s (seq %lld)\n", MG_TR("イベントログ", "event log"),
+		       json_string_value(json_object_get(st, "event_log")),
+		       (long long)json_integer_value(json_object_get(st, "last_event_seq")));
+	}
+	json_decref(st);
+	return 0;
+}
+
+static const char *target_label(const char *t)
+{
+	if (!t)
+		return "?";
+	if (strcmp(t, "allow") == 0)
+		return MG_TR("許可", "allow");
+	if (strcmp(t, "block") == 0)
+		return MG_TR("遮断", "block");
+	if (strcmp(t, "reject") == 0)
+		return MG_TR("拒否", "reject");
+	return t;
+}
+
+static int cmd_list_devices(const struct ctl_opts *o, int argc, char **argv)
+{
+	bool json = o->json;
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--json") == 0)
+			json = true;
+		else
+			return 2;
+	}
+	json_t *resp;
+	if (simple(o, MG_CTL_LIST_DEVICES, 0, &resp))
+		return 1;
+	json_t *devs = json_object_get(resp, "devices");
+	if (json) {
+		json_dumpf(devs, stdout, JSON_INDENT(2));
+		putchar('\n');
+	} else {
+		size_t i;
+		json_t *d;
+		json_array_foreach(devs, i, d)
+		{
+			const char *name = json_string_value(json_object_get(d, "name"));
+			printf("%3lld %-6s %s:%s %-10s %s\n",
+			       (long long)json_integer_value(json_object_get(d, "id")),
+			       target_label(json_string_value(json_object_get(d, "target"))),
+			       json_string_value(json_object_get(d, "vendor_id")),
+			       json_string_value(json_object_get(d, "product_id")),
+			       json_string_value(json_object_get(d, "port")), name ? name : "");
+			json_t *bl = json_object_get(d, "blocked_interfaces");
+			if (json_array_size(bl) > 0) {
+				printf("    %s:", MG_TR("無効化したインターフェース",
+						      "interfaces kept off"));
+				size_t j;
+				json_t *b;
+				json_array_foreach(bl, j, b) printf(" %s", json_string_value(b));
+				putchar('\n');
+			}
+			const char *src = json_string_value(json_object_get(d, "rule_source"));
+			printf("    %s: %s\n", MG_TR("判定ルール", "rule"),
+			       src ? src : MG_TR("(既定の判定)", "(implicit target)"));
+		}
+	}
+	json_decref(resp);
+	return 0;
+}
+
+static int parse_id(const char *s, unsigned *id)
+{
+	uint64_t v;
+	if (mg_parse_u64(s, 1, 0x7fffffff, &v) < 0) {
+		fprintf(stderr, "mynaguardctl: %s: '%s'\n",
+			MG_TR("デバイス ID が正しくありません", "not a device id"), s);
+		return -EINVAL;
+	}
+	*id = (unsigned)v;
+	return 0;
+}
+
+static int override(const struct ctl_opts *o, int argc, char **argv, enum mg_ctl_cmd cmd)
+{
+	unsigned id;
+	if (argc != 2)
+		return 2;
+	if (parse_id(argv[1], &id) < 0)
+		return 2;
+	return simple(o, cmd, id, NULL);
+}
+
+static int cmd_allow_device(const struct ctl_opts *o, int argc, char **argv)
+{
+	return override(o, argc, argv, MG_CTL_ALLOW_DEVICE);
+}
+
+static int cmd_block_device(const struct ctl_opts *o, int argc, char **argv)
+{
+	return override(o, argc, argv, MG_CTL_BLOCK_DEVICE);
+}
+
+static int cmd_reload(const struct ctl_opts *o, int argc, char **argv)
+{
+	(void)argv;
+	if (argc != 1)
+		return 2;
+	return simple(o, MG_CTL_RELOAD, 0, NULL);
+}
+
+static int cmd_generate_policy(const struct ctl_opts *o, int argc, char **argv)
+{
+	(void)argv;
+	if (argc != 1)
+		return 2;
+	json_t *resp;
+	if (simple(o, MG_CTL_GENERATE_POLICY, 0, &resp))
+		return 1;
+	fputs(json_string_value(json_object_get(resp, "rules")), stdout);
+	json_decref(resp);
+	return 0;
+}
+
+static int cmd_check_rules(const struct ctl_opts *o, int argc, char **argv)
+{
+	(void)o;
+	if (argc != 2)
+		return 2;
+	struct mg_file_rules any = {.owner = MG_ANY_OWNER, .allow_group_write = true};
+	struct mg_ruleset *rs = NULL;
+	struct mg_rule_error err;
+	memset(&err, 0, sizeof(err));
+	if (mg_ruleset_load(argv[1], NULL, &any, &rs, &err) < 0) {
+		char buf[800];
+		fprintf(stderr, "%s\n", mg_rule_error_str(&err, buf, sizeof(buf)));
+		return 1;
+	}
+	printf("%s: %zu %s\n", argv[1], mg_ruleset_count(rs), MG_TR("件のルール (正常)", "rules, OK"));
+	mg_ruleset_free(&rs);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	struct ctl_opts o = {.socket = DEFAULT_SOCKET, .json = false};
+	static const struct option opts[] = {{"socket", required_argument, NULL, 's'},
+					     {"json", no_argument, NULL, 'j'},
+					     {"help", no_argument, NULL, 'h'},
+					     {NULL, 0, NULL, 0}};
+	int c;
+	while ((c = getopt_long(argc, argv, "+s:jh", opts, NULL)) != -1) {
+		switch (c) {
+		case 's':
+			o.socket = optarg;
+			break;
+		case 'j':
+			o.json = true;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (optind >= argc) {
+		usage(stderr);
+		return 2;
+	}
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
+		if (strcmp(argv[optind], commands[i].name) == 0) {
+			int r = commands[i].fn(&o, argc - optind, argv + optind);
+			if (r == 2)
+				usage(stderr);
+			return r;
+		}
+	}
+	fprintf(stderr, "mynaguardctl: %s: %s\n", MG_TR("不明なコマンド", "unknown command"),
+		argv[optind]);
+	usage(stderr);
+	return 2;
+}

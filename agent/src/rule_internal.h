@@ -1,0 +1,157 @@
+/*
+ * Private to the rule engine (rule_*.c, ruleset.c): the parsed form of a rule, the limits,
+ * and the helpers the files share. Nothing outside agent/src/rule*.c includes this.
+ */
+#ifndef MG_RULE_INTERNAL_H
+#define MG_RULE_INTERNAL_H
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "rules.h"
+
+/* Limits (hostile or mistaken input fails with -E2BIG and a position). */
+#define MG_RULES_MAX_LINE   (64u * 1024u) /* bytes per line, without the newline */
+#define MG_RULES_MAX_STRING (16u * 1024u) /* bytes of one decoded string value */
+#define MG_RULES_MAX_SET    4096u	  /* values in one { ... } set */
+#define MG_RULES_MAX_RULES  1000000u	  /* rules in one ruleset */
+#define MG_RULES_MAX_VALUES 8000000u	  /* attribute values in one ruleset */
+#define MG_RULES_MAX_FILE   (128u * 1024u * 1024u) /* file size when the caller sets none */
+
+/* Attributes in USBGuard's canonical order (RulePrivate::toString); `if` is not supported. */
+enum rule_attr_kind {
+	RULE_ID,
+	RULE_SERIAL,
+	RULE_NAME,
+	RULE_HASH,
+	RULE_PARENT_HASH,
+	RULE_VIA_PORT,
+	RULE_WITH_INTERFACE,
+	RULE_WITH_CONNECT_TYPE,
+	RULE_LABEL,
+	RULE_ATTR_COUNT,
+};
+
+/* Set operators; EQUALS is the default and is not printed. */
+enum rule_op {
+	RULE_OP_EQUALS,
+	RULE_OP_ALL_OF,
+	RULE_OP_ONE_OF,
+	RULE_OP_NONE_OF,
+	RULE_OP_EQUALS_ORDERED,
+	RULE_OP_MATCH_ALL,
+	RULE_OP_COUNT,
+};
+
+/* id vvvv:pppp, vvvv:* or *:* */
+enum rule_id_kind {
+	RULE_ID_ANY,
+	RULE_ID_VENDOR,
+	RULE_ID_EXACT,
+};
+
+struct rule_devid {
+	uint16_t vendor;
+	uint16_t product;
+	uint8_t kind; /* enum rule_id_kind */
+};
+
+/* with-interface cc:ss:pp, cc:ss:* or cc:*:* */
+#define RULE_IF_SUB   0x1u
+#define RULE_IF_PROTO 0x2u
+
+struct rule_iftype {
+	uint8_t cls, sub, proto;
+	uint8_t mask; /* RULE_IF_SUB, RULE_IF_SUB|RULE_IF_PROTO, or 0 (class only) */
+};
+
+/* A decoded string: any bytes (\x00 included), NUL-terminated for convenience. */
+struct rule_str {
+	char *s;
+	uint32_t len;
+};
+
+union rule_value {
+	struct rule_devid id;
+	struct rule_iftype iface;
+	struct rule_str str;
+};
+
+struct rule_attr {
+	union rule_value *v;
+	uint32_t n; /* 0: attribute absent */
+	uint8_t op; /* enum rule_op */
+};
+
+struct mg_rule {
+	enum mg_target target;
+	struct rule_attr attr[RULE_ATTR_COUNT];
+	bool has_expires;
+	int64_t expires_us;
+	char *text;	    /* canonical text, NUL, then "file:line": one allocation */
+	const char *source; /* points into text */
+};
+
+/* ---- rule_names.c: the vocabulary ---- */
+const char *rule_attr_name(enum rule_attr_kind k);
+/* Attribute keyword of s[0..len), or -1. */
+int rule_attr_from_name(const char *s, size_t len);
+const char *rule_op_name(enum rule_op op);
+/* Operator keyword of s[0..len), or -1. */
+int rule_op_from_name(const char *s, size_t len);
+bool rule_attr_is_string(enum rule_attr_kind k);
+
+/* ---- rule_parse.c ---- */
+/*
+ * Parses one line (no newline; NUL bytes already refused). *out is NULL for a blank or
+ * comment line, else a new rule with text/source set ("file:line"). *n_values gets the
+ * number of attribute values. 0, -EINVAL/-E2BIG (err filled), -ENOMEM.
+ */
+int rule_parse_line(const char *file, unsigned line, const char *text, size_t len,
+		    struct mg_rule **out, size_t *n_values, struct mg_rule_error *err);
+void rule_free(struct mg_rule **r);
+/* Fills err (when not NULL) and returns code. */
+int rule_fail(struct mg_rule_error *err, int code, const char *file, unsigned line, unsigned col,
+	      const char *fmt, ...) __attribute__((format(printf, 6, 7)));
+
+/* ---- rule_print.c ---- */
+struct rule_buf {
+	char *p;
+	size_t len;
+	size_t cap;
+	bool oom; /* an append failed; p stays valid */
+};
+
+void rule_buf_add(struct rule_buf *b, const char *s, size_t len);
+void rule_buf_adds(struct rule_buf *b, const char *s);
+/* "..." with USBGuard's escapes: \" \\ and \xHH for bytes outside 0x20..0x7e. */
+void rule_buf_add_quoted(struct rule_buf *b, const char *s, size_t len);
+void rule_buf_add_id(struct rule_buf *b, struct rule_devid id);
+void rule_buf_add_iftype(struct rule_buf *b, struct rule_iftype t);
+/* Canonical text of r into b (USBGuard's toString order, then `expires`). */
+void rule_format(const struct mg_rule *r, struct rule_buf *b);
+
+/* ---- rule_match.c ---- */
+/* The device's attribute values, computed once per device. */
+struct rule_devview {
+	const struct mg_device *dev;
+	const char *str[RULE_ATTR_COUNT]; /* string attributes; "" when the device has none */
+	size_t len[RULE_ATTR_COUNT];
+	size_t n_ifaces;
+};
+
+void rule_devview_init(struct rule_devview *v, const struct mg_device *dev);
+bool rule_matches_view(const struct mg_rule *r, const struct rule_devview *v, int64_t now_us);
+
+/* ---- rule_index.c ---- */
+struct rule_index;
+/* Indexes rules[0..n) by id, serial and hash. 0 or -ENOMEM. */
+int rule_index_build(struct mg_rule *const *rules, size_t n, struct rule_index **out);
+void rule_index_free(struct rule_index **ix);
+/* First rule, in order, that matches v; NULL when none. */
+const struct mg_rule *rule_index_match(const struct rule_index *ix, struct mg_rule *const *rules,
+				       const struct rule_devview *v, int64_t now_us);
+
+#endif

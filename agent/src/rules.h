@@ -1,0 +1,98 @@
+/*
+ * Device rules in USBGuard's rules.conf syntax (USBGuard 1.1 "Rule Language"), plus the
+ * mynaguard extension `expires "RFC 3339 time"`. Public contract of the rule engine:
+ * parse, match (first match wins, indexed), print, and generate from a device.
+ *
+ *   allow id 1050:0407 serial "0001234" with-interface { 03:00:00 03:01:01 } label "key"
+ *   block with-interface one-of { 08:*:* 06:*:* }
+ *   reject via-port "1-2"  expires "2026-12-31T17:00:00+09:00"
+ */
+#ifndef MG_RULES_H
+#define MG_RULES_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "device.h"
+
+enum mg_target {
+	MG_TARGET_ALLOW,
+	MG_TARGET_BLOCK,
+	MG_TARGET_REJECT,
+};
+
+/* "allow", "block", "reject". */
+const char *mg_target_name(enum mg_target t);
+/* 0 or -EINVAL. */
+int mg_target_from_name(const char *s, enum mg_target *out);
+
+struct mg_rule;	   /* one parsed rule (opaque) */
+struct mg_ruleset; /* an ordered, indexed, immutable set of rules (opaque) */
+
+struct mg_rule_error {
+	char file[256];
+	unsigned line;	 /* 1-based; 0 when not about one line */
+	unsigned column; /* 1-based byte column; 0 when not about one position */
+	char msg[256];
+};
+
+/* "file:line:column: msg" into buf; returns buf. */
+const char *mg_rule_error_str(const struct mg_rule_error *err, char *buf, size_t len);
+
+/*
+ * Parses rules text (one rule per line, '#' comments, blank lines) named name in errors.
+ * Any error rejects the whole text. 0, -EINVAL (err filled), -ENOMEM, -E2BIG (too many rules
+ * or a line too long; limits in rules.c).
+ */
+int mg_ruleset_parse(const char *name, const char *text, size_t len, struct mg_ruleset **out,
+		     struct mg_rule_error *err);
+
+/*
+ * Loads rules_file (may be NULL) then every "*.conf" in rules_dir (may be NULL; name order),
+ * each opened with mg_safe_open() under rules (root-owned, not group/world writable).
+ * All or nothing.
+ */
+struct mg_file_rules;
+int mg_ruleset_load(const char *rules_file, const char *rules_dir,
+		    const struct mg_file_rules *rules, struct mg_ruleset **out,
+		    struct mg_rule_error *err);
+
+void mg_ruleset_free(struct mg_ruleset **rs);
+size_t mg_ruleset_count(const struct mg_ruleset *rs);
+const struct mg_rule *mg_ruleset_rule(const struct mg_ruleset *rs, size_t i);
+
+/*
+ * The first rule, in file order, that matches dev at time now_us (an expired rule does
+ * not match); NULL when none. Indexed by id, serial and hash: the cost grows with the
+ * number of candidate rules, not the size of the set.
+ */
+const struct mg_rule *mg_ruleset_match(const struct mg_ruleset *rs, const struct mg_device *dev,
+				       int64_t now_us);
+
+bool mg_rule_matches(const struct mg_rule *r, const struct mg_device *dev, int64_t now_us);
+enum mg_target mg_rule_target(const struct mg_rule *r);
+/* Canonical text of the rule (re-parses to an equal rule). */
+const char *mg_rule_text(const struct mg_rule *r);
+/* "file:line" where the rule was read. */
+const char *mg_rule_source(const struct mg_rule *r);
+/* Expiry in microseconds since the epoch; 0: none. */
+int64_t mg_rule_expires_us(const struct mg_rule *r);
+
+/*
+ * True when the rule's with-interface attribute names an interface of type t explicitly:
+ * some listed pattern matches t and its class is not '*' (e.g. 08:06:50 or 08:*:*).
+ * The agent keeps such interfaces even when their class is in block_interfaces.
+ */
+bool mg_rule_names_interface(const struct mg_rule *r, struct mg_usb_iftype t);
+
+/*
+ * A rule for dev as `usbguard generate-policy` writes it:
+ *   <target> id VID:PID serial "..." name "..." hash "..." parent-hash "..." via-port "..."
+ *   with-interface { ... } with-connect-type "..."
+ * (with-interface as one value when the device has one interface). *out is malloc'ed.
+ */
+int mg_rule_generate(const struct mg_device *dev, enum mg_target target, bool with_port,
+		     char **out);
+
+#endif

@@ -1,0 +1,303 @@
+/*
+ * An ordered, indexed, immutable list of rules: parsed from text, or loaded from the rules
+ * file and then every "*.conf" of the rules directory in name order (strcmp), all or nothing.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "mg/safe_open.h"
+#include "rule_internal.h"
+
+struct mg_ruleset {
+	struct mg_rule **rules;
+	size_t n;
+	size_t cap;
+	size_t n_values;
+	struct rule_index *index;
+};
+
+void mg_ruleset_free(struct mg_ruleset **rsp)
+{
+	if (!rsp || !*rsp)
+		return;
+	struct mg_ruleset *rs = *rsp;
+	for (size_t i = 0; i < rs->n; i++)
+		rule_free(&rs->rules[i]);
+	free(rs->rules);
+	rule_index_free(&rs->index);
+	free(rs);
+	*rsp = NULL;
+}
+
+size_t mg_ruleset_count(const struct mg_ruleset *rs)
+{
+	return rs ? rs->n : 0;
+}
+
+const struct mg_rule *mg_ruleset_rule(const struct mg_ruleset *rs, size_t i)
+{
+	return rs && i < rs->n ? rs->rules[i] : NULL;
+}
+
+const struct mg_rule *mg_ruleset_match(const struct mg_ruleset *rs, const struct mg_device *dev,
+				       int64_t now_us)
+{
+	if (!rs || !dev || !rs->index)
+		return NULL;
+	struct rule_devview v;
+	rule_devview_init(&v, dev);
+	return rule_index_match(rs->index, rs->rules, &v, now_us);
+}
+
+static int append_rule(struct mg_ruleset *rs, struct mg_rule **r)
+{
+	if (rs->n == rs->cap) {
+		size_t cap = rs->cap ? rs->cap * 2 : 64;
+		struct mg_rule **v = realloc(rs->rules, cap * sizeof(*v));
+		if (!v)
+			return -ENOMEM;
+		rs->rules = v;
+		rs->cap = cap;
+	}
+	rs->rules[rs->n++] = *r;
+	*r = NULL;
+	return 0;
+}
+
+/* Appends the rules of text[0..len) to rs; errors name file:line:column. */
+static int parse_into(struct mg_ruleset *rs, const char *file, const char *text, size_t len,
+		      struct mg_rule_error *err)
+{
+	unsigned lineno = 0;
+	size_t pos = 0;
+	while (pos < len) {
+		const char *nl = memchr(text + pos, '\n', len - pos);
+		const size_t end = nl ? (size_t)(nl - text) : len;
+		size_t linelen = end - pos;
+		const char *line = text + pos;
+		pos = nl ? end + 1 : len;
+		if (lineno == UINT32_MAX)
+			return rule_fail(err, -E2BIG, file, lineno, 0, "too many lines");
+		lineno++;
+		if (linelen > 0 && line[linelen - 1] == '\r')
+			linelen--; /* CRLF line ends */
+		if (linelen > MG_RULES_MAX_LINE)
+			return rule_fail(err, -E2BIG, file, lineno, MG_RULES_MAX_LINE + 1,
+					 "line longer than %u bytes", MG_RULES_MAX_LINE);
+		const char *nul = memchr(line, '\0', linelen);
+		if (nul)
+			return rule_fail(err, -EINVAL, file, lineno, (unsigned)(nul - line) + 1,
+					 "NUL byte");
+		struct mg_rule *r = NULL;
+		size_t nv = 0;
+		int ret = rule_parse_line(file, lineno, line, linelen, &r, &nv, err);
+		if (ret < 0)
+			return ret;
+		if (!r)
+			continue;
+		if (rs->n >= MG_RULES_MAX_RULES) {
+			rule_free(&r);
+			return rule_fail(err, -E2BIG, file, lineno, 1, "more than %u rules",
+					 MG_RULES_MAX_RULES);
+		}
+		if (rs->n_values + nv > MG_RULES_MAX_VALUES) {
+			rule_free(&r);
+			return rule_fail(err, -E2BIG, file, lineno, 1,
+					 "more than %u attribute values in the ruleset",
+					 MG_RULES_MAX_VALUES);
+		}
+		rs->n_values += nv;
+		if ((ret = append_rule(rs, &r)) < 0) {
+			rule_free(&r);
+			return ret;
+		}
+	}
+	return 0;
+}
+
+static int finish(struct mg_ruleset **rsp, struct mg_ruleset **out, struct mg_rule_error *err)
+{
+	struct mg_ruleset *rs = *rsp;
+	int r = rule_index_build(rs->rules, rs->n, &rs->index);
+	if (r < 0)
+		return rule_fail(err, r, "(rules)", 0, 0, "out of memory while indexing");
+	*out = rs;
+	*rsp = NULL;
+	return 0;
+}
+
+int mg_ruleset_parse(const char *name, const char *text, size_t len, struct mg_ruleset **out,
+		     struct mg_rule_error *err)
+{
+	struct mg_ruleset *rs = NULL;
+	int r = -EINVAL;
+	if (!out || (!text && len)) {
+		rule_fail(err, r, name, 0, 0, "invalid arguments");
+		goto out;
+	}
+	rs = calloc(1, sizeof(*rs));
+	if (!rs) {
+		r = -ENOMEM;
+		goto out;
+	}
+	if ((r = parse_into(rs, name ? name : "(rules)", text, len, err)) < 0)
+		goto out;
+	r = finish(&rs, out, err);
+out:
+	mg_ruleset_free(&rs);
+	return r;
+}
+
+static int load_file(struct mg_ruleset *rs, const char *path, const struct mg_file_rules *rules,
+		     struct mg_rule_error *err)
+{
+	char *data = NULL;
+	size_t len = 0;
+	const char *why = NULL;
+	int r = mg_safe_read_file(path, rules, &data, &len, &why);
+	if (r < 0) {
+		rule_fail(err, r, path, 0, 0, "cannot read: %s", why ? why : strerror(-r));
+		goto out;
+	}
+	r = parse_into(rs, path, data, len, err);
+out:
+	free(data);
+	return r;
+}
+
+static bool is_conf_name(const char *name)
+{
+	const size_t n = strlen(name);
+	return name[0] != '.' && n > 5 && strcmp(name + n - 5, ".conf") == 0;
+}
+
+static int name_cmp(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* The directory itself: not a symlink, a directory, owned and writable as rules say. */
+static int open_dir(const char *dir, const struct mg_file_rules *rules, DIR **out,
+		    struct mg_rule_error *err)
+{
+	struct stat st;
+	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	int r = fd < 0 ? -errno : 0;
+	if (fd < 0)
+		return rule_fail(err, r, dir, 0, 0, "cannot open directory: %s", strerror(-r));
+	if (fstat(fd, &st) < 0)
+		r = -errno;
+	if (r < 0)
+		r = rule_fail(err, r, dir, 0, 0, "cannot stat: %s", strerror(-r));
+	else if (rules->owner != MG_ANY_OWNER && st.st_uid != rules->owner)
+		r = rule_fail(err, -EPERM, dir, 0, 0, "directory has the wrong owner");
+	else if ((st.st_mode & S_IWOTH) || ((st.st_mode & S_IWGRP) && !rules->allow_group_write))
+		r = rule_fail(err, -EPERM, dir, 0, 0, "directory is group or world writable");
+	if (r < 0) {
+		close(fd);
+		return r;
+	}
+	*out = fdopendir(fd);
+	if (!*out) {
+		r = -errno;
+		close(fd);
+		return rule_fail(err, r, dir, 0, 0, "cannot read directory: %s", strerror(-r));
+	}
+	return 0;
+}
+
+static int load_dir(struct mg_ruleset *rs, const char *dir, const struct mg_file_rules *rules,
+		    struct mg_rule_error *err)
+{
+	DIR *d = NULL;
+	char **names = NULL;
+	size_t n = 0, cap = 0;
+	char *path = NULL;
+	int r = open_dir(dir, rules, &d, err);
+	if (r < 0)
+		goto out;
+	for (;;) {
+		errno = 0;
+		const struct dirent *e = readdir(d);
+		if (!e && errno) {
+			r = -errno;
+			rule_fail(err, r, dir, 0, 0, "cannot read directory: %s", strerror(-r));
+			goto out;
+		}
+		if (!e)
+			break;
+		if (!is_conf_name(e->d_name))
+			continue;
+		if (n == cap) {
+			size_t ncap = cap ? cap * 2 : 16;
+			char **v = realloc(names, ncap * sizeof(*v));
+			if (!v) {
+				r = -ENOMEM;
+				goto out;
+			}
+			names = v;
+			cap = ncap;
+		}
+		if (!(names[n] = strdup(e->d_name))) {
+			r = -ENOMEM;
+			goto out;
+		}
+		n++;
+	}
+	if (n)
+		qsort(names, n, sizeof(*names), name_cmp);
+	for (size_t i = 0; i < n; i++) {
+		free(path);
+		if (asprintf(&path, "%s/%s", dir, names[i]) < 0) {
+			path = NULL;
+			r = -ENOMEM;
+			goto out;
+		}
+		if ((r = load_file(rs, path, rules, err)) < 0)
+			goto out;
+	}
+	r = 0;
+out:
+	free(path);
+	for (size_t i = 0; i < n; i++)
+		free(names[i]);
+	free(names);
+	if (d)
+		closedir(d);
+	return r;
+}
+
+int mg_ruleset_load(const char *rules_file, const char *rules_dir,
+		    const struct mg_file_rules *rules, struct mg_ruleset **out,
+		    struct mg_rule_error *err)
+{
+	struct mg_ruleset *rs = NULL;
+	int r = -EINVAL;
+	if (!out) {
+		rule_fail(err, r, "(rules)", 0, 0, "invalid arguments");
+		goto out;
+	}
+	/* A rules file of 100,000 rules exceeds safe_open's 1 MiB default: raise it. */
+	struct mg_file_rules fr = rules ? *rules : mg_root_config_rules;
+	if (fr.max_size == 0)
+		fr.max_size = MG_RULES_MAX_FILE;
+	rs = calloc(1, sizeof(*rs));
+	if (!rs) {
+		r = -ENOMEM;
+		goto out;
+	}
+	if (rules_file && (r = load_file(rs, rules_file, &fr, err)) < 0)
+		goto out;
+	if (rules_dir && (r = load_dir(rs, rules_dir, &fr, err)) < 0)
+		goto out;
+	r = finish(&rs, out, err);
+out:
+	mg_ruleset_free(&rs);
+	return r;
+}

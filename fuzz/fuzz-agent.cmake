@@ -1,0 +1,2 @@
+# agent fuzz targets
+mg_add_fuzzer(fuzz_usb_desc SOURCES fuzz_usb_desc.c LIBS mg_agent_core)

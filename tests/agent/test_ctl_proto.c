@@ -1,0 +1,87 @@
+/* Control protocol request parsing and formatting. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ctl_proto.h"
+
+static int parse(const char *s, struct mg_ctl_request *req, char *err, size_t len)
+{
+	return mg_ctl_request_parse(s, strlen(s), req, err, len);
+}
+
+static void test_round_trip(void **state)
+{
+	(void)state;
+	for (int c = MG_CTL_STATUS; c <= MG_CTL_GENERATE_POLICY; c++) {
+		struct mg_ctl_request req = {(enum mg_ctl_cmd)c, 0}, back;
+		if (c == MG_CTL_ALLOW_DEVICE || c == MG_CTL_BLOCK_DEVICE)
+			req.id = 42;
+		char *line = NULL;
+		assert_int_equal(mg_ctl_request_format(&req, &line), 0);
+		assert_non_null(strchr(line, '\n'));
+		assert_int_equal(mg_ctl_request_parse(line, strlen(line) - 1, &back, NULL, 0), 0);
+		assert_int_equal(back.cmd, req.cmd);
+		assert_int_equal(back.id, req.id);
+		free(line);
+	}
+	struct mg_ctl_request req = {MG_CTL_ALLOW_DEVICE, 7};
+	char *line = NULL;
+	assert_int_equal(mg_ctl_request_format(&req, &line), 0);
+	assert_string_equal(line, "{\"cmd\":\"allow-device\",\"id\":7}\n");
+	free(line);
+}
+
+static void test_rejects(void **state)
+{
+	(void)state;
+	static const struct {
+		const char *in, *msg;
+	} cases[] = {
+		{"", "not JSON"},
+		{"[1]", "not a JSON object"},
+		{"{}", "cmd: missing"},
+		{"{\"cmd\":\"format-disk\"}", "cmd: unknown command"},
+		{"{\"cmd\":3}", "cmd: unknown command"},
+		{"{\"cmd\":\"status\",\"x\":1}", "x: unknown key"},
+		{"{\"cmd\":\"status\",\"id\":1}", "id: not expected"},
+		{"{\"cmd\":\"allow-device\"}", "id: missing"},
+		{"{\"cmd\":\"allow-device\",\"id\":0}", "id: expected a device id"},
+		{"{\"cmd\":\"allow-device\",\"id\":-5}", "id: expected a device id"},
+		{"{\"cmd\":\"allow-device\",\"id\":\"5\"}", "id: expected a device id"},
+		{"{\"cmd\":\"allow-device\",\"id\":99999999999999999999}", "not JSON"},
+		{"{\"cmd\":\"status\",\"cmd\":\"reload\"}", "not JSON"},
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct mg_ctl_request req = {MG_CTL_RELOAD, 99};
+		char err[256] = "";
+		assert_int_equal(parse(cases[i].in, &req, err, sizeof(err)), -EINVAL);
+		if (!strstr(err, cases[i].msg)) {
+			print_error("case %zu: '%s' gave '%s'\n", i, cases[i].in, err);
+			fail();
+		}
+		assert_int_equal(req.cmd, MG_CTL_RELOAD); /* untouched */
+		assert_int_equal(req.id, 99);
+	}
+	char big[MG_CTL_MAX_REQUEST + 2];
+	memset(big, ' ', sizeof(big));
+	struct mg_ctl_request req;
+	char err[128];
+	assert_int_equal(mg_ctl_request_parse(big, sizeof(big), &req, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "larger than"));
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_round_trip),
+		cmocka_unit_test(test_rejects),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,4 +1,5 @@
 set(MG_AGENT_RULES_SOURCES
+  src/rule.c
   src/rule_lex.c
   src/rule_names.c
   src/rule_parse.c

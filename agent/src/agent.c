@@ -27,16 +27,16 @@
 struct agent_dev {
 	unsigned id;
 	char *devpath;
-	int dirfd;		 /* O_RDONLY|O_DIRECTORY, open for the device's lifetime */
-	struct mg_device *dev;	 /* NULL when it could not be read */
-	char *read_error;	 /* why it could not be read */
-	enum mg_target target;	 /* decided target */
+	int dirfd;                  /* O_RDONLY|O_DIRECTORY, open for the device's lifetime */
+	struct mg_device *dev;      /* NULL when it could not be read */
+	char *read_error;           /* why it could not be read */
+	enum mg_target target;      /* decided target */
 	const struct mg_rule *rule; /* deciding rule in the current rule set; NULL: implicit */
 	bool has_override;
 	enum mg_target override;
-	bool applied;		 /* kernel state written */
-	char *apply_error;	 /* why it could not be written */
-	struct mg_strv blocked;	 /* interface names kept off */
+	bool applied;           /* kernel state written */
+	char *apply_error;      /* why it could not be written */
+	struct mg_strv blocked; /* interface names kept off */
 };
 
 struct mg_agent {
@@ -66,7 +66,7 @@ static void dev_free(struct agent_dev **pd)
 }
 
 int mg_agent_new(struct mg_agent_conf *conf, struct mg_ruleset *rules, struct mg_eventlog *log,
-		 struct mg_agent **out)
+                 struct mg_agent **out)
 {
 	struct mg_agent *a = calloc(1, sizeof(*a));
 	if (!a)
@@ -128,7 +128,7 @@ static int record(struct mg_agent *a, struct mg_event *ev)
 	int r = mg_eventlog_append(a->log, ev);
 	if (r < 0)
 		mg_log_errno(MG_LOG_ERR, r, "cannot record %s event in %s",
-			     mg_event_type_name(ev->type), mg_eventlog_path(a->log));
+		             mg_event_type_name(ev->type), mg_eventlog_path(a->log));
 	return r;
 }
 
@@ -202,7 +202,7 @@ static enum mg_event_type decision_type(enum mg_target t)
 {
 	return t == MG_TARGET_ALLOW   ? MG_EV_DEVICE_ALLOWED
 	       : t == MG_TARGET_BLOCK ? MG_EV_DEVICE_BLOCKED
-				      : MG_EV_DEVICE_REJECTED;
+	                              : MG_EV_DEVICE_REJECTED;
 }
 
 static const char *reason_of(const struct agent_dev *d, bool present)
@@ -217,7 +217,7 @@ static const char *reason_of(const struct agent_dev *d, bool present)
 
 /* Records the decision event (and device.suspicious when interfaces were kept off). */
 static int record_decision(struct mg_agent *a, const struct agent_dev *d, enum mg_event_type type,
-			   const char *error)
+                           const char *error)
 {
 	struct mg_event *ev = mg_event_new(type);
 	int r = -ENOMEM;
@@ -301,7 +301,7 @@ int mg_agent_stopping(struct mg_agent *a, const char *reason)
  * describe it at all (fail closed).
  */
 static bool iface_blocked(const struct mg_agent *a, const struct agent_dev *d, unsigned cfg,
-			  unsigned ifnum)
+                          unsigned ifnum)
 {
 	if (!d->dev)
 		return true;
@@ -312,7 +312,7 @@ static bool iface_blocked(const struct mg_agent *a, const struct agent_dev *d, u
 			continue;
 		found = true;
 		if (mg_agent_conf_blocks_iface(&a->conf, it->type.cls, it->type.sub,
-					       it->type.proto) &&
+		                               it->type.proto) &&
 		    !(d->rule && mg_rule_names_interface(d->rule, it->type)))
 			return true;
 	}
@@ -360,7 +360,7 @@ static int compute_blocked(const struct mg_agent *a, struct agent_dev *d)
 			continue;
 		char name[300];
 		snprintf(name, sizeof(name), "%s:%u.%u", d->dev->port, it->config_value,
-			 it->number);
+		         it->number);
 		if (mg_strv_contains(&d->blocked, name))
 			continue;
 		int r = strv_add(&d->blocked, name);
@@ -448,11 +448,11 @@ static void enforce(struct mg_agent *a, struct agent_dev *d)
 {
 	if (d->dev && d->dev->root_hub) {
 		int r = mg_enforce_root_hub(d->dirfd,
-					    a->conf.authorized_default == MG_AUTHDEF_NONE ? 0 : -1,
-					    a->conf.block_interfaces.n > 0 ? 0 : -1);
+		                            a->conf.authorized_default == MG_AUTHDEF_NONE ? 0 : -1,
+		                            a->conf.block_interfaces.n > 0 ? 0 : -1);
 		if (r < 0)
 			mg_log_errno(MG_LOG_WARNING, r,
-				     "%s: cannot set authorized_default on root hub", d->devpath);
+			             "%s: cannot set authorized_default on root hub", d->devpath);
 	}
 	int r = mg_enforce_device(d->dirfd, d->target);
 	if (r < 0 && d->target == MG_TARGET_ALLOW) {
@@ -464,9 +464,9 @@ static void enforce(struct mg_agent *a, struct agent_dev *d)
 		return;
 	}
 	if (r < 0) {
-		set_error(&d->apply_error,
-			  d->target == MG_TARGET_BLOCK ? "writing authorized=0" : "writing remove=1",
-			  r);
+		set_error(
+		    &d->apply_error,
+		    d->target == MG_TARGET_BLOCK ? "writing authorized=0" : "writing remove=1", r);
 		return;
 	}
 	d->applied = true;
@@ -491,8 +491,8 @@ static int decide(struct mg_agent *a, struct agent_dev *d, bool present)
 		d->target = MG_TARGET_BLOCK; /* fail closed: unreadable or lying device */
 	} else {
 		d->rule = mg_ruleset_match(a->rules, d->dev, now);
-		d->target = d->rule ? mg_rule_target(d->rule)
-				    : (enum mg_target)a->conf.implicit_target;
+		d->target =
+		    d->rule ? mg_rule_target(d->rule) : (enum mg_target)a->conf.implicit_target;
 		if (present) {
 			switch (a->conf.present_device_policy) {
 			case MG_PRESENT_ALLOW:
@@ -727,7 +727,7 @@ int mg_agent_handle_uevent(struct mg_agent *a, const struct mg_uevent *ev)
 /* ---- rules ---- */
 
 static int record_policy(struct mg_agent *a, enum mg_event_type type, const char *sha256,
-			 const char *reason)
+                         const char *reason)
 {
 	struct mg_event *ev = mg_event_new(type);
 	if (!ev)
@@ -759,8 +759,8 @@ int mg_agent_swap_rules(struct mg_agent *a, struct mg_ruleset *rules, const char
 int mg_agent_reload(struct mg_agent *a, struct mg_rule_error *err)
 {
 	struct mg_ruleset *rs = NULL;
-	int r = mg_ruleset_load(a->conf.rules_file, a->conf.rules_dir, &mg_root_config_rules, &rs,
-				err);
+	int r =
+	    mg_ruleset_load(a->conf.rules_file, a->conf.rules_dir, &mg_root_config_rules, &rs, err);
 	if (r < 0) {
 		char buf[800];
 		mg_rule_error_str(err, buf, sizeof(buf));
@@ -823,14 +823,15 @@ static json_t *device_json(const struct agent_dev *d)
 		json_array_append_new(blocked, json_string(d->blocked.v[i]));
 	json_object_set_new(obj, "id", json_integer(d->id));
 	json_object_set_new(obj, "target", json_string(mg_target_name(d->target)));
-	json_object_set_new(obj, "rule", d->rule ? json_string(mg_rule_text(d->rule)) : json_null());
+	json_object_set_new(obj, "rule",
+	                    d->rule ? json_string(mg_rule_text(d->rule)) : json_null());
 	json_object_set_new(obj, "rule_source",
-			    d->rule ? json_string(mg_rule_source(d->rule)) : json_null());
+	                    d->rule ? json_string(mg_rule_source(d->rule)) : json_null());
 	json_object_set_new(obj, "blocked_interfaces", blocked ? blocked : json_array());
 	json_object_set_new(obj, "applied", json_boolean(d->applied));
 	json_object_set_new(obj, "override", json_boolean(d->has_override));
 	json_object_set_new(obj, "error",
-			    str_or_null(d->apply_error ? d->apply_error : d->read_error));
+	                    str_or_null(d->apply_error ? d->apply_error : d->read_error));
 	return obj;
 }
 
@@ -852,18 +853,16 @@ json_t *mg_agent_status(const struct mg_agent *a)
 	size_t counts[3] = {0, 0, 0};
 	for (size_t i = 0; i < a->n; i++)
 		counts[a->devs[i]->target]++;
-	return json_pack("{s:s, s:s, s:s, s:I, s:s, s:{s:I, s:I, s:I}, s:I, s:s, s:s, s:s}",
-			 "version", MYNAGUARD_VERSION, "mode",
-			 a->conf.mode == MG_MODE_AUDIT ? "audit" : "enforce", "implicit_target",
-			 mg_target_name((enum mg_target)a->conf.implicit_target), "rules",
-			 (json_int_t)mg_ruleset_count(a->rules), "rules_sha256", a->rules_sha256,
-			 "devices", "allow", (json_int_t)counts[MG_TARGET_ALLOW], "block",
-			 (json_int_t)counts[MG_TARGET_BLOCK], "reject",
-			 (json_int_t)counts[MG_TARGET_REJECT], "last_event_seq",
-			 (json_int_t)mg_eventlog_last_seq(a->log), "event_log",
-			 mg_eventlog_path(a->log), "rules_file",
-			 a->conf.rules_file ? a->conf.rules_file : "", "rules_dir",
-			 a->conf.rules_dir ? a->conf.rules_dir : "");
+	return json_pack(
+	    "{s:s, s:s, s:s, s:I, s:s, s:{s:I, s:I, s:I}, s:I, s:s, s:s, s:s}", "version",
+	    MYNAGUARD_VERSION, "mode", a->conf.mode == MG_MODE_AUDIT ? "audit" : "enforce",
+	    "implicit_target", mg_target_name((enum mg_target)a->conf.implicit_target), "rules",
+	    (json_int_t)mg_ruleset_count(a->rules), "rules_sha256", a->rules_sha256, "devices",
+	    "allow", (json_int_t)counts[MG_TARGET_ALLOW], "block",
+	    (json_int_t)counts[MG_TARGET_BLOCK], "reject", (json_int_t)counts[MG_TARGET_REJECT],
+	    "last_event_seq", (json_int_t)mg_eventlog_last_seq(a->log), "event_log",
+	    mg_eventlog_path(a->log), "rules_file", a->conf.rules_file ? a->conf.rules_file : "",
+	    "rules_dir", a->conf.rules_dir ? a->conf.rules_dir : "");
 }
 
 int mg_agent_generate_policy(const struct mg_agent *a, char **out)

@@ -18,7 +18,7 @@ struct mg_agent;
 
 /* Takes ownership of conf's contents (conf is zeroed), rules and log. */
 int mg_agent_new(struct mg_agent_conf *conf, struct mg_ruleset *rules, struct mg_eventlog *log,
-		 struct mg_agent **out);
+                 struct mg_agent **out);
 void mg_agent_free(struct mg_agent **agent);
 
 const struct mg_agent_conf *mg_agent_conf(const struct mg_agent *agent);
@@ -52,8 +52,7 @@ int mg_agent_swap_rules(struct mg_agent *agent, struct mg_ruleset *rules, const 
  * Operator override of one device until it is removed (mynaguardctl allow-device/
  * block-device). -ENOENT when no device has that id.
  */
-int mg_agent_override(struct mg_agent *agent, unsigned id, enum mg_target target,
-		      const char *who);
+int mg_agent_override(struct mg_agent *agent, unsigned id, enum mg_target target, const char *who);
 
 /* JSON array of the present devices (see docs and mynaguardctl list-devices --json). */
 json_t *mg_agent_list_devices(const struct mg_agent *agent);

@@ -18,7 +18,8 @@ static int check_pattern(const char *text, char *msg, size_t len)
 	uint8_t v[3];
 	bool w[3];
 	if (mg_iface_pattern_parse(text, v, w) < 0) {
-		snprintf(msg, len, "expected cc:ss:pp (two hex digits or '*' each; '*' fields last)");
+		snprintf(msg, len,
+		         "expected cc:ss:pp (two hex digits or '*' each; '*' fields last)");
 		return -EINVAL;
 	}
 	return 0;
@@ -39,64 +40,64 @@ static int check_group(const char *text, char *msg, size_t len)
 #define OFF(f) offsetof(struct mg_agent_conf, f)
 
 const struct mg_config_key mg_agent_conf_keys[] = {
-	{.name = "rules_file",
-	 .type = MG_CFG_PATH,
-	 .offset = OFF(rules_file),
-	 .def = "/etc/mynaguard/rules.conf"},
-	{.name = "rules_dir",
-	 .type = MG_CFG_PATH,
-	 .offset = OFF(rules_dir),
-	 .def = "/etc/mynaguard/rules.d"},
-	{.name = "implicit_target",
-	 .type = MG_CFG_ENUM,
-	 .offset = OFF(implicit_target),
-	 .def = "block",
-	 .choices = targets},
-	{.name = "present_device_policy",
-	 .type = MG_CFG_ENUM,
-	 .offset = OFF(present_device_policy),
-	 .def = "apply-policy",
-	 .choices = present_policies},
-	{.name = "mode", .type = MG_CFG_ENUM, .offset = OFF(mode), .def = "enforce", .choices = modes},
-	{.name = "authorized_default",
-	 .type = MG_CFG_ENUM,
-	 .offset = OFF(authorized_default),
-	 .def = "none",
-	 .choices = authdefs},
-	{.name = "block_interfaces",
-	 .type = MG_CFG_LIST,
-	 .offset = OFF(block_interfaces),
-	 .def = "",
-	 .check = check_pattern},
-	{.name = "state_dir",
-	 .type = MG_CFG_PATH,
-	 .offset = OFF(state_dir),
-	 .def = "/var/lib/mynaguard"},
-	{.name = "socket",
-	 .type = MG_CFG_PATH,
-	 .offset = OFF(socket),
-	 .def = "/run/mynaguard/agent.sock"},
-	{.name = "allowed_groups",
-	 .type = MG_CFG_LIST,
-	 .offset = OFF(allowed_groups),
-	 .def = "",
-	 .check = check_group},
-	{.name = "uevent_source",
-	 .type = MG_CFG_ENUM,
-	 .offset = OFF(uevent_source),
-	 .def = "kernel",
-	 .choices = sources},
-	{.name = "log_level",
-	 .type = MG_CFG_ENUM,
-	 .offset = OFF(log_level),
-	 .def = "info",
-	 .choices = levels},
+    {.name = "rules_file",
+     .type = MG_CFG_PATH,
+     .offset = OFF(rules_file),
+     .def = "/etc/mynaguard/rules.conf"},
+    {.name = "rules_dir",
+     .type = MG_CFG_PATH,
+     .offset = OFF(rules_dir),
+     .def = "/etc/mynaguard/rules.d"},
+    {.name = "implicit_target",
+     .type = MG_CFG_ENUM,
+     .offset = OFF(implicit_target),
+     .def = "block",
+     .choices = targets},
+    {.name = "present_device_policy",
+     .type = MG_CFG_ENUM,
+     .offset = OFF(present_device_policy),
+     .def = "apply-policy",
+     .choices = present_policies},
+    {.name = "mode", .type = MG_CFG_ENUM, .offset = OFF(mode), .def = "enforce", .choices = modes},
+    {.name = "authorized_default",
+     .type = MG_CFG_ENUM,
+     .offset = OFF(authorized_default),
+     .def = "none",
+     .choices = authdefs},
+    {.name = "block_interfaces",
+     .type = MG_CFG_LIST,
+     .offset = OFF(block_interfaces),
+     .def = "",
+     .check = check_pattern},
+    {.name = "state_dir",
+     .type = MG_CFG_PATH,
+     .offset = OFF(state_dir),
+     .def = "/var/lib/mynaguard"},
+    {.name = "socket",
+     .type = MG_CFG_PATH,
+     .offset = OFF(socket),
+     .def = "/run/mynaguard/agent.sock"},
+    {.name = "allowed_groups",
+     .type = MG_CFG_LIST,
+     .offset = OFF(allowed_groups),
+     .def = "",
+     .check = check_group},
+    {.name = "uevent_source",
+     .type = MG_CFG_ENUM,
+     .offset = OFF(uevent_source),
+     .def = "kernel",
+     .choices = sources},
+    {.name = "log_level",
+     .type = MG_CFG_ENUM,
+     .offset = OFF(log_level),
+     .def = "info",
+     .choices = levels},
 };
 
 const size_t mg_agent_conf_nkeys = sizeof(mg_agent_conf_keys) / sizeof(mg_agent_conf_keys[0]);
 
 int mg_agent_conf_load(const char *path, const struct mg_file_rules *rules,
-		       struct mg_agent_conf *conf, struct mg_config_error *err)
+                       struct mg_agent_conf *conf, struct mg_config_error *err)
 {
 	memset(conf, 0, sizeof(*conf));
 	int r = mg_config_load(path, rules, mg_agent_conf_keys, mg_agent_conf_nkeys, conf, err);
@@ -148,7 +149,7 @@ int mg_iface_pattern_parse(const char *s, uint8_t value[3], bool wild[3])
 }
 
 bool mg_agent_conf_blocks_iface(const struct mg_agent_conf *conf, uint8_t cls, uint8_t sub,
-				uint8_t proto)
+                                uint8_t proto)
 {
 	const uint8_t t[3] = {cls, sub, proto};
 	for (size_t i = 0; i < conf->block_interfaces.n; i++) {

@@ -26,7 +26,7 @@ enum mg_authorized_default {
 
 enum mg_uevent_source {
 	MG_SOURCE_KERNEL, /* raw kernel uevents (earliest; libudev checks the sender) */
-	MG_SOURCE_UDEV,	  /* after udevd processed them */
+	MG_SOURCE_UDEV,   /* after udevd processed them */
 };
 
 struct mg_agent_conf {
@@ -49,7 +49,7 @@ extern const size_t mg_agent_conf_nkeys;
 
 /* Loads path (root-owned unless rules->owner says otherwise) into conf. */
 int mg_agent_conf_load(const char *path, const struct mg_file_rules *rules,
-		       struct mg_agent_conf *conf, struct mg_config_error *err);
+                       struct mg_agent_conf *conf, struct mg_config_error *err);
 void mg_agent_conf_free(struct mg_agent_conf *conf);
 
 /* Parses "cc:ss:pp" where each field is two hex digits or '*' (USBGuard's pattern forms:
@@ -58,6 +58,6 @@ int mg_iface_pattern_parse(const char *s, uint8_t value[3], bool wild[3]);
 
 /* True when type t matches one of the block_interfaces patterns. */
 bool mg_agent_conf_blocks_iface(const struct mg_agent_conf *conf, uint8_t cls, uint8_t sub,
-				uint8_t proto);
+                                uint8_t proto);
 
 #endif

@@ -22,7 +22,7 @@
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: mynaguard-agent [--config FILE] [--version]\n"
-		   "  --config FILE   configuration (default " DEFAULT_CONFIG ")\n");
+	           "  --config FILE   configuration (default " DEFAULT_CONFIG ")\n");
 }
 
 static int scan_cb(void *ctx, const char *devpath)
@@ -79,9 +79,9 @@ int main(int argc, char **argv)
 {
 	const char *config = DEFAULT_CONFIG;
 	static const struct option opts[] = {{"config", required_argument, NULL, 'c'},
-					     {"version", no_argument, NULL, 'V'},
-					     {"help", no_argument, NULL, 'h'},
-					     {NULL, 0, NULL, 0}};
+	                                     {"version", no_argument, NULL, 'V'},
+	                                     {"help", no_argument, NULL, 'h'},
+	                                     {NULL, 0, NULL, 0}};
 	int c;
 	while ((c = getopt_long(argc, argv, "c:Vh", opts, NULL)) != -1) {
 		switch (c) {
@@ -183,8 +183,8 @@ int main(int argc, char **argv)
 		}
 	}
 	mg_notice("ready: %zu present devices decided, mode %s, control socket %s",
-		  mg_agent_device_count(agent), ac->mode == MG_MODE_AUDIT ? "audit" : "enforce",
-		  ac->socket);
+	          mg_agent_device_count(agent), ac->mode == MG_MODE_AUDIT ? "audit" : "enforce",
+	          ac->socket);
 	sd_notify(0, "READY=1");
 
 	/* Uevents that arrived during the scan are waiting in the monitor socket. */

@@ -9,12 +9,12 @@
 #include <string.h>
 
 static const char *const names[] = {
-	[MG_CTL_STATUS] = "status",
-	[MG_CTL_LIST_DEVICES] = "list-devices",
-	[MG_CTL_ALLOW_DEVICE] = "allow-device",
-	[MG_CTL_BLOCK_DEVICE] = "block-device",
-	[MG_CTL_RELOAD] = "reload",
-	[MG_CTL_GENERATE_POLICY] = "generate-policy",
+    [MG_CTL_STATUS] = "status",
+    [MG_CTL_LIST_DEVICES] = "list-devices",
+    [MG_CTL_ALLOW_DEVICE] = "allow-device",
+    [MG_CTL_BLOCK_DEVICE] = "block-device",
+    [MG_CTL_RELOAD] = "reload",
+    [MG_CTL_GENERATE_POLICY] = "generate-policy",
 };
 #define NCMDS (sizeof(names) / sizeof(names[0]))
 
@@ -40,7 +40,7 @@ static bool needs_id(enum mg_ctl_cmd cmd)
 }
 
 int mg_ctl_request_parse(const char *buf, size_t len, struct mg_ctl_request *out, char *errmsg,
-			 size_t errlen)
+                         size_t errlen)
 {
 	char dummy[1];
 	if (!errmsg || errlen == 0) {
@@ -93,7 +93,7 @@ int mg_ctl_request_parse(const char *buf, size_t len, struct mg_ctl_request *out
 	}
 	if (needs_id(req.cmd) != have_id) {
 		snprintf(errmsg, errlen, have_id ? "id: not expected for %s" : "id: missing for %s",
-			 names[req.cmd]);
+		         names[req.cmd]);
 		goto out;
 	}
 	*out = req;
@@ -105,9 +105,9 @@ out:
 
 int mg_ctl_request_format(const struct mg_ctl_request *req, char **out)
 {
-	json_t *o = needs_id(req->cmd) ? json_pack("{s:s, s:I}", "cmd", names[req->cmd], "id",
-						   (json_int_t)req->id)
-				       : json_pack("{s:s}", "cmd", names[req->cmd]);
+	json_t *o = needs_id(req->cmd)
+	                ? json_pack("{s:s, s:I}", "cmd", names[req->cmd], "id", (json_int_t)req->id)
+	                : json_pack("{s:s}", "cmd", names[req->cmd]);
 	if (!o)
 		return -ENOMEM;
 	char *s = json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS);

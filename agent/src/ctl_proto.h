@@ -31,7 +31,7 @@ int mg_ctl_cmd_from_name(const char *name, enum mg_ctl_cmd *out);
 
 /* Parses one request (strict: unknown keys, missing or extra id are errors). 0 or -EINVAL. */
 int mg_ctl_request_parse(const char *buf, size_t len, struct mg_ctl_request *out, char *errmsg,
-			 size_t errlen);
+                         size_t errlen);
 
 /* The request as one line of JSON (with '\n'); *out malloc'ed. */
 int mg_ctl_request_format(const struct mg_ctl_request *req, char **out);

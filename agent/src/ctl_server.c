@@ -27,7 +27,7 @@ struct mg_ctl_server {
 };
 
 int mg_ctl_server_new(const char *path, const struct mg_strv *allowed_groups,
-		      struct mg_ctl_server **out)
+                      struct mg_ctl_server **out)
 {
 	struct mg_ctl_server *s = calloc(1, sizeof(*s));
 	if (!s)
@@ -146,7 +146,7 @@ static json_t *error_json(const char *msg)
 }
 
 static json_t *dispatch(struct mg_agent *agent, const struct mg_ctl_request *req,
-			const struct ucred *cred)
+                        const struct ucred *cred)
 {
 	char who[64];
 	struct passwd *pw = getpwuid(cred->uid);
@@ -165,10 +165,9 @@ static json_t *dispatch(struct mg_agent *agent, const struct mg_ctl_request *req
 	}
 	case MG_CTL_ALLOW_DEVICE:
 	case MG_CTL_BLOCK_DEVICE: {
-		int r = mg_agent_override(agent, req->id,
-					  req->cmd == MG_CTL_ALLOW_DEVICE ? MG_TARGET_ALLOW
-									  : MG_TARGET_BLOCK,
-					  who);
+		int r = mg_agent_override(
+		    agent, req->id,
+		    req->cmd == MG_CTL_ALLOW_DEVICE ? MG_TARGET_ALLOW : MG_TARGET_BLOCK, who);
 		if (r == -ENOENT)
 			return error_json("no device with that id");
 		if (r < 0)
@@ -182,7 +181,7 @@ static json_t *dispatch(struct mg_agent *agent, const struct mg_ctl_request *req
 		if (r < 0) {
 			char buf[800];
 			return error_json(err.file[0] ? mg_rule_error_str(&err, buf, sizeof(buf))
-						      : strerror(-r));
+			                              : strerror(-r));
 		}
 		return json_pack("{s:b}", "ok", 1);
 	}
@@ -203,7 +202,8 @@ static void serve_one(struct mg_ctl_server *s, struct mg_agent *agent, int fd)
 {
 	struct ucred cred;
 	if (!peer_allowed(s, fd, &cred)) {
-		json_t *e = error_json("permission denied: root or a member of allowed_groups only");
+		json_t *e =
+		    error_json("permission denied: root or a member of allowed_groups only");
 		send_json(fd, e);
 		json_decref(e);
 		return;

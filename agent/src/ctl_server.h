@@ -11,7 +11,7 @@ struct mg_ctl_server;
 
 /* Binds path (replacing a stale socket; mode 0666, access is decided per peer). */
 int mg_ctl_server_new(const char *path, const struct mg_strv *allowed_groups,
-		      struct mg_ctl_server **out);
+                      struct mg_ctl_server **out);
 void mg_ctl_server_free(struct mg_ctl_server **s);
 int mg_ctl_server_fd(const struct mg_ctl_server *s);
 

@@ -111,7 +111,7 @@ static int read_optional(int dirfd, const char *name, char **out, char *errmsg, 
 		buf[0] = '\0';
 	} else if (r < 0) {
 		snprintf(errmsg, errlen, "attribute '%s': %s", name,
-			 r == -E2BIG ? "longer than 4096 bytes" : strerror(-r));
+		         r == -E2BIG ? "longer than 4096 bytes" : strerror(-r));
 		return r == -E2BIG ? -EINVAL : r;
 	} else if (memchr(buf, '\0', len)) {
 		snprintf(errmsg, errlen, "attribute '%s': contains a NUL byte", name);
@@ -144,16 +144,16 @@ static int hex4(const char *s, uint16_t *out)
 }
 
 static int read_id(int dirfd, const char *name, char out[5], uint16_t *value, char *errmsg,
-		   size_t errlen)
+                   size_t errlen)
 {
 	char buf[16];
 	size_t len;
 	int r = mg_sysfs_read_attr(dirfd, name, buf, sizeof(buf), &len);
 	if (r < 0 || len != 4 || hex4(buf, value) < 0) {
 		snprintf(errmsg, errlen, "attribute '%s': %s", name,
-			 r == -ENOENT ? "missing"
-			 : r < 0      ? "unreadable"
-				      : "not 4 hexadecimal digits");
+		         r == -ENOENT ? "missing"
+		         : r < 0      ? "unreadable"
+		                      : "not 4 hexadecimal digits");
 		return -EINVAL;
 	}
 	snprintf(out, 5, "%04x", *value);
@@ -161,7 +161,7 @@ static int read_id(int dirfd, const char *name, char out[5], uint16_t *value, ch
 }
 
 int mg_device_read(int dirfd, const char *devpath, const char *parent_hash, struct mg_device **out,
-		   char *errmsg, size_t errlen)
+                   char *errmsg, size_t errlen)
 {
 	char dummy[1];
 	if (!errmsg || errlen == 0) {
@@ -232,7 +232,7 @@ int mg_device_read(int dirfd, const char *devpath, const char *parent_hash, stru
 	}
 	if (len > MG_USB_DESC_MAX) {
 		snprintf(errmsg, errlen, "attribute 'descriptors': larger than %u bytes",
-			 MG_USB_DESC_MAX);
+		         MG_USB_DESC_MAX);
 		r = -EINVAL;
 		goto fail;
 	}
@@ -245,8 +245,8 @@ int mg_device_read(int dirfd, const char *devpath, const char *parent_hash, stru
 	}
 	if (d->desc.vendor != d->vendor || d->desc.product != d->product) {
 		snprintf(errmsg, errlen,
-			 "descriptors: device descriptor says %04x:%04x but sysfs says %s:%s",
-			 d->desc.vendor, d->desc.product, d->vendor_id, d->product_id);
+		         "descriptors: device descriptor says %04x:%04x but sysfs says %s:%s",
+		         d->desc.vendor, d->desc.product, d->vendor_id, d->product_id);
 		r = -EINVAL;
 		goto fail;
 	}

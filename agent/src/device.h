@@ -12,20 +12,20 @@
 #include "usb_desc.h"
 
 struct mg_device {
-	char *syspath;	    /* DEVPATH below /sys: "/devices/pci0000:00/0000:00:14.0/usb1/1-2" */
-	char *port;	    /* sysfs name: "1-2", or "usb1" for a root hub */
-	char *name;	    /* `product` attribute (trailing \n, \r, \t, \b, \0 trimmed); "" if none */
+	char *syspath; /* DEVPATH below /sys: "/devices/pci0000:00/0000:00:14.0/usb1/1-2" */
+	char *port;    /* sysfs name: "1-2", or "usb1" for a root hub */
+	char *name;    /* `product` attribute (trailing \n, \r, \t, \b, \0 trimmed); "" if none */
 	char *manufacturer; /* `manufacturer`; "" if none */
-	char *serial;	    /* `serial`; "" if none */
+	char *serial;       /* `serial`; "" if none */
 	char vendor_id[5];  /* "0781": from `idVendor`, lower-case hex */
 	char product_id[5];
 	uint16_t vendor, product;
-	char *connect_type; /* `port/connect_type`: "hotplug", "hardwired", ...; "" if none */
-	char *hash;	    /* USBGuard-compatible base64 SHA-256 (usb_hash.h) */
-	char *parent_hash;  /* hash of the parent USB device, or of the parent's DEVPATH for a
-			       root hub (as USBGuard does) */
+	char *connect_type;      /* `port/connect_type`: "hotplug", "hardwired", ...; "" if none */
+	char *hash;              /* USBGuard-compatible base64 SHA-256 (usb_hash.h) */
+	char *parent_hash;       /* hash of the parent USB device, or of the parent's DEVPATH for a
+	                            root hub (as USBGuard does) */
 	struct mg_usb_desc desc; /* parsed `descriptors`; desc.ifaces gives with-interface */
-	bool root_hub;		 /* the port name starts with "usb" */
+	bool root_hub;           /* the port name starts with "usb" */
 };
 
 /* Attribute values longer than this are refused (sysfs strings are at most a page). */
@@ -40,7 +40,7 @@ struct mg_device {
  * ...), or another negative errno from the file system.
  */
 int mg_device_read(int dirfd, const char *devpath, const char *parent_hash, struct mg_device **out,
-		   char *errmsg, size_t errlen);
+                   char *errmsg, size_t errlen);
 
 void mg_device_free(struct mg_device **dev);
 

@@ -34,7 +34,7 @@ int mg_enforce_root_hub(int hubfd, int device_default, int iface_default)
 		r = mg_sysfs_write_attr(hubfd, "authorized_default", device_default ? "1" : "0");
 	if (iface_default >= 0) {
 		int r2 = mg_sysfs_write_attr(hubfd, "interface_authorized_default",
-					     iface_default ? "1" : "0");
+		                             iface_default ? "1" : "0");
 		if (r == 0)
 			r = r2;
 	}

@@ -29,8 +29,8 @@ static uint64_t recover_seq(int fd, const char *boot_id)
 	struct stat st;
 	if (fstat(fd, &st) < 0 || st.st_size == 0)
 		return 0;
-	size_t want = st.st_size > (off_t)MG_EVENT_MAX_JSON * 2 ? MG_EVENT_MAX_JSON * 2
-							       : (size_t)st.st_size;
+	size_t want =
+	    st.st_size > (off_t)MG_EVENT_MAX_JSON * 2 ? MG_EVENT_MAX_JSON * 2 : (size_t)st.st_size;
 	off_t base = st.st_size - (off_t)want;
 	char *buf = malloc(want + 1);
 	if (!buf)
@@ -78,7 +78,8 @@ int mg_eventlog_open(const char *state_dir, struct mg_eventlog **out)
 		r = -ENAMETOOLONG;
 		goto fail;
 	}
-	if ((r = mg_boot_id(log->boot_id)) < 0 || (r = mg_hostname(log->host, sizeof(log->host))) < 0)
+	if ((r = mg_boot_id(log->boot_id)) < 0 ||
+	    (r = mg_hostname(log->host, sizeof(log->host))) < 0)
 		goto fail;
 	log->fd = open(log->path, O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
 	if (log->fd < 0) {

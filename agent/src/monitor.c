@@ -65,14 +65,13 @@ int mg_monitor_receive(struct mg_monitor *m, struct mg_uevent *ev, char *errmsg,
 		return 0; /* EAGAIN, or a message libudev dropped (wrong sender, filtered) */
 	}
 	int r = mg_uevent_from_fields(udev_device_get_action(d), udev_device_get_devpath(d),
-				      udev_device_get_subsystem(d), udev_device_get_devtype(d), ev,
-				      errmsg, errlen);
+	                              udev_device_get_subsystem(d), udev_device_get_devtype(d), ev,
+	                              errmsg, errlen);
 	udev_device_unref(d);
 	return r < 0 ? r : 1;
 }
 
-int mg_monitor_enumerate(struct mg_monitor *m, int (*cb)(void *ctx, const char *devpath),
-			 void *ctx)
+int mg_monitor_enumerate(struct mg_monitor *m, int (*cb)(void *ctx, const char *devpath), void *ctx)
 {
 	struct udev_enumerate *en = udev_enumerate_new(m->udev);
 	if (!en)
@@ -88,8 +87,8 @@ int mg_monitor_enumerate(struct mg_monitor *m, int (*cb)(void *ctx, const char *
 	struct udev_list_entry *e;
 	udev_list_entry_foreach(e, udev_enumerate_get_list_entry(en))
 	{
-		struct udev_device *d = udev_device_new_from_syspath(m->udev,
-								     udev_list_entry_get_name(e));
+		struct udev_device *d =
+		    udev_device_new_from_syspath(m->udev, udev_list_entry_get_name(e));
 		if (!d)
 			continue; /* gone meanwhile */
 		const char *devpath = udev_device_get_devpath(d);

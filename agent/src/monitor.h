@@ -25,6 +25,6 @@ int mg_monitor_receive(struct mg_monitor *m, struct mg_uevent *ev, char *errmsg,
 
 /* Calls cb for every present USB device (not interfaces), parents before children. */
 int mg_monitor_enumerate(struct mg_monitor *m, int (*cb)(void *ctx, const char *devpath),
-			 void *ctx);
+                         void *ctx);
 
 #endif

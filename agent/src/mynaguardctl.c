@@ -37,29 +37,28 @@ static const struct {
 	const char *args;
 	const char *help_ja, *help_en;
 } commands[] = {
-	{"status", cmd_status, "", "エージェントの状態を表示", "show the agent's state"},
-	{"list-devices", cmd_list_devices, "[--json]", "接続中のデバイスと判定を一覧表示",
-	 "list present devices and their decisions"},
-	{"allow-device", cmd_allow_device, "ID", "デバイスを取り外すまで一時的に許可",
-	 "allow a device until it is removed"},
-	{"block-device", cmd_block_device, "ID", "デバイスを取り外すまで一時的に遮断",
-	 "block a device until it is removed"},
-	{"reload", cmd_reload, "", "ルールを再読み込みし全デバイスを再判定",
-	 "reload the rules and re-decide every device"},
-	{"generate-policy", cmd_generate_policy, "",
-	 "接続中のデバイスごとに許可ルールを出力 (USBGuard 互換)",
-	 "print one allow rule per present device (USBGuard-compatible)"},
-	{"check-rules", cmd_check_rules, "FILE", "ルールファイルを検査 (誤りは 行:桁 で表示)",
-	 "check a rules file (errors as line:column)"},
+    {"status", cmd_status, "", "エージェントの状態を表示", "show the agent's state"},
+    {"list-devices", cmd_list_devices, "[--json]", "接続中のデバイスと判定を一覧表示",
+     "list present devices and their decisions"},
+    {"allow-device", cmd_allow_device, "ID", "デバイスを取り外すまで一時的に許可",
+     "allow a device until it is removed"},
+    {"block-device", cmd_block_device, "ID", "デバイスを取り外すまで一時的に遮断",
+     "block a device until it is removed"},
+    {"reload", cmd_reload, "", "ルールを再読み込みし全デバイスを再判定",
+     "reload the rules and re-decide every device"},
+    {"generate-policy", cmd_generate_policy, "",
+     "接続中のデバイスごとに許可ルールを出力 (USBGuard 互換)",
+     "print one allow rule per present device (USBGuard-compatible)"},
+    {"check-rules", cmd_check_rules, "FILE", "ルールファイルを検査 (誤りは 行:桁 で表示)",
+     "check a rules file (errors as line:column)"},
 };
 
 static void usage(FILE *f)
 {
-	fprintf(f, "%s: mynaguardctl [--socket PATH] COMMAND [ARGS]\n",
-		MG_TR("使い方", "usage"));
+	fprintf(f, "%s: mynaguardctl [--socket PATH] COMMAND [ARGS]\n", MG_TR("使い方", "usage"));
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
 		fprintf(f, "  %-16s %-9s %s\n", commands[i].name, commands[i].args,
-			MG_TR(commands[i].help_ja, commands[i].help_en));
+		        MG_TR(commands[i].help_ja, commands[i].help_en));
 }
 
 /* Sends one request and returns the parsed response object (ok checked by the caller). */
@@ -68,7 +67,8 @@ static json_t *call(const struct ctl_opts *o, const struct mg_ctl_request *req)
 	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	struct sockaddr_un sa = {.sun_family = AF_UNIX};
 	if (fd < 0 || strlen(o->socket) >= sizeof(sa.sun_path)) {
-		fprintf(stderr, "mynaguardctl: %s\n", MG_TR("ソケットを作成できません", "cannot create a socket"));
+		fprintf(stderr, "mynaguardctl: %s\n",
+		        MG_TR("ソケットを作成できません", "cannot create a socket"));
 		if (fd >= 0)
 			close(fd);
 		return NULL;
@@ -76,8 +76,8 @@ static json_t *call(const struct ctl_opts *o, const struct mg_ctl_request *req)
 	memcpy(sa.sun_path, o->socket, strlen(o->socket) + 1);
 	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
 		fprintf(stderr, "mynaguardctl: %s %s: %s\n",
-			MG_TR("エージェントに接続できません", "cannot connect to the agent at"),
-			o->socket, strerror(errno));
+		        MG_TR("エージェントに接続できません", "cannot connect to the agent at"),
+		        o->socket, strerror(errno));
 		close(fd);
 		return NULL;
 	}
@@ -96,7 +96,8 @@ static json_t *call(const struct ctl_opts *o, const struct mg_ctl_request *req)
 		}
 		if (!resp)
 			fprintf(stderr, "mynaguardctl: %s\n",
-				MG_TR("エージェントの応答を読めません", "no valid answer from the agent"));
+			        MG_TR("エージェントの応答を読めません",
+			              "no valid answer from the agent"));
 	}
 	free(line);
 	if (fd >= 0)
@@ -200,8 +201,8 @@ static int cmd_list_devices(const struct ctl_opts *o, int argc, char **argv)
 			       json_string_value(json_object_get(d, "port")), name ? name : "");
 			json_t *bl = json_object_get(d, "blocked_interfaces");
 			if (json_array_size(bl) > 0) {
-				printf("    %s:", MG_TR("無効化したインターフェース",
-						      "interfaces kept off"));
+				printf("    %s:",
+				       MG_TR("無効化したインターフェース", "interfaces kept off"));
 				size_t j;
 				json_t *b;
 				json_array_foreach(bl, j, b) printf(" %s", json_string_value(b));
@@ -221,7 +222,7 @@ static int parse_id(const char *s, unsigned *id)
 	uint64_t v;
 	if (mg_parse_u64(s, 1, 0x7fffffff, &v) < 0) {
 		fprintf(stderr, "mynaguardctl: %s: '%s'\n",
-			MG_TR("デバイス ID が正しくありません", "not a device id"), s);
+		        MG_TR("デバイス ID が正しくありません", "not a device id"), s);
 		return -EINVAL;
 	}
 	*id = (unsigned)v;
@@ -283,7 +284,8 @@ static int cmd_check_rules(const struct ctl_opts *o, int argc, char **argv)
 		fprintf(stderr, "%s\n", mg_rule_error_str(&err, buf, sizeof(buf)));
 		return 1;
 	}
-	printf("%s: %zu %s\n", argv[1], mg_ruleset_count(rs), MG_TR("件のルール (正常)", "rules, OK"));
+	printf("%s: %zu %s\n", argv[1], mg_ruleset_count(rs),
+	       MG_TR("件のルール (正常)", "rules, OK"));
 	mg_ruleset_free(&rs);
 	return 0;
 }
@@ -292,9 +294,9 @@ int main(int argc, char **argv)
 {
 	struct ctl_opts o = {.socket = DEFAULT_SOCKET, .json = false};
 	static const struct option opts[] = {{"socket", required_argument, NULL, 's'},
-					     {"json", no_argument, NULL, 'j'},
-					     {"help", no_argument, NULL, 'h'},
-					     {NULL, 0, NULL, 0}};
+	                                     {"json", no_argument, NULL, 'j'},
+	                                     {"help", no_argument, NULL, 'h'},
+	                                     {NULL, 0, NULL, 0}};
 	int c;
 	while ((c = getopt_long(argc, argv, "+s:jh", opts, NULL)) != -1) {
 		switch (c) {
@@ -325,7 +327,7 @@ int main(int argc, char **argv)
 		}
 	}
 	fprintf(stderr, "mynaguardctl: %s: %s\n", MG_TR("不明なコマンド", "unknown command"),
-		argv[optind]);
+	        argv[optind]);
 	usage(stderr);
 	return 2;
 }

@@ -96,7 +96,7 @@ static bool keyable(enum rule_attr_kind k, const union rule_value *v)
 static struct plan attr_plan(enum rule_attr_kind k, const struct rule_attr *a)
 {
 	struct plan p = {.kind = PLAN_NONE};
-	if (a->n == 0 || k == RULE_WITH_INTERFACE || k == RULE_LABEL)
+	if (!a || k == RULE_WITH_INTERFACE || k == RULE_LABEL)
 		return p;
 	switch ((enum rule_op)a->op) {
 	case RULE_OP_EQUALS:
@@ -117,8 +117,9 @@ static struct plan attr_plan(enum rule_attr_kind k, const struct rule_attr *a)
 		for (uint32_t i = 0; i < a->n; i++) {
 			if (!keyable(k, &a->v[i]))
 				continue;
-			if (p.kind == PLAN_NONE || (k == RULE_ID && a->v[i].id.kind == RULE_ID_EXACT &&
-						    a->v[p.first].id.kind != RULE_ID_EXACT))
+			if (p.kind == PLAN_NONE ||
+			    (k == RULE_ID && a->v[i].id.kind == RULE_ID_EXACT &&
+			     a->v[p.first].id.kind != RULE_ID_EXACT))
 				p = (struct plan){.kind = PLAN_KEYS, .first = i, .count = 1};
 		}
 		break;
@@ -138,7 +139,8 @@ static bool choose(const struct mg_rule *r, enum rule_attr_kind *kind, struct pl
 {
 	struct plan plans[RULE_ATTR_COUNT];
 	for (int k = 0; k < RULE_ATTR_COUNT; k++) {
-		plans[k] = attr_plan((enum rule_attr_kind)k, &r->attr[k]);
+		plans[k] =
+		    attr_plan((enum rule_attr_kind)k, rule_attr_get(r, (enum rule_attr_kind)k));
 		if (plans[k].kind == PLAN_NEVER) {
 			*p = plans[k];
 			return true;
@@ -148,8 +150,8 @@ static bool choose(const struct mg_rule *r, enum rule_attr_kind *kind, struct pl
 		enum rule_attr_kind kind;
 		bool allow_empty;
 	} order[] = {
-		{RULE_HASH, false}, {RULE_SERIAL, false}, {RULE_ID, false},
-		{RULE_HASH, true},  {RULE_SERIAL, true},
+	    {RULE_HASH, false}, {RULE_SERIAL, false}, {RULE_ID, false},
+	    {RULE_HASH, true},  {RULE_SERIAL, true},
 	};
 	for (size_t i = 0; i < sizeof(order) / sizeof(order[0]); i++) {
 		const struct plan *c = &plans[order[i].kind];
@@ -168,7 +170,7 @@ static struct ix_pair make_pair(enum rule_attr_kind k, const union rule_value *v
 	if (k == RULE_ID) {
 		pr.tag = IX_ID;
 		pr.k = v->id.kind == RULE_ID_EXACT ? ID_EXACT_KEY(v->id.vendor, v->id.product)
-						   : ID_VENDOR_KEY(v->id.vendor);
+		                                   : ID_VENDOR_KEY(v->id.vendor);
 	} else {
 		pr.tag = k == RULE_HASH ? IX_HASH : IX_SERIAL;
 		pr.s = v->str.s;
@@ -268,10 +270,10 @@ int rule_index_build(struct mg_rule *const *rules, size_t n, struct rule_index *
 		}
 		if (p.kind == PLAN_NEVER)
 			continue;
-		const struct rule_attr *a = &rules[i]->attr[kind];
+		const struct rule_attr *a = rule_attr_get(rules[i], kind);
 		for (uint32_t j = p.first; j < p.first + p.count; j++)
-			if ((r = push_pair(&pairs, &np, &cap, make_pair(kind, &a->v[j], (uint32_t)i))) <
-			    0)
+			if ((r = push_pair(&pairs, &np, &cap,
+			                   make_pair(kind, &a->v[j], (uint32_t)i))) < 0)
 				goto out;
 	}
 	if (np)
@@ -306,7 +308,7 @@ struct ix_list {
 };
 
 static struct ix_list lookup(const struct rule_index *ix, uint8_t tag, uint64_t k, const char *s,
-			     size_t len)
+                             size_t len)
 {
 	const struct ix_pair key = {.k = k, .s = s, .len = (uint32_t)len, .tag = tag};
 	if (len > UINT32_MAX)
@@ -321,17 +323,17 @@ static struct ix_list lookup(const struct rule_index *ix, uint8_t tag, uint64_t 
 }
 
 const struct mg_rule *rule_index_match(const struct rule_index *ix, struct mg_rule *const *rules,
-				       const struct rule_devview *v, int64_t now_us)
+                                       const struct rule_devview *v, int64_t now_us)
 {
 	const struct mg_device *dev = v->dev;
 	struct ix_list lists[5] = {
-		lookup(ix, IX_HASH, fnv1a(v->str[RULE_HASH], v->len[RULE_HASH]), v->str[RULE_HASH],
-		       v->len[RULE_HASH]),
-		lookup(ix, IX_SERIAL, fnv1a(v->str[RULE_SERIAL], v->len[RULE_SERIAL]),
-		       v->str[RULE_SERIAL], v->len[RULE_SERIAL]),
-		lookup(ix, IX_ID, ID_EXACT_KEY(dev->vendor, dev->product), NULL, 0),
-		lookup(ix, IX_ID, ID_VENDOR_KEY(dev->vendor), NULL, 0),
-		{ix->unindexed, ix->n_unindexed},
+	    lookup(ix, IX_HASH, fnv1a(v->str[RULE_HASH], v->len[RULE_HASH]), v->str[RULE_HASH],
+	           v->len[RULE_HASH]),
+	    lookup(ix, IX_SERIAL, fnv1a(v->str[RULE_SERIAL], v->len[RULE_SERIAL]),
+	           v->str[RULE_SERIAL], v->len[RULE_SERIAL]),
+	    lookup(ix, IX_ID, ID_EXACT_KEY(dev->vendor, dev->product), NULL, 0),
+	    lookup(ix, IX_ID, ID_VENDOR_KEY(dev->vendor), NULL, 0),
+	    {ix->unindexed, ix->n_unindexed},
 	};
 	for (;;) {
 		uint32_t min = UINT32_MAX;

@@ -10,14 +10,15 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "rule_lex.h"
 #include "rules.h"
 
 /* Limits (hostile or mistaken input fails with -E2BIG and a position). */
-#define MG_RULES_MAX_LINE   (64u * 1024u) /* bytes per line, without the newline */
-#define MG_RULES_MAX_STRING (16u * 1024u) /* bytes of one decoded string value */
-#define MG_RULES_MAX_SET    4096u	  /* values in one { ... } set */
-#define MG_RULES_MAX_RULES  1000000u	  /* rules in one ruleset */
-#define MG_RULES_MAX_VALUES 8000000u	  /* attribute values in one ruleset */
+#define MG_RULES_MAX_LINE   (64u * 1024u)          /* bytes per line, without the newline */
+#define MG_RULES_MAX_STRING (16u * 1024u)          /* bytes of one decoded string value */
+#define MG_RULES_MAX_SET    4096u                  /* values in one { ... } set */
+#define MG_RULES_MAX_RULES  1000000u               /* rules in one ruleset */
+#define MG_RULES_MAX_VALUES 8000000u               /* attribute values in one ruleset */
 #define MG_RULES_MAX_FILE   (128u * 1024u * 1024u) /* file size when the caller sets none */
 
 /* Attributes in USBGuard's canonical order (RulePrivate::toString); `if` is not supported. */
@@ -67,7 +68,7 @@ struct rule_iftype {
 	uint8_t mask; /* RULE_IF_SUB, RULE_IF_SUB|RULE_IF_PROTO, or 0 (class only) */
 };
 
-/* A decoded string: any bytes (\x00 included), NUL-terminated for convenience. */
+/* A decoded string: any bytes (\x00 included); use len, not a terminator. */
 struct rule_str {
 	char *s;
 	uint32_t len;
@@ -85,16 +86,40 @@ struct rule_attr {
 	uint8_t op; /* enum rule_op */
 };
 
-struct mg_rule {
-	enum mg_target target;
+/* A rule being parsed: a slot per attribute, values in their own allocations. */
+struct rule_draft {
 	struct rule_attr attr[RULE_ATTR_COUNT];
+	enum mg_target target;
 	bool has_expires;
 	int64_t expires_us;
-	char *text;	    /* canonical text, NUL, then "file:line": one allocation */
-	const char *source; /* points into text */
+};
+
+/*
+ * A parsed rule is one allocation: this struct with its present attributes (in kind order),
+ * then their values, the canonical text, "file:line", and the string bytes that the text
+ * does not already hold verbatim. rule_free() is free().
+ */
+struct mg_rule {
+	enum mg_target target;
+	uint16_t mask; /* bit k: attribute k is present */
+	bool has_expires;
+	int64_t expires_us;
+	const char *text;
+	const char *source;
+	struct rule_attr attr[];
+};
+
+/* A growable byte buffer (rule_print.c). */
+struct rule_buf {
+	char *p;
+	size_t len;
+	size_t cap;
+	bool oom; /* an append failed; p stays valid */
 };
 
 /* ---- rule_names.c: the vocabulary ---- */
+/* Target keyword of s[0..len) (enum mg_target), or -1. */
+int rule_target_from_name(const char *s, size_t len);
 const char *rule_attr_name(enum rule_attr_kind k);
 /* Attribute keyword of s[0..len), or -1. */
 int rule_attr_from_name(const char *s, size_t len);
@@ -103,35 +128,55 @@ const char *rule_op_name(enum rule_op op);
 int rule_op_from_name(const char *s, size_t len);
 bool rule_attr_is_string(enum rule_attr_kind k);
 
+/* Buffers reused from line to line while parsing one text; zero-initialise. */
+struct rule_scratch {
+	struct rule_lexer lx;
+	struct rule_buf text;
+	size_t *str_at; /* rule_format()'s string offsets */
+	size_t str_cap;
+};
+
+/* ---- rule.c: the rule object ---- */
+/* Attribute k of r, NULL when absent. */
+const struct rule_attr *rule_attr_get(const struct mg_rule *r, enum rule_attr_kind k);
+/*
+ * Packs d, its canonical text and "file:line" into one new allocation (*out). A string that
+ * needs no escapes shares the text's bytes. 0 or -ENOMEM.
+ */
+int rule_seal(const struct rule_draft *d, struct rule_scratch *sc, const char *file, unsigned line,
+              struct mg_rule **out);
+/* Frees a draft's values and zeroes it. */
+void rule_draft_clear(struct rule_draft *d);
+void rule_free(struct mg_rule **r);
+void rule_scratch_fini(struct rule_scratch *sc);
+
 /* ---- rule_parse.c ---- */
 /*
  * Parses one line (no newline; NUL bytes already refused). *out is NULL for a blank or
  * comment line, else a new rule with text/source set ("file:line"). *n_values gets the
  * number of attribute values. 0, -EINVAL/-E2BIG (err filled), -ENOMEM.
  */
-int rule_parse_line(const char *file, unsigned line, const char *text, size_t len,
-		    struct mg_rule **out, size_t *n_values, struct mg_rule_error *err);
-void rule_free(struct mg_rule **r);
+int rule_parse_line(struct rule_scratch *sc, const char *file, unsigned line, const char *text,
+                    size_t len, struct mg_rule **out, size_t *n_values, struct mg_rule_error *err);
 /* Fills err (when not NULL) and returns code. */
 int rule_fail(struct mg_rule_error *err, int code, const char *file, unsigned line, unsigned col,
-	      const char *fmt, ...) __attribute__((format(printf, 6, 7)));
+              const char *fmt, ...) __attribute__((format(printf, 6, 7)));
 
 /* ---- rule_print.c ---- */
-struct rule_buf {
-	char *p;
-	size_t len;
-	size_t cap;
-	bool oom; /* an append failed; p stays valid */
-};
-
 void rule_buf_add(struct rule_buf *b, const char *s, size_t len);
 void rule_buf_adds(struct rule_buf *b, const char *s);
 /* "..." with USBGuard's escapes: \" \\ and \xHH for bytes outside 0x20..0x7e. */
 void rule_buf_add_quoted(struct rule_buf *b, const char *s, size_t len);
 void rule_buf_add_id(struct rule_buf *b, struct rule_devid id);
 void rule_buf_add_iftype(struct rule_buf *b, struct rule_iftype t);
-/* Canonical text of r into b (USBGuard's toString order, then `expires`). */
-void rule_format(const struct mg_rule *r, struct rule_buf *b);
+/*
+ * Canonical text of r into b (USBGuard's toString order, then `expires`). str_at (may be
+ * NULL) gets the offset in b of the first byte inside the quotes of each string value, in
+ * attribute order.
+ */
+void rule_format(const struct rule_draft *r, struct rule_buf *b, size_t *str_at);
+/* True when s[0..len) prints as itself between quotes (no escapes). */
+bool rule_str_plain(const char *s, size_t len);
 
 /* ---- rule_match.c ---- */
 /* The device's attribute values, computed once per device. */
@@ -152,6 +197,6 @@ int rule_index_build(struct mg_rule *const *rules, size_t n, struct rule_index *
 void rule_index_free(struct rule_index **ix);
 /* First rule, in order, that matches v; NULL when none. */
 const struct mg_rule *rule_index_match(const struct rule_index *ix, struct mg_rule *const *rules,
-				       const struct rule_devview *v, int64_t now_us);
+                                       const struct rule_devview *v, int64_t now_us);
 
 #endif

@@ -18,7 +18,7 @@
 #include "rule_internal.h"
 
 static int lex_fail(struct rule_lexer *lx, int code, size_t pos, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
+    __attribute__((format(printf, 4, 5)));
 
 static int lex_fail(struct rule_lexer *lx, int code, size_t pos, const char *fmt, ...)
 {
@@ -30,11 +30,13 @@ static int lex_fail(struct rule_lexer *lx, int code, size_t pos, const char *fmt
 	return code;
 }
 
-void rule_lex_init(struct rule_lexer *lx, const char *line, size_t len)
+void rule_lex_reset(struct rule_lexer *lx, const char *line, size_t len)
 {
-	memset(lx, 0, sizeof(*lx));
 	lx->line = line;
 	lx->len = len;
+	lx->pos = 0;
+	lx->err_col = 0;
+	lx->err_msg[0] = '\0';
 }
 
 void rule_lex_fini(struct rule_lexer *lx)
@@ -115,14 +117,15 @@ static int lex_escape(struct rule_lexer *lx, size_t *n)
 		int lo = at + 3 < lx->len ? hexval(s[at + 3]) : -1;
 		if (hi < 0 || lo < 0)
 			return lex_fail(lx, -EINVAL, at,
-					"invalid escape: \\x needs two hexadecimal digits");
+			                "invalid escape: \\x needs two hexadecimal digits");
 		c = (char)(unsigned char)(hi << 4 | lo);
 		lx->pos += 4;
 	} else if (e > 0x20 && e < 0x7f) {
 		return lex_fail(lx, -EINVAL, at,
-				"unknown escape sequence '\\%c' (use \\\", \\\\ or \\xHH)", e);
+		                "unknown escape sequence '\\%c' (use \\\", \\\\ or \\xHH)", e);
 	} else {
-		return lex_fail(lx, -EINVAL, at, "unknown escape sequence (use \\\", \\\\ or \\xHH)");
+		return lex_fail(lx, -EINVAL, at,
+		                "unknown escape sequence (use \\\", \\\\ or \\xHH)");
 	}
 	return buf_put(lx, n, &c, 1, at);
 }
@@ -154,9 +157,11 @@ static int lex_string(struct rule_lexer *lx, struct rule_tok *tok)
 			lx->pos++;
 		} else {
 			const size_t l = utf8_seq_len(c);
-			if (l == 0 || lx->pos + l > lx->len || !mg_utf8_valid(lx->line + lx->pos, l))
-				return lex_fail(lx, -EINVAL, lx->pos,
-						"invalid UTF-8 in string (write raw bytes as \\xHH)");
+			if (l == 0 || lx->pos + l > lx->len ||
+			    !mg_utf8_valid(lx->line + lx->pos, l))
+				return lex_fail(
+				    lx, -EINVAL, lx->pos,
+				    "invalid UTF-8 in string (write raw bytes as \\xHH)");
 			r = buf_put(lx, &n, lx->line + lx->pos, l, lx->pos);
 			lx->pos += l;
 		}
@@ -206,8 +211,8 @@ int rule_lex_next(struct rule_lexer *lx, struct rule_tok *tok)
 		return lex_fail(lx, -EINVAL, lx->pos, "unexpected carriage return");
 	if (c >= 0x80)
 		return lex_fail(lx, -EINVAL, lx->pos,
-				"unexpected byte 0x%02x outside a string (non-ASCII text must be "
-				"quoted)",
-				c);
+		                "unexpected byte 0x%02x outside a string (non-ASCII text must be "
+		                "quoted)",
+		                c);
 	return lex_fail(lx, -EINVAL, lx->pos, "unexpected control character 0x%02x", c);
 }

@@ -19,8 +19,8 @@ enum rule_tok_type {
 
 struct rule_tok {
 	enum rule_tok_type type;
-	unsigned col;	  /* 1-based byte column of the token's first byte */
-	bool spaced;	  /* one or more blanks (space, tab) precede it */
+	unsigned col;     /* 1-based byte column of the token's first byte */
+	bool spaced;      /* one or more blanks (space, tab) precede it */
 	const char *text; /* WORD: into the line; STRING: the decoded bytes (lexer-owned) */
 	size_t len;
 };
@@ -35,8 +35,8 @@ struct rule_lexer {
 	char err_msg[160];
 };
 
-/* Starts lexing line[0..len). */
-void rule_lex_init(struct rule_lexer *lx, const char *line, size_t len);
+/* Starts lexing line[0..len); lx is zero-initialised first, its buffer is kept. */
+void rule_lex_reset(struct rule_lexer *lx, const char *line, size_t len);
 /* Frees the lexer's buffer. */
 void rule_lex_fini(struct rule_lexer *lx);
 /*

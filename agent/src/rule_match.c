@@ -33,7 +33,8 @@ void rule_devview_init(struct rule_devview *v, const struct mg_device *dev)
 			v->str[k] = "";
 		v->len[k] = strlen(v->str[k]);
 	}
-	v->n_ifaces = dev->desc.n_ifaces < MG_USB_MAX_IFACES ? dev->desc.n_ifaces : MG_USB_MAX_IFACES;
+	v->n_ifaces =
+	    dev->desc.n_ifaces < MG_USB_MAX_IFACES ? dev->desc.n_ifaces : MG_USB_MAX_IFACES;
 }
 
 static bool iftype_matches(struct rule_iftype p, struct mg_usb_iftype t)
@@ -49,7 +50,7 @@ static bool iftype_matches(struct rule_iftype p, struct mg_usb_iftype t)
 
 /* Rule value rv against the device's value number di of attribute k. */
 static bool value_matches(enum rule_attr_kind k, const union rule_value *rv,
-			  const struct rule_devview *v, size_t di)
+                          const struct rule_devview *v, size_t di)
 {
 	switch (k) {
 	case RULE_ID:
@@ -66,7 +67,7 @@ static bool value_matches(enum rule_attr_kind k, const union rule_value *rv,
 }
 
 static bool matches_some_device_value(enum rule_attr_kind k, const union rule_value *rv,
-				      const struct rule_devview *v, size_t nd)
+                                      const struct rule_devview *v, size_t nd)
 {
 	for (size_t d = 0; d < nd; d++)
 		if (value_matches(k, rv, v, d))
@@ -75,7 +76,7 @@ static bool matches_some_device_value(enum rule_attr_kind k, const union rule_va
 }
 
 static bool every_rule_value_present(enum rule_attr_kind k, const struct rule_attr *a,
-				     const struct rule_devview *v, size_t nd)
+                                     const struct rule_devview *v, size_t nd)
 {
 	for (uint32_t i = 0; i < a->n; i++)
 		if (!matches_some_device_value(k, &a->v[i], v, nd))
@@ -84,7 +85,7 @@ static bool every_rule_value_present(enum rule_attr_kind k, const struct rule_at
 }
 
 static bool some_rule_value_present(enum rule_attr_kind k, const struct rule_attr *a,
-				    const struct rule_devview *v, size_t nd)
+                                    const struct rule_devview *v, size_t nd)
 {
 	for (uint32_t i = 0; i < a->n; i++)
 		if (matches_some_device_value(k, &a->v[i], v, nd))
@@ -93,7 +94,7 @@ static bool some_rule_value_present(enum rule_attr_kind k, const struct rule_att
 }
 
 static bool attr_applies(enum rule_attr_kind k, const struct rule_attr *a,
-			 const struct rule_devview *v)
+                         const struct rule_devview *v)
 {
 	const size_t nd = k == RULE_WITH_INTERFACE ? v->n_ifaces : 1;
 	switch ((enum rule_op)a->op) {
@@ -131,11 +132,13 @@ bool rule_matches_view(const struct mg_rule *r, const struct rule_devview *v, in
 {
 	if (r->has_expires && r->expires_us <= now_us)
 		return false;
+	const struct rule_attr *a = r->attr;
 	for (int k = 0; k < RULE_ATTR_COUNT; k++) {
-		if (k == RULE_LABEL || r->attr[k].n == 0)
+		if (!(r->mask & 1u << k))
 			continue;
-		if (!attr_applies((enum rule_attr_kind)k, &r->attr[k], v))
+		if (k != RULE_LABEL && !attr_applies((enum rule_attr_kind)k, a, v))
 			return false;
+		a++;
 	}
 	return true;
 }
@@ -154,8 +157,8 @@ bool mg_rule_names_interface(const struct mg_rule *r, struct mg_usb_iftype t)
 {
 	if (!r)
 		return false;
-	const struct rule_attr *a = &r->attr[RULE_WITH_INTERFACE];
-	if (a->op == RULE_OP_NONE_OF)
+	const struct rule_attr *a = rule_attr_get(r, RULE_WITH_INTERFACE);
+	if (!a || a->op == RULE_OP_NONE_OF)
 		return false;
 	for (uint32_t i = 0; i < a->n; i++)
 		if (iftype_matches(a->v[i].iface, t))

@@ -24,15 +24,15 @@
 struct parser {
 	const char *file;
 	unsigned line;
-	struct rule_lexer lx;
+	struct rule_lexer *lx;
 	struct rule_tok tok;
-	struct mg_rule *r;
+	struct rule_draft *r;
 	size_t n_values;
 	struct mg_rule_error *err;
 };
 
 int rule_fail(struct mg_rule_error *err, int code, const char *file, unsigned line, unsigned col,
-	      const char *fmt, ...)
+              const char *fmt, ...)
 {
 	if (err) {
 		snprintf(err->file, sizeof(err->file), "%s", file ? file : "(rules)");
@@ -61,45 +61,8 @@ const char *mg_rule_error_str(const struct mg_rule_error *err, char *buf, size_t
 	return buf;
 }
 
-void rule_free(struct mg_rule **rp)
-{
-	if (!rp || !*rp)
-		return;
-	struct mg_rule *r = *rp;
-	for (int k = 0; k < RULE_ATTR_COUNT; k++) {
-		struct rule_attr *a = &r->attr[k];
-		if (rule_attr_is_string((enum rule_attr_kind)k))
-			for (uint32_t i = 0; i < a->n; i++)
-				free(a->v[i].str.s);
-		free(a->v);
-	}
-	free(r->text);
-	free(r);
-	*rp = NULL;
-}
-
-enum mg_target mg_rule_target(const struct mg_rule *r)
-{
-	return r ? r->target : MG_TARGET_BLOCK;
-}
-
-const char *mg_rule_text(const struct mg_rule *r)
-{
-	return r && r->text ? r->text : "";
-}
-
-const char *mg_rule_source(const struct mg_rule *r)
-{
-	return r && r->source ? r->source : "";
-}
-
-int64_t mg_rule_expires_us(const struct mg_rule *r)
-{
-	return r && r->has_expires ? r->expires_us : 0;
-}
-
 static int fail_at(struct parser *p, int code, unsigned col, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
+    __attribute__((format(printf, 4, 5)));
 
 static int fail_at(struct parser *p, int code, unsigned col, const char *fmt, ...)
 {
@@ -113,9 +76,9 @@ static int fail_at(struct parser *p, int code, unsigned col, const char *fmt, ..
 
 static int next(struct parser *p)
 {
-	int r = rule_lex_next(&p->lx, &p->tok);
+	int r = rule_lex_next(p->lx, &p->tok);
 	if (r == -EINVAL || r == -E2BIG)
-		return fail_at(p, r, p->lx.err_col, "%s", p->lx.err_msg);
+		return fail_at(p, r, p->lx->err_col, "%s", p->lx->err_msg);
 	return r;
 }
 
@@ -182,7 +145,8 @@ static bool parse_devid(const char *s, size_t len, struct rule_devid *out)
 	}
 	if (len != 9 || !hexn(s + 5, 4, &pr))
 		return false;
-	*out = (struct rule_devid){.vendor = (uint16_t)v, .product = (uint16_t)pr, .kind = RULE_ID_EXACT};
+	*out = (struct rule_devid){
+	    .vendor = (uint16_t)v, .product = (uint16_t)pr, .kind = RULE_ID_EXACT};
 	return true;
 }
 
@@ -221,21 +185,21 @@ static int parse_value(struct parser *p, enum rule_attr_kind kind, union rule_va
 	if (kind == RULE_ID) {
 		if (t->type != RULE_TOK_WORD || !parse_devid(t->text, t->len, &out->id))
 			return fail_at(p, -EINVAL, t->col,
-				       "invalid device id %s (expected vvvv:pppp, vvvv:* or *:*)",
-				       describe(t, d, sizeof(d)));
+			               "invalid device id %s (expected vvvv:pppp, vvvv:* or *:*)",
+			               describe(t, d, sizeof(d)));
 		return 0;
 	}
 	if (kind == RULE_WITH_INTERFACE) {
 		if (t->type != RULE_TOK_WORD || !parse_iftype(t->text, t->len, &out->iface))
 			return fail_at(p, -EINVAL, t->col,
-				       "invalid interface type %s (expected cc:ss:pp, cc:ss:* or "
-				       "cc:*:*)",
-				       describe(t, d, sizeof(d)));
+			               "invalid interface type %s (expected cc:ss:pp, cc:ss:* or "
+			               "cc:*:*)",
+			               describe(t, d, sizeof(d)));
 		return 0;
 	}
 	if (t->type != RULE_TOK_STRING)
 		return fail_at(p, -EINVAL, t->col, "expected a quoted string for '%s', got %s",
-			       name, describe(t, d, sizeof(d)));
+		               name, describe(t, d, sizeof(d)));
 	char *s = malloc(t->len + 1);
 	if (!s)
 		return -ENOMEM;
@@ -251,7 +215,7 @@ static int append_value(struct parser *p, enum rule_attr_kind kind, uint32_t *ca
 	struct rule_attr *a = &p->r->attr[kind];
 	if (a->n >= MG_RULES_MAX_SET)
 		return fail_at(p, -E2BIG, p->tok.col, "more than %u values in one set",
-			       MG_RULES_MAX_SET);
+		               MG_RULES_MAX_SET);
 	if (a->n == *cap) {
 		uint32_t ncap = *cap ? *cap * 2 : 1;
 		union rule_value *v = realloc(a->v, ncap * sizeof(*v));
@@ -287,16 +251,17 @@ static int parse_attribute(struct parser *p, enum rule_attr_kind kind)
 	if (!p->tok.spaced)
 		return fail_at(p, -EINVAL, p->tok.col, "expected whitespace after '%s'", name);
 	int op = RULE_OP_EQUALS;
-	if (p->tok.type == RULE_TOK_WORD && (op = rule_op_from_name(p->tok.text, p->tok.len)) >= 0) {
+	if (p->tok.type == RULE_TOK_WORD &&
+	    (op = rule_op_from_name(p->tok.text, p->tok.len)) >= 0) {
 		const char *opname = rule_op_name((enum rule_op)op);
 		if ((r = next(p)) < 0)
 			return r;
 		if (p->tok.type != RULE_TOK_LBRACE)
 			return fail_at(p, -EINVAL, p->tok.col, "expected '{' after '%s', got %s",
-				       opname, describe(&p->tok, d, sizeof(d)));
+			               opname, describe(&p->tok, d, sizeof(d)));
 		if (!p->tok.spaced)
 			return fail_at(p, -EINVAL, p->tok.col, "expected whitespace after '%s'",
-				       opname);
+			               opname);
 	} else {
 		op = RULE_OP_EQUALS;
 	}
@@ -314,10 +279,10 @@ static int parse_attribute(struct parser *p, enum rule_attr_kind kind)
 			break;
 		if (p->tok.type == RULE_TOK_EOL)
 			return fail_at(p, -EINVAL, p->tok.col,
-				       "expected '}' to close the set opened at column %u", open);
+			               "expected '}' to close the set opened at column %u", open);
 		if (a->n > 0 && !p->tok.spaced)
 			return fail_at(p, -EINVAL, p->tok.col, "expected whitespace before %s",
-				       describe(&p->tok, d, sizeof(d)));
+			               describe(&p->tok, d, sizeof(d)));
 		if ((r = append_value(p, kind, &cap)) < 0)
 			return r;
 	}
@@ -342,14 +307,14 @@ static int parse_expires(struct parser *p)
 		return fail_at(p, -EINVAL, p->tok.col, "expected whitespace after 'expires'");
 	if (p->tok.type != RULE_TOK_STRING)
 		return fail_at(p, -EINVAL, p->tok.col,
-			       "expires takes one quoted RFC 3339 time such as "
-			       "\"2026-12-31T17:00:00+09:00\", got %s",
-			       describe(&p->tok, d, sizeof(d)));
+		               "expires takes one quoted RFC 3339 time such as "
+		               "\"2026-12-31T17:00:00+09:00\", got %s",
+		               describe(&p->tok, d, sizeof(d)));
 	int64_t us = 0;
 	if (memchr(p->tok.text, '\0', p->tok.len) || mg_time_parse(p->tok.text, &us) < 0)
 		return fail_at(p, -EINVAL, p->tok.col,
-			       "invalid time for 'expires' (expected RFC 3339 such as "
-			       "\"2026-12-31T17:00:00+09:00\")");
+		               "invalid time for 'expires' (expected RFC 3339 such as "
+		               "\"2026-12-31T17:00:00+09:00\")");
 	if (us <= 0)
 		return fail_at(p, -EINVAL, p->tok.col, "expires must be after the Unix epoch");
 	p->r->has_expires = true;
@@ -361,30 +326,21 @@ static int parse_target(struct parser *p)
 {
 	char d[64];
 	const struct rule_tok *t = &p->tok;
-	static const struct {
-		const char *name;
-		enum mg_target target;
-	} targets[] = {
-		{"allow", MG_TARGET_ALLOW},
-		{"block", MG_TARGET_BLOCK},
-		{"reject", MG_TARGET_REJECT},
-	};
-	for (size_t i = 0; i < sizeof(targets) / sizeof(targets[0]); i++) {
-		if (word_is(t, targets[i].name)) {
-			p->r->target = targets[i].target;
-			return 0;
-		}
+	const int target = t->type == RULE_TOK_WORD ? rule_target_from_name(t->text, t->len) : -1;
+	if (target >= 0) {
+		p->r->target = (enum mg_target)target;
+		return 0;
 	}
 	if (word_is(t, "match") || word_is(t, "device"))
 		return fail_at(p, -EINVAL, t->col,
-			       "target %s is not supported (use allow, block or reject)",
-			       describe(t, d, sizeof(d)));
+		               "target %s is not supported (use allow, block or reject)",
+		               describe(t, d, sizeof(d)));
 	if (t->type == RULE_TOK_WORD)
 		return fail_at(p, -EINVAL, t->col,
-			       "unknown target %s (expected allow, block or reject)",
-			       describe(t, d, sizeof(d)));
+		               "unknown target %s (expected allow, block or reject)",
+		               describe(t, d, sizeof(d)));
 	return fail_at(p, -EINVAL, t->col, "expected a target (allow, block or reject), got %s",
-		       describe(t, d, sizeof(d)));
+	               describe(t, d, sizeof(d)));
 }
 
 static int parse_rule(struct parser *p)
@@ -394,8 +350,7 @@ static int parse_rule(struct parser *p)
 	if ((r = parse_target(p)) < 0 || (r = next(p)) < 0)
 		return r;
 	/* USBGuard's older form: a device id right after the target ("allow 1050:0407"). */
-	if (p->tok.type == RULE_TOK_WORD && p->tok.spaced &&
-	    memchr(p->tok.text, ':', p->tok.len) &&
+	if (p->tok.type == RULE_TOK_WORD && p->tok.spaced && memchr(p->tok.text, ':', p->tok.len) &&
 	    rule_attr_from_name(p->tok.text, p->tok.len) < 0) {
 		uint32_t cap = 0;
 		if ((r = append_value(p, RULE_ID, &cap)) < 0 || (r = next(p)) < 0)
@@ -405,21 +360,21 @@ static int parse_rule(struct parser *p)
 		const struct rule_tok *t = &p->tok;
 		if (!t->spaced)
 			return fail_at(p, -EINVAL, t->col, "expected whitespace before %s",
-				       describe(t, d, sizeof(d)));
+			               describe(t, d, sizeof(d)));
 		if (word_is(t, "if"))
 			return fail_at(p, -EINVAL, t->col, "conditions ('if') are not supported");
 		if (word_is(t, "expires")) {
 			r = parse_expires(p);
 		} else {
-			const int kind = t->type == RULE_TOK_WORD ? rule_attr_from_name(t->text, t->len)
-								  : -1;
+			const int kind =
+			    t->type == RULE_TOK_WORD ? rule_attr_from_name(t->text, t->len) : -1;
 			if (kind < 0 && t->type == RULE_TOK_WORD)
 				return fail_at(p, -EINVAL, t->col, "unknown attribute %s",
-					       describe(t, d, sizeof(d)));
+				               describe(t, d, sizeof(d)));
 			if (kind < 0)
 				return fail_at(p, -EINVAL, t->col,
-					       "expected an attribute name, got %s",
-					       describe(t, d, sizeof(d)));
+				               "expected an attribute name, got %s",
+				               describe(t, d, sizeof(d)));
 			r = parse_attribute(p, (enum rule_attr_kind)kind);
 		}
 		if (r < 0)
@@ -428,32 +383,15 @@ static int parse_rule(struct parser *p)
 	return 0;
 }
 
-/* text NUL "file:line" NUL, in one allocation. */
-static int set_text(struct parser *p)
+int rule_parse_line(struct rule_scratch *sc, const char *file, unsigned line, const char *text,
+                    size_t len, struct mg_rule **out, size_t *n_values, struct mg_rule_error *err)
 {
-	struct rule_buf b = {0};
-	char src[32];
-	rule_format(p->r, &b);
-	const size_t textlen = b.len;
-	rule_buf_add(&b, "", 1);
-	rule_buf_adds(&b, p->file);
-	snprintf(src, sizeof(src), ":%u", p->line);
-	rule_buf_add(&b, src, strlen(src) + 1);
-	if (b.oom) {
-		free(b.p);
-		return -ENOMEM;
-	}
-	p->r->text = b.p;
-	p->r->source = b.p + textlen + 1;
-	return 0;
-}
-
-int rule_parse_line(const char *file, unsigned line, const char *text, size_t len,
-		    struct mg_rule **out, size_t *n_values, struct mg_rule_error *err)
-{
-	struct parser p = {.file = file ? file : "(rules)", .line = line, .err = err};
+	struct rule_draft draft;
+	struct parser p = {
+	    .file = file ? file : "(rules)", .line = line, .err = err, .lx = &sc->lx};
 	int r;
-	rule_lex_init(&p.lx, text, len);
+	memset(&draft, 0, sizeof(draft));
+	rule_lex_reset(&sc->lx, text, len);
 	if ((r = next(&p)) < 0)
 		goto out;
 	if (p.tok.type == RULE_TOK_EOL) {
@@ -461,18 +399,11 @@ int rule_parse_line(const char *file, unsigned line, const char *text, size_t le
 		*n_values = 0;
 		goto out;
 	}
-	p.r = calloc(1, sizeof(*p.r));
-	if (!p.r) {
-		r = -ENOMEM;
+	p.r = &draft;
+	if ((r = parse_rule(&p)) < 0 || (r = rule_seal(&draft, sc, p.file, line, out)) < 0)
 		goto out;
-	}
-	if ((r = parse_rule(&p)) < 0 || (r = set_text(&p)) < 0)
-		goto out;
-	*out = p.r;
 	*n_values = p.n_values;
-	p.r = NULL;
 out:
-	rule_free(&p.r);
-	rule_lex_fini(&p.lx);
+	rule_draft_clear(&draft);
 	return r;
 }

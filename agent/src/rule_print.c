@@ -48,7 +48,7 @@ void rule_buf_add_quoted(struct rule_buf *b, const char *s, size_t len)
 	chunk[n++] = '"';
 	for (size_t i = 0; i < len; i++) {
 		const unsigned char c = (unsigned char)s[i];
-		if (n + 4 > sizeof(chunk)) {
+		if (n + 4 + 1 > sizeof(chunk)) { /* an escape and the closing quote */
 			rule_buf_add(b, chunk, n);
 			n = 0;
 		}
@@ -92,17 +92,31 @@ void rule_buf_add_iftype(struct rule_buf *b, struct rule_iftype t)
 	rule_buf_adds(b, s);
 }
 
-static void add_value(struct rule_buf *b, enum rule_attr_kind k, const union rule_value *v)
+bool rule_str_plain(const char *s, size_t len)
 {
-	if (k == RULE_ID)
-		rule_buf_add_id(b, v->id);
-	else if (k == RULE_WITH_INTERFACE)
-		rule_buf_add_iftype(b, v->iface);
-	else
-		rule_buf_add_quoted(b, v->str.s, v->str.len);
+	for (size_t i = 0; i < len; i++) {
+		const unsigned char c = (unsigned char)s[i];
+		if (c < 0x20 || c >= 0x7f || c == '"' || c == '\\')
+			return false;
+	}
+	return true;
 }
 
-void rule_format(const struct mg_rule *r, struct rule_buf *b)
+static void add_value(struct rule_buf *b, enum rule_attr_kind k, const union rule_value *v,
+                      size_t **str_at)
+{
+	if (k == RULE_ID) {
+		rule_buf_add_id(b, v->id);
+	} else if (k == RULE_WITH_INTERFACE) {
+		rule_buf_add_iftype(b, v->iface);
+	} else {
+		if (*str_at)
+			*(*str_at)++ = b->len + 1;
+		rule_buf_add_quoted(b, v->str.s, v->str.len);
+	}
+}
+
+void rule_format(const struct rule_draft *r, struct rule_buf *b, size_t *str_at)
 {
 	rule_buf_adds(b, mg_target_name(r->target));
 	for (int k = 0; k < RULE_ATTR_COUNT; k++) {
@@ -121,7 +135,7 @@ void rule_format(const struct mg_rule *r, struct rule_buf *b)
 			rule_buf_adds(b, "{ ");
 		}
 		for (uint32_t i = 0; i < a->n; i++) {
-			add_value(b, (enum rule_attr_kind)k, &a->v[i]);
+			add_value(b, (enum rule_attr_kind)k, &a->v[i], &str_at);
 			if (multiset)
 				rule_buf_adds(b, " ");
 		}
@@ -152,15 +166,14 @@ static void add_string_attr(struct rule_buf *b, const char *name, const char *va
  * serial, name and with-connect-type always (possibly ""), with-interface only when the
  * device has interfaces (bare when it has one), every interface descriptor in blob order.
  */
-int mg_rule_generate(const struct mg_device *dev, enum mg_target target, bool with_port,
-		     char **out)
+int mg_rule_generate(const struct mg_device *dev, enum mg_target target, bool with_port, char **out)
 {
 	struct rule_buf b = {0};
 	int r = -EINVAL;
 	if (!dev || !out || (unsigned)target > MG_TARGET_REJECT)
 		goto out;
-	const char *const strs[] = {dev->serial, dev->name,	   dev->hash,
-				    dev->parent_hash, dev->port, dev->connect_type};
+	const char *const strs[] = {dev->serial,      dev->name, dev->hash,
+	                            dev->parent_hash, dev->port, dev->connect_type};
 	for (size_t i = 0; i < sizeof(strs) / sizeof(strs[0]); i++) {
 		if (strs[i] && strlen(strs[i]) > MG_RULES_MAX_STRING) {
 			r = -E2BIG;
@@ -170,8 +183,8 @@ int mg_rule_generate(const struct mg_device *dev, enum mg_target target, bool wi
 	rule_buf_adds(&b, mg_target_name(target));
 	rule_buf_adds(&b, " id ");
 	rule_buf_add_id(&b, (struct rule_devid){.vendor = dev->vendor,
-						.product = dev->product,
-						.kind = RULE_ID_EXACT});
+	                                        .product = dev->product,
+	                                        .kind = RULE_ID_EXACT});
 	add_string_attr(&b, "serial", dev->serial);
 	add_string_attr(&b, "name", dev->name);
 	if (dev->hash && dev->hash[0])
@@ -189,11 +202,11 @@ int mg_rule_generate(const struct mg_device *dev, enum mg_target target, bool wi
 			rule_buf_adds(&b, "{ ");
 		for (size_t i = 0; i < n; i++) {
 			const struct mg_usb_iftype t = dev->desc.ifaces[i].type;
-			rule_buf_add_iftype(&b, (struct rule_iftype){.cls = t.cls,
-								     .sub = t.sub,
-								     .proto = t.proto,
-								     .mask = RULE_IF_SUB |
-									     RULE_IF_PROTO});
+			rule_buf_add_iftype(
+			    &b, (struct rule_iftype){.cls = t.cls,
+			                             .sub = t.sub,
+			                             .proto = t.proto,
+			                             .mask = RULE_IF_SUB | RULE_IF_PROTO});
 			if (n > 1)
 				rule_buf_adds(&b, " ");
 		}

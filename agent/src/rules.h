@@ -27,12 +27,12 @@ const char *mg_target_name(enum mg_target t);
 /* 0 or -EINVAL. */
 int mg_target_from_name(const char *s, enum mg_target *out);
 
-struct mg_rule;	   /* one parsed rule (opaque) */
+struct mg_rule;    /* one parsed rule (opaque) */
 struct mg_ruleset; /* an ordered, indexed, immutable set of rules (opaque) */
 
 struct mg_rule_error {
 	char file[256];
-	unsigned line;	 /* 1-based; 0 when not about one line */
+	unsigned line;   /* 1-based; 0 when not about one line */
 	unsigned column; /* 1-based byte column; 0 when not about one position */
 	char msg[256];
 };
@@ -42,21 +42,21 @@ const char *mg_rule_error_str(const struct mg_rule_error *err, char *buf, size_t
 
 /*
  * Parses rules text (one rule per line, '#' comments, blank lines) named name in errors.
- * Any error rejects the whole text. 0, -EINVAL (err filled), -ENOMEM, -E2BIG (too many rules
- * or a line too long; limits in rules.c).
+ * Any error rejects the whole text. 0, -EINVAL (err filled), -ENOMEM, -E2BIG (over a limit:
+ * line, string, set or rule count; the limits are in rule_internal.h).
  */
 int mg_ruleset_parse(const char *name, const char *text, size_t len, struct mg_ruleset **out,
-		     struct mg_rule_error *err);
+                     struct mg_rule_error *err);
 
 /*
- * Loads rules_file (may be NULL) then every "*.conf" in rules_dir (may be NULL; name order),
- * each opened with mg_safe_open() under rules (root-owned, not group/world writable).
- * All or nothing.
+ * Loads rules_file (may be NULL) then every "*.conf" in rules_dir (may be NULL or missing;
+ * name order, hidden files skipped), each opened with mg_safe_open() under rules (root-owned,
+ * not group/world writable; NULL: mg_root_config_rules; max_size 0: 128 MiB). All or nothing.
  */
 struct mg_file_rules;
 int mg_ruleset_load(const char *rules_file, const char *rules_dir,
-		    const struct mg_file_rules *rules, struct mg_ruleset **out,
-		    struct mg_rule_error *err);
+                    const struct mg_file_rules *rules, struct mg_ruleset **out,
+                    struct mg_rule_error *err);
 
 void mg_ruleset_free(struct mg_ruleset **rs);
 size_t mg_ruleset_count(const struct mg_ruleset *rs);
@@ -68,7 +68,7 @@ const struct mg_rule *mg_ruleset_rule(const struct mg_ruleset *rs, size_t i);
  * number of candidate rules, not the size of the set.
  */
 const struct mg_rule *mg_ruleset_match(const struct mg_ruleset *rs, const struct mg_device *dev,
-				       int64_t now_us);
+                                       int64_t now_us);
 
 bool mg_rule_matches(const struct mg_rule *r, const struct mg_device *dev, int64_t now_us);
 enum mg_target mg_rule_target(const struct mg_rule *r);
@@ -93,6 +93,6 @@ bool mg_rule_names_interface(const struct mg_rule *r, struct mg_usb_iftype t);
  * (with-interface as one value when the device has one interface). *out is malloc'ed.
  */
 int mg_rule_generate(const struct mg_device *dev, enum mg_target target, bool with_port,
-		     char **out);
+                     char **out);
 
 #endif

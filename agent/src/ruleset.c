@@ -46,7 +46,7 @@ const struct mg_rule *mg_ruleset_rule(const struct mg_ruleset *rs, size_t i)
 }
 
 const struct mg_rule *mg_ruleset_match(const struct mg_ruleset *rs, const struct mg_device *dev,
-				       int64_t now_us)
+                                       int64_t now_us)
 {
 	if (!rs || !dev || !rs->index)
 		return NULL;
@@ -72,53 +72,62 @@ static int append_rule(struct mg_ruleset *rs, struct mg_rule **r)
 
 /* Appends the rules of text[0..len) to rs; errors name file:line:column. */
 static int parse_into(struct mg_ruleset *rs, const char *file, const char *text, size_t len,
-		      struct mg_rule_error *err)
+                      struct mg_rule_error *err)
 {
+	struct rule_scratch sc;
+	struct mg_rule *r = NULL;
 	unsigned lineno = 0;
 	size_t pos = 0;
+	int ret = 0;
+	memset(&sc, 0, sizeof(sc));
 	while (pos < len) {
 		const char *nl = memchr(text + pos, '\n', len - pos);
 		const size_t end = nl ? (size_t)(nl - text) : len;
-		size_t linelen = end - pos;
 		const char *line = text + pos;
+		size_t linelen = end - pos;
 		pos = nl ? end + 1 : len;
-		if (lineno == UINT32_MAX)
-			return rule_fail(err, -E2BIG, file, lineno, 0, "too many lines");
+		if (lineno == UINT32_MAX) {
+			ret = rule_fail(err, -E2BIG, file, lineno, 0, "too many lines");
+			goto out;
+		}
 		lineno++;
 		if (linelen > 0 && line[linelen - 1] == '\r')
 			linelen--; /* CRLF line ends */
-		if (linelen > MG_RULES_MAX_LINE)
-			return rule_fail(err, -E2BIG, file, lineno, MG_RULES_MAX_LINE + 1,
-					 "line longer than %u bytes", MG_RULES_MAX_LINE);
+		if (linelen > MG_RULES_MAX_LINE) {
+			ret = rule_fail(err, -E2BIG, file, lineno, MG_RULES_MAX_LINE + 1,
+			                "line longer than %u bytes", MG_RULES_MAX_LINE);
+			goto out;
+		}
 		const char *nul = memchr(line, '\0', linelen);
-		if (nul)
-			return rule_fail(err, -EINVAL, file, lineno, (unsigned)(nul - line) + 1,
-					 "NUL byte");
-		struct mg_rule *r = NULL;
+		if (nul) {
+			ret = rule_fail(err, -EINVAL, file, lineno, (unsigned)(nul - line) + 1,
+			                "NUL byte");
+			goto out;
+		}
 		size_t nv = 0;
-		int ret = rule_parse_line(file, lineno, line, linelen, &r, &nv, err);
-		if (ret < 0)
-			return ret;
+		if ((ret = rule_parse_line(&sc, file, lineno, line, linelen, &r, &nv, err)) < 0)
+			goto out;
 		if (!r)
 			continue;
 		if (rs->n >= MG_RULES_MAX_RULES) {
-			rule_free(&r);
-			return rule_fail(err, -E2BIG, file, lineno, 1, "more than %u rules",
-					 MG_RULES_MAX_RULES);
+			ret = rule_fail(err, -E2BIG, file, lineno, 1, "more than %u rules",
+			                MG_RULES_MAX_RULES);
+			goto out;
 		}
 		if (rs->n_values + nv > MG_RULES_MAX_VALUES) {
-			rule_free(&r);
-			return rule_fail(err, -E2BIG, file, lineno, 1,
-					 "more than %u attribute values in the ruleset",
-					 MG_RULES_MAX_VALUES);
+			ret = rule_fail(err, -E2BIG, file, lineno, 1,
+			                "more than %u attribute values in the ruleset",
+			                MG_RULES_MAX_VALUES);
+			goto out;
 		}
 		rs->n_values += nv;
-		if ((ret = append_rule(rs, &r)) < 0) {
-			rule_free(&r);
-			return ret;
-		}
+		if ((ret = append_rule(rs, &r)) < 0)
+			goto out;
 	}
-	return 0;
+out:
+	rule_free(&r);
+	rule_scratch_fini(&sc);
+	return ret;
 }
 
 static int finish(struct mg_ruleset **rsp, struct mg_ruleset **out, struct mg_rule_error *err)
@@ -133,7 +142,7 @@ static int finish(struct mg_ruleset **rsp, struct mg_ruleset **out, struct mg_ru
 }
 
 int mg_ruleset_parse(const char *name, const char *text, size_t len, struct mg_ruleset **out,
-		     struct mg_rule_error *err)
+                     struct mg_rule_error *err)
 {
 	struct mg_ruleset *rs = NULL;
 	int r = -EINVAL;
@@ -155,7 +164,7 @@ out:
 }
 
 static int load_file(struct mg_ruleset *rs, const char *path, const struct mg_file_rules *rules,
-		     struct mg_rule_error *err)
+                     struct mg_rule_error *err)
 {
 	char *data = NULL;
 	size_t len = 0;
@@ -184,11 +193,15 @@ static int name_cmp(const void *a, const void *b)
 
 /* The directory itself: not a symlink, a directory, owned and writable as rules say. */
 static int open_dir(const char *dir, const struct mg_file_rules *rules, DIR **out,
-		    struct mg_rule_error *err)
+                    struct mg_rule_error *err)
 {
 	struct stat st;
 	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	int r = fd < 0 ? -errno : 0;
+	if (r == -ENOENT) {
+		*out = NULL; /* a missing rules_dir holds no rules */
+		return 0;
+	}
 	if (fd < 0)
 		return rule_fail(err, r, dir, 0, 0, "cannot open directory: %s", strerror(-r));
 	if (fstat(fd, &st) < 0)
@@ -213,14 +226,14 @@ static int open_dir(const char *dir, const struct mg_file_rules *rules, DIR **ou
 }
 
 static int load_dir(struct mg_ruleset *rs, const char *dir, const struct mg_file_rules *rules,
-		    struct mg_rule_error *err)
+                    struct mg_rule_error *err)
 {
 	DIR *d = NULL;
 	char **names = NULL;
 	size_t n = 0, cap = 0;
 	char *path = NULL;
 	int r = open_dir(dir, rules, &d, err);
-	if (r < 0)
+	if (r < 0 || !d)
 		goto out;
 	for (;;) {
 		errno = 0;
@@ -274,8 +287,8 @@ out:
 }
 
 int mg_ruleset_load(const char *rules_file, const char *rules_dir,
-		    const struct mg_file_rules *rules, struct mg_ruleset **out,
-		    struct mg_rule_error *err)
+                    const struct mg_file_rules *rules, struct mg_ruleset **out,
+                    struct mg_rule_error *err)
 {
 	struct mg_ruleset *rs = NULL;
 	int r = -EINVAL;

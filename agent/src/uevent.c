@@ -41,8 +41,8 @@ static enum mg_uevent_action parse_action(const char *a)
 		const char *name;
 		enum mg_uevent_action action;
 	} actions[] = {
-		{"add", MG_UEVENT_ADD},	  {"remove", MG_UEVENT_REMOVE}, {"change", MG_UEVENT_CHANGE},
-		{"bind", MG_UEVENT_BIND}, {"unbind", MG_UEVENT_UNBIND},
+	    {"add", MG_UEVENT_ADD},   {"remove", MG_UEVENT_REMOVE}, {"change", MG_UEVENT_CHANGE},
+	    {"bind", MG_UEVENT_BIND}, {"unbind", MG_UEVENT_UNBIND},
 	};
 	for (size_t i = 0; a && i < sizeof(actions) / sizeof(actions[0]); i++)
 		if (strcmp(a, actions[i].name) == 0)
@@ -51,7 +51,7 @@ static enum mg_uevent_action parse_action(const char *a)
 }
 
 int mg_uevent_from_fields(const char *action, const char *devpath, const char *subsystem,
-			  const char *devtype, struct mg_uevent *out, char *errmsg, size_t errlen)
+                          const char *devtype, struct mg_uevent *out, char *errmsg, size_t errlen)
 {
 	char dummy[1];
 	if (!errmsg || errlen == 0) {
@@ -84,7 +84,7 @@ int mg_uevent_from_fields(const char *action, const char *devpath, const char *s
 }
 
 int mg_uevent_parse(const char *buf, size_t len, char sep, struct mg_uevent *out, char *errmsg,
-		    size_t errlen)
+                    size_t errlen)
 {
 	char dummy[1];
 	if (!errmsg || errlen == 0) {
@@ -123,7 +123,7 @@ int mg_uevent_parse(const char *buf, size_t len, char sep, struct mg_uevent *out
 			}
 			if (vlen > MAX_VALUE || memchr(eq + 1, '\0', vlen)) {
 				snprintf(errmsg, errlen, "%s value too long or has a NUL byte",
-					 wanted[w]);
+				         wanted[w]);
 				return -EINVAL;
 			}
 			memcpy(values[w], eq + 1, vlen);
@@ -132,6 +132,6 @@ int mg_uevent_parse(const char *buf, size_t len, char sep, struct mg_uevent *out
 		}
 	}
 	return mg_uevent_from_fields(seen[0] ? values[0] : NULL, seen[1] ? values[1] : NULL,
-				     seen[2] ? values[2] : NULL, seen[3] ? values[3] : NULL, out,
-				     errmsg, errlen);
+	                             seen[2] ? values[2] : NULL, seen[3] ? values[3] : NULL, out,
+	                             errmsg, errlen);
 }

@@ -21,8 +21,8 @@ enum mg_uevent_action {
 };
 
 enum mg_uevent_kind {
-	MG_UEVENT_IGNORE,	  /* not subsystem usb, or a devtype we do not decide */
-	MG_UEVENT_USB_DEVICE,	  /* SUBSYSTEM=usb DEVTYPE=usb_device */
+	MG_UEVENT_IGNORE,        /* not subsystem usb, or a devtype we do not decide */
+	MG_UEVENT_USB_DEVICE,    /* SUBSYSTEM=usb DEVTYPE=usb_device */
 	MG_UEVENT_USB_INTERFACE, /* SUBSYSTEM=usb DEVTYPE=usb_interface */
 };
 
@@ -38,11 +38,11 @@ struct mg_uevent {
  * upon and is reported. Out-parameter written only on success.
  */
 int mg_uevent_from_fields(const char *action, const char *devpath, const char *subsystem,
-			  const char *devtype, struct mg_uevent *out, char *errmsg, size_t errlen);
+                          const char *devtype, struct mg_uevent *out, char *errmsg, size_t errlen);
 
 /* Parses buf[0..len) of KEY=VALUE entries separated by sep ('\n' or '\0'), then classifies. */
 int mg_uevent_parse(const char *buf, size_t len, char sep, struct mg_uevent *out, char *errmsg,
-		    size_t errlen);
+                    size_t errlen);
 
 /*
  * True for a DEVPATH we accept: "/devices/" followed by components of printable ASCII other

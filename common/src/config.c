@@ -12,8 +12,8 @@
 #define MAX_LINE 4096
 #define MAX_KEYS 128
 
-static int fail(struct mg_config_error *err, const char *file, unsigned line, const char *fmt,
-		...) __attribute__((format(printf, 4, 5)));
+static int fail(struct mg_config_error *err, const char *file, unsigned line, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
 
 static int fail(struct mg_config_error *err, const char *file, unsigned line, const char *fmt, ...)
 {
@@ -135,7 +135,7 @@ static int parse_bool(const char *s, bool *out)
 }
 
 static int set_list(const struct mg_config_key *k, const char *value, void *target,
-		    struct mg_config_error *err, const char *file, unsigned line)
+                    struct mg_config_error *err, const char *file, unsigned line)
 {
 	struct mg_strv sv = {NULL, 0};
 	const char *p = value;
@@ -161,8 +161,8 @@ static int set_list(const struct mg_config_key *k, const char *value, void *targ
 		if (k->check) {
 			char msg[256] = "";
 			if (k->check(sv.v[sv.n - 1], msg, sizeof(msg)) < 0) {
-				r = fail(err, file, line, "bad item '%s' in '%s': %s", sv.v[sv.n - 1],
-					 k->name, msg);
+				r = fail(err, file, line, "bad item '%s' in '%s': %s",
+				         sv.v[sv.n - 1], k->name, msg);
 				goto out;
 			}
 		}
@@ -179,7 +179,7 @@ out:
 
 /* Parses value for key k into target; errors name file:line. */
 static int set_value(const struct mg_config_key *k, const char *value, void *target,
-		     struct mg_config_error *err, const char *file, unsigned line)
+                     struct mg_config_error *err, const char *file, unsigned line)
 {
 	int r;
 	if (k->type == MG_CFG_LIST)
@@ -190,14 +190,14 @@ static int set_value(const struct mg_config_key *k, const char *value, void *tar
 	case MG_CFG_PATH:
 		if (value[0] != '/')
 			return fail(err, file, line, "'%s' must be an absolute path, got '%s'",
-				    k->name, value);
+			            k->name, value);
 		__attribute__((fallthrough));
 	case MG_CFG_STRING: {
 		if (k->check) {
 			char msg[256] = "";
 			if (k->check(value, msg, sizeof(msg)) < 0)
 				return fail(err, file, line, "bad value '%s' for '%s': %s", value,
-					    k->name, msg);
+				            k->name, msg);
 		}
 		char *copy = strdup(value);
 		if (!copy)
@@ -211,26 +211,25 @@ static int set_value(const struct mg_config_key *k, const char *value, void *tar
 	case MG_CFG_DURATION: {
 		uint64_t v;
 		r = k->type == MG_CFG_UINT ? mg_parse_u64(value, 0, UINT64_MAX, &v)
-					   : parse_duration(value, &v);
+		                           : parse_duration(value, &v);
 		if (r == -EINVAL)
 			return fail(err, file, line, "'%s' must be %s, got '%s'", k->name,
-				    k->type == MG_CFG_UINT
-					    ? "a decimal number"
-					    : "a duration (seconds, or a number with s, m, h or d)",
-				    value);
+			            k->type == MG_CFG_UINT
+			                ? "a decimal number"
+			                : "a duration (seconds, or a number with s, m, h or d)",
+			            value);
 		if (r < 0 || v < k->min || v > k->max)
 			return fail(err, file, line,
-				    "value '%s' for '%s' is out of range [%llu, %llu]%s", value,
-				    k->name, (unsigned long long)k->min,
-				    (unsigned long long)k->max,
-				    k->type == MG_CFG_DURATION ? " seconds" : "");
+			            "value '%s' for '%s' is out of range [%llu, %llu]%s", value,
+			            k->name, (unsigned long long)k->min, (unsigned long long)k->max,
+			            k->type == MG_CFG_DURATION ? " seconds" : "");
 		*(uint64_t *)field(target, k) = v;
 		return 0;
 	}
 	case MG_CFG_BOOL:
 		if (parse_bool(value, field(target, k)) < 0)
 			return fail(err, file, line, "'%s' must be yes or no, got '%s'", k->name,
-				    value);
+			            value);
 		return 0;
 	case MG_CFG_ENUM: {
 		char allowed[256] = "";
@@ -241,12 +240,12 @@ static int set_value(const struct mg_config_key *k, const char *value, void *tar
 				return 0;
 			}
 			int n = snprintf(allowed + used, sizeof(allowed) - used, "%s%s",
-					 i ? ", " : "", k->choices[i]);
+			                 i ? ", " : "", k->choices[i]);
 			if (n > 0 && (size_t)n < sizeof(allowed) - used)
 				used += (size_t)n;
 		}
 		return fail(err, file, line, "'%s' must be one of %s, got '%s'", k->name, allowed,
-			    value);
+		            value);
 	}
 	case MG_CFG_LIST:
 		break;
@@ -255,7 +254,7 @@ static int set_value(const struct mg_config_key *k, const char *value, void *tar
 }
 
 int mg_config_init(const struct mg_config_key *keys, size_t nkeys, void *target,
-		   struct mg_config_error *err)
+                   struct mg_config_error *err)
 {
 	for (size_t i = 0; i < nkeys; i++) {
 		if (!keys[i].def)
@@ -278,7 +277,7 @@ static bool blank(char c)
 }
 
 int mg_config_parse(const char *name, const char *buf, size_t len, const struct mg_config_key *keys,
-		    size_t nkeys, void *target, struct mg_config_error *err)
+                    size_t nkeys, void *target, struct mg_config_error *err)
 {
 	unsigned seen_line[MAX_KEYS] = {0};
 	char line[MAX_LINE + 1];
@@ -337,8 +336,8 @@ int mg_config_parse(const char *name, const char *buf, size_t len, const struct 
 		if (key_end == key || *p != '=') {
 			if (key_end == key)
 				return fail(err, name, lineno,
-					    "expected 'key = value' (keys are lower-case letters, "
-					    "digits and '_')");
+				            "expected 'key = value' (keys are lower-case letters, "
+				            "digits and '_')");
 			*key_end = '\0';
 			return fail(err, name, lineno, "expected '=' after '%s'", key);
 		}
@@ -359,7 +358,7 @@ int mg_config_parse(const char *name, const char *buf, size_t len, const struct 
 			return fail(err, name, lineno, "unknown key '%s'", key);
 		if (seen_line[ki])
 			return fail(err, name, lineno, "duplicate key '%s' (first set on line %u)",
-				    key, seen_line[ki]);
+			            key, seen_line[ki]);
 		seen_line[ki] = lineno;
 		int r = set_value(k, p, target, err, name, lineno);
 		if (r < 0)
@@ -372,8 +371,8 @@ int mg_config_parse(const char *name, const char *buf, size_t len, const struct 
 }
 
 int mg_config_load(const char *path, const struct mg_file_rules *rules,
-		   const struct mg_config_key *keys, size_t nkeys, void *target,
-		   struct mg_config_error *err)
+                   const struct mg_config_key *keys, size_t nkeys, void *target,
+                   struct mg_config_error *err)
 {
 	int r = mg_config_init(keys, nkeys, target, err);
 	if (r < 0)

@@ -15,12 +15,12 @@ static struct {
 } g_log = {"mynaguard", MG_LOG_STDERR, MG_LOG_INFO, false};
 
 static const char *const level_names[] = {
-	[MG_LOG_ERR] = "err",	  [MG_LOG_WARNING] = "warning", [MG_LOG_NOTICE] = "notice",
-	[MG_LOG_INFO] = "info", [MG_LOG_DEBUG] = "debug",
+    [MG_LOG_ERR] = "err",   [MG_LOG_WARNING] = "warning", [MG_LOG_NOTICE] = "notice",
+    [MG_LOG_INFO] = "info", [MG_LOG_DEBUG] = "debug",
 };
 
 void mg_log_open(const char *ident, enum mg_log_target target, int facility,
-		 enum mg_log_level max_level)
+                 enum mg_log_level max_level)
 {
 	snprintf(g_log.ident, sizeof(g_log.ident), "%s", ident ? ident : "mynaguard");
 	g_log.target = target;
@@ -62,7 +62,7 @@ bool mg_log_enabled(enum mg_log_level level)
 }
 
 static void log_va(enum mg_log_level level, int err, const char *fmt, va_list ap)
-	__attribute__((format(printf, 3, 0)));
+    __attribute__((format(printf, 3, 0)));
 
 static void log_va(enum mg_log_level level, int err, const char *fmt, va_list ap)
 {

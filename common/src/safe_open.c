@@ -14,10 +14,10 @@
 #define DEFAULT_MAX_SIZE (1024u * 1024u)
 
 const struct mg_file_rules mg_root_config_rules = {
-	.owner = 0,
-	.allow_group_write = false,
-	.secret = false,
-	.max_size = DEFAULT_MAX_SIZE,
+    .owner = 0,
+    .allow_group_write = false,
+    .secret = false,
+    .max_size = DEFAULT_MAX_SIZE,
 };
 
 static int check_stat(const struct stat *st, const struct mg_file_rules *rules, const char **why)
@@ -71,7 +71,8 @@ int mg_safe_open(const char *path, const struct mg_file_rules *rules, const char
 	r = check_stat(&st, rules, why);
 	if (r < 0)
 		goto fail;
-	/* Regular file confirmed: clear O_NONBLOCK (opened non-blocking so a FIFO cannot hang us). */
+	/* Regular file confirmed: clear O_NONBLOCK (opened non-blocking so a FIFO cannot hang us).
+	 */
 	int fl = fcntl(fd, F_GETFL);
 	if (fl < 0 || fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) < 0) {
 		r = -errno;
@@ -134,8 +135,8 @@ int mg_read_fd(int fd, size_t max, char **data, size_t *len)
 	return 0;
 }
 
-int mg_safe_read_file(const char *path, const struct mg_file_rules *rules, char **data,
-		      size_t *len, const char **why)
+int mg_safe_read_file(const char *path, const struct mg_file_rules *rules, char **data, size_t *len,
+                      const char **why)
 {
 	const char *dummy;
 	if (!why)

@@ -31,8 +31,9 @@ static void test_patterns(void **state)
 	assert_int_equal(mg_iface_pattern_parse("FF:01:*", v, w), 0);
 	assert_int_equal(v[0], 0xff);
 	assert_true(!w[1] && w[2]);
-	static const char *const bad[] = {"", "08", "08:06", "*:*:*", "08:*:50", "08:6:50",
-					  "08:06:50:1", "0g:00:00", "08:06:50 ", "08-06-50"};
+	static const char *const bad[] = {"",          "08",      "08:06",      "*:*:*",
+	                                  "08:*:50",   "08:6:50", "08:06:50:1", "0g:00:00",
+	                                  "08:06:50 ", "08-06-50"};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
 		assert_int_equal(mg_iface_pattern_parse(bad[i], v, w), -EINVAL);
 }
@@ -58,7 +59,7 @@ static void test_load(void **state)
 	struct mg_config_error err;
 
 	write_conf(path, "mode = audit\nblock_interfaces = 08:*:*, 06:*:* e0:01:01\n"
-			 "implicit_target = reject\nallowed_groups = wheel, mynaguard-admins\n");
+	                 "implicit_target = reject\nallowed_groups = wheel, mynaguard-admins\n");
 	assert_int_equal(mg_agent_conf_load(path, &own, &c, &err), 0);
 	assert_int_equal(c.mode, MG_MODE_AUDIT);
 	assert_int_equal(c.implicit_target, MG_TARGET_REJECT);
@@ -95,8 +96,8 @@ static void test_load(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_patterns),
-		cmocka_unit_test(test_load),
+	    cmocka_unit_test(test_patterns),
+	    cmocka_unit_test(test_load),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

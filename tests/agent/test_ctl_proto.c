@@ -44,19 +44,19 @@ static void test_rejects(void **state)
 	static const struct {
 		const char *in, *msg;
 	} cases[] = {
-		{"", "not JSON"},
-		{"[1]", "not a JSON object"},
-		{"{}", "cmd: missing"},
-		{"{\"cmd\":\"format-disk\"}", "cmd: unknown command"},
-		{"{\"cmd\":3}", "cmd: unknown command"},
-		{"{\"cmd\":\"status\",\"x\":1}", "x: unknown key"},
-		{"{\"cmd\":\"status\",\"id\":1}", "id: not expected"},
-		{"{\"cmd\":\"allow-device\"}", "id: missing"},
-		{"{\"cmd\":\"allow-device\",\"id\":0}", "id: expected a device id"},
-		{"{\"cmd\":\"allow-device\",\"id\":-5}", "id: expected a device id"},
-		{"{\"cmd\":\"allow-device\",\"id\":\"5\"}", "id: expected a device id"},
-		{"{\"cmd\":\"allow-device\",\"id\":99999999999999999999}", "not JSON"},
-		{"{\"cmd\":\"status\",\"cmd\":\"reload\"}", "not JSON"},
+	    {"", "not JSON"},
+	    {"[1]", "not a JSON object"},
+	    {"{}", "cmd: missing"},
+	    {"{\"cmd\":\"format-disk\"}", "cmd: unknown command"},
+	    {"{\"cmd\":3}", "cmd: unknown command"},
+	    {"{\"cmd\":\"status\",\"x\":1}", "x: unknown key"},
+	    {"{\"cmd\":\"status\",\"id\":1}", "id: not expected"},
+	    {"{\"cmd\":\"allow-device\"}", "id: missing"},
+	    {"{\"cmd\":\"allow-device\",\"id\":0}", "id: expected a device id"},
+	    {"{\"cmd\":\"allow-device\",\"id\":-5}", "id: expected a device id"},
+	    {"{\"cmd\":\"allow-device\",\"id\":\"5\"}", "id: expected a device id"},
+	    {"{\"cmd\":\"allow-device\",\"id\":99999999999999999999}", "not JSON"},
+	    {"{\"cmd\":\"status\",\"cmd\":\"reload\"}", "not JSON"},
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		struct mg_ctl_request req = {MG_CTL_RELOAD, 99};
@@ -80,8 +80,8 @@ static void test_rejects(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_round_trip),
-		cmocka_unit_test(test_rejects),
+	    cmocka_unit_test(test_round_trip),
+	    cmocka_unit_test(test_rejects),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -126,8 +126,8 @@ static void test_other_boot_restarts(void **state)
 	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0600);
 	assert_true(fd >= 0);
 	const char *old = "{\"boot_id\":\"00000000-0000-4000-8000-000000000000\",\"host\":\"h\","
-			  "\"seq\":77,\"time\":\"2026-01-01T00:00:00.000000Z\",\"type\":"
-			  "\"agent.stopped\"}\n";
+	                  "\"seq\":77,\"time\":\"2026-01-01T00:00:00.000000Z\",\"type\":"
+	                  "\"agent.stopped\"}\n";
 	assert_int_equal(write(fd, old, strlen(old)), (ssize_t)strlen(old));
 	close(fd);
 	struct mg_eventlog *log = NULL;
@@ -141,9 +141,9 @@ static void test_other_boot_restarts(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_numbering_and_content, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_torn_write_repaired, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_other_boot_restarts, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_numbering_and_content, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_torn_write_repaired, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_other_boot_restarts, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

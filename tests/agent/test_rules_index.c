@@ -21,8 +21,8 @@ static const uint16_t vendors[] = {0x1050, 0x046d, 0x0781, 0x1d6b};
 static const uint16_t products[] = {0x0001, 0x0002, 0x0407, 0x5567};
 static const char *const strs[] = {"", "A", "B", "C", "x\"y"};
 static const char *const ifaces[] = {"08:06:50", "03:01:01", "03:00:00", "e0:01:01"};
-static const char *const ops[] = {"", "equals ", "one-of ", "none-of ", "all-of ",
-				  "equals-ordered ", "match-all "};
+static const char *const ops[] = {"",        "equals ",         "one-of ",   "none-of ",
+                                  "all-of ", "equals-ordered ", "match-all "};
 
 static uint64_t rng = 0x9e3779b97f4a7c15ull;
 
@@ -143,7 +143,8 @@ static void random_device(struct mg_device *d)
 	for (size_t i = 0; i < d->desc.n_ifaces; i++) {
 		unsigned c, s, pr;
 		assert_int_equal(sscanf(PICK(ifaces), "%x:%x:%x", &c, &s, &pr), 3);
-		d->desc.ifaces[i].type = (struct mg_usb_iftype){(uint8_t)c, (uint8_t)s, (uint8_t)pr};
+		d->desc.ifaces[i].type =
+		    (struct mg_usb_iftype){(uint8_t)c, (uint8_t)s, (uint8_t)pr};
 	}
 }
 
@@ -173,9 +174,9 @@ static size_t run(size_t n_rules, size_t n_devices)
 		const struct mg_rule *got = mg_ruleset_match(rs, &d, NOW);
 		if (want != got)
 			fail_msg("device %04x:%04x serial %s: index gave %s, linear scan %s",
-				 d.vendor, d.product, d.serial ? d.serial : "(null)",
-				 got ? mg_rule_source(got) : "none",
-				 want ? mg_rule_source(want) : "none");
+			         d.vendor, d.product, d.serial ? d.serial : "(null)",
+			         got ? mg_rule_source(got) : "none",
+			         want ? mg_rule_source(want) : "none");
 		matched += want != NULL && want != mg_ruleset_rule(rs, 0);
 		free(d.serial);
 		free(d.hash);
@@ -207,11 +208,11 @@ static void test_keyed_then_catch_all(void **state)
 {
 	(void)state;
 	const char *text = "allow id 1050:0407 serial \"A\"\n"
-			   "block hash \"H\"\n"
-			   "allow id one-of { 1050:0407 046d:* }\n"
-			   "allow id { 1050:0407 1050:0407 }\n" /* can never match */
-			   "reject\n"
-			   "allow id 1050:0407\n";
+	                   "block hash \"H\"\n"
+	                   "allow id one-of { 1050:0407 046d:* }\n"
+	                   "allow id { 1050:0407 1050:0407 }\n" /* can never match */
+	                   "reject\n"
+	                   "allow id 1050:0407\n";
 	struct mg_ruleset *rs = NULL;
 	struct mg_rule_error err;
 	assert_int_equal(mg_ruleset_parse("t", text, strlen(text), &rs, &err), 0);
@@ -239,9 +240,9 @@ static void test_keyed_then_catch_all(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_random_small_sets),
-		cmocka_unit_test(test_random_large),
-		cmocka_unit_test(test_keyed_then_catch_all),
+	    cmocka_unit_test(test_random_small_sets),
+	    cmocka_unit_test(test_random_large),
+	    cmocka_unit_test(test_keyed_then_catch_all),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

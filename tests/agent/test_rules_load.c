@@ -83,8 +83,7 @@ static void put_in_dir(const char *name, const char *text)
 	put(p, text, 0644);
 }
 
-static int load(const char *file, const char *dir, struct mg_ruleset **rs, char *msg,
-		size_t len)
+static int load(const char *file, const char *dir, struct mg_ruleset **rs, char *msg, size_t len)
 {
 	struct mg_rule_error err;
 	memset(&err, 0, sizeof(err));
@@ -116,7 +115,8 @@ static void test_order_and_selection(void **state)
 	assert_int_equal(load(rfile, rdir, &rs, msg, sizeof(msg)), 0);
 	assert_int_equal(mg_ruleset_count(rs), 4);
 	char want[256];
-	assert_string_equal(mg_rule_text(mg_ruleset_rule(rs, 0)), "allow id 1050:0407 serial \"A\"");
+	assert_string_equal(mg_rule_text(mg_ruleset_rule(rs, 0)),
+	                    "allow id 1050:0407 serial \"A\"");
 	snprintf(want, sizeof(want), "%s:1", rfile);
 	assert_string_equal(mg_rule_source(mg_ruleset_rule(rs, 0)), want);
 	assert_string_equal(mg_rule_text(mg_ruleset_rule(rs, 1)), "block id 1050:*");
@@ -168,15 +168,15 @@ static void test_bad_file_rejects_all(void **state)
 	char msg[600], want[600];
 	assert_int_equal(load(rfile, rdir, &rs, msg, sizeof(msg)), -EINVAL);
 	snprintf(want, sizeof(want), "%s/20-b.conf:3:20: conditions ('if') are not supported",
-		 rdir);
+	         rdir);
 	assert_string_equal(msg, want);
 
 	/* An error in the rules file itself. */
 	put(rfile, "allow\nallow id 1050:04070\n", 0644);
 	assert_int_equal(load(rfile, NULL, &rs, msg, sizeof(msg)), -EINVAL);
 	snprintf(want, sizeof(want),
-		 "%s:2:10: invalid device id '1050:04070' (expected vvvv:pppp, vvvv:* or *:*)",
-		 rfile);
+	         "%s:2:10: invalid device id '1050:04070' (expected vvvv:pppp, vvvv:* or *:*)",
+	         rfile);
 	assert_string_equal(msg, want);
 }
 
@@ -206,12 +206,18 @@ static void test_unsafe_files(void **state)
 	assert_int_equal(load(rfile, rdir, &rs, msg, sizeof(msg)), -EINVAL);
 	rmdir(p);
 
-	/* A group-writable directory; a missing one; a file given as the directory. */
+	/* A group-writable directory; a missing one (holds no rules: only the file's);
+	 * a file given as the directory. */
 	assert_int_equal(chmod(rdir, 0775), 0);
 	assert_int_equal(load(rfile, rdir, &rs, msg, sizeof(msg)), -EPERM);
 	assert_int_equal(chmod(rdir, 0755), 0);
 	snprintf(p, sizeof(p), "%s/missing.d", top);
-	assert_int_equal(load(rfile, p, &rs, msg, sizeof(msg)), -ENOENT);
+	assert_int_equal(load(rfile, NULL, &rs, msg, sizeof(msg)), 0);
+	size_t file_only = mg_ruleset_count(rs);
+	mg_ruleset_free(&rs);
+	assert_int_equal(load(rfile, p, &rs, msg, sizeof(msg)), 0);
+	assert_int_equal(mg_ruleset_count(rs), file_only);
+	mg_ruleset_free(&rs);
 	assert_int_equal(load(rfile, rfile, &rs, msg, sizeof(msg)), -ENOTDIR);
 	snprintf(p, sizeof(p), "%s/missing.conf", top);
 	assert_int_equal(load(p, NULL, &rs, msg, sizeof(msg)), -ENOENT);
@@ -234,8 +240,8 @@ static void test_large_file(void **state)
 	assert_non_null(text);
 	size_t len = 0;
 	for (size_t i = 0; i < n; i++)
-		len += (size_t)sprintf(text + len, "allow id %04zx:%04zx serial \"%zu\"\n",
-				       i >> 16, i & 0xffff, i);
+		len += (size_t)sprintf(text + len, "allow id %04zx:%04zx serial \"%zu\"\n", i >> 16,
+		                       i & 0xffff, i);
 	put(rfile, text, 0644);
 	free(text);
 	assert_true(len > 2 * 1024 * 1024);
@@ -249,10 +255,10 @@ static void test_large_file(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_order_and_selection, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_bad_file_rejects_all, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_unsafe_files, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_large_file, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_order_and_selection, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_bad_file_rejects_all, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_unsafe_files, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_large_file, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

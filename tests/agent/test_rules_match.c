@@ -26,7 +26,7 @@ static char *dup(const char *s)
 }
 
 static void dev_set(struct mg_device *d, uint16_t vendor, uint16_t product, const char *serial,
-		    const char *name)
+                    const char *name)
 {
 	memset(d, 0, sizeof(*d));
 	d->vendor = vendor;
@@ -248,7 +248,7 @@ static void test_expiry(void **state)
 	struct mg_device d;
 	dev_set(&d, 0x1050, 0x0407, "S", "N");
 	const char *text = "allow id 1050:0407 expires \"2026-12-31T17:00:00+09:00\"\n"
-			   "block\n";
+	                   "block\n";
 	struct mg_ruleset *rs = NULL;
 	struct mg_rule_error err;
 	assert_int_equal(mg_ruleset_parse("t", text, strlen(text), &rs, &err), 0);
@@ -295,23 +295,49 @@ static void test_hostile_strings(void **state)
 	dev_free(&d);
 }
 
+/* Quoting across the printer's internal chunk size: every length round-trips. */
+static void test_quoting_lengths(void **state)
+{
+	(void)state;
+	struct mg_device d;
+	dev_set(&d, 0x1234, 0x5678, "", "");
+	for (size_t plain = 0; plain < 8; plain++) {
+		for (size_t esc = 55; esc < 75; esc++) {
+			char name[128];
+			memset(name, 'a', plain);
+			memset(name + plain, 0x7f, esc);
+			name[plain + esc] = '\0';
+			free(d.name);
+			d.name = dup(name);
+			char *text = NULL;
+			assert_int_equal(mg_rule_generate(&d, MG_TARGET_ALLOW, false, &text), 0);
+			struct mg_ruleset *rs = parse1(text);
+			assert_string_equal(mg_rule_text(mg_ruleset_rule(rs, 0)), text);
+			assert_true(mg_rule_matches(mg_ruleset_rule(rs, 0), &d, NOW));
+			mg_ruleset_free(&rs);
+			free(text);
+		}
+	}
+	dev_free(&d);
+}
+
 static void test_names_interface(void **state)
 {
 	(void)state;
 	const char *text = "allow with-interface { 08:06:50 03:01:01 }\n"
-			   "allow with-interface 08:*:*\n"
-			   "allow with-interface one-of { 08:06:* e0:*:* }\n"
-			   "block with-interface none-of { 08:*:* }\n"
-			   "allow id 1234:5678\n";
+	                   "allow with-interface 08:*:*\n"
+	                   "allow with-interface one-of { 08:06:* e0:*:* }\n"
+	                   "block with-interface none-of { 08:*:* }\n"
+	                   "allow id 1234:5678\n";
 	struct mg_ruleset *rs = NULL;
 	struct mg_rule_error err;
 	assert_int_equal(mg_ruleset_parse("t", text, strlen(text), &rs, &err), 0);
 	const struct mg_usb_iftype msc = {0x08, 0x06, 0x50}, msc_uas = {0x08, 0x06, 0x62},
-				   kbd = {0x03, 0x01, 0x01}, mouse = {0x03, 0x01, 0x02},
-				   bt = {0xe0, 0x01, 0x01};
+	                           kbd = {0x03, 0x01, 0x01}, mouse = {0x03, 0x01, 0x02},
+	                           bt = {0xe0, 0x01, 0x01};
 	const struct mg_rule *r0 = mg_ruleset_rule(rs, 0), *r1 = mg_ruleset_rule(rs, 1),
-			     *r2 = mg_ruleset_rule(rs, 2), *r3 = mg_ruleset_rule(rs, 3),
-			     *r4 = mg_ruleset_rule(rs, 4);
+	                     *r2 = mg_ruleset_rule(rs, 2), *r3 = mg_ruleset_rule(rs, 3),
+	                     *r4 = mg_ruleset_rule(rs, 4);
 	assert_true(mg_rule_names_interface(r0, msc));
 	assert_true(mg_rule_names_interface(r0, kbd));
 	assert_false(mg_rule_names_interface(r0, msc_uas));
@@ -337,9 +363,10 @@ static void test_generate(void **state)
 	dev_ifaces(&d, "03:01:01 03:00:00 0b:00:00");
 	char *text = NULL;
 	assert_int_equal(mg_rule_generate(&d, MG_TARGET_ALLOW, false, &text), 0);
-	assert_string_equal(text, "allow id 1050:0407 serial \"0001234\" name \"YubiKey OTP+FIDO+CCID\" "
-				  "hash \"HASH=\" parent-hash \"PARENT=\" with-interface { 03:01:01 "
-				  "03:00:00 0b:00:00 } with-connect-type \"hotplug\"");
+	assert_string_equal(text,
+	                    "allow id 1050:0407 serial \"0001234\" name \"YubiKey OTP+FIDO+CCID\" "
+	                    "hash \"HASH=\" parent-hash \"PARENT=\" with-interface { 03:01:01 "
+	                    "03:00:00 0b:00:00 } with-connect-type \"hotplug\"");
 	YES(text, &d);
 	free(text);
 
@@ -348,9 +375,10 @@ static void test_generate(void **state)
 	d.serial = NULL;
 	dev_ifaces(&d, "08:06:50");
 	assert_int_equal(mg_rule_generate(&d, MG_TARGET_BLOCK, true, &text), 0);
-	assert_string_equal(text, "block id 1050:0407 serial \"\" name \"YubiKey OTP+FIDO+CCID\" hash "
-				  "\"HASH=\" parent-hash \"PARENT=\" via-port \"1-2\" with-interface "
-				  "08:06:50 with-connect-type \"hotplug\"");
+	assert_string_equal(text,
+	                    "block id 1050:0407 serial \"\" name \"YubiKey OTP+FIDO+CCID\" hash "
+	                    "\"HASH=\" parent-hash \"PARENT=\" via-port \"1-2\" with-interface "
+	                    "08:06:50 with-connect-type \"hotplug\"");
 	YES(text, &d);
 	struct mg_ruleset *rs = parse1(text);
 	assert_string_equal(mg_rule_text(mg_ruleset_rule(rs, 0)), text);
@@ -364,8 +392,8 @@ static void test_generate(void **state)
 	d.name = dup("say \"hi\" \\ \xe6\x9d\xb1");
 	assert_int_equal(mg_rule_generate(&d, MG_TARGET_REJECT, false, &text), 0);
 	assert_string_equal(text, "reject id 1050:0407 serial \"\" name \"say \\\"hi\\\" \\\\ "
-				  "\\xe6\\x9d\\xb1\" hash \"HASH=\" parent-hash \"PARENT=\" "
-				  "with-connect-type \"hotplug\"");
+	                          "\\xe6\\x9d\\xb1\" hash \"HASH=\" parent-hash \"PARENT=\" "
+	                          "with-connect-type \"hotplug\"");
 	YES(text, &d);
 	free(text);
 
@@ -396,13 +424,10 @@ static void test_generate(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_interface_operators),
-		cmocka_unit_test(test_string_operators),
-		cmocka_unit_test(test_id_matching),
-		cmocka_unit_test(test_expiry),
-		cmocka_unit_test(test_hostile_strings),
-		cmocka_unit_test(test_names_interface),
-		cmocka_unit_test(test_generate),
+	    cmocka_unit_test(test_interface_operators), cmocka_unit_test(test_string_operators),
+	    cmocka_unit_test(test_id_matching),         cmocka_unit_test(test_expiry),
+	    cmocka_unit_test(test_hostile_strings),     cmocka_unit_test(test_quoting_lengths),
+	    cmocka_unit_test(test_names_interface),     cmocka_unit_test(test_generate),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -138,7 +138,7 @@ static void test_if_rejected_in_file(void **state)
 {
 	(void)state;
 	const char *text = "allow id 1050:0407\n\n# comment\nblock with-interface 08:*:* if true\n";
-	expect_error(text, strlen(text), -EINVAL, "t:4:30: conditions ('if') are not supported");
+	expect_error(text, strlen(text), -EINVAL, "t:4:29: conditions ('if') are not supported");
 }
 
 static void test_nul_and_utf8(void **state)
@@ -147,22 +147,22 @@ static void test_nul_and_utf8(void **state)
 	expect_error("allow name \"a\0b\"", 16, -EINVAL, "t:1:14: NUL byte");
 	expect_error("allow\n# \0 in a comment too\n", 27, -EINVAL, "t:2:3: NUL byte");
 	const char *bad[] = {
-		"allow name \"\xff\"",	       /* not a lead byte */
-		"allow name \"\xc0\x80\"",     /* overlong NUL */
-		"allow name \"\xed\xa0\x80\"", /* surrogate */
-		"allow name \"\xe6\x9d\"",     /* truncated */
-		"allow name \"\xf4\x90\x80\x80\"", /* above U+10FFFF */
+	    "allow name \"\xff\"",             /* not a lead byte */
+	    "allow name \"\xc0\x80\"",         /* overlong NUL */
+	    "allow name \"\xed\xa0\x80\"",     /* surrogate */
+	    "allow name \"\xe6\x9d\"",         /* truncated */
+	    "allow name \"\xf4\x90\x80\x80\"", /* above U+10FFFF */
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
 		expect_error(bad[i], strlen(bad[i]), -EINVAL,
-			     "t:1:13: invalid UTF-8 in string (write raw bytes as \\xHH)");
+		             "t:1:13: invalid UTF-8 in string (write raw bytes as \\xHH)");
 	/* Any byte through \xHH; valid UTF-8 raw. Comments may hold any non-NUL byte. */
 	struct mg_ruleset *rs;
 	char msg[600];
 	const char *ok = "allow name \"\\xff\\xc0\\x80\xe6\x9d\xb1\" # \xff\x81 Shift_JIS\n";
 	assert_int_equal(parse(ok, strlen(ok), &rs, msg, sizeof(msg)), 0);
 	assert_string_equal(mg_rule_text(mg_ruleset_rule(rs, 0)),
-			    "allow name \"\\xff\\xc0\\x80\\xe6\\x9d\\xb1\"");
+	                    "allow name \"\\xff\\xc0\\x80\\xe6\\x9d\\xb1\"");
 	mg_ruleset_free(&rs);
 	/* Non-ASCII and control bytes outside strings. */
 	expect_error("allow \x01", 7, -EINVAL, "t:1:7: unexpected control character 0x01");
@@ -286,14 +286,14 @@ static void test_error_str_and_targets(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_corpus_round_trip),
-		cmocka_unit_test(test_invalid_corpus),
-		cmocka_unit_test(test_if_rejected_in_file),
-		cmocka_unit_test(test_nul_and_utf8),
-		cmocka_unit_test(test_crlf_and_empty),
-		cmocka_unit_test(test_limits),
-		cmocka_unit_test(test_too_many_rules),
-		cmocka_unit_test(test_error_str_and_targets),
+	    cmocka_unit_test(test_corpus_round_trip),
+	    cmocka_unit_test(test_invalid_corpus),
+	    cmocka_unit_test(test_if_rejected_in_file),
+	    cmocka_unit_test(test_nul_and_utf8),
+	    cmocka_unit_test(test_crlf_and_empty),
+	    cmocka_unit_test(test_limits),
+	    cmocka_unit_test(test_too_many_rules),
+	    cmocka_unit_test(test_error_str_and_targets),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -37,41 +37,39 @@ static void test_classify(void **state)
 	struct mg_uevent ev;
 	char err[128];
 	assert_int_equal(mg_uevent_from_fields("add", "/devices/p/usb1/1-2", "usb", "usb_device",
-					       &ev, err, sizeof(err)),
-			 0);
+	                                       &ev, err, sizeof(err)),
+	                 0);
 	assert_int_equal(ev.action, MG_UEVENT_ADD);
 	assert_int_equal(ev.kind, MG_UEVENT_USB_DEVICE);
 	assert_string_equal(ev.devpath, "/devices/p/usb1/1-2");
 
 	assert_int_equal(mg_uevent_from_fields("remove", "/devices/p/usb1/1-2/1-2:1.0", "usb",
-					       "usb_interface", &ev, err, sizeof(err)),
-			 0);
+	                                       "usb_interface", &ev, err, sizeof(err)),
+	                 0);
 	assert_int_equal(ev.action, MG_UEVENT_REMOVE);
 	assert_int_equal(ev.kind, MG_UEVENT_USB_INTERFACE);
 
 	/* Other subsystems and devtypes are ignored, even with odd paths. */
-	assert_int_equal(mg_uevent_from_fields("add", "garbage", "block", "disk", &ev, err,
-					       sizeof(err)),
-			 0);
+	assert_int_equal(
+	    mg_uevent_from_fields("add", "garbage", "block", "disk", &ev, err, sizeof(err)), 0);
 	assert_int_equal(ev.kind, MG_UEVENT_IGNORE);
-	assert_int_equal(mg_uevent_from_fields("add", NULL, "usb", NULL, &ev, err, sizeof(err)),
-			 0);
+	assert_int_equal(mg_uevent_from_fields("add", NULL, "usb", NULL, &ev, err, sizeof(err)), 0);
 	assert_int_equal(ev.kind, MG_UEVENT_IGNORE);
-	assert_int_equal(mg_uevent_from_fields("move", "/devices/a", "usb", "usb_device", &ev,
-					       err, sizeof(err)),
-			 0);
+	assert_int_equal(
+	    mg_uevent_from_fields("move", "/devices/a", "usb", "usb_device", &ev, err, sizeof(err)),
+	    0);
 	assert_int_equal(ev.action, MG_UEVENT_OTHER);
 
 	/* A USB event we cannot act upon is an error naming why. */
 	ev.kind = MG_UEVENT_IGNORE;
-	assert_int_equal(mg_uevent_from_fields("add", NULL, "usb", "usb_device", &ev, err,
-					       sizeof(err)),
-			 -EINVAL);
+	assert_int_equal(
+	    mg_uevent_from_fields("add", NULL, "usb", "usb_device", &ev, err, sizeof(err)),
+	    -EINVAL);
 	assert_non_null(strstr(err, "without DEVPATH"));
 	assert_int_equal(ev.kind, MG_UEVENT_IGNORE); /* untouched on failure */
 	assert_int_equal(mg_uevent_from_fields("add", "/devices/../x", "usb", "usb_device", &ev,
-					       err, sizeof(err)),
-			 -EINVAL);
+	                                       err, sizeof(err)),
+	                 -EINVAL);
 	assert_non_null(strstr(err, "malformed DEVPATH"));
 }
 
@@ -81,13 +79,13 @@ static void test_parse_file_and_netlink(void **state)
 	struct mg_uevent ev;
 	char err[128];
 	const char file[] = "MAJOR=189\nMINOR=1\nDEVNAME=bus/usb/001/002\nDEVTYPE=usb_device\n"
-			    "DRIVER=usb\nPRODUCT=781/5583/100\nTYPE=0/0/0\nBUSNUM=001\n";
+	                    "DRIVER=usb\nPRODUCT=781/5583/100\nTYPE=0/0/0\nBUSNUM=001\n";
 	/* A sysfs uevent file has no ACTION/DEVPATH/SUBSYSTEM: not a USB event to act on. */
 	assert_int_equal(mg_uevent_parse(file, sizeof(file) - 1, '\n', &ev, err, sizeof(err)), 0);
 	assert_int_equal(ev.kind, MG_UEVENT_IGNORE);
 
 	const char nl[] = "add@/devices/p/usb1/1-2\0ACTION=add\0DEVPATH=/devices/p/usb1/1-2\0"
-			  "SUBSYSTEM=usb\0DEVTYPE=usb_device\0SEQNUM=1234\0";
+	                  "SUBSYSTEM=usb\0DEVTYPE=usb_device\0SEQNUM=1234\0";
 	assert_int_equal(mg_uevent_parse(nl, sizeof(nl) - 1, '\0', &ev, err, sizeof(err)), 0);
 	assert_int_equal(ev.kind, MG_UEVENT_USB_DEVICE);
 	assert_int_equal(ev.action, MG_UEVENT_ADD);
@@ -95,21 +93,21 @@ static void test_parse_file_and_netlink(void **state)
 
 	const char dup[] = "ACTION=add\0ACTION=remove\0";
 	assert_int_equal(mg_uevent_parse(dup, sizeof(dup) - 1, '\0', &ev, err, sizeof(err)),
-			 -EINVAL);
+	                 -EINVAL);
 	assert_non_null(strstr(err, "duplicate ACTION"));
 
 	const char noeq[] = "ACTION=add\nbogus\n";
 	assert_int_equal(mg_uevent_parse(noeq, sizeof(noeq) - 1, '\n', &ev, err, sizeof(err)),
-			 -EINVAL);
+	                 -EINVAL);
 	assert_non_null(strstr(err, "entry 2 has no '='"));
 }
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_devpath_valid),
-		cmocka_unit_test(test_classify),
-		cmocka_unit_test(test_parse_file_and_netlink),
+	    cmocka_unit_test(test_devpath_valid),
+	    cmocka_unit_test(test_classify),
+	    cmocka_unit_test(test_parse_file_and_netlink),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -209,9 +209,18 @@ AuditFilePath=$work/audit.log
 EOF
 chmod 600 "$work/rules.conf" "$work/daemon.conf"
 
+# The daemon's IPC socket name is fixed (abstract "usbguard"): a private network namespace
+# keeps it from clashing with a host daemon or a parallel run; without one, runs take turns.
+netns=()
+if unshare -n true 2>/dev/null; then
+	netns=(unshare -n)
+elif command -v flock >/dev/null 2>&1; then
+	exec 9>"${TMPDIR:-/tmp}/mynaguard-usbguard-ipc.lock"
+	flock -w 60 9 || fail "another usbguard test holds the IPC lock"
+fi
 # timeout bounds the daemon's life even if this script is killed.
 USBGUARD_UMOCKDEV_DEVICEDIR="$work/present" TMPDIR="$work/tmp" \
-	timeout -k 3 30 umockdev-wrapper usbguard-daemon -K -l "$work/daemon.log" -P \
+	timeout -k 3 30 "${netns[@]}" umockdev-wrapper usbguard-daemon -K -l "$work/daemon.log" -P \
 	-c "$work/daemon.conf" </dev/null >"$work/daemon.out" 2>&1 &
 daemon_pid=$!
 deadline=$((SECONDS + 15))
@@ -262,11 +271,12 @@ grep -a -o -E "Rejecting device at syspath=[^ ]+" "$work/daemon.log" | cut -d= -
 	sort -u >"$work/their_rejects"
 
 # --- compare -----------------------------------------------------------------------------
+their_record() { awk -v p="$1" '$1 == p && $2 == "hash"' "$work/theirs"; }
 status=0
 while read -r path verdict rest; do
 	if [ "$verdict" = rejected ]; then
 		if [ "$path" = "$stricter" ]; then
-			grep -q "^$path hash " "$work/theirs" ||
+			[ -n "$(their_record "$path")" ] ||
 				{ echo "MISMATCH $path: usbguard no longer accepts a descriptor before the device descriptor"; status=1; }
 		elif ! grep -q -x -F "$path" "$work/their_rejects"; then
 			echo "MISMATCH $path: we reject ($rest), usbguard did not"
@@ -274,7 +284,7 @@ while read -r path verdict rest; do
 		fi
 		continue
 	fi
-	theirs=$(grep "^$path hash " "$work/theirs" || true)
+	theirs=$(their_record "$path")
 	if [ "$theirs" != "$path $verdict $rest" ]; then
 		echo "MISMATCH $path"
 		echo "  ours:     $path $verdict $rest"

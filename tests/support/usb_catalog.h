@@ -24,17 +24,17 @@ struct mg_cat_iface {
 };
 
 struct mg_cat_device {
-	const char *key;	  /* "flash_sandisk": how tests name it */
+	const char *key;          /* "flash_sandisk": how tests name it */
 	const char *description;  /* what it is, for messages */
 	uint16_t vendor, product; /* idVendor, idProduct */
 	uint16_t bcd_device, bcd_usb;
 	const char *manufacturer; /* NULL: iManufacturer is 0 (no attribute) */
 	const char *product_name; /* NULL: iProduct is 0 */
-	const char *serial;	  /* NULL: iSerialNumber is 0 */
-	const char *speed;	  /* sysfs `speed`: "1.5", "12", "480", "5000" */
-	const char *max_power;	  /* sysfs `bMaxPower` of the active configuration: "100mA" */
-	uint8_t config_value;	  /* bConfigurationValue the kernel picks */
-	unsigned maxchild;	  /* ports of a hub; 0 otherwise */
+	const char *serial;       /* NULL: iSerialNumber is 0 */
+	const char *speed;        /* sysfs `speed`: "1.5", "12", "480", "5000" */
+	const char *max_power;    /* sysfs `bMaxPower` of the active configuration: "100mA" */
+	uint8_t config_value;     /* bConfigurationValue the kernel picks */
+	unsigned maxchild;        /* ports of a hub; 0 otherwise */
 	const uint8_t *descriptors;
 	size_t descriptors_len;
 	const struct mg_cat_iface *ifaces; /* of the active configuration */

@@ -40,37 +40,37 @@ static int check_class(const char *text, char *msg, size_t len)
 }
 
 static const struct mg_config_key keys[] = {
-	{.name = "name", .type = MG_CFG_STRING, .offset = offsetof(struct sample, name)},
-	{.name = "state_dir",
-	 .type = MG_CFG_PATH,
-	 .offset = offsetof(struct sample, state_dir),
-	 .def = "/var/lib/mynaguard"},
-	{.name = "deny_after",
-	 .type = MG_CFG_UINT,
-	 .offset = offsetof(struct sample, deny_after),
-	 .def = "5",
-	 .min = 1,
-	 .max = 100},
-	{.name = "unlock_after",
-	 .type = MG_CFG_DURATION,
-	 .offset = offsetof(struct sample, unlock_after),
-	 .def = "15m",
-	 .min = 1,
-	 .max = 86400},
-	{.name = "deny_remote",
-	 .type = MG_CFG_BOOL,
-	 .offset = offsetof(struct sample, deny_remote),
-	 .def = "yes"},
-	{.name = "mode",
-	 .type = MG_CFG_ENUM,
-	 .offset = offsetof(struct sample, mode),
-	 .def = "enforce",
-	 .choices = modes},
-	{.name = "block_interfaces",
-	 .type = MG_CFG_LIST,
-	 .offset = offsetof(struct sample, block_interfaces),
-	 .def = "08:*:*, 06:*:*",
-	 .check = check_class},
+    {.name = "name", .type = MG_CFG_STRING, .offset = offsetof(struct sample, name)},
+    {.name = "state_dir",
+     .type = MG_CFG_PATH,
+     .offset = offsetof(struct sample, state_dir),
+     .def = "/var/lib/mynaguard"},
+    {.name = "deny_after",
+     .type = MG_CFG_UINT,
+     .offset = offsetof(struct sample, deny_after),
+     .def = "5",
+     .min = 1,
+     .max = 100},
+    {.name = "unlock_after",
+     .type = MG_CFG_DURATION,
+     .offset = offsetof(struct sample, unlock_after),
+     .def = "15m",
+     .min = 1,
+     .max = 86400},
+    {.name = "deny_remote",
+     .type = MG_CFG_BOOL,
+     .offset = offsetof(struct sample, deny_remote),
+     .def = "yes"},
+    {.name = "mode",
+     .type = MG_CFG_ENUM,
+     .offset = offsetof(struct sample, mode),
+     .def = "enforce",
+     .choices = modes},
+    {.name = "block_interfaces",
+     .type = MG_CFG_LIST,
+     .offset = offsetof(struct sample, block_interfaces),
+     .def = "08:*:*, 06:*:*",
+     .check = check_class},
 };
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
 
@@ -107,14 +107,14 @@ static void test_full_file(void **state)
 	struct sample s;
 	struct mg_config_error err;
 	const char *text = "# mynaguard test\r\n"
-			   "\n"
-			   "   name = 砂川市 端末 01   # trailing comment\n"
-			   "state_dir=/tmp/x#not-a-comment\n"
-			   "deny_after = 100\n"
-			   "unlock_after = 2h\n"
-			   "\tdeny_remote = off\n"
-			   "mode = audit\n"
-			   "block_interfaces = 02:*:*,e0:01:01   ff:*:*\n";
+	                   "\n"
+	                   "   name = 砂川市 端末 01   # trailing comment\n"
+	                   "state_dir=/tmp/x#not-a-comment\n"
+	                   "deny_after = 100\n"
+	                   "unlock_after = 2h\n"
+	                   "\tdeny_remote = off\n"
+	                   "mode = audit\n"
+	                   "block_interfaces = 02:*:*,e0:01:01   ff:*:*\n";
 	assert_int_equal(parse(text, &s, &err), 0);
 	assert_string_equal(s.name, "砂川市 端末 01");
 	assert_string_equal(s.state_dir, "/tmp/x#not-a-comment");
@@ -149,34 +149,35 @@ static void test_errors_name_line(void **state)
 {
 	(void)state;
 	static const struct bad_case cases[] = {
-		{"mode = audit\ncolour = blue\n", 2, "unknown key 'colour'"},
-		{"deny_after = 3\n\n# c\ndeny_after = 4\n", 4,
-		 "duplicate key 'deny_after' (first set on line 1)"},
-		{"deny_after = 0\n", 1, "out of range [1, 100]"},
-		{"deny_after = 101\n", 1, "out of range [1, 100]"},
-		{"\n\ndeny_after = -1\n", 3, "must be a decimal number"},
-		{"deny_after = 5x\n", 1, "must be a decimal number"},
-		{"deny_after = 007\n", 1, "must be a decimal number"},
-		{"deny_after = 99999999999999999999999\n", 1, "out of range"},
-		{"deny_after =\n", 1, "empty value for 'deny_after'"},
-		{"unlock_after = 2w\n", 1, "must be a duration"},
-		{"unlock_after = 2d\n", 1, "out of range [1, 86400] seconds"},
-		{"deny_remote = maybe\n", 1, "must be yes or no"},
-		{"mode = enforcing\n", 1, "must be one of enforce, audit, got 'enforcing'"},
-		{"state_dir = var/lib\n", 1, "must be an absolute path"},
-		{"block_interfaces = 08:06\n", 1, "bad item '08:06' in 'block_interfaces'"},
-		{"name\n", 1, "expected '=' after 'name'"},
-		{"= value\n", 1, "expected 'key = value'"},
-		{"Name = x\n", 1, "expected 'key = value'"},
-		{"name = a\x01" "b\n", 1, "control character"},
-		{"mode = audit\nname = \xff\xfe\n", 2, "invalid UTF-8"},
+	    {"mode = audit\ncolour = blue\n", 2, "unknown key 'colour'"},
+	    {"deny_after = 3\n\n# c\ndeny_after = 4\n", 4,
+	     "duplicate key 'deny_after' (first set on line 1)"},
+	    {"deny_after = 0\n", 1, "out of range [1, 100]"},
+	    {"deny_after = 101\n", 1, "out of range [1, 100]"},
+	    {"\n\ndeny_after = -1\n", 3, "must be a decimal number"},
+	    {"deny_after = 5x\n", 1, "must be a decimal number"},
+	    {"deny_after = 007\n", 1, "must be a decimal number"},
+	    {"deny_after = 99999999999999999999999\n", 1, "out of range"},
+	    {"deny_after =\n", 1, "empty value for 'deny_after'"},
+	    {"unlock_after = 2w\n", 1, "must be a duration"},
+	    {"unlock_after = 2d\n", 1, "out of range [1, 86400] seconds"},
+	    {"deny_remote = maybe\n", 1, "must be yes or no"},
+	    {"mode = enforcing\n", 1, "must be one of enforce, audit, got 'enforcing'"},
+	    {"state_dir = var/lib\n", 1, "must be an absolute path"},
+	    {"block_interfaces = 08:06\n", 1, "bad item '08:06' in 'block_interfaces'"},
+	    {"name\n", 1, "expected '=' after 'name'"},
+	    {"= value\n", 1, "expected 'key = value'"},
+	    {"Name = x\n", 1, "expected 'key = value'"},
+	    {"name = a\x01"
+	     "b\n",
+	     1, "control character"},
+	    {"mode = audit\nname = \xff\xfe\n", 2, "invalid UTF-8"},
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		struct sample s;
 		struct mg_config_error err;
 		int r = parse(cases[i].text, &s, &err);
-		if (r != -EINVAL || err.line != cases[i].line ||
-		    !strstr(err.msg, cases[i].msg)) {
+		if (r != -EINVAL || err.line != cases[i].line || !strstr(err.msg, cases[i].msg)) {
 			print_error("case %zu: r=%d line=%u msg='%s'\n", i, r, err.line, err.msg);
 			fail();
 		}
@@ -193,9 +194,9 @@ static void test_nul_and_long_lines(void **state)
 	memset(&s, 0, sizeof(s));
 	assert_int_equal(mg_config_init(keys, NKEYS, &s, &err), 0);
 	static const char with_nul[] = "mode = audit\n\nname = a\0b\n";
-	assert_int_equal(mg_config_parse("n.conf", with_nul, sizeof(with_nul) - 1, keys, NKEYS, &s,
-					 &err),
-			 -EINVAL);
+	assert_int_equal(
+	    mg_config_parse("n.conf", with_nul, sizeof(with_nul) - 1, keys, NKEYS, &s, &err),
+	    -EINVAL);
 	assert_int_equal(err.line, 3);
 	assert_non_null(strstr(err.msg, "NUL"));
 
@@ -206,7 +207,7 @@ static void test_nul_and_long_lines(void **state)
 	memset(text + 7, 'a', big);
 	text[7 + big] = '\0';
 	assert_int_equal(mg_config_parse("n.conf", text, strlen(text), keys, NKEYS, &s, &err),
-			 -EINVAL);
+	                 -EINVAL);
 	assert_int_equal(err.line, 1);
 	assert_non_null(strstr(err.msg, "longer than"));
 	free(text);
@@ -221,7 +222,7 @@ static void test_error_string(void **state)
 	char buf[600];
 	assert_int_equal(parse("\nbogus = 1\n", &s, &err), -EINVAL);
 	assert_string_equal(mg_config_error_str(&err, buf, sizeof(buf)),
-			    "test.conf:2: unknown key 'bogus'");
+	                    "test.conf:2: unknown key 'bogus'");
 	mg_config_free(keys, NKEYS, &s);
 }
 
@@ -229,10 +230,10 @@ static void test_required_key(void **state)
 {
 	(void)state;
 	static const struct mg_config_key req[] = {
-		{.name = "rp_id",
-		 .type = MG_CFG_STRING,
-		 .offset = offsetof(struct sample, name),
-		 .required = true},
+	    {.name = "rp_id",
+	     .type = MG_CFG_STRING,
+	     .offset = offsetof(struct sample, name),
+	     .required = true},
 	};
 	struct sample s;
 	struct mg_config_error err;
@@ -312,15 +313,15 @@ static void test_parse_u64(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_defaults),
-		cmocka_unit_test(test_full_file),
-		cmocka_unit_test(test_empty_list_clears_default),
-		cmocka_unit_test(test_errors_name_line),
-		cmocka_unit_test(test_nul_and_long_lines),
-		cmocka_unit_test(test_error_string),
-		cmocka_unit_test(test_required_key),
-		cmocka_unit_test(test_load_file),
-		cmocka_unit_test(test_parse_u64),
+	    cmocka_unit_test(test_defaults),
+	    cmocka_unit_test(test_full_file),
+	    cmocka_unit_test(test_empty_list_clears_default),
+	    cmocka_unit_test(test_errors_name_line),
+	    cmocka_unit_test(test_nul_and_long_lines),
+	    cmocka_unit_test(test_error_string),
+	    cmocka_unit_test(test_required_key),
+	    cmocka_unit_test(test_load_file),
+	    cmocka_unit_test(test_parse_u64),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -207,14 +207,14 @@ static void test_write_atomic(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_accepts_good_file, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_refuses_symlink, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_refuses_non_regular, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_refuses_loose_permissions, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_refuses_wrong_owner, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_secret_mode, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_size_cap, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_write_atomic, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_accepts_good_file, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_refuses_symlink, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_refuses_non_regular, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_refuses_loose_permissions, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_refuses_wrong_owner, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_secret_mode, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_size_cap, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_write_atomic, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -18,11 +18,11 @@ static void test_valid(void **state)
 	(void)state;
 	VALID("");
 	VALID("plain ascii");
-	VALID("マイナンバー");		 /* 3-byte sequences */
-	VALID("\xc2\x80");		 /* U+0080 */
-	VALID("\xf0\x9f\x94\x91");	 /* U+1F511 */
-	VALID("\xf4\x8f\xbf\xbf");	 /* U+10FFFF */
-	VALID("\xed\x9f\xbf");		 /* U+D7FF, last before surrogates */
+	VALID("マイナンバー");     /* 3-byte sequences */
+	VALID("\xc2\x80");         /* U+0080 */
+	VALID("\xf0\x9f\x94\x91"); /* U+1F511 */
+	VALID("\xf4\x8f\xbf\xbf"); /* U+10FFFF */
+	VALID("\xed\x9f\xbf");     /* U+D7FF, last before surrogates */
 }
 
 static void test_invalid(void **state)
@@ -30,12 +30,12 @@ static void test_invalid(void **state)
 	(void)state;
 	INVALID("\xff");
 	INVALID("\xfe\xff");
-	INVALID("\xc0\xaf");	     /* overlong '/' */
+	INVALID("\xc0\xaf");         /* overlong '/' */
 	INVALID("\xe0\x80\xaf");     /* overlong */
 	INVALID("\xed\xa0\x80");     /* surrogate U+D800 */
 	INVALID("\xf4\x90\x80\x80"); /* > U+10FFFF */
-	INVALID("\xe3\x83");	     /* truncated */
-	INVALID("a\x80z");	     /* lone continuation */
+	INVALID("\xe3\x83");         /* truncated */
+	INVALID("a\x80z");           /* lone continuation */
 	INVALID("\xc2");
 }
 
@@ -49,10 +49,15 @@ static void test_repair(void **state)
 	assert_false(changed);
 	free(s);
 
-	s = mg_utf8_repair("a\xff" "b\xed\xa0\x80" "c", 7, &changed);
+	s = mg_utf8_repair("a\xff"
+	                   "b\xed\xa0\x80"
+	                   "c",
+	                   7, &changed);
 	assert_non_null(s);
 	assert_true(changed);
-	assert_string_equal(s, "a\xef\xbf\xbd" "b\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd" "c");
+	assert_string_equal(s, "a\xef\xbf\xbd"
+	                       "b\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd"
+	                       "c");
 	assert_true(mg_utf8_valid(s, strlen(s)));
 	free(s);
 
@@ -67,9 +72,9 @@ static void test_repair(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_valid),
-		cmocka_unit_test(test_invalid),
-		cmocka_unit_test(test_repair),
+	    cmocka_unit_test(test_valid),
+	    cmocka_unit_test(test_invalid),
+	    cmocka_unit_test(test_repair),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -18,13 +18,13 @@
 #include "mg/safe_open.h"
 
 enum mg_config_type {
-	MG_CFG_STRING,	 /* char *, any non-empty UTF-8 text */
-	MG_CFG_PATH,	 /* char *, an absolute path */
-	MG_CFG_UINT,	 /* uint64_t, decimal, within [min, max] */
+	MG_CFG_STRING,   /* char *, any non-empty UTF-8 text */
+	MG_CFG_PATH,     /* char *, an absolute path */
+	MG_CFG_UINT,     /* uint64_t, decimal, within [min, max] */
 	MG_CFG_DURATION, /* uint64_t seconds: "90", "90s", "15m", "2h", "7d", within [min, max] */
-	MG_CFG_BOOL,	 /* bool: yes/no, true/false, on/off, 1/0 */
-	MG_CFG_ENUM,	 /* int: index into choices */
-	MG_CFG_LIST,	 /* struct mg_strv: items separated by commas and/or white space */
+	MG_CFG_BOOL,     /* bool: yes/no, true/false, on/off, 1/0 */
+	MG_CFG_ENUM,     /* int: index into choices */
+	MG_CFG_LIST,     /* struct mg_strv: items separated by commas and/or white space */
 };
 
 struct mg_strv {
@@ -38,10 +38,10 @@ typedef int (*mg_config_check_fn)(const char *text, char *msg, size_t msglen);
 struct mg_config_key {
 	const char *name;
 	enum mg_config_type type;
-	size_t offset;		    /* offsetof() the field in the target struct */
-	const char *def;	    /* default as text, NULL: none */
-	bool required;		    /* must appear in the file (or have a default) */
-	uint64_t min, max;	    /* MG_CFG_UINT, MG_CFG_DURATION */
+	size_t offset;              /* offsetof() the field in the target struct */
+	const char *def;            /* default as text, NULL: none */
+	bool required;              /* must appear in the file (or have a default) */
+	uint64_t min, max;          /* MG_CFG_UINT, MG_CFG_DURATION */
 	const char *const *choices; /* MG_CFG_ENUM: NULL-terminated names */
 	mg_config_check_fn check;   /* STRING/PATH: the value; LIST: each item */
 };
@@ -54,16 +54,16 @@ struct mg_config_error {
 
 /* Applies the defaults of keys to target (which must be zeroed first). 0 or negative errno. */
 int mg_config_init(const struct mg_config_key *keys, size_t nkeys, void *target,
-		   struct mg_config_error *err);
+                   struct mg_config_error *err);
 
 /* Parses buf[0..len), named name in errors, into target (after mg_config_init()). */
 int mg_config_parse(const char *name, const char *buf, size_t len, const struct mg_config_key *keys,
-		    size_t nkeys, void *target, struct mg_config_error *err);
+                    size_t nkeys, void *target, struct mg_config_error *err);
 
 /* mg_config_init() + mg_safe_read_file(path, rules) + mg_config_parse(). */
 int mg_config_load(const char *path, const struct mg_file_rules *rules,
-		   const struct mg_config_key *keys, size_t nkeys, void *target,
-		   struct mg_config_error *err);
+                   const struct mg_config_key *keys, size_t nkeys, void *target,
+                   struct mg_config_error *err);
 
 /* Frees the strings and lists that target holds and zeroes them. */
 void mg_config_free(const struct mg_config_key *keys, size_t nkeys, void *target);

@@ -19,7 +19,7 @@ enum mg_log_target {
 
 /* Sets identity, target, syslog facility (LOG_DAEMON, LOG_AUTHPRIV, ...) and the threshold. */
 void mg_log_open(const char *ident, enum mg_log_target target, int facility,
-		 enum mg_log_level max_level);
+                 enum mg_log_level max_level);
 void mg_log_close(void);
 void mg_log_set_level(enum mg_log_level max_level);
 /* Parses "err", "warning", "notice", "info", "debug"; returns 0 or -EINVAL. */
@@ -29,7 +29,7 @@ bool mg_log_enabled(enum mg_log_level level);
 void mg_log(enum mg_log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Logs fmt followed by ": " and strerror(-err); returns err (negative errno) for chaining. */
 int mg_log_errno(enum mg_log_level level, int err, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 
 #define mg_err(...)    mg_log(MG_LOG_ERR, __VA_ARGS__)
 #define mg_warn(...)   mg_log(MG_LOG_WARNING, __VA_ARGS__)

@@ -7,10 +7,10 @@
 #include <sys/types.h>
 
 struct mg_file_rules {
-	uid_t owner;		/* required owner; MG_ANY_OWNER accepts any */
+	uid_t owner;            /* required owner; MG_ANY_OWNER accepts any */
 	bool allow_group_write; /* default false: g+w is refused */
-	bool secret;		/* true: also refuse any group/other read bit (0600 secrets) */
-	size_t max_size;	/* mg_safe_read_file(): larger files are refused; 0 = 1 MiB */
+	bool secret;            /* true: also refuse any group/other read bit (0600 secrets) */
+	size_t max_size;        /* mg_safe_read_file(): larger files are refused; 0 = 1 MiB */
 };
 
 #define MG_ANY_OWNER ((uid_t)-1)
@@ -31,8 +31,8 @@ int mg_safe_open(const char *path, const struct mg_file_rules *rules, const char
  * mg_safe_open() and read the whole file. *data is NUL-terminated (the NUL is not counted
  * in *len) and owned by the caller. -EFBIG when larger than rules->max_size.
  */
-int mg_safe_read_file(const char *path, const struct mg_file_rules *rules, char **data,
-		      size_t *len, const char **why);
+int mg_safe_read_file(const char *path, const struct mg_file_rules *rules, char **data, size_t *len,
+                      const char **why);
 
 /* Reads all of fd (at most max bytes) into a NUL-terminated buffer. -EFBIG when larger. */
 int mg_read_fd(int fd, size_t max, char **data, size_t *len);

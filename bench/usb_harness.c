@@ -35,6 +35,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/inotify.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -397,6 +398,9 @@ static void spawn_agent(const struct opts *o, const char *notify_path, const cha
 	if (pid < 0)
 		fail("fork: %s", strerror(errno));
 	if (pid == 0) {
+		/* The agent must not outlive a harness that dies (abort, kill -9). */
+		if (prctl(PR_SET_PDEATHSIG, SIGTERM) < 0 || getppid() == 1)
+			_exit(127);
 		int fd = open(log_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 		if (fd < 0 || dup2(fd, STDERR_FILENO) < 0 || dup2(fd, STDOUT_FILENO) < 0)
 			_exit(127);
@@ -674,6 +678,7 @@ int main(int argc, char **argv)
 	wait_ready(nfd, o.timeout_s);
 	int64_t ready_mono = now_us(CLOCK_MONOTONIC);
 	printf("agent_pid=%d\n", (int)agent_pid);
+	fflush(stdout);
 	measure_start(&log, spawn_rt, spawn_mono, ready_mono, o.timeout_s);
 	measure_idle(o.idle_s);
 	if (o.hotplug) {

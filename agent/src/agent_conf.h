@@ -29,6 +29,14 @@ enum mg_uevent_source {
 	MG_SOURCE_UDEV,   /* after udevd processed them */
 };
 
+/*
+ * Interface classes kept off on allowed devices unless the deciding rule names them: every
+ * class except HID (03), hub (09) and smart card (0b).
+ */
+#define MG_AGENT_DEFAULT_BLOCK_INTERFACES                                                          \
+	"01:*:* 02:*:* 05:*:* 06:*:* 07:*:* 08:*:* 0a:*:* 0d:*:* 0e:*:* 0f:*:* 10:*:* 11:*:* "     \
+	"12:*:* dc:*:* e0:*:* ef:*:* fe:*:* ff:*:*"
+
 struct mg_agent_conf {
 	char *rules_file;
 	char *rules_dir;

@@ -76,6 +76,18 @@ static void test_load(void **state)
 	assert_false(mg_agent_conf_blocks_iface(&c, 0x03, 0x01, 0x01));
 	mg_agent_conf_free(&c);
 
+	/* Without block_interfaces: everything but HID, hub and smart card is kept off. */
+	write_conf(path, "mode = enforce\n");
+	assert_int_equal(mg_agent_conf_load(path, &own, &c, &err), 0);
+	assert_int_equal(c.block_interfaces.n, 18);
+	assert_false(mg_agent_conf_blocks_iface(&c, 0x03, 0x01, 0x01));
+	assert_false(mg_agent_conf_blocks_iface(&c, 0x09, 0x00, 0x00));
+	assert_false(mg_agent_conf_blocks_iface(&c, 0x0b, 0x00, 0x00));
+	assert_true(mg_agent_conf_blocks_iface(&c, 0x08, 0x06, 0x50));
+	assert_true(mg_agent_conf_blocks_iface(&c, 0xe0, 0x01, 0x01));
+	assert_true(mg_agent_conf_blocks_iface(&c, 0xff, 0x42, 0x01));
+	mg_agent_conf_free(&c);
+
 	write_conf(path, "mode = audit\nblock_interfaces = 08:*:*, *:*:*\n");
 	assert_int_equal(mg_agent_conf_load(path, &own, &c, &err), -EINVAL);
 	assert_int_equal(err.line, 2);

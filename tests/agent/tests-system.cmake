@@ -1,8 +1,10 @@
-# System tests: the real mynaguard-agent and mynaguardctl against a umockdev testbed.
-# The test binary runs under umockdev's preload (umockdev-wrapper); the agent it spawns
-# inherits the preload and UMOCKDEV_DIR. Under ASan the preload comes before the ASan
-# runtime (verify_asan_link_order=0); GLib's and umockdev's one-time allocations in the
-# harness are not ours to report (detect_leaks=0 for it; the agent gets leak checking).
+# System tests: the real mynaguard-agent and mynaguardctl against a umockdev testbed
+# (tests/support). ctest runs the harness under umockdev's preload (umockdev-wrapper); the
+# programs it spawns inherit the preload and the testbed (UMOCKDEV_DIR).
+# Sanitizers: the preload comes before the ASan runtime, so ASan must not insist on being
+# first (verify_asan_link_order=0). GLib's and umockdev's one-time allocations in the harness
+# are not ours, so the harness runs without leak checking; the agent and mynaguardctl keep
+# it (MG_CHILD_ASAN_OPTIONS; exitcode 23 so a leak is not mistaken for an exit status 1).
 mg_find_program(UMOCKDEV_WRAPPER umockdev-wrapper umockdev)
 if(UMOCKDEV_WRAPPER)
   add_executable(test_agent_umockdev agent/test_agent_umockdev.c)
@@ -12,7 +14,14 @@ if(UMOCKDEV_WRAPPER)
   add_dependencies(test_agent_umockdev mynaguard-agent mynaguardctl)
   add_test(NAME agent_umockdev
            COMMAND ${UMOCKDEV_WRAPPER} $<TARGET_FILE:test_agent_umockdev>)
-  set_tests_properties(agent_umockdev PROPERTIES
-    ENVIRONMENT "CMOCKA_MESSAGE_OUTPUT=stdout;MG_AGENT_BIN=$<TARGET_FILE:mynaguard-agent>;MG_CTL_BIN=$<TARGET_FILE:mynaguardctl>;ASAN_OPTIONS=verify_asan_link_order=0:detect_leaks=0"
-    TIMEOUT 60)
+  set(mg_system_env
+    "CMOCKA_MESSAGE_OUTPUT=stdout"
+    "MG_AGENT_BIN=$<TARGET_FILE:mynaguard-agent>"
+    "MG_CTL_BIN=$<TARGET_FILE:mynaguardctl>")
+  if(MYNAGUARD_SANITIZE)
+    list(APPEND mg_system_env
+      "ASAN_OPTIONS=verify_asan_link_order=0:detect_leaks=0"
+      "MG_CHILD_ASAN_OPTIONS=verify_asan_link_order=0:detect_leaks=1:exitcode=23")
+  endif()
+  set_tests_properties(agent_umockdev PROPERTIES ENVIRONMENT "${mg_system_env}" TIMEOUT 60)
 endif()

@@ -6,7 +6,8 @@
 #
 # Build first (no sanitizers):
 #   cmake -S . -B /tmp/benchbuild -DCMAKE_BUILD_TYPE=RelWithDebInfo -DMYNAGUARD_BENCH=ON
-#   cmake --build /tmp/benchbuild -j2
+#   cmake --build /tmp/benchbuild -j2 --target mynaguard-agent mynaguard-bench-usbgen \
+#       mynaguard-bench-usbharness mynaguard-bench-rules
 # Environment: MG_BENCH_DEVICES (leaf devices, default 64; with hubs and root hubs 75 USB
 # devices), MG_BENCH_RULES (default "0 1000 10000 100000"), MG_BENCH_REPS (default 3),
 # MG_BENCH_IDLE (idle measurement in seconds, default 5), MG_KEEP=1 keeps the work directory.
@@ -21,6 +22,7 @@ build=${1:-/tmp/benchbuild}
 agent=$build/agent/mynaguard-agent
 gen=$build/bench/mynaguard-bench-usbgen
 harness=$build/bench/mynaguard-bench-usbharness
+rules_bench=$build/bench/mynaguard-bench-rules
 ndev=${MG_BENCH_DEVICES:-64}
 rules_list=${MG_BENCH_RULES:-"0 1000 10000 100000"}
 reps=${MG_BENCH_REPS:-3}
@@ -31,7 +33,7 @@ die() {
 	echo "run-usb-bench: $*" >&2
 	exit 1
 }
-for f in "$agent" "$gen" "$harness"; do
+for f in "$agent" "$gen" "$harness" "$rules_bench"; do
 	[ -x "$f" ] || die "$f missing: build with -DMYNAGUARD_BENCH=ON (see the header)"
 done
 for t in usbguard-daemon umockdev-wrapper unshare timeout; do
@@ -42,6 +44,7 @@ done
 work=$(mktemp -d "${TMPDIR:-/tmp}/mg-usbbench.XXXXXX")
 shm=$(mktemp -d /dev/shm/mg-usbbench.XXXXXX)
 ug_tpid=
+# shellcheck disable=SC2317 # called by the EXIT trap
 cleanup() {
 	if [ -n "$ug_tpid" ]; then
 		kill -TERM "$ug_tpid" 2>/dev/null || true
@@ -102,7 +105,7 @@ AuditBackend=FileAudit
 AuditFilePath=$d/audit.log
 EOF
 	chmod 600 "$d/rules.conf" "$d/daemon.conf"
-	local t0 pid= i n
+	local t0 pid='' n
 	t0=$(date +%s.%N)
 	# A private network namespace keeps usbguard's fixed abstract IPC socket name from
 	# clashing with a host daemon. timeout bounds its life even if this script dies.
@@ -112,15 +115,15 @@ EOF
 		</dev/null >"$d/daemon.log" 2>&1 &
 	ug_tpid=$!
 	# unshare and umockdev-wrapper exec: timeout's child becomes usbguard-daemon.
-	for i in $(seq 1 500); do
-		pid=$(cat "/proc/$ug_tpid/task/$ug_tpid/children" 2>/dev/null | awk '{print $1}')
+	for _ in $(seq 1 500); do
+		pid=$(awk '{print $1}' "/proc/$ug_tpid/task/$ug_tpid/children" 2>/dev/null || true)
 		[ -n "$pid" ] && [ "$(cat "/proc/$pid/comm" 2>/dev/null)" = usbguard-daemon ] && break
 		pid=
 		sleep 0.01
 	done
 	[ -n "$pid" ] || die "usbguard-daemon did not start (see $d/daemon.log)"
 	n=0
-	for i in $(seq 1 $((decide_timeout * 20))); do
+	for _ in $(seq 1 $((decide_timeout * 20))); do
 		n=$(grep -a -c "type='Policy.Device.Update'" "$d/audit.log" 2>/dev/null || true)
 		[ "${n:-0}" -ge "$ndevices" ] && break
 		kill -0 "$pid" 2>/dev/null || die "usbguard-daemon exited (see $d/daemon.log)"
@@ -202,6 +205,9 @@ for cfg in $configs; do
 	echo "diagnostic: $cfg rules: mynaguard, event log on tmpfs" >&2
 	mynaguard_run "$cfg" 1 0 "$shm" mgtmpfs
 done
+# The rule engine alone, in process: load time, heap, match time (no I/O, no umockdev).
+# shellcheck disable=SC2086
+"$rules_bench" "$work/gen" "$ndev" $gen_args "other:$other_rules" >"$work/res/rules-engine.md"
 load_after=$(cut -d' ' -f1-3 /proc/loadavg)
 elapsed=$(($(date +%s) - t_start))
 
@@ -210,16 +216,17 @@ val() { # val FILE KEY
 	sed -n "s/^$2=//p" "$1" | head -1
 }
 # med TAG CONFIG KEY: "median [min-max]" over the repetitions, or the single value.
+# (Files TAG-CONFIG-REP.txt; [0-9]* keeps CONFIG 10000 from matching 10000-other.)
 med() {
 	local f
-	for f in "$work/res/$1-$2-"*.txt; do val "$f" "$3"; done | sort -g |
+	for f in "$work/res/$1-$2-"[0-9]*.txt; do val "$f" "$3"; done | sort -g |
 		awk '{v[NR] = $1} END {if (NR == 0) {print "?"; exit}
 			printf "%s", v[int((NR + 1) / 2)]; if (NR > 1) printf " [%s-%s]", v[1], v[NR]; print ""}'
 }
 # Median only, as a number.
 mednum() {
 	local f
-	for f in "$work/res/$1-$2-"*.txt; do val "$f" "$3"; done | sort -g |
+	for f in "$work/res/$1-$2-"[0-9]*.txt; do val "$f" "$3"; done | sort -g |
 		awk '{v[NR] = $1} END {print (NR ? v[int((NR + 1) / 2)] : 0)}'
 }
 # fmt DIVISOR DECIMALS: "median [min-max]" on stdin, scaled.
@@ -264,9 +271,9 @@ echo "| Rules before the matching one | usbguard | mynaguard-agent | Speed-up | 
 echo "|---|---|---|---|---|"
 for cfg in $configs; do
 	u=$(mednum ug "$cfg" per_device_us)
-	m=$(mednum mg "$cfg" per_device_us)
+	m=$(mednum mg "$cfg" start_per_device_us)
 	printf "| %s | %s | %s | %sx | %s |\n" "$(label "$cfg")" \
-		"$(med ug "$cfg" per_device_us | fmt 1000 2)" "$(med mg "$cfg" per_device_us | fmt 1000 2)" \
+		"$(med ug "$cfg" per_device_us | fmt 1000 2)" "$(med mg "$cfg" start_per_device_us | fmt 1000 2)" \
 		"$(awk -v u="$u" -v m="$m" 'BEGIN {printf "%.1f", (m > 0 ? u / m : 0)}')" \
 		"$(med mgtmpfs "$cfg" start_per_device_us | fmt 1000 2)"
 done
@@ -311,6 +318,10 @@ for cfg in $configs; do
 		"$(val "$work/res/mg-$cfg-1.txt" idle_cpu_ns | fmt 1000000 3)" \
 		"$(val "$work/res/mg-$cfg-1.txt" idle_switches)"
 done
+echo
+echo "### mynaguard rule engine alone (mynaguard-bench-rules: same rule files, every device matched to its own rule)"
+echo
+cat "$work/res/rules-engine.md"
 # Sanity: every device allowed by both, every time.
 bad=0
 for f in "$work"/res/ug-*.txt; do

@@ -39,41 +39,9 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "usb_catalog.h"
-#include "usb_desc.h"
+#include "usb_topology.h"
 
-#define CONTROLLER "/devices/pci0000:00/0000:00:14.0"
-#define PATH_LEN   256
-#define MAX_NODES  512
-#define HUB_PORTS  7
-#define RH_PORTS   12
-
-enum node_kind {
-	NODE_ROOT_HUB,
-	NODE_HUB,
-	NODE_LEAF,
-};
-
-struct node {
-	enum node_kind kind;
-	const struct mg_cat_device *cat;
-	char path[PATH_LEN]; /* DEVPATH */
-	char port[64];	     /* sysfs name: "usb1", "1-3", "1-3.4" */
-	int parent;	     /* node index; -1: the PCI controller */
-	unsigned bus, devnum;
-	char serial[64]; /* "" when the model has none */
-	unsigned leaf_no;
-	struct mg_usb_desc *desc;
-};
-
-static struct node nodes[MAX_NODES];
-static size_t n_nodes;
-
-static void die(const char *what)
-{
-	fprintf(stderr, "mynaguard-bench-usbgen: %s: %s\n", what, errno ? strerror(errno) : "error");
-	exit(1);
-}
+static struct bench_topology *topo;
 
 static uint64_t rng_state = 0x6d796e6167756172ull; /* "mynaguar" */
 
@@ -86,117 +54,10 @@ static uint64_t rng(void)
 	return rng_state * 0x2545f4914f6cdd1dull;
 }
 
-static const struct mg_cat_device *cat(const char *key)
-{
-	const struct mg_cat_device *d = mg_cat_find(key);
-	if (!d) {
-		errno = 0;
-		die(key);
-	}
-	return d;
-}
-
-static struct node *add_node(enum node_kind kind, const struct mg_cat_device *c, int parent,
-			     const char *port)
-{
-	if (n_nodes == MAX_NODES) {
-		errno = 0;
-		die("too many devices");
-	}
-	struct node *n = &nodes[n_nodes++];
-	memset(n, 0, sizeof(*n));
-	n->kind = kind;
-	n->cat = c;
-	n->parent = parent;
-	snprintf(n->port, sizeof(n->port), "%s", port);
-	snprintf(n->path, sizeof(n->path), "%s/%s", parent < 0 ? CONTROLLER : nodes[parent].path,
-		 port);
-	n->bus = kind == NODE_ROOT_HUB ? (unsigned)(port[3] - '0') : nodes[parent].bus;
-	n->desc = calloc(1, sizeof(*n->desc));
-	char why[192];
-	if (!n->desc)
-		die("calloc");
-	if (mg_usb_desc_parse(c->descriptors, c->descriptors_len, n->desc, why, sizeof(why)) < 0) {
-		errno = 0;
-		die(why);
-	}
-	return n;
-}
-
-/* Leaf models, in the order they are plugged (root hubs and the hub model excluded). */
-static const char *const leaf_keys[] = {
-	"flash_sandisk", "keyboard",	"mouse",       "flash_kingston", "fido_key",
-	"phone_mtp",	 "hdd_uas",	"mouse_cheap", "sd_reader",	 "yubikey5",
-	"eth_rtl8153",	 "ccid_reader", "printer",     "wifi_rtl8812bu", "phone_rndis",
-	"bt_csr",	 "vendor_pasori", "keyboard_storage", "badusb",
-};
-#define N_LEAF_KEYS (sizeof(leaf_keys) / sizeof(leaf_keys[0]))
-
-/* Builds the tree: root hubs, then as many hubs as needed for nleaves leaves. */
-static void build(unsigned nleaves)
-{
-	int usb1 = (int)n_nodes;
-	add_node(NODE_ROOT_HUB, cat(MG_CAT_ROOT_HUB_USB2), -1, "usb1");
-	add_node(NODE_ROOT_HUB, cat(MG_CAT_ROOT_HUB_USB3), -1, "usb2");
-	/* Hubs on root ports 1..k; k is the least with (12 - k) + 7k >= nleaves. */
-	unsigned k = 0;
-	while (k < RH_PORTS && RH_PORTS - k + HUB_PORTS * k < nleaves)
-		k++;
-	if (RH_PORTS - k + HUB_PORTS * k < nleaves) {
-		errno = 0;
-		die("too many devices for two hub tiers (at most 84)");
-	}
-	int hubs[RH_PORTS];
-	for (unsigned p = 1; p <= k; p++) {
-		char port[64];
-		snprintf(port, sizeof(port), "1-%u", p);
-		hubs[p - 1] = (int)n_nodes;
-		add_node(NODE_HUB, cat("hub"), usb1, port);
-	}
-	/* Leaves: behind the hubs first, then on the free root ports. */
-	unsigned placed = 0;
-	for (unsigned h = 0; h < k && placed < nleaves; h++) {
-		for (unsigned p = 1; p <= HUB_PORTS && placed < nleaves; p++) {
-			char port[64];
-			snprintf(port, sizeof(port), "1-%u.%u", h + 1, p);
-			struct node *n = add_node(NODE_LEAF, cat(leaf_keys[placed % N_LEAF_KEYS]),
-						  hubs[h], port);
-			n->leaf_no = ++placed;
-		}
-	}
-	for (unsigned p = k + 1; p <= RH_PORTS && placed < nleaves; p++) {
-		char port[64];
-		snprintf(port, sizeof(port), "1-%u", p);
-		struct node *n =
-			add_node(NODE_LEAF, cat(leaf_keys[placed % N_LEAF_KEYS]), usb1, port);
-		n->leaf_no = ++placed;
-	}
-	/* Device numbers in enumeration order; distinct serials per instance. */
-	unsigned devnum[3] = {0, 0, 0};
-	for (size_t i = 0; i < n_nodes; i++) {
-		struct node *n = &nodes[i];
-		n->devnum = ++devnum[n->bus];
-		const char *s = n->cat->serial;
-		if (!s)
-			continue;
-		if (n->kind != NODE_LEAF) {
-			snprintf(n->serial, sizeof(n->serial), "%s", s);
-			continue;
-		}
-		/* The catalog serial with its last four characters replaced by the leaf number. */
-		size_t len = strlen(s);
-		if (len < 4 || len >= sizeof(n->serial)) {
-			errno = 0;
-			die("catalog serial shorter than 4 characters");
-		}
-		snprintf(n->serial, sizeof(n->serial), "%.*s%04X", (int)(len - 4), s, n->leaf_no);
-	}
-}
-
 static void mkdir_or_die(const char *path)
 {
 	if (mkdir(path, 0755) < 0 && errno != EEXIST)
-		die(path);
+		bench_die(path);
 }
 
 static FILE *open_out(const char *dir, const char *name)
@@ -205,46 +66,46 @@ static FILE *open_out(const char *dir, const char *name)
 	snprintf(path, sizeof(path), "%s/%s", dir, name);
 	FILE *f = fopen(path, "we");
 	if (!f)
-		die(path);
+		bench_die(path);
 	return f;
 }
 
 static void close_out(FILE *f)
 {
 	if (ferror(f) || fclose(f) != 0)
-		die("write");
+		bench_die("write");
 }
 
 static void write_pci(FILE *f)
 {
-	fprintf(f, "P: " CONTROLLER "\n"
-		   "E: DRIVER=xhci_hcd\n"
-		   "E: PCI_CLASS=C0330\n"
-		   "E: PCI_ID=8086:A36D\n"
-		   "E: PCI_SUBSYS_ID=1028:085C\n"
-		   "E: PCI_SLOT_NAME=0000:00:14.0\n"
-		   "E: MODALIAS=pci:v00008086d0000A36Dsv00001028sd0000085Cbc0Csc03i30\n"
-		   "E: SUBSYSTEM=pci\n"
-		   "A: class=0x0c0330\\n\n"
-		   "A: device=0xa36d\\n\n"
-		   "A: vendor=0x8086\\n\n"
-		   "A: subsystem_vendor=0x1028\\n\n"
-		   "A: subsystem_device=0x085c\\n\n\n");
+	fprintf(f, "P: " BENCH_CONTROLLER "\n"
+	           "E: DRIVER=xhci_hcd\n"
+	           "E: PCI_CLASS=C0330\n"
+	           "E: PCI_ID=8086:A36D\n"
+	           "E: PCI_SUBSYS_ID=1028:085C\n"
+	           "E: PCI_SLOT_NAME=0000:00:14.0\n"
+	           "E: MODALIAS=pci:v00008086d0000A36Dsv00001028sd0000085Cbc0Csc03i30\n"
+	           "E: SUBSYSTEM=pci\n"
+	           "A: class=0x0c0330\\n\n"
+	           "A: device=0xa36d\\n\n"
+	           "A: vendor=0x8086\\n\n"
+	           "A: subsystem_vendor=0x1028\\n\n"
+	           "A: subsystem_device=0x085c\\n\n\n");
 }
 
 /* The sysfs `devpath` attribute: the port chain below the root hub ("3.4"; root hub "0"). */
-static const char *devpath_attr(const struct node *n)
+static const char *devpath_attr(const struct bench_node *n)
 {
 	const char *dash = strchr(n->port, '-');
 	return dash ? dash + 1 : "0";
 }
 
-static void write_device(FILE *f, const struct node *n)
+static void write_device(FILE *f, const struct bench_node *n)
 {
 	const struct mg_cat_device *c = n->cat;
 	const uint8_t *b = c->descriptors;
 	const uint8_t *cfg = c->descriptors_len >= 18 + 9 ? b + 18 : NULL;
-	const bool leaf = n->kind == NODE_LEAF;
+	const bool leaf = n->kind == BENCH_LEAF;
 	fprintf(f, "P: %s\n", n->path);
 	fprintf(f, "E: DEVTYPE=usb_device\nE: DRIVER=usb\n");
 	fprintf(f, "E: PRODUCT=%x/%x/%x\n", c->vendor, c->product, c->bcd_device);
@@ -252,33 +113,34 @@ static void write_device(FILE *f, const struct node *n)
 	fprintf(f, "E: BUSNUM=%03u\nE: DEVNUM=%03u\n", n->bus, n->devnum);
 	fprintf(f, "E: SUBSYSTEM=usb\n");
 	fprintf(f, "A: authorized=%d\\n\n", leaf ? 0 : 1);
-	if (n->kind == NODE_ROOT_HUB)
+	if (n->kind == BENCH_ROOT_HUB)
 		fprintf(f, "A: authorized_default=1\\n\nA: interface_authorized_default=1\\n\n");
 	fprintf(f, "A: avoid_reset_quirk=0\\n\n");
 	if (leaf)
 		fprintf(f, "A: bConfigurationValue=\\n\n"); /* unconfigured until authorized */
 	else
 		fprintf(f, "A: bConfigurationValue=%u\\n\n", c->config_value);
-	fprintf(f, "A: bDeviceClass=%02x\\n\nA: bDeviceProtocol=%02x\\n\nA: bDeviceSubClass=%02x\\n\n",
-		b[4], b[6], b[5]);
+	fprintf(f,
+	        "A: bDeviceClass=%02x\\n\nA: bDeviceProtocol=%02x\\n\nA: bDeviceSubClass=%02x\\n\n",
+	        b[4], b[6], b[5]);
 	fprintf(f, "A: bMaxPacketSize0=%u\\n\nA: bMaxPower=%s\\n\n", b[7], c->max_power);
 	fprintf(f, "A: bNumConfigurations=%u\\n\n", b[17]);
 	if (cfg)
 		fprintf(f, "A: bNumInterfaces=%2u\\n\nA: bmAttributes=%x\\n\n", cfg[4], cfg[7]);
 	fprintf(f, "A: bcdDevice=%04x\\n\n", c->bcd_device);
 	fprintf(f, "A: busnum=%u\\n\nA: devnum=%u\\n\nA: devpath=%s\\n\n", n->bus, n->devnum,
-		devpath_attr(n));
+	        devpath_attr(n));
 	fprintf(f, "A: idProduct=%04x\\n\nA: idVendor=%04x\\n\n", c->product, c->vendor);
 	fprintf(f, "A: ltm_capable=no\\n\n");
 	if (c->manufacturer)
 		fprintf(f, "A: manufacturer=%s\\n\n", c->manufacturer);
 	fprintf(f, "A: maxchild=%u\\n\n", c->maxchild);
-	if (n->kind != NODE_ROOT_HUB)
+	if (n->kind != BENCH_ROOT_HUB)
 		fprintf(f, "A: port/connect_type=hotplug\\n\n");
 	if (c->product_name)
 		fprintf(f, "A: product=%s\\n\n", c->product_name);
 	fprintf(f, "A: quirks=0x0\\n\nA: removable=%s\\n\n",
-		n->kind == NODE_ROOT_HUB ? "unknown" : "removable");
+	        n->kind == BENCH_ROOT_HUB ? "unknown" : "removable");
 	fprintf(f, "A: remove=\n"); /* write-only in the kernel: declared so that writes work */
 	if (n->serial[0])
 		fprintf(f, "A: serial=%s\\n\n", n->serial);
@@ -290,10 +152,10 @@ static void write_device(FILE *f, const struct node *n)
 	fprintf(f, "\n\n");
 }
 
-static void write_chain(FILE *f, const struct node *n)
+static void write_chain(FILE *f, const struct bench_node *n)
 {
 	if (n->parent >= 0)
-		write_chain(f, &nodes[n->parent]);
+		write_chain(f, &topo->nodes[n->parent]);
 	write_device(f, n);
 }
 
@@ -312,11 +174,11 @@ static void write_devices(const char *out)
 	write_pci(all);
 	write_pci(base);
 	bool first = true;
-	for (size_t i = 0; i < n_nodes; i++) {
-		const struct node *n = &nodes[i];
+	for (size_t i = 0; i < topo->n; i++) {
+		const struct bench_node *n = &topo->nodes[i];
 		write_device(all, n);
 		fprintf(devs, "%s\n", n->path);
-		if (n->kind != NODE_LEAF) {
+		if (n->kind != BENCH_LEAF) {
 			write_device(base, n);
 			continue;
 		}
@@ -325,7 +187,7 @@ static void write_devices(const char *out)
 		FILE *f = open_out(out, name);
 		write_pci(f);
 		if (first) {
-			write_device(f, &nodes[1]); /* usb2, which has no leaf */
+			write_device(f, &topo->nodes[1]); /* usb2, which has no leaf */
 			first = false;
 		}
 		write_chain(f, n);
@@ -390,17 +252,20 @@ static void write_rules(const char *out, unsigned long r, bool other_ids)
 	char name[64];
 	snprintf(name, sizeof(name), "rules-%lu%s.conf", r, other_ids ? "-other" : "");
 	FILE *f = open_out(out, name);
-	fprintf(f, "# mynaguard USB decision benchmark: %lu rules that match no device%s, then one "
-		   "allow rule per device.\n",
-		r, other_ids ? " (other products)" : "");
+	fprintf(f,
+	        "# mynaguard USB decision benchmark: %lu rules that match no device%s, then one "
+	        "allow rule per device.\n",
+	        r, other_ids ? " (other products)" : "");
 	/* Every model of the set, hub and root hubs included, names the non-matching rules. */
-	const struct mg_cat_device *models[N_LEAF_KEYS + 3];
+	const struct mg_cat_device *models[64];
+	if (bench_n_leaf_keys + 3 > sizeof(models) / sizeof(models[0]))
+		bench_die("too many models");
 	size_t nm = 0;
-	for (size_t i = 0; i < N_LEAF_KEYS; i++)
-		models[nm++] = cat(leaf_keys[i]);
-	models[nm++] = cat("hub");
-	models[nm++] = cat(MG_CAT_ROOT_HUB_USB2);
-	models[nm++] = cat(MG_CAT_ROOT_HUB_USB3);
+	for (size_t i = 0; i < bench_n_leaf_keys; i++)
+		models[nm++] = bench_cat(bench_leaf_keys[i]);
+	models[nm++] = bench_cat("hub");
+	models[nm++] = bench_cat(MG_CAT_ROOT_HUB_USB2);
+	models[nm++] = bench_cat(MG_CAT_ROOT_HUB_USB3);
 	rng_state = 0x6d796e6167756172ull ^ r;
 	for (unsigned long i = 0; i < r; i++) {
 		const struct mg_cat_device *src = models[i % nm];
@@ -416,20 +281,21 @@ static void write_rules(const char *out, unsigned long r, bool other_ids)
 		switch (i % 4) {
 		case 0:
 			fprintf(f, "allow id %04x:%04x serial \"%s\"\n", m->vendor, m->product,
-				serial);
+			        serial);
 			break;
 		case 1:
 			fprintf(f, "allow id %04x:%04x serial \"%s\" name \"%s\"\n", m->vendor,
-				m->product, serial, m->product_name ? m->product_name : "USB Device");
+			        m->product, serial,
+			        m->product_name ? m->product_name : "USB Device");
 			break;
 		case 2: {
 			struct mg_usb_desc *d = calloc(1, sizeof(*d));
 			char why[192];
 			if (!d || mg_usb_desc_parse(m->descriptors, m->descriptors_len, d, why,
-						    sizeof(why)) < 0)
-				die("descriptors");
+			                            sizeof(why)) < 0)
+				bench_die("descriptors");
 			fprintf(f, "allow id %04x:%04x serial \"%s\"", m->vendor, m->product,
-				serial);
+			        serial);
 			print_ifaces(f, d);
 			fprintf(f, "\n");
 			free(d);
@@ -439,14 +305,14 @@ static void write_rules(const char *out, unsigned long r, bool other_ids)
 			char hash[45];
 			base64_32(hash);
 			fprintf(f, "block id %04x:%04x serial \"%s\" hash \"%s\"\n", m->vendor,
-				m->product, serial, hash);
+			        m->product, serial, hash);
 			break;
 		}
 		}
 	}
 	/* The devices' own rules, last. */
-	for (size_t i = 0; i < n_nodes; i++) {
-		const struct node *n = &nodes[i];
+	for (size_t i = 0; i < topo->n; i++) {
+		const struct bench_node *n = &topo->nodes[i];
 		fprintf(f, "allow id %04x:%04x", n->cat->vendor, n->cat->product);
 		if (n->serial[0])
 			fprintf(f, " serial \"%s\"", n->serial);
@@ -465,7 +331,7 @@ static unsigned long parse_count(const char *s, unsigned long max)
 	unsigned long v = strtoul(s, &end, 10);
 	if (errno || end == s || *end || v > max || s[0] == '-') {
 		errno = 0;
-		die("expected a number");
+		bench_die("expected a number");
 	}
 	return v;
 }
@@ -473,26 +339,30 @@ static unsigned long parse_count(const char *s, unsigned long max)
 int main(int argc, char **argv)
 {
 	if (argc < 3) {
-		fprintf(stderr, "usage: mynaguard-bench-usbgen OUTDIR NDEVICES [R...] [other:R...]\n");
+		fprintf(stderr,
+		        "usage: mynaguard-bench-usbgen OUTDIR NDEVICES [R...] [other:R...]\n");
 		return 1;
 	}
 	for (size_t i = 0; mg_cat_all[i]; i++) {
 		char why[256];
 		if (mg_cat_check(mg_cat_all[i], why, sizeof(why)) < 0) {
 			errno = 0;
-			die(why);
+			bench_die(why);
 		}
 	}
 	const char *out = argv[1];
 	unsigned nleaves = (unsigned)parse_count(argv[2], 84);
 	mkdir_or_die(out);
-	build(nleaves);
+	topo = calloc(1, sizeof(*topo));
+	if (!topo)
+		bench_die("calloc");
+	bench_topology_build(topo, nleaves);
 	write_devices(out);
 	for (int i = 3; i < argc; i++) {
 		bool other = strncmp(argv[i], "other:", 6) == 0;
 		write_rules(out, parse_count(argv[i] + (other ? 6 : 0), 1000000), other);
 	}
-	for (size_t i = 0; i < n_nodes; i++)
-		free(nodes[i].desc);
+	bench_topology_free(topo);
+	free(topo);
 	return 0;
 }

@@ -173,7 +173,7 @@ static int64_t rfc3339_us(const char *s)
 	unsigned frac = 0;
 	int fd = 0;
 	if (sscanf(s, "%4d-%2d-%2dT%2d:%2d:%2d.%6u%n", &tm.tm_year, &tm.tm_mon, &tm.tm_mday,
-		   &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &frac, &fd) != 7 ||
+	           &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &frac, &fd) != 7 ||
 	    s[fd] != 'Z')
 		return -1;
 	tm.tm_year -= 1900;
@@ -223,7 +223,7 @@ static bool is_decision(const struct event *ev)
 
 /* Waits until an event of type for syspath appears; returns its time. */
 static int64_t evlog_wait(struct evlog *l, const char *type, const char *syspath,
-			  unsigned timeout_ms, struct event *out)
+                          unsigned timeout_ms, struct event *out)
 {
 	int64_t deadline = now_us(CLOCK_MONOTONIC) + (int64_t)timeout_ms * 1000;
 	struct event ev;
@@ -282,7 +282,6 @@ static bool read_file(const char *path, char *buf, size_t len)
 	return true;
 }
 
-
 static long status_kb(pid_t pid, const char *key)
 {
 	char path[64], line[256];
@@ -299,11 +298,7 @@ static long status_kb(pid_t pid, const char *key)
 	return v;
 }
 
-/*
- * The thread ids of pid. Not opendir(): under the umockdev preload every opendir() leaks an
- * entry of its fixed-size fd map (closedir() closes behind its back), so this uses open(),
- * getdents64 and close(), which it sees.
- */
+/* The thread ids of pid (at most max), read with open(), getdents64 and close(). */
 static size_t tasks_of(pid_t pid, long *tids, size_t max)
 {
 	char dir[64];
@@ -318,7 +313,8 @@ static size_t tasks_of(pid_t pid, long *tids, size_t max)
 		if (len <= 0)
 			break;
 		for (long off = 0; off < len;) {
-			const struct dirent64 *e = (const struct dirent64 *)(const void *)(buf + off);
+			const struct dirent64 *e =
+			    (const struct dirent64 *)(const void *)(buf + off);
 			if (e->d_name[0] != '.' && n < max)
 				tids[n++] = strtol(e->d_name, NULL, 10);
 			off += e->d_reclen;
@@ -482,7 +478,7 @@ static void read_lists(const char *gen)
 /* ---- phases ---- */
 
 static void measure_start(struct evlog *log, int64_t spawn_rt, int64_t spawn_mono,
-			  int64_t ready_mono, unsigned timeout_s)
+                          int64_t ready_mono, unsigned timeout_s)
 {
 	printf("ready_us=%lld\n", (long long)(ready_mono - spawn_mono));
 	/* Every device decided, in the order of the log. */
@@ -516,8 +512,7 @@ static void measure_start(struct evlog *log, int64_t spawn_rt, int64_t spawn_mon
 	if (!wait_idle(agent_pid, 5000))
 		fail("agent still busy 5 s after the start decisions");
 	cpu_of(agent_pid, &cpu, &sw);
-	printf("start_devices=%zu\nstart_allowed=%zu\nstart_cpu_us=%llu\n", n, allowed,
-	       cpu / 1000);
+	printf("start_devices=%zu\nstart_allowed=%zu\nstart_cpu_us=%llu\n", n, allowed, cpu / 1000);
 	if (started >= 0)
 		printf("start_load_us=%lld\n", (long long)(started - spawn_rt));
 	printf("start_first_decision_us=%lld\n", (long long)(times[0] - spawn_rt));
@@ -615,7 +610,8 @@ static void hotplug(UMockdevTestbed *tb, struct evlog *log, const char *gen, uns
 	cpu_of(agent_pid, &cpu1, &sw1);
 	close(ifd);
 	if (n)
-		printf("hotplug_cpu_per_device_us=%.1f\n", (double)(cpu1 - cpu0) / 1000.0 / (double)n);
+		printf("hotplug_cpu_per_device_us=%.1f\n",
+		       (double)(cpu1 - cpu0) / 1000.0 / (double)n);
 	print_stats("hotplug", lat, n);
 	print_stats("hotplug_event", evlat, n);
 }
@@ -623,7 +619,7 @@ static void hotplug(UMockdevTestbed *tb, struct evlog *log, const char *gen, uns
 static void usage(void)
 {
 	fprintf(stderr, "usage: umockdev-wrapper mynaguard-bench-usbharness --agent BIN --config "
-			"FILE --gen DIR [--hotplug N] [--idle S] [--timeout S]\n");
+	                "FILE --gen DIR [--hotplug N] [--idle S] [--timeout S]\n");
 	exit(2);
 }
 

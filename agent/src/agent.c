@@ -34,6 +34,8 @@ struct agent_dev {
 	const struct mg_rule *rule; /* deciding rule in the current rule set; NULL: implicit */
 	bool has_override;
 	enum mg_target override;
+	char *operator;         /* who set the override */
+	const char *reason;     /* why this target when no rule explains it (static text) */
 	bool applied;           /* kernel state written */
 	char *apply_error;      /* why it could not be written */
 	struct mg_strv blocked; /* interface names kept off */
@@ -60,6 +62,7 @@ static void dev_free(struct agent_dev **pd)
 	mg_device_free(&d->dev);
 	free(d->read_error);
 	free(d->apply_error);
+	free(d->operator);
 	mg_strv_free(&d->blocked);
 	free(d);
 	*pd = NULL;
@@ -205,16 +208,6 @@ static enum mg_event_type decision_type(enum mg_target t)
 	                              : MG_EV_DEVICE_REJECTED;
 }
 
-static const char *reason_of(const struct agent_dev *d, bool present)
-{
-	if (d->read_error)
-		return d->read_error;
-	if (d->has_override)
-		return "operator override";
-	(void)present;
-	return NULL;
-}
-
 /* Records the decision event (and device.suspicious when interfaces were kept off). */
 static int record_decision(struct mg_agent *a, const struct agent_dev *d, enum mg_event_type type,
                            const char *error)
@@ -240,7 +233,9 @@ static int record_decision(struct mg_agent *a, const struct agent_dev *d, enum m
 	if ((r = mg_set_str(&dec->target, mg_target_name(d->target))) < 0 ||
 	    (r = mg_set_str(&dec->mode, a->conf.mode == MG_MODE_AUDIT ? "audit" : "enforce")) < 0 ||
 	    (r = strv_copy(&dec->blocked_interfaces, &d->blocked)) < 0 ||
-	    (r = mg_set_str(&dec->error, error)) < 0)
+	    (r = mg_set_str(&dec->error, error)) < 0 ||
+	    (r = mg_set_str(&dec->reason, d->read_error ? d->read_error : d->reason)) < 0 ||
+	    (r = mg_set_str(&dec->operator, d->has_override ? d->operator : NULL)) < 0)
 		goto out;
 	dec->applied = d->applied;
 	r = record(a, ev);
@@ -305,18 +300,30 @@ static bool iface_blocked(const struct mg_agent *a, const struct agent_dev *d, u
 {
 	if (!d->dev)
 		return true;
+	bool operator_allow = d->has_override && d->override == MG_TARGET_ALLOW;
 	bool found = false;
 	for (size_t i = 0; i < d->dev->desc.n_ifaces; i++) {
 		const struct mg_usb_iface *it = &d->dev->desc.ifaces[i];
 		if (it->config_value != cfg || it->number != ifnum)
 			continue;
 		found = true;
-		if (mg_agent_conf_blocks_iface(&a->conf, it->type.cls, it->type.sub,
+		if (!operator_allow &&
+		    mg_agent_conf_blocks_iface(&a->conf, it->type.cls, it->type.sub,
 		                               it->type.proto) &&
 		    !(d->rule && mg_rule_names_interface(d->rule, it->type)))
 			return true;
 	}
 	return !found;
+}
+
+/* The name interfaces of d start with: its port, or "<bus>-0" for root hub "usb<bus>". */
+static void iface_prefix(const struct agent_dev *d, char *buf, size_t len)
+{
+	const char *port = strrchr(d->devpath, '/') + 1;
+	if (strncmp(port, "usb", 3) == 0 && port[3] >= '0' && port[3] <= '9')
+		snprintf(buf, len, "%s-0", port + 3);
+	else
+		snprintf(buf, len, "%s", port);
 }
 
 /* Parses "<port>:<cfg>.<ifnum>" for the device's port. -EINVAL when it is not one. */
@@ -358,9 +365,9 @@ static int compute_blocked(const struct mg_agent *a, struct agent_dev *d)
 		const struct mg_usb_iface *it = &d->dev->desc.ifaces[i];
 		if (!iface_blocked(a, d, it->config_value, it->number))
 			continue;
-		char name[300];
-		snprintf(name, sizeof(name), "%s:%u.%u", d->dev->port, it->config_value,
-		         it->number);
+		char name[300], prefix[64];
+		iface_prefix(d, prefix, sizeof(prefix));
+		snprintf(name, sizeof(name), "%s:%u.%u", prefix, it->config_value, it->number);
 		if (mg_strv_contains(&d->blocked, name))
 			continue;
 		int r = strv_add(&d->blocked, name);
@@ -374,8 +381,9 @@ static int compute_blocked(const struct mg_agent *a, struct agent_dev *d)
 static int apply_interface(const struct mg_agent *a, const struct agent_dev *d, const char *name)
 {
 	unsigned cfg, ifnum;
-	const char *port = d->dev ? d->dev->port : strrchr(d->devpath, '/') + 1;
-	if (parse_iface_name(name, port, &cfg, &ifnum) < 0)
+	char prefix[64];
+	iface_prefix(d, prefix, sizeof(prefix));
+	if (parse_iface_name(name, prefix, &cfg, &ifnum) < 0)
 		return 0; /* not an interface of this device */
 	bool allow = d->target == MG_TARGET_ALLOW && !iface_blocked(a, d, cfg, ifnum);
 	int fd = openat(d->dirfd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
@@ -482,31 +490,40 @@ static void enforce(struct mg_agent *a, struct agent_dev *d)
 	}
 }
 
-/* Decides d and writes the kernel state; records the decision. */
-static int decide(struct mg_agent *a, struct agent_dev *d, bool present)
+/*
+ * Decides d and writes the kernel state; records the decision. at_start: d was found by the
+ * start-up scan, so present_device_policy applies (and only then).
+ */
+static int decide(struct mg_agent *a, struct agent_dev *d, bool at_start)
 {
 	int64_t now = mg_now_us();
 	d->rule = NULL;
+	d->reason = NULL;
 	if (!d->dev) {
 		d->target = MG_TARGET_BLOCK; /* fail closed: unreadable or lying device */
+	} else if (d->has_override) {
+		d->target = d->override; /* the operator decided; no rule involved */
 	} else {
 		d->rule = mg_ruleset_match(a->rules, d->dev, now);
 		d->target =
 		    d->rule ? mg_rule_target(d->rule) : (enum mg_target)a->conf.implicit_target;
-		if (present) {
+		if (at_start) {
 			switch (a->conf.present_device_policy) {
 			case MG_PRESENT_ALLOW:
 				d->target = MG_TARGET_ALLOW;
 				d->rule = NULL;
+				d->reason = "present at start: present_device_policy=allow";
 				break;
 			case MG_PRESENT_BLOCK:
 				d->target = MG_TARGET_BLOCK;
 				d->rule = NULL;
+				d->reason = "present at start: present_device_policy=block";
 				break;
 			case MG_PRESENT_KEEP: {
 				int cur = mg_read_authorized(d->dirfd);
 				d->target = cur == 1 ? MG_TARGET_ALLOW : MG_TARGET_BLOCK;
 				d->rule = NULL;
+				d->reason = "present at start: present_device_policy=keep";
 				break;
 			}
 			default:
@@ -514,8 +531,6 @@ static int decide(struct mg_agent *a, struct agent_dev *d, bool present)
 			}
 		}
 	}
-	if (d->has_override)
-		d->target = d->override;
 
 	int r = compute_blocked(a, d);
 	if (r < 0)
@@ -529,8 +544,7 @@ static int decide(struct mg_agent *a, struct agent_dev *d, bool present)
 	else
 		enforce(a, d);
 
-	const char *error = d->apply_error ? d->apply_error : reason_of(d, present);
-	r = record_decision(a, d, decision_type(d->target), error);
+	r = record_decision(a, d, decision_type(d->target), d->apply_error);
 	if (r < 0 && d->target == MG_TARGET_ALLOW && a->conf.mode == MG_MODE_ENFORCE) {
 		/* No allow without a durable record. */
 		mg_log(MG_LOG_ERR, "%s: blocking again: the decision could not be recorded",
@@ -550,7 +564,7 @@ static int decide(struct mg_agent *a, struct agent_dev *d, bool present)
 }
 
 /* The hash of the parent USB device, reading it first if it is not known yet. */
-static int parent_hash(struct mg_agent *a, const char *devpath, const char **out, int depth)
+static int parent_hash(struct mg_agent *a, const char *devpath, bool at_start, const char **out)
 {
 	char parent[MG_DEVPATH_MAX + 1];
 	*out = NULL;
@@ -575,11 +589,9 @@ static int parent_hash(struct mg_agent *a, const char *devpath, const char **out
 	if (r < 0 || mg_uevent_parse(buf, len, '\n', &ev, NULL, 0) < 0 ||
 	    ev.kind != MG_UEVENT_USB_DEVICE)
 		return 0; /* a root hub's parent (PCI controller, platform device) */
-	if (depth > 16)
-		return -ELOOP;
-	/* Reading the parent would add it to the table; do so (it is present). */
-	(void)depth;
-	r = mg_agent_device_added(a, parent, true);
+	/* Decide the parent first (it was there before its child); the path is shorter each time.
+	 */
+	r = mg_agent_device_added(a, parent, at_start);
 	if (r < 0)
 		return r;
 	p = find_dev(a, parent);
@@ -615,7 +627,7 @@ static void remove_entry(struct mg_agent *a, struct agent_dev *d)
 	dev_free(&d);
 }
 
-int mg_agent_device_added(struct mg_agent *a, const char *devpath, bool present)
+int mg_agent_device_added(struct mg_agent *a, const char *devpath, bool at_start)
 {
 	struct agent_dev *old = find_dev(a, devpath);
 	if (old)
@@ -641,16 +653,20 @@ int mg_agent_device_added(struct mg_agent *a, const char *devpath, bool present)
 	snprintf(path, sizeof(path), SYSFS_ROOT "%s", devpath);
 	d->dirfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
 	if (d->dirfd < 0) {
-		/* Gone already, or not a directory: nothing to write to. */
+		/* Gone already (never authorized), or not a directory: record it and forget it. */
 		r = -errno;
 		mg_log_errno(MG_LOG_WARNING, r, "%s: cannot open", devpath);
+		d->target = MG_TARGET_BLOCK;
+		d->read_error = strdup("device vanished before it could be read");
+		set_error(&d->apply_error, "opening its sysfs directory", r);
+		r = record_decision(a, d, MG_EV_DEVICE_BLOCKED, d->apply_error);
 		remove_entry(a, d);
-		return 0;
+		return r == -ENOMEM ? r : 0;
 	}
 
 	const char *phash = NULL;
 	char errmsg[256] = "";
-	r = parent_hash(a, devpath, &phash, 0);
+	r = parent_hash(a, devpath, at_start, &phash);
 	if (r == -ENOMEM)
 		return r;
 	if (r < 0) {
@@ -666,12 +682,12 @@ int mg_agent_device_added(struct mg_agent *a, const char *devpath, bool present)
 		d->read_error = strdup(buf);
 		mg_log(MG_LOG_WARNING, "%s: %s: blocking", devpath, buf);
 	}
-	if (!present) {
+	if (!at_start) {
 		r = record_simple(a, d, MG_EV_DEVICE_INSERTED);
 		if (r == -ENOMEM)
 			return r;
 	}
-	return decide(a, d, present);
+	return decide(a, d, at_start);
 }
 
 int mg_agent_device_removed(struct mg_agent *a, const char *devpath)
@@ -682,6 +698,28 @@ int mg_agent_device_removed(struct mg_agent *a, const char *devpath)
 	int r = record_simple(a, d, MG_EV_DEVICE_REMOVED);
 	remove_entry(a, d);
 	return r == -ENOMEM ? r : 0;
+}
+
+int mg_agent_rescan_device(struct mg_agent *a, const char *devpath)
+{
+	if (find_dev(a, devpath))
+		return 0; /* known and decided: keep its decision (and any override) */
+	return mg_agent_device_added(a, devpath, false);
+}
+
+int mg_agent_prune_vanished(struct mg_agent *a)
+{
+	for (size_t i = 0; i < a->n;) {
+		struct agent_dev *d = a->devs[i];
+		if (faccessat(d->dirfd, "idVendor", F_OK, 0) == 0 || errno != ENOENT) {
+			i++;
+			continue;
+		}
+		int r = mg_agent_device_removed(a, d->devpath); /* removes a->devs[i] */
+		if (r < 0)
+			return r;
+	}
+	return 0;
 }
 
 int mg_agent_interface_added(struct mg_agent *a, const char *devpath)
@@ -749,7 +787,7 @@ int mg_agent_swap_rules(struct mg_agent *a, struct mg_ruleset *rules, const char
 	/* Re-decide every present device against the new rules before the old ones go. */
 	int r = 0;
 	for (size_t i = 0; i < a->n && r != -ENOMEM; i++)
-		r = decide(a, a->devs[i], true);
+		r = decide(a, a->devs[i], false);
 	mg_ruleset_free(&old);
 	if (r == -ENOMEM)
 		return r;
@@ -792,6 +830,11 @@ int mg_agent_override(struct mg_agent *a, unsigned id, enum mg_target target, co
 	struct agent_dev *d = find_id(a, id);
 	if (!d)
 		return -ENOENT;
+	char *op = strdup(who ? who : "?");
+	if (!op)
+		return -ENOMEM;
+	free(d->operator);
+	d->operator= op;
 	d->has_override = true;
 	d->override = target;
 	mg_log(MG_LOG_NOTICE, "%s: %s by operator %s until removal", d->devpath,

@@ -28,14 +28,22 @@ int mg_agent_started(struct mg_agent *agent);
 int mg_agent_stopping(struct mg_agent *agent, const char *reason);
 
 /*
- * A USB device appeared (present: found by the start-up scan rather than hot-plugged).
- * Decides it, writes the kernel state, records the events. Errors are recorded in the
- * device's entry and its event; the return value is negative only for ENOMEM.
+ * A USB device appeared (at_start: found by the start-up scan, so present_device_policy
+ * applies; otherwise hot-plugged). Decides it, writes the kernel state, records the events.
+ * Errors are recorded in the device's entry and its event; the return value is negative
+ * only for ENOMEM.
  */
-int mg_agent_device_added(struct mg_agent *agent, const char *devpath, bool present);
+int mg_agent_device_added(struct mg_agent *agent, const char *devpath, bool at_start);
 int mg_agent_device_removed(struct mg_agent *agent, const char *devpath);
 /* A USB interface appeared: authorize it or not, by its device's decision. */
 int mg_agent_interface_added(struct mg_agent *agent, const char *devpath);
+/*
+ * After lost uevents (socket overrun): a device found by the rescan is added (as
+ * hot-plugged) only when it is not known, and known devices whose sysfs directory is gone
+ * are removed. Decisions and overrides of known devices stay.
+ */
+int mg_agent_rescan_device(struct mg_agent *agent, const char *devpath);
+int mg_agent_prune_vanished(struct mg_agent *agent);
 /* Dispatches a classified uevent to the three functions above. */
 int mg_agent_handle_uevent(struct mg_agent *agent, const struct mg_uevent *ev);
 

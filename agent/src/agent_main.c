@@ -32,6 +32,13 @@ static int scan_cb(void *ctx, const char *devpath)
 	return mg_agent_device_added(ctx, devpath, true);
 }
 
+static int rescan_cb(void *ctx, const char *devpath)
+{
+	if (!mg_devpath_valid(devpath))
+		return 0;
+	return mg_agent_rescan_device(ctx, devpath);
+}
+
 static int ensure_dir(const char *path, mode_t mode)
 {
 	if (mkdir(path, mode) == 0 || errno == EEXIST)
@@ -60,7 +67,9 @@ static int drain_monitor(struct mg_monitor *mon, struct mg_agent *agent)
 			return 0;
 		if (r == -ENOBUFS) {
 			mg_log(MG_LOG_WARNING, "uevents were lost (socket overrun): rescanning");
-			r = mg_monitor_enumerate(mon, scan_cb, agent);
+			r = mg_agent_prune_vanished(agent);
+			if (r == 0)
+				r = mg_monitor_enumerate(mon, rescan_cb, agent);
 			if (r < 0)
 				return r;
 			continue;

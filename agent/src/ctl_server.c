@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/time.h>
@@ -17,10 +18,22 @@
 #include "ctl_proto.h"
 #include "mg/log.h"
 
-#define MAX_GROUPS 64
+#define MAX_GROUPS  64
+#define MAX_CLIENTS 16
+
+/* A connected, authorized peer whose request line is still arriving. */
+struct ctl_client {
+	int fd; /* -1: slot free */
+	struct ucred cred;
+	size_t len;
+	char buf[MG_CTL_MAX_REQUEST + 1];
+};
 
 struct mg_ctl_server {
-	int fd;
+	int fd;  /* listening socket */
+	int efd; /* epoll over fd and the clients: the one fd the event loop watches */
+	struct ctl_client clients[MAX_CLIENTS];
+	unsigned next_victim; /* slot reused when all are busy */
 	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
 	gid_t gids[MAX_GROUPS];
 	size_t n_gids;
@@ -33,6 +46,9 @@ int mg_ctl_server_new(const char *path, const struct mg_strv *allowed_groups,
 	if (!s)
 		return -ENOMEM;
 	s->fd = -1;
+	s->efd = -1;
+	for (size_t i = 0; i < MAX_CLIENTS; i++)
+		s->clients[i].fd = -1;
 	int r = -ENAMETOOLONG;
 	if (strlen(path) >= sizeof(s->path))
 		goto fail;
@@ -70,6 +86,12 @@ int mg_ctl_server_new(const char *path, const struct mg_strv *allowed_groups,
 		r = -errno;
 		goto fail;
 	}
+	s->efd = epoll_create1(EPOLL_CLOEXEC);
+	struct epoll_event ee = {.events = EPOLLIN, .data.ptr = NULL};
+	if (s->efd < 0 || epoll_ctl(s->efd, EPOLL_CTL_ADD, s->fd, &ee) < 0) {
+		r = -errno;
+		goto fail;
+	}
 	*out = s;
 	return 0;
 fail:
@@ -82,6 +104,11 @@ void mg_ctl_server_free(struct mg_ctl_server **ps)
 	struct mg_ctl_server *s = *ps;
 	if (!s)
 		return;
+	for (size_t i = 0; i < MAX_CLIENTS; i++)
+		if (s->clients[i].fd >= 0)
+			close(s->clients[i].fd);
+	if (s->efd >= 0)
+		close(s->efd);
 	if (s->fd >= 0) {
 		close(s->fd);
 		unlink(s->path);
@@ -92,7 +119,7 @@ void mg_ctl_server_free(struct mg_ctl_server **ps)
 
 int mg_ctl_server_fd(const struct mg_ctl_server *s)
 {
-	return s->fd;
+	return s->efd;
 }
 
 static bool peer_allowed(const struct mg_ctl_server *s, int fd, struct ucred *cred)
@@ -198,61 +225,110 @@ static json_t *dispatch(struct mg_agent *agent, const struct mg_ctl_request *req
 	return error_json("unknown command");
 }
 
-static void serve_one(struct mg_ctl_server *s, struct mg_agent *agent, int fd)
+static void client_close(struct mg_ctl_server *s, struct ctl_client *c)
 {
-	struct ucred cred;
-	if (!peer_allowed(s, fd, &cred)) {
-		json_t *e =
-		    error_json("permission denied: root or a member of allowed_groups only");
-		send_json(fd, e);
-		json_decref(e);
+	if (c->fd < 0)
 		return;
-	}
-	struct timeval tv = {.tv_sec = 1, .tv_usec = 0};
-	(void)setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-	tv.tv_sec = 5;
-	(void)setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-	char buf[MG_CTL_MAX_REQUEST + 1];
-	size_t len = 0;
-	for (;;) {
-		ssize_t n = recv(fd, buf + len, sizeof(buf) - 1 - len, 0);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			break;
-		len += (size_t)n;
-		if (memchr(buf, '\n', len) || len == sizeof(buf) - 1)
-			break;
-	}
-	char *nl = memchr(buf, '\n', len);
+	epoll_ctl(s->efd, EPOLL_CTL_DEL, c->fd, NULL);
+	close(c->fd);
+	c->fd = -1;
+	c->len = 0;
+}
+
+/* Answers the complete request line in c and closes the connection. */
+static void client_answer(struct mg_ctl_server *s, struct mg_agent *agent, struct ctl_client *c)
+{
+	char *nl = memchr(c->buf, '\n', c->len);
 	json_t *resp;
 	struct mg_ctl_request req;
 	char err[256];
 	if (!nl) {
 		resp = error_json("incomplete or oversized request");
-	} else if (mg_ctl_request_parse(buf, (size_t)(nl - buf), &req, err, sizeof(err)) < 0) {
+	} else if (mg_ctl_request_parse(c->buf, (size_t)(nl - c->buf), &req, err, sizeof(err)) <
+	           0) {
 		resp = error_json(err);
 	} else {
-		resp = dispatch(agent, &req, &cred);
+		resp = dispatch(agent, &req, &c->cred);
 		if (!resp)
 			resp = error_json("out of memory");
 	}
-	send_json(fd, resp);
+	/* The answer may be large (list-devices): write it blocking, with a bound. */
+	int fl = fcntl(c->fd, F_GETFL);
+	if (fl >= 0)
+		(void)fcntl(c->fd, F_SETFL, fl & ~O_NONBLOCK);
+	struct timeval tv = {.tv_sec = 2, .tv_usec = 0};
+	(void)setsockopt(c->fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	send_json(c->fd, resp);
 	json_decref(resp);
+	client_close(s, c);
+}
+
+static void client_accept(struct mg_ctl_server *s)
+{
+	for (;;) {
+		int fd = accept4(s->fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+		if (fd < 0)
+			return; /* EAGAIN, or an error for this one connection */
+		struct ucred cred;
+		if (!peer_allowed(s, fd, &cred)) {
+			json_t *e = error_json(
+			    "permission denied: root or a member of allowed_groups only");
+			send_json(fd, e);
+			json_decref(e);
+			close(fd);
+			continue;
+		}
+		struct ctl_client *c = NULL;
+		for (size_t i = 0; i < MAX_CLIENTS && !c; i++)
+			if (s->clients[i].fd < 0)
+				c = &s->clients[i];
+		if (!c) {
+			/* All slots held by silent peers: the oldest slot gives way. */
+			c = &s->clients[s->next_victim++ % MAX_CLIENTS];
+			client_close(s, c);
+		}
+		c->fd = fd;
+		c->cred = cred;
+		c->len = 0;
+		struct epoll_event ee = {.events = EPOLLIN | EPOLLRDHUP, .data.ptr = c};
+		if (epoll_ctl(s->efd, EPOLL_CTL_ADD, fd, &ee) < 0)
+			client_close(s, c);
+	}
+}
+
+/* Reads what the client sent; answers once a line (or too much) has arrived. */
+static void client_read(struct mg_ctl_server *s, struct mg_agent *agent, struct ctl_client *c)
+{
+	for (;;) {
+		ssize_t n = recv(c->fd, c->buf + c->len, sizeof(c->buf) - 1 - c->len, 0);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			return; /* wait for more */
+		if (n <= 0) {
+			client_close(s, c); /* closed without a complete request */
+			return;
+		}
+		c->len += (size_t)n;
+		if (memchr(c->buf, '\n', c->len) || c->len == sizeof(c->buf) - 1) {
+			client_answer(s, agent, c);
+			return;
+		}
+	}
 }
 
 int mg_ctl_server_handle(struct mg_ctl_server *s, struct mg_agent *agent)
 {
-	for (;;) {
-		int fd = accept4(s->fd, NULL, NULL, SOCK_CLOEXEC);
-		if (fd < 0) {
-			if (errno == EINTR)
-				continue;
-			if (errno == EAGAIN || errno == EWOULDBLOCK)
-				return 0;
-			return -errno;
-		}
-		serve_one(s, agent, fd);
-		close(fd);
+	struct epoll_event evs[MAX_CLIENTS + 1];
+	int n = epoll_wait(s->efd, evs, MAX_CLIENTS + 1, 0);
+	if (n < 0)
+		return errno == EINTR ? 0 : -errno;
+	for (int i = 0; i < n; i++) {
+		struct ctl_client *c = evs[i].data.ptr;
+		if (!c)
+			client_accept(s);
+		else if (c->fd >= 0)
+			client_read(s, agent, c);
 	}
+	return 0;
 }

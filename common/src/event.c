@@ -79,7 +79,8 @@ static const struct member rule_members[] = {
 static const struct member decision_members[] = {
     M(decision, target, STR),   M(decision, mode, STR),
     M(decision, applied, BOOL), M(decision, blocked_interfaces, STRV),
-    M(decision, error, STR),
+    M(decision, error, STR),    M(decision, reason, STR),
+    M(decision, operator, STR),
 };
 static const struct member user_members[] = {
     M(user, name, STR),

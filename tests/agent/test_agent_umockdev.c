@@ -1,53 +1,27 @@
 /*
  * System tests of mynaguard-agent: the real daemon and mynaguardctl against a umockdev
- * testbed (tests/support/testbed.h) with the devices of tests/support/usb_catalog.h.
+ * testbed (tests/support/testbed.h) with the devices of tests/support/usb_catalog.h, one
+ * fresh testbed and agent per scenario (system_harness.h).
  *
  * Run under the umockdev preload (ctest does: umockdev-wrapper test_agent_umockdev) with
- * MG_AGENT_BIN and MG_CTL_BIN naming the built programs. Each scenario gets a fresh testbed,
- * a fresh temporary directory (config 0600, rules, state_dir, socket) and a fresh agent.
- *
- * Synchronisation, never a fixed sleep:
- *   - start-up: the agent's sd_notify("READY=1") on our own NOTIFY_SOCKET;
- *   - a decision: its event in <state_dir>/events.jsonl (inotify, bounded wait);
- *   - interface uevents: a sentinel interface the agent must switch off (mg_tb_sentinel),
- *     sent after them; uevents are handled in order, so when it reads 0 the rest are done;
- *   - SIGHUP: "RELOADING=1" then "READY=1".
- * Every wait is bounded (WAIT_MS) and fails with the agent's log.
+ * MG_AGENT_BIN and MG_CTL_BIN naming the built programs.
  */
 #include <setjmp.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <time.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
 
-#include <errno.h>
-#include <fcntl.h>
-#include <ftw.h>
-#include <poll.h>
 #include <signal.h>
-#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/inotify.h>
-#include <sys/socket.h>
-#include <sys/stat.h>
-#include <sys/syscall.h>
-#include <sys/un.h>
-#include <sys/wait.h>
-#include <time.h>
-#include <unistd.h>
 
-#include <jansson.h>
-
-#include "mg/event.h"
-#include "testbed.h"
-#include "usb_catalog.h"
+#include "system_harness.h"
 #include "usb_desc.h"
-
-extern char **environ;
-
-#define WAIT_MS 8000 /* any single wait; a healthy run needs a few milliseconds */
 
 /* Shipped-style policy: hubs, and devices with a HID or smart-card interface. */
 #define RULE_HUBS  "allow with-interface match-all { 09:00:* }"
@@ -62,721 +36,6 @@ extern char **environ;
 	"block_interfaces = 08:*:* 06:*:* 02:*:* 0a:*:* e0:*:* ef:04:* ff:*:* 07:*:*\n"
 
 #define APPROVED_SERIAL "4C530001230825117283"
-
-static char *agent_bin, *ctl_bin;
-
-/* ---- small utilities ---------------------------------------------------------------------- */
-
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static void write_file(const char *path, const char *text, mode_t mode)
-{
-	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
-	assert_true(fd >= 0);
-	size_t len = strlen(text);
-	assert_int_equal(write(fd, text, len), (ssize_t)len);
-	assert_int_equal(fchmod(fd, mode), 0);
-	close(fd);
-}
-
-/* The whole file, NUL-terminated (NULL when it cannot be read); *len optional. */
-static char *read_all(const char *path, size_t *len)
-{
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return NULL;
-	size_t cap = 4096, n = 0;
-	char *buf = malloc(cap);
-	for (;;) {
-		if (n + 1 >= cap) {
-			cap *= 2;
-			buf = realloc(buf, cap);
-		}
-		assert_non_null(buf);
-		ssize_t r = read(fd, buf + n, cap - n - 1);
-		if (r <= 0)
-			break;
-		n += (size_t)r;
-	}
-	close(fd);
-	buf[n] = '\0';
-	if (len)
-		*len = n;
-	return buf;
-}
-
-static int rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
-}
-
-static void rm_rf(const char *dir)
-{
-	(void)nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
-}
-
-static int pidfd_open_(pid_t pid)
-{
-	return (int)syscall(SYS_pidfd_open, pid, 0);
-}
-
-/* Waits up to ms for pid to exit; its wait status, or -1 on timeout (pid left running). */
-static int wait_exit(pid_t pid, int ms)
-{
-	int status = 0;
-	int pfd = pidfd_open_(pid);
-	if (pfd >= 0) {
-		struct pollfd p = {.fd = pfd, .events = POLLIN};
-		(void)poll(&p, 1, ms);
-		close(pfd);
-	}
-	pid_t r = waitpid(pid, &status, WNOHANG);
-	return r == pid ? status : -1;
-}
-
-/* ---- a scenario: testbed, directory, agent ------------------------------------------------- */
-
-struct sc {
-	struct mg_tb *tb;
-	char dir[64];
-	char conf[128], rules[128], rules_dir[128], state[128], sock[128], events[160], log[128];
-	char notify[128];
-	int notify_fd;
-	pid_t pid;
-	bool enforce;
-	/* the event log as read so far */
-	json_t *evs;
-	size_t log_off;
-	int ino_fd;
-};
-
-static void dump_agent(struct sc *sc)
-{
-	char *log = read_all(sc->log, NULL);
-	fprintf(stderr, "---- agent log (%s) ----\n%s---- end ----\n", sc->log, log ? log : "");
-	free(log);
-	char *ev = read_all(sc->events, NULL);
-	fprintf(stderr, "---- events (%s) ----\n%s---- end ----\n", sc->events, ev ? ev : "");
-	free(ev);
-}
-
-#define FAIL_WITH_LOG(sc, ...)                                                                     \
-	do {                                                                                       \
-		dump_agent(sc);                                                                    \
-		fail_msg(__VA_ARGS__);                                                             \
-	} while (0)
-
-/*
- * Where scenario directories go: /dev/shm when it is there (the agent fsyncs every event;
- * on tmpfs that costs nothing, on a disk several ms each), else /tmp. The testbed itself
- * stays in $TMPDIR: the preload checks every /dev path against the testbed first.
- */
-static const char *scratch_dir(void)
-{
-	return access("/dev/shm", W_OK | X_OK) == 0 ? "/dev/shm" : "/tmp";
-}
-
-static int sc_setup(void **state)
-{
-	struct sc *sc = calloc(1, sizeof(*sc));
-	assert_non_null(sc);
-	sc->notify_fd = -1;
-	sc->ino_fd = -1;
-	sc->pid = -1;
-	snprintf(sc->dir, sizeof(sc->dir), "%s/mg-sys-XXXXXX", scratch_dir());
-	assert_non_null(mkdtemp(sc->dir));
-	snprintf(sc->conf, sizeof(sc->conf), "%s/agent.conf", sc->dir);
-	snprintf(sc->rules, sizeof(sc->rules), "%s/rules.conf", sc->dir);
-	snprintf(sc->rules_dir, sizeof(sc->rules_dir), "%s/rules.d", sc->dir);
-	snprintf(sc->state, sizeof(sc->state), "%s/state", sc->dir);
-	snprintf(sc->sock, sizeof(sc->sock), "%s/agent.sock", sc->dir);
-	snprintf(sc->events, sizeof(sc->events), "%s/events.jsonl", sc->state);
-	snprintf(sc->log, sizeof(sc->log), "%s/agent.log", sc->dir);
-	snprintf(sc->notify, sizeof(sc->notify), "%s/notify", sc->dir);
-	assert_int_equal(mkdir(sc->rules_dir, 0755), 0);
-	assert_int_equal(mg_tb_new(&sc->tb), 0);
-	sc->evs = json_array();
-	*state = sc;
-	return 0;
-}
-
-static int sc_teardown(void **state)
-{
-	struct sc *sc = *state;
-	if (sc->pid > 0) {
-		kill(sc->pid, SIGKILL);
-		(void)waitpid(sc->pid, NULL, 0);
-	}
-	if (sc->notify_fd >= 0)
-		close(sc->notify_fd);
-	if (sc->ino_fd >= 0)
-		close(sc->ino_fd);
-	json_decref(sc->evs);
-	mg_tb_free(&sc->tb);
-	rm_rf(sc->dir);
-	free(sc);
-	return 0;
-}
-
-static void write_rules(struct sc *sc, const char *text)
-{
-	write_file(sc->rules, text, 0600);
-}
-
-/* agent.conf: the paths of this scenario plus extra (mode, policy keys). */
-static void write_conf(struct sc *sc, const char *extra)
-{
-	char buf[4096];
-	snprintf(buf, sizeof(buf),
-	         "# mynaguard-agent, system test\n"
-	         "rules_file = %s\nrules_dir = %s\nstate_dir = %s\nsocket = %s\n"
-	         "log_level = info\n%s",
-	         sc->rules, sc->rules_dir, sc->state, sc->sock, extra);
-	write_file(sc->conf, buf, 0600);
-	sc->enforce = !strstr(extra, "mode = audit");
-}
-
-/*
- * Our environment with the variables of set ("NAME=value", NULL-terminated) replacing any of
- * the same name. The array is malloc'ed; its strings are borrowed.
- */
-static char **env_with(char *const *set)
-{
-	size_t n = 0, k = 0, m = 0;
-	while (environ[n])
-		n++;
-	while (set[m])
-		m++;
-	char **envp = calloc(n + m + 1, sizeof(*envp));
-	assert_non_null(envp);
-	for (size_t i = 0; i < n; i++) {
-		bool replaced = false;
-		for (size_t j = 0; j < m && !replaced; j++) {
-			size_t klen = (size_t)(strchr(set[j], '=') - set[j]) + 1;
-			replaced = strncmp(environ[i], set[j], klen) == 0;
-		}
-		if (!replaced)
-			envp[k++] = environ[i];
-	}
-	for (size_t j = 0; j < m; j++)
-		envp[k++] = set[j];
-	return envp;
-}
-
-/*
- * posix_spawn (vfork-like: no copy of this ASan process's page tables) of argv with stdout
- * and stderr to the files out_fd and err_fd.
- */
-static pid_t spawn(char *const argv[], char *const envp[], int out_fd, int err_fd)
-{
-	posix_spawn_file_actions_t fa;
-	assert_int_equal(posix_spawn_file_actions_init(&fa), 0);
-	assert_int_equal(posix_spawn_file_actions_adddup2(&fa, out_fd, 1), 0);
-	assert_int_equal(posix_spawn_file_actions_adddup2(&fa, err_fd, 2), 0);
-	pid_t pid;
-	int r = posix_spawn(&pid, argv[0], &fa, NULL, argv, envp);
-	posix_spawn_file_actions_destroy(&fa);
-	if (r != 0)
-		fail_msg("cannot run %s: %s", argv[0], strerror(r));
-	return pid;
-}
-
-/*
- * "ASAN_OPTIONS=..." for the programs under test when MG_CHILD_ASAN_OPTIONS is set (they get
- * leak checking, which the harness, full of GLib's one-time allocations, cannot have), else
- * NULL: they inherit ours.
- */
-static char *child_asan(char *buf, size_t len)
-{
-	const char *opts = getenv("MG_CHILD_ASAN_OPTIONS");
-	if (!opts)
-		return NULL;
-	snprintf(buf, len, "ASAN_OPTIONS=%s", opts);
-	return buf;
-}
-
-/* Starts the agent with NOTIFY_SOCKET set; returns at once. */
-static void agent_spawn(struct sc *sc)
-{
-	sc->notify_fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-	assert_true(sc->notify_fd >= 0);
-	struct sockaddr_un sa = {.sun_family = AF_UNIX};
-	assert_true(strlen(sc->notify) < sizeof(sa.sun_path));
-	memcpy(sa.sun_path, sc->notify, strlen(sc->notify) + 1);
-	assert_int_equal(bind(sc->notify_fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
-
-	char notify_env[160];
-	snprintf(notify_env, sizeof(notify_env), "NOTIFY_SOCKET=%s", sc->notify);
-	char asan_env[256];
-	char *set[] = {notify_env, child_asan(asan_env, sizeof(asan_env)), NULL};
-	char **envp = env_with(set);
-	char config_opt[] = "--config";
-	char *argv[] = {agent_bin, config_opt, sc->conf, NULL};
-	int logfd = open(sc->log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
-	assert_true(logfd >= 0);
-	sc->pid = spawn(argv, envp, logfd, logfd);
-	close(logfd);
-	free(envp);
-}
-
-static void assert_alive(struct sc *sc)
-{
-	int status;
-	if (sc->pid > 0 && waitpid(sc->pid, &status, WNOHANG) == sc->pid) {
-		sc->pid = -1;
-		FAIL_WITH_LOG(sc, "the agent died (wait status 0x%x)", status);
-	}
-}
-
-/* Waits for a notification datagram holding the line want ("READY=1"). */
-static void wait_notify(struct sc *sc, const char *want)
-{
-	int64_t deadline = now_ms() + WAIT_MS;
-	for (;;) {
-		char buf[1024];
-		ssize_t n = recv(sc->notify_fd, buf, sizeof(buf) - 1, 0);
-		if (n > 0) {
-			buf[n] = '\0';
-			for (char *line = strtok(buf, "\n"); line; line = strtok(NULL, "\n"))
-				if (strcmp(line, want) == 0)
-					return;
-			continue;
-		}
-		assert_alive(sc);
-		int64_t left = deadline - now_ms();
-		if (left <= 0)
-			FAIL_WITH_LOG(sc, "no %s from the agent within %d ms", want, WAIT_MS);
-		struct pollfd p = {.fd = sc->notify_fd, .events = POLLIN};
-		(void)poll(&p, 1, left > 50 ? 50 : (int)left);
-	}
-}
-
-/* Reads the event lines appended since the last call; each must pass the strict parser. */
-static void read_events(struct sc *sc)
-{
-	size_t len = 0;
-	char *all = read_all(sc->events, &len);
-	if (!all)
-		return;
-	while (sc->log_off < len) {
-		char *start = all + sc->log_off;
-		char *nl = memchr(start, '\n', len - sc->log_off);
-		if (!nl)
-			break; /* a line being written */
-		size_t llen = (size_t)(nl - start);
-		struct mg_event *ev = NULL;
-		char why[256] = "";
-		if (mg_event_from_json(start, llen, &ev, why, sizeof(why)) != 0)
-			FAIL_WITH_LOG(sc, "event line rejected by mg_event_from_json: %s: %.*s",
-			              why, (int)llen, start);
-		mg_event_free(&ev);
-		json_error_t jerr;
-		json_t *j = json_loadb(start, llen, 0, &jerr);
-		assert_non_null(j);
-		json_array_append_new(sc->evs, j);
-		sc->log_off += llen + 1;
-	}
-	free(all);
-}
-
-static json_int_t ev_seq(const json_t *ev)
-{
-	return json_integer_value(json_object_get(ev, "seq"));
-}
-
-static const char *ev_type(const json_t *ev)
-{
-	return json_string_value(json_object_get(ev, "type"));
-}
-
-/* "device.syspath" style lookup of a string; NULL when absent. */
-static const char *jstr(const json_t *o, const char *path)
-{
-	char buf[128];
-	snprintf(buf, sizeof(buf), "%s", path);
-	const json_t *cur = o;
-	for (char *tok = strtok(buf, "."); tok && cur; tok = strtok(NULL, "."))
-		cur = json_object_get(cur, tok);
-	return json_string_value(cur);
-}
-
-static const json_t *jget(const json_t *o, const char *path)
-{
-	char buf[128];
-	snprintf(buf, sizeof(buf), "%s", path);
-	const json_t *cur = o;
-	for (char *tok = strtok(buf, "."); tok && cur; tok = strtok(NULL, "."))
-		cur = json_object_get(cur, tok);
-	return cur;
-}
-
-/* The seq of the last event read (a mark: later waits look after it). */
-static json_int_t mark(struct sc *sc)
-{
-	read_events(sc);
-	size_t n = json_array_size(sc->evs);
-	return n ? ev_seq(json_array_get(sc->evs, n - 1)) : 0;
-}
-
-static bool is_decision(const char *type)
-{
-	return type &&
-	       (strcmp(type, "device.allowed") == 0 || strcmp(type, "device.blocked") == 0 ||
-	        strcmp(type, "device.rejected") == 0);
-}
-
-/* The first event after seq `after` of type (NULL: any decision) about syspath (NULL: any). */
-static json_t *find_event(struct sc *sc, const char *type, const char *syspath, json_int_t after)
-{
-	size_t i;
-	json_t *ev;
-	json_array_foreach(sc->evs, i, ev)
-	{
-		if (ev_seq(ev) <= after)
-			continue;
-		const char *t = ev_type(ev);
-		if (type ? strcmp(t, type) != 0 : !is_decision(t))
-			continue;
-		const char *sp = jstr(ev, "device.syspath");
-		if (syspath && (!sp || strcmp(sp, syspath) != 0))
-			continue;
-		return ev;
-	}
-	return NULL;
-}
-
-/* Waits for find_event(); the event is owned by sc. */
-static json_t *wait_event(struct sc *sc, const char *type, const char *syspath, json_int_t after)
-{
-	int64_t deadline = now_ms() + WAIT_MS;
-	if (sc->ino_fd < 0) {
-		sc->ino_fd = inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
-		assert_true(sc->ino_fd >= 0);
-		assert_true(inotify_add_watch(sc->ino_fd, sc->state, IN_MODIFY | IN_CREATE) >= 0);
-	}
-	for (;;) {
-		read_events(sc);
-		json_t *ev = find_event(sc, type, syspath, after);
-		if (ev)
-			return ev;
-		assert_alive(sc);
-		int64_t left = deadline - now_ms();
-		if (left <= 0)
-			FAIL_WITH_LOG(sc, "no %s event for %s after seq %lld within %d ms",
-			              type ? type : "decision", syspath ? syspath : "any device",
-			              (long long)after, WAIT_MS);
-		struct pollfd p = {.fd = sc->ino_fd, .events = POLLIN};
-		if (poll(&p, 1, left > 50 ? 50 : (int)left) > 0) {
-			char buf[4096];
-			while (read(sc->ino_fd, buf, sizeof(buf)) > 0)
-				;
-		}
-	}
-}
-
-static json_t *wait_decision(struct sc *sc, const char *syspath, json_int_t after)
-{
-	return wait_event(sc, NULL, syspath, after);
-}
-
-/* Barrier: every uevent sent before this call has been handled by the agent (enforce mode). */
-static void sync_agent(struct sc *sc)
-{
-	assert_true(sc->enforce);
-	const char *s = mg_tb_sentinel(sc->tb);
-	assert_non_null(s);
-	char path[512];
-	snprintf(path, sizeof(path), "%s/sys%s/authorized", mg_tb_root(sc->tb), s);
-	int ino = inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
-	assert_true(ino >= 0);
-	(void)inotify_add_watch(ino, path, IN_MODIFY | IN_CLOSE_WRITE);
-	int64_t deadline = now_ms() + WAIT_MS;
-	while (mg_tb_authorized(sc->tb, s) != 0) {
-		assert_alive(sc);
-		int64_t left = deadline - now_ms();
-		if (left <= 0) {
-			close(ino);
-			FAIL_WITH_LOG(sc, "the agent did not handle the sentinel uevent %s", s);
-		}
-		struct pollfd p = {.fd = ino, .events = POLLIN};
-		if (poll(&p, 1, left > 20 ? 20 : (int)left) > 0) {
-			char buf[1024];
-			while (read(ino, buf, sizeof(buf)) > 0)
-				;
-		}
-	}
-	close(ino);
-}
-
-/* Plays the kernel's part after the agent wrote `authorized`, and waits for the agent to
- * handle the interfaces that appeared. */
-static void settle(struct sc *sc, const char *devpath)
-{
-	int n = mg_tb_settle(sc->tb, devpath);
-	assert_true(n >= 0);
-	if (n > 0 && sc->enforce)
-		sync_agent(sc);
-}
-
-static void agent_start(struct sc *sc, const char *rules, const char *conf_extra)
-{
-	write_rules(sc, rules);
-	write_conf(sc, conf_extra);
-	agent_spawn(sc);
-	wait_notify(sc, "READY=1");
-	read_events(sc);
-	assert_non_null(find_event(sc, "agent.started", NULL, 0));
-}
-
-/* SIGTERM; the agent must exit 0 and record agent.stopped. */
-static void agent_stop(struct sc *sc)
-{
-	json_int_t m = mark(sc);
-	assert_int_equal(kill(sc->pid, SIGTERM), 0);
-	int status = wait_exit(sc->pid, WAIT_MS);
-	if (status == -1)
-		FAIL_WITH_LOG(sc, "the agent did not stop within %d ms of SIGTERM", WAIT_MS);
-	sc->pid = -1;
-	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
-		FAIL_WITH_LOG(sc, "the agent exited with wait status 0x%x", status);
-	read_events(sc);
-	assert_non_null(find_event(sc, "agent.stopped", NULL, m));
-}
-
-/* ---- mynaguardctl ------------------------------------------------------------------------- */
-
-struct run {
-	int status; /* exit code */
-	char *out, *err;
-};
-
-static void run_free(struct run *r)
-{
-	free(r->out);
-	free(r->err);
-	memset(r, 0, sizeof(*r));
-}
-
-/* Runs mynaguardctl with args (NULL-terminated; --socket is added when sock is set). */
-static void ctl_argv(struct sc *sc, struct run *r, bool with_socket, const char *const *args)
-{
-	char *argv[32];
-	size_t n = 0;
-	argv[n++] = strdup(ctl_bin);
-	if (with_socket) {
-		argv[n++] = strdup("--socket");
-		argv[n++] = strdup(sc->sock);
-	}
-	for (size_t i = 0; args[i] && n < 31; i++)
-		argv[n++] = strdup(args[i]);
-	argv[n] = NULL;
-	for (size_t i = 0; i < n; i++)
-		assert_non_null(argv[i]);
-	char out[160], err[160];
-	snprintf(out, sizeof(out), "%s/ctl.out", sc->dir);
-	snprintf(err, sizeof(err), "%s/ctl.err", sc->dir);
-	int ofd = open(out, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	int efd = open(err, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	assert_true(ofd >= 0 && efd >= 0);
-	char lc_all[] = "LC_ALL=en_US.UTF-8"; /* English messages (mg/i18n.h) */
-	char asan_env[256];
-	char *set[] = {lc_all, child_asan(asan_env, sizeof(asan_env)), NULL};
-	char **envp = env_with(set);
-	pid_t pid = spawn(argv, envp, ofd, efd);
-	free(envp);
-	for (size_t i = 0; i < n; i++)
-		free(argv[i]);
-	close(ofd);
-	close(efd);
-	int status = wait_exit(pid, WAIT_MS);
-	if (status == -1) {
-		kill(pid, SIGKILL);
-		(void)waitpid(pid, NULL, 0);
-		FAIL_WITH_LOG(sc, "mynaguardctl %s did not finish", args[0]);
-	}
-	assert_true(WIFEXITED(status));
-	r->status = WEXITSTATUS(status);
-	r->out = read_all(out, NULL);
-	r->err = read_all(err, NULL);
-	assert_non_null(r->out);
-	assert_non_null(r->err);
-}
-
-#define CTL(sc, r, ...) ctl_argv(sc, r, true, (const char *const[]){__VA_ARGS__, NULL})
-
-/* list-devices --json, parsed (caller decrefs). */
-static json_t *list_devices(struct sc *sc)
-{
-	struct run r;
-	CTL(sc, &r, "list-devices", "--json");
-	if (r.status != 0)
-		FAIL_WITH_LOG(sc, "list-devices exited %d: %s", r.status, r.err);
-	json_error_t jerr;
-	json_t *arr = json_loads(r.out, 0, &jerr);
-	if (!json_is_array(arr))
-		fail_msg("list-devices --json printed no JSON array: %s\n%s", jerr.text, r.out);
-	run_free(&r);
-	return arr;
-}
-
-static json_t *listed(json_t *arr, const char *syspath)
-{
-	size_t i;
-	json_t *d;
-	json_array_foreach(arr, i, d)
-	{
-		const char *sp = json_string_value(json_object_get(d, "syspath"));
-		if (sp && strcmp(sp, syspath) == 0)
-			return d;
-	}
-	return NULL;
-}
-
-static unsigned listed_id(json_t *arr, const char *syspath)
-{
-	json_t *d = listed(arr, syspath);
-	assert_non_null(d);
-	json_int_t id = json_integer_value(json_object_get(d, "id"));
-	assert_true(id > 0);
-	return (unsigned)id;
-}
-
-/* ---- devices ------------------------------------------------------------------------------ */
-
-static const struct mg_cat_device *cat(const char *key)
-{
-	const struct mg_cat_device *d = mg_cat_find(key);
-	if (!d)
-		fail_msg("no catalog device '%s'", key);
-	return d;
-}
-
-/*
- * Hot-plugs catalog device key at port as the kernel does with authorized_default=0
- * (authorized=0, not configured): waits for the agent's decision, lets the "kernel" configure
- * it if the agent authorized it, and waits until the agent handled its interfaces. Returns
- * the decision event; *devpath gets the DEVPATH.
- */
-static json_t *plug_opts(struct sc *sc, const char *key, const char *port,
-                         const struct mg_tb_opts *o, const char **devpath)
-{
-	json_int_t m = mark(sc);
-	const char *dp = mg_tb_add(sc->tb, cat(key), port, o);
-	if (!dp)
-		fail_msg("cannot add %s at %s", key, port);
-	json_t *ev = wait_decision(sc, dp, m);
-	/* Hot-plugged: device.inserted came first. */
-	json_t *ins = find_event(sc, "device.inserted", dp, m);
-	assert_non_null(ins);
-	assert_true(ev_seq(ins) < ev_seq(ev));
-	int n = mg_tb_settle(sc->tb, dp);
-	assert_true(n >= 0);
-	if (sc->enforce)
-		sync_agent(sc); /* the interfaces handled, and nothing else pending */
-	read_events(sc);
-	if (devpath)
-		*devpath = dp;
-	return ev;
-}
-
-static json_t *plug(struct sc *sc, const char *key, const char *port, const char **devpath)
-{
-	return plug_opts(sc, key, port, NULL, devpath);
-}
-
-static void unplug(struct sc *sc, const char *devpath)
-{
-	json_int_t m = mark(sc);
-	assert_int_equal(mg_tb_remove(sc->tb, devpath), 0);
-	wait_event(sc, "device.removed", devpath, m);
-}
-
-static void assert_type(struct sc *sc, const json_t *ev, const char *type)
-{
-	if (strcmp(ev_type(ev), type) != 0) {
-		char *s = json_dumps(ev, JSON_COMPACT);
-		FAIL_WITH_LOG(sc, "expected %s, got %s", type, s);
-	}
-}
-
-static void assert_authorized(struct sc *sc, const char *devpath, int want)
-{
-	int got = mg_tb_authorized(sc->tb, devpath);
-	if (got != want)
-		FAIL_WITH_LOG(sc, "%s: authorized is %d, expected %d", devpath, got, want);
-}
-
-static void assert_iface(struct sc *sc, const char *devpath, unsigned n, int want)
-{
-	char path[512];
-	assert_non_null(mg_tb_iface(sc->tb, devpath, n, path, sizeof(path)));
-	int got = mg_tb_authorized(sc->tb, path);
-	if (got != want)
-		FAIL_WITH_LOG(sc, "%s: authorized is %d, expected %d", path, got, want);
-}
-
-static void assert_attr(struct sc *sc, const char *devpath, const char *attr, const char *want)
-{
-	char buf[256];
-	assert_int_equal(mg_tb_read(sc->tb, devpath, attr, buf, sizeof(buf)), 0);
-	if (strcmp(buf, want) != 0)
-		FAIL_WITH_LOG(sc, "%s/%s is \"%s\", expected \"%s\"", devpath, attr, buf, want);
-}
-
-static void assert_strv(const json_t *arr, const char *const *want)
-{
-	size_t n = 0;
-	while (want[n])
-		n++;
-	if (!json_is_array(arr) || json_array_size(arr) != n) {
-		char *s = json_dumps(arr, JSON_COMPACT | JSON_ENCODE_ANY);
-		fail_msg("expected %zu items, got %s", n, s ? s : "(none)");
-	}
-	for (size_t i = 0; i < n; i++)
-		assert_string_equal(json_string_value(json_array_get(arr, i)), want[i]);
-}
-
-#define STRV(...) ((const char *const[]){__VA_ARGS__, NULL})
-#define NOSTRV    ((const char *const[]){NULL})
-
-/* The "cc:ss:pp" of every interface descriptor of the catalog device (what events list). */
-static void assert_interfaces(const json_t *arr, const struct mg_cat_device *c)
-{
-	struct mg_usb_desc *d = calloc(1, sizeof(*d));
-	assert_non_null(d);
-	assert_int_equal(mg_usb_desc_parse(c->descriptors, c->descriptors_len, d, NULL, 0), 0);
-	assert_int_equal(json_array_size(arr), d->n_ifaces);
-	for (size_t i = 0; i < d->n_ifaces; i++) {
-		char t[9];
-		mg_usb_iftype_format(d->ifaces[i].type, t);
-		assert_string_equal(json_string_value(json_array_get(arr, i)), t);
-	}
-	free(d);
-}
-
-/* The rule text/source of a decision: rule_line is the 1-based line in rules.conf, 0: none. */
-static void assert_rule(struct sc *sc, const json_t *ev, const char *text, unsigned rule_line)
-{
-	const json_t *rule = json_object_get(ev, "rule");
-	if (!text) {
-		if (rule)
-			FAIL_WITH_LOG(sc, "a rule decided, expected the implicit target");
-		return;
-	}
-	assert_non_null(rule);
-	assert_string_equal(jstr(ev, "rule.text"), text);
-	char src[200];
-	snprintf(src, sizeof(src), "%s:%u", sc->rules, rule_line);
-	assert_string_equal(jstr(ev, "rule.source"), src);
-}
 
 /* ---- the catalog itself ------------------------------------------------------------------- */
 
@@ -865,7 +124,7 @@ static void test_shipped_policy_all_devices(void **state)
 	const char *dp[sizeof(ex) / sizeof(ex[0])];
 	char hashes[sizeof(ex) / sizeof(ex[0])][64];
 	for (size_t i = 0; i < nex; i++) {
-		const struct mg_cat_device *c = cat(ex[i].key);
+		const struct mg_cat_device *c = catalog(ex[i].key);
 		json_int_t m = mark(sc);
 		json_t *ev = plug(sc, ex[i].key, ex[i].port, &dp[i]);
 		assert_type(sc, ev, ex[i].type);
@@ -927,7 +186,7 @@ static void test_shipped_policy_all_devices(void **state)
 	json_int_t seen_ids[64];
 	size_t nids = 0;
 	for (size_t i = 0; i < nex; i++) {
-		const struct mg_cat_device *c = cat(ex[i].key);
+		const struct mg_cat_device *c = catalog(ex[i].key);
 		json_t *d = listed(arr, dp[i]);
 		assert_non_null(d);
 		json_int_t idv = json_integer_value(json_object_get(d, "id"));
@@ -1026,20 +285,36 @@ static void test_explicit_allow_by_serial(void **state)
 	agent_stop(sc);
 }
 
-/* Audit mode: decisions recorded as "would", nothing written anywhere. */
+/*
+ * Audit mode behind the udev rule (authorized_default=0 on the root hubs): the agent hands
+ * the bus back to the kernel's defaults and only records what it would have done.
+ */
 static void test_audit_mode(void **state)
 {
 	struct sc *sc = *state;
+	mg_tb_udev_rule(sc->tb);
+	/* Arrived between the udev rule and the agent: left unauthorized by the rule. */
+	const char *early = mg_tb_add(sc->tb, catalog("flash_kingston"), "2-2", NULL);
+	assert_non_null(early);
+	assert_authorized(sc, early, 0);
 	agent_start(sc, SHIPPED_RULES, SHIPPED_CONF "mode = audit\n");
 	for (unsigned bus = 1; bus <= 2; bus++) {
 		const char *rh = mg_tb_root_hub(sc->tb, bus);
 		assert_attr(sc, rh, "authorized_default", "1");
 		assert_attr(sc, rh, "interface_authorized_default", "1");
 	}
-	/* The kernel's defaults are untouched: devices arrive authorized and configured. */
-	struct mg_tb_opts on = {.authorized = 1, .configured = true};
+	json_t *ev = find_event(sc, NULL, early, 0);
+	assert_non_null(ev);
+	assert_type(sc, ev, "device.blocked");
+	assert_string_equal(jstr(ev, "decision.mode"), "audit");
+	assert_true(json_is_false(jget(ev, "decision.applied")));
+	assert_authorized(sc, early, 1); /* what the kernel would have done */
+	settle(sc, early);
+	assert_iface(sc, early, 0, 1);
+
+	/* Hot-plugged now: authorized and configured by the kernel, and left so. */
 	const char *flash, *combo;
-	json_t *ev = plug_opts(sc, "flash_sandisk", "2-1", &on, &flash);
+	ev = plug(sc, "flash_sandisk", "2-1", &flash);
 	assert_type(sc, ev, "device.blocked");
 	assert_string_equal(jstr(ev, "decision.target"), "block");
 	assert_string_equal(jstr(ev, "decision.mode"), "audit");
@@ -1048,12 +323,12 @@ static void test_audit_mode(void **state)
 	assert_iface(sc, flash, 0, 1);
 	assert_attr(sc, flash, "remove", "");
 
-	ev = plug_opts(sc, "keyboard_storage", "1-6", &on, &combo);
+	ev = plug(sc, "keyboard_storage", "1-6", &combo);
 	assert_type(sc, ev, "device.allowed");
 	assert_string_equal(jstr(ev, "decision.mode"), "audit");
 	assert_true(json_is_false(jget(ev, "decision.applied")));
 	assert_strv(jget(ev, "decision.blocked_interfaces"), STRV("1-6:1.2"));
-	wait_event(sc, "device.suspicious", combo, 0);
+	assert_non_null(find_event(sc, "device.suspicious", combo, 0));
 	assert_iface(sc, combo, 2, 1); /* would be kept off; not touched */
 
 	json_t *arr = list_devices(sc);
@@ -1213,6 +488,10 @@ static void test_overrides(void **state)
 	json_t *ev = wait_decision(sc, kbd, m);
 	assert_type(sc, ev, "device.blocked");
 	assert_authorized(sc, kbd, 0);
+	/* The operator decided, not a rule: the event names the operator and no rule. */
+	assert_null(jget(ev, "rule"));
+	assert_non_null(strstr(jstr(ev, "decision.operator"), "(uid "));
+	assert_null(jget(ev, "decision.error"));
 	settle(sc, kbd);
 
 	m = mark(sc);
@@ -1225,7 +504,8 @@ static void test_overrides(void **state)
 	settle(sc, printer);
 	assert_iface(sc, printer, 0, 1);
 
-	/* An operator allow does not lift block_interfaces (no rule names the storage). */
+	/* An operator allow is a human decision about this one device until it is removed:
+	 * it lifts block_interfaces too (the storage works), and it is recorded as such. */
 	m = mark(sc);
 	CTL(sc, &r, "allow-device", flash_id);
 	assert_int_equal(r.status, 0);
@@ -1234,13 +514,16 @@ static void test_overrides(void **state)
 	assert_type(sc, ev, "device.allowed");
 	assert_authorized(sc, flash, 1);
 	settle(sc, flash);
-	assert_iface(sc, flash, 0, 0);
-	assert_strv(jget(ev, "decision.blocked_interfaces"), STRV("2-1:1.0"));
+	assert_iface(sc, flash, 0, 1);
+	assert_int_equal(json_array_size(jget(ev, "decision.blocked_interfaces")), 0);
+	assert_null(jget(ev, "rule"));
+	assert_non_null(jstr(ev, "decision.operator"));
 
 	json_t *arr = list_devices(sc);
 	json_t *d = listed(arr, kbd);
 	assert_string_equal(jstr(d, "target"), "block");
 	assert_true(json_is_true(json_object_get(d, "override")));
+	assert_true(json_is_null(json_object_get(d, "rule")));
 	d = listed(arr, printer);
 	assert_string_equal(jstr(d, "target"), "allow");
 	assert_true(json_is_true(json_object_get(d, "override")));
@@ -1352,13 +635,15 @@ static void test_check_rules(void **state)
 static void test_present_at_start(void **state)
 {
 	struct sc *sc = *state;
-	struct mg_tb_opts on = {.authorized = 1, .configured = true};
-	const char *flash = mg_tb_add(sc->tb, cat("flash_sandisk"), "2-1", &on);
-	const char *kbd = mg_tb_add(sc->tb, cat("keyboard"), "1-1", &on);
-	const char *combo = mg_tb_add(sc->tb, cat("keyboard_storage"), "1-6", &on);
-	const char *hub = mg_tb_add(sc->tb, cat("hub"), "1-3", &on);
-	const char *phone = mg_tb_add(sc->tb, cat("phone_mtp"), "1-3.2", &on);
+	/* Kernel defaults (no udev rule yet): authorized and configured on arrival. */
+	const char *flash = mg_tb_add(sc->tb, catalog("flash_sandisk"), "2-1", NULL);
+	const char *kbd = mg_tb_add(sc->tb, catalog("keyboard"), "1-1", NULL);
+	const char *combo = mg_tb_add(sc->tb, catalog("keyboard_storage"), "1-6", NULL);
+	const char *hub = mg_tb_add(sc->tb, catalog("hub"), "1-3", NULL);
+	const char *phone = mg_tb_add(sc->tb, catalog("phone_mtp"), "1-3.2", NULL);
 	assert_true(flash && kbd && combo && hub && phone);
+	assert_authorized(sc, flash, 1);
+	assert_iface(sc, flash, 0, 1);
 	agent_start(sc, SHIPPED_RULES, SHIPPED_CONF);
 	/* Decided during the scan, before READY=1: no device.inserted for present devices. */
 	read_events(sc);
@@ -1511,7 +796,7 @@ static void test_hostile_strings(void **state)
 	free(big);
 	assert_type(sc, ev, "device.blocked");
 	assert_authorized(sc, m3, 0);
-	const char *err = jstr(ev, "decision.error");
+	const char *err = jstr(ev, "decision.reason");
 	assert_non_null(err);
 	assert_non_null(strstr(err, "serial"));
 
@@ -1556,8 +841,9 @@ static void test_hostile_strings(void **state)
 static void test_malformed_descriptors(void **state)
 {
 	struct sc *sc = *state;
-	agent_start(sc, "allow\n", SHIPPED_CONF);
-	const struct mg_cat_device *flash = cat("flash_sandisk");
+	/* By id, and then anything at all. */
+	agent_start(sc, "allow id 0781:5583\nallow\n", SHIPPED_CONF);
+	const struct mg_cat_device *flash = catalog("flash_sandisk");
 	uint8_t zero_len[64], past_end[64], big_cfg[64];
 	memcpy(zero_len, flash->descriptors, 27);
 	zero_len[27] = 0x00; /* bLength 0 */
@@ -1595,9 +881,9 @@ static void test_malformed_descriptors(void **state)
 		assert_type(sc, ev, "device.blocked");
 		assert_authorized(sc, dp, 0);
 		assert_string_equal(jstr(ev, "decision.target"), "block");
-		const char *err = jstr(ev, "decision.error");
+		const char *err = jstr(ev, "decision.reason");
 		if (!err || !strstr(err, bad[i].why))
-			FAIL_WITH_LOG(sc, "%s: decision.error \"%s\" does not say \"%s\"",
+			FAIL_WITH_LOG(sc, "%s: decision.reason \"%s\" does not say \"%s\"",
 			              bad[i].port, err ? err : "(none)", bad[i].why);
 		assert_null(json_object_get(ev, "rule"));
 	}
@@ -1631,12 +917,13 @@ static void test_uevents_during_startup(void **state)
 	    {"ccid_reader", "1-5", "device.allowed"},   {"printer", "1-6", "device.blocked"},
 	};
 	const size_t n = sizeof(devs) / sizeof(devs[0]);
+	mg_tb_udev_rule(sc->tb); /* new devices arrive unauthorized, as at boot */
 	write_rules(sc, SHIPPED_RULES);
 	write_conf(sc, SHIPPED_CONF);
 	agent_spawn(sc);
 	const char *dp[8];
 	for (size_t i = 0; i < n; i++) {
-		dp[i] = mg_tb_add(sc->tb, cat(devs[i].key), devs[i].port, NULL);
+		dp[i] = mg_tb_add(sc->tb, catalog(devs[i].key), devs[i].port, NULL);
 		assert_non_null(dp[i]);
 	}
 	wait_notify(sc, "READY=1");
@@ -1679,6 +966,76 @@ static void test_reject(void **state)
 	agent_stop(sc);
 }
 
+/*
+ * present_device_policy applies to the devices found at start only: a reload re-decides the
+ * devices plugged since by the rules, whatever that policy says.
+ */
+static void test_present_policy_only_at_start(void **state)
+{
+	struct sc *sc = *state;
+	/* Found at start: allowed by present_device_policy = allow. */
+	const char *early = mg_tb_add(sc->tb, catalog("printer"), "1-2", NULL);
+	assert_non_null(early);
+	agent_start(sc, SHIPPED_RULES,
+	            "implicit_target = block\npresent_device_policy = allow\n"
+	            "block_interfaces = 08:*:*\n");
+	json_t *ev = find_event(sc, NULL, early, 0);
+	assert_non_null(ev);
+	assert_type(sc, ev, "device.allowed");
+	assert_authorized(sc, early, 1);
+	/* Plugged later: decided by the rules. */
+	const char *flash;
+	assert_type(sc, plug(sc, "flash_sandisk", "2-1", &flash), "device.blocked");
+	json_int_t m = mark(sc);
+	struct run r;
+	CTL(sc, &r, "reload");
+	assert_int_equal(r.status, 0);
+	run_free(&r);
+	ev = wait_decision(sc, flash, m);
+	assert_type(sc, ev, "device.blocked");
+	assert_authorized(sc, flash, 0);
+	assert_null(jget(ev, "decision.reason"));
+	/* After a reload the rules decide every device, the early one too. */
+	ev = find_event(sc, NULL, early, m);
+	assert_non_null(ev);
+	assert_type(sc, ev, "device.blocked");
+	assert_authorized(sc, early, 0);
+	agent_stop(sc);
+}
+
+/*
+ * A control-socket peer that connects and never sends a request does not hold up device
+ * decisions (the agent has one thread), and other control requests are still answered.
+ */
+static void test_silent_ctl_peer(void **state)
+{
+	struct sc *sc = *state;
+	agent_start(sc, SHIPPED_RULES, SHIPPED_CONF);
+	int silent[20];
+	for (size_t i = 0; i < 20; i++) { /* more than the agent keeps slots for */
+		silent[i] = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		assert_true(silent[i] >= 0);
+		struct sockaddr_un sa = {.sun_family = AF_UNIX};
+		assert_true(strlen(sc->sock) < sizeof(sa.sun_path));
+		memcpy(sa.sun_path, sc->sock, strlen(sc->sock) + 1);
+		assert_int_equal(connect(silent[i], (struct sockaddr *)&sa, sizeof(sa)), 0);
+	}
+	struct timespec t0, t1;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	const char *flash;
+	assert_type(sc, plug(sc, "flash_sandisk", "2-1", &flash), "device.blocked");
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	double ms = (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6;
+	if (ms > 900) /* a blocking read of one silent peer alone would take 1000 ms */
+		FAIL_WITH_LOG(sc, "decision took %.0f ms with silent control peers", ms);
+	json_t *arr = list_devices(sc);
+	assert_non_null(listed(arr, flash));
+	json_decref(arr);
+	for (size_t i = 0; i < 20; i++)
+		close(silent[i]);
+	agent_stop(sc);
+}
+
 /* uevent_source = udev works the same under umockdev. */
 static void test_udev_source(void **state)
 {
@@ -1695,12 +1052,8 @@ static void test_udev_source(void **state)
 
 int main(void)
 {
-	agent_bin = getenv("MG_AGENT_BIN");
-	ctl_bin = getenv("MG_CTL_BIN");
-	if (!agent_bin || !ctl_bin) {
-		fprintf(stderr, "set MG_AGENT_BIN and MG_CTL_BIN (ctest does)\n");
+	if (harness_init() < 0)
 		return 1;
-	}
 	signal(SIGPIPE, SIG_IGN);
 #define SC(t) cmocka_unit_test_setup_teardown(t, sc_setup, sc_teardown)
 	const struct CMUnitTest tests[] = {
@@ -1721,6 +1074,8 @@ int main(void)
 	    SC(test_malformed_descriptors),
 	    SC(test_uevents_during_startup),
 	    SC(test_reject),
+	    SC(test_present_policy_only_at_start),
+	    SC(test_silent_ctl_peer),
 	    SC(test_udev_source),
 	};
 	return cmocka_run_group_tests_name("agent_umockdev", tests, NULL, NULL);

@@ -7,7 +7,7 @@
 # it (MG_CHILD_ASAN_OPTIONS; exitcode 23 so a leak is not mistaken for an exit status 1).
 mg_find_program(UMOCKDEV_WRAPPER umockdev-wrapper umockdev)
 if(UMOCKDEV_WRAPPER)
-  add_executable(test_agent_umockdev agent/test_agent_umockdev.c)
+  add_executable(test_agent_umockdev agent/test_agent_umockdev.c agent/system_harness.c)
   target_link_libraries(test_agent_umockdev PRIVATE mg_test_support mg_agent_core
                         PkgConfig::CMOCKA)
   mg_target_defaults(test_agent_umockdev)

@@ -106,7 +106,7 @@ static int add_string(struct mg_tb *tb, const GString *s)
 
 /* Properties and attributes every USB device has (drivers/usb/core/sysfs.c). */
 static void describe_device(GString *s, const struct tb_dev *d, const struct mg_tb_opts *o,
-                            bool root_hub)
+                            bool root_hub, int authorized)
 {
 	const struct mg_cat_device *c = d->cat;
 	const uint8_t *desc = o->descriptors ? o->descriptors : c->descriptors;
@@ -121,8 +121,8 @@ static void describe_device(GString *s, const struct tb_dev *d, const struct mg_
 	g_string_append_printf(s, "E: DEVNAME=bus/usb/%03u/%03u\nE: MAJOR=189\nE: MINOR=%u\n",
 	                       d->bus, d->devnum, (d->bus - 1) * 128 + d->devnum - 1);
 
-	bool configured = root_hub || o->configured;
-	put_attrf(s, "authorized", "%d", root_hub ? 1 : o->authorized);
+	bool configured = authorized == 1;
+	put_attrf(s, "authorized", "%d", authorized);
 	put_attr(s, "avoid_reset_quirk", "0");
 	put_attrf(s, "bConfigurationValue", "%s", configured ? "1" : "");
 	put_attrf(s, "bDeviceClass", "%02x", db[4]);
@@ -322,7 +322,7 @@ int mg_tb_new(struct mg_tb **out)
 		snprintf(port, sizeof(port), "usb%u", bus);
 		snprintf(devpath, sizeof(devpath), PCI_DEVPATH "/usb%u", bus);
 		struct tb_dev *d = new_entry(tb, cat, port, devpath, bus);
-		describe_device(s, d, &none, true);
+		describe_device(s, d, &none, true, 1);
 		describe_iface(s, d, &cat->ifaces[0], 1);
 		d->configured = true;
 	}
@@ -413,11 +413,20 @@ const char *mg_tb_add(struct mg_tb *tb, const struct mg_cat_device *dev, const c
 	struct tb_dev *d = new_entry(tb, dev, port, devpath, (unsigned)bus);
 	if (!d)
 		return NULL;
+	char def[16];
+	int auth = o->authorized == MG_TB_AUTH_YES  ? 1
+	           : o->authorized == MG_TB_AUTH_NO ? 0
+	           : mg_tb_read(tb, mg_tb_root_hub(tb, d->bus), "authorized_default", def,
+	                        sizeof(def)) == 0 &&
+	                   strcmp(def, "0") == 0
+	               ? 0
+	               : 1;
 	GString *s = g_string_new(NULL);
-	describe_device(s, d, o, false);
-	if (o->configured) {
+	describe_device(s, d, o, false, auth);
+	if (auth == 1) {
+		int iface_auth = iface_default(tb, d);
 		for (size_t i = 0; i < dev->n_ifaces; i++)
-			describe_iface(s, d, &dev->ifaces[i], o->authorized);
+			describe_iface(s, d, &dev->ifaces[i], iface_auth);
 		d->configured = true;
 	}
 	int r = add_string(tb, s);
@@ -566,6 +575,32 @@ void mg_tb_uevent(struct mg_tb *tb, const char *devpath, const char *action)
 	char *sys = sys_path(devpath);
 	umockdev_testbed_uevent(tb->tb, sys, action);
 	g_free(sys);
+}
+
+void mg_tb_udev_rule(struct mg_tb *tb)
+{
+	for (unsigned bus = 1; bus <= 2; bus++) {
+		mg_tb_write(tb, mg_tb_root_hub(tb, bus), "authorized_default", "0\n");
+		mg_tb_write(tb, mg_tb_root_hub(tb, bus), "interface_authorized_default", "0\n");
+	}
+}
+
+const char *mg_tb_sentinel_device(struct mg_tb *tb)
+{
+	unsigned n = tb->sentinels++;
+	snprintf(tb->sentinel_path, sizeof(tb->sentinel_path), SENTINEL_PARENT "/9-%u", n + 1);
+	GString *s = g_string_new(NULL);
+	g_string_append_printf(s, "P: %s\nE: SUBSYSTEM=usb\nE: DEVTYPE=usb_device\n",
+	                       tb->sentinel_path);
+	g_string_append(s, "A: authorized=0\\n\n\n");
+	int r = add_string(tb, s);
+	g_string_free(s, TRUE);
+	return r < 0 ? NULL : tb->sentinel_path;
+}
+
+void mg_tb_sentinel_remove(struct mg_tb *tb, const char *devpath)
+{
+	remove_node(tb, devpath);
 }
 
 const char *mg_tb_sentinel(struct mg_tb *tb)

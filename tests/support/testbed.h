@@ -39,9 +39,17 @@ const char *mg_tb_root(const struct mg_tb *tb);
 /* DEVPATH of the root hub of bus 1 (USB 2) or 2 (USB 3); NULL for another bus. */
 const char *mg_tb_root_hub(const struct mg_tb *tb, unsigned bus);
 
+/* A new device's `authorized`. */
+enum mg_tb_auth {
+	MG_TB_AUTH_DEFAULT, /* the root hub's authorized_default, as the kernel does */
+	MG_TB_AUTH_NO,
+	MG_TB_AUTH_YES,
+};
+
 struct mg_tb_opts {
-	int authorized;  /* initial `authorized`: 0 as with authorized_default=0, or 1 */
-	bool configured; /* interfaces exist already (a device configured before the agent ran) */
+	/* Initial `authorized`. An authorized device is configured at once, as by the kernel:
+	 * its interfaces exist, authorized per the root hub's interface_authorized_default. */
+	enum mg_tb_auth authorized;
 	/* Overrides of what the catalog says, for hostile devices: */
 	const char *serial;         /* serial bytes (any but NUL); NULL: the catalog's */
 	size_t serial_len;          /* 0: strlen(serial) */
@@ -56,9 +64,9 @@ struct mg_tb_opts {
 /*
  * Plugs dev into port: "1-2" (bus 1, root port 2), "1-3.1" (port 1 of the hub at 1-3, which
  * must have been added). Writes every attribute, then umockdev sends one "add" uevent for
- * the device (and one per interface when opts->configured). opts may be NULL (authorized=0,
- * not configured). Returns the DEVPATH ("/devices/...", owned by tb), NULL on error (the
- * port is taken, the parent is unknown).
+ * the device, and one per interface when it is authorized (and so configured). opts may be
+ * NULL (the catalog device as it is, `authorized` from the root hub). Returns the DEVPATH
+ * ("/devices/...", owned by tb), NULL on error (the port is taken, the parent is unknown).
  */
 const char *mg_tb_add(struct mg_tb *tb, const struct mg_cat_device *dev, const char *port,
                       const struct mg_tb_opts *opts);
@@ -79,6 +87,12 @@ int mg_tb_remove(struct mg_tb *tb, const char *devpath);
  * ("remove" uevents). Returns the number of uevents sent, or a negative errno.
  */
 int mg_tb_settle(struct mg_tb *tb, const char *devpath);
+
+/*
+ * What udev-rules/70-mynaguard.rules does when a root hub appears: authorized_default=0 and
+ * interface_authorized_default=0 on both root hubs (no uevent).
+ */
+void mg_tb_udev_rule(struct mg_tb *tb);
 
 /* Whether the device's interface directories exist. */
 bool mg_tb_configured(const struct mg_tb *tb, const char *devpath);
@@ -105,5 +119,14 @@ void mg_tb_uevent(struct mg_tb *tb, const char *devpath, const char *action);
  * before. Returns its DEVPATH (owned by tb) or NULL.
  */
 const char *mg_tb_sentinel(struct mg_tb *tb);
+
+/*
+ * A barrier that needs no enforcement (audit mode): adds a USB device without attributes
+ * under a platform device (its "add" uevent; the agent records a decision for it, blocked as
+ * unreadable). Returns its DEVPATH (owned by tb); remove it with mg_tb_sentinel_remove(),
+ * which sends its "remove" uevent (the agent records device.removed).
+ */
+const char *mg_tb_sentinel_device(struct mg_tb *tb);
+void mg_tb_sentinel_remove(struct mg_tb *tb, const char *devpath);
 
 #endif

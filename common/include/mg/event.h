@@ -79,6 +79,8 @@ struct mg_event_decision {
 	bool applied;                      /* the kernel state was written (false in audit mode) */
 	struct mg_strv blocked_interfaces; /* interface names deauthorized, e.g. "1-2:1.1" */
 	char *error;                       /* why it could not be applied; NULL: none */
+	char *reason;   /* why this target besides the rule, e.g. "device unreadable: ..."; NULL */
+	char *operator; /* who overrode the decision (mynaguardctl allow-device); NULL: nobody */
 };
 
 struct mg_event_user {

@@ -1,0 +1,199 @@
+/*
+ * mynaguard-auth-helper: setuid-root helper for PAM stacks that run as the user (screen
+ * lockers), in the manner of pam_unix's unix_chkpwd. It acts only for the calling user (the
+ * real uid must be that user's), reads its configuration from a path fixed at build time,
+ * never from the caller, and does the steps that need secrets or state: TOTP validation,
+ * FIDO2 verification against a challenge it made itself, counters and lockout.
+ * Protocol: helper_proto.h. Exit status: 0 accepted, 1 refused, 2 error.
+ */
+#include <errno.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "authcore.h"
+#include "credstore.h"
+#include "encoding.h"
+#include "fido2_auth.h"
+#include "helper_proto.h"
+#include "owner.h"
+#include "pam_conf.h"
+#include "pam_user.h"
+
+#ifndef MG_PAM_HELPER_CONF
+#define MG_PAM_HELPER_CONF MG_PAM_DEFAULT_CONF
+#endif
+
+#define EXIT_REFUSED 1
+#define EXIT_ERROR   2
+
+static char line[MG_HELPER_LINE_MAX];
+
+/* Reads one line from stdin into line (without '\n'). 0 or -1. */
+static int read_request(void)
+{
+	size_t used = 0;
+	while (used + 1 < sizeof(line)) {
+		ssize_t n = read(0, line + used, 1);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return -1;
+		if (line[used] == '\n') {
+			line[used] = '\0';
+			return 0;
+		}
+		used++;
+	}
+	return -1;
+}
+
+static int finish(const struct mg_auth_outcome *o)
+{
+	char out[512];
+	if (mg_helper_result_format(o, out, sizeof(out)) < 0)
+		return EXIT_ERROR;
+	fputs(out, stdout);
+	fflush(stdout);
+	return o->success ? 0 : EXIT_REFUSED;
+}
+
+static int refuse(const char *reason)
+{
+	struct mg_auth_outcome o;
+	memset(&o, 0, sizeof(o));
+	o.reason = reason;
+	finish(&o);
+	return EXIT_ERROR;
+}
+
+/* "fail REASON" with a known reason. */
+static const char *fail_reason(void)
+{
+	if (strncmp(line, "fail ", 5) != 0)
+		return NULL;
+	return mg_helper_reason(line + 5);
+}
+
+static int do_fido2(const struct mg_pam_conf *conf, const char *user)
+{
+	struct mg_auth_outcome o;
+	struct mg_fido2_credfile *creds = NULL;
+	unsigned char cdh[MG_FIDO2_CDH_LEN], id[MG_FIDO2_MAX_ID];
+	static unsigned char authdata[MG_FIDO2_MAX_AUTHDATA], sig[MG_FIDO2_MAX_SIG];
+	char hex[2 * MG_FIDO2_CDH_LEN + 1], why[512];
+	size_t id_len = 0, ad_len = 0, sig_len = 0;
+	uint64_t now = (uint64_t)time(NULL);
+	int r = mg_auth_status(conf, user, true, now, &o);
+	if (r < 0)
+		return refuse("helper-error");
+	if (!o.success)
+		return finish(&o);
+	if (getrandom(cdh, sizeof(cdh), 0) != (ssize_t)sizeof(cdh))
+		return refuse("helper-error");
+	mg_hex_encode(cdh, sizeof(cdh), hex);
+	printf("challenge %s\n", hex);
+	fflush(stdout);
+	if (read_request() < 0 || strcmp(line, "abort") == 0)
+		return EXIT_REFUSED;
+	now = (uint64_t)time(NULL);
+	const char *reason = fail_reason();
+	if (reason) {
+		r = mg_auth_fail(conf, user, true, reason, now, &o);
+		return r < 0 ? refuse("helper-error") : finish(&o);
+	}
+	char *save = NULL, *verb = strtok_r(line, " ", &save);
+	char *bid = strtok_r(NULL, " ", &save), *bad = strtok_r(NULL, " ", &save);
+	char *bsig = strtok_r(NULL, " ", &save);
+	if (!verb || strcmp(verb, "assert") != 0 || !bid || !bad || !bsig ||
+	    strtok_r(NULL, " ", &save) || mg_b64_decode(bid, id, sizeof(id), &id_len) < 0 ||
+	    mg_b64_decode(bad, authdata, sizeof(authdata), &ad_len) < 0 ||
+	    mg_b64_decode(bsig, sig, sizeof(sig), &sig_len) < 0)
+		return refuse("helper-error");
+	r = mg_credstore_load_fido2(conf->credential_dir, conf->owner, user, &creds, why,
+	                            sizeof(why));
+	if (r < 0)
+		return refuse(r == -ENOENT ? "not-registered" : "credential-error");
+	const struct mg_fido2_cred *cred = NULL;
+	for (size_t i = 0; i < creds->n && !cred; i++)
+		if (creds->creds[i].id_len == id_len && memcmp(creds->creds[i].id, id, id_len) == 0)
+			cred = &creds->creds[i];
+	if (!cred) {
+		r = mg_auth_fail(conf, user, true, "not-registered", now, &o);
+	} else {
+		uint64_t sigcount = 0;
+		bool uv_done = false;
+		bool uv_required = conf->uv == MG_PAM_UV_REQUIRED || cred->uv;
+		int v = mg_fido2_verify(cred, conf->rp_id, cdh, authdata, ad_len, sig, sig_len,
+		                        uv_required, &sigcount, &uv_done);
+		if (v == -EBADMSG)
+			r = mg_auth_fail(conf, user, true, "bad-signature", now, &o);
+		else if (v < 0)
+			r = v;
+		else
+			r = mg_auth_fido2_finish(conf, user, true, cred, sigcount, now, &o);
+		snprintf(o.credential, sizeof(o.credential), "%s", cred->label);
+	}
+	mg_fido2_credfile_free(&creds);
+	return r < 0 ? refuse("helper-error") : finish(&o);
+}
+
+int main(int argc, char **argv)
+{
+	struct mg_pam_conf conf;
+	struct mg_config_error err;
+	struct mg_auth_outcome o;
+	struct passwd pw, *res = NULL;
+	char pwbuf[4096];
+	uid_t owner = 0;
+	int rc;
+
+	umask(077);
+	clearenv();
+	memset(&conf, 0, sizeof(conf));
+	if (argc != 3) {
+		fprintf(stderr, "usage: mynaguard-auth-helper status|totp|fido2|fail USER\n"
+		                "(run by pam_mynaguard.so, not by people)\n");
+		return EXIT_ERROR;
+	}
+	const char *mode = argv[1], *user = argv[2];
+	if (!mg_pam_user_valid(user) || getpwuid_r(getuid(), &pw, pwbuf, sizeof(pwbuf), &res) != 0 ||
+	    !res || strcmp(res->pw_name, user) != 0)
+		return refuse("wrong-user");
+	if (mg_pam_owner_of_code(&owner) < 0 || geteuid() != owner)
+		return refuse("helper-error");
+	if (mg_pam_conf_load(MG_PAM_HELPER_CONF, owner, &conf, &err) < 0)
+		return refuse("helper-error");
+	alarm(strcmp(mode, "fido2") == 0 ? (unsigned)conf.fido2_timeout + 30u : 30u);
+
+	uint64_t now = (uint64_t)time(NULL);
+	if (strcmp(mode, "status") == 0) {
+		rc = mg_auth_status(&conf, user, true, now, &o) < 0 ? refuse("helper-error")
+		                                                    : finish(&o);
+	} else if (strcmp(mode, "totp") == 0) {
+		if (read_request() < 0 || strncmp(line, "code ", 5) != 0) {
+			rc = refuse("helper-error");
+		} else {
+			int r = mg_auth_totp(&conf, user, true, line + 5, now, &o);
+			rc = r < 0 ? refuse("credential-error") : finish(&o);
+		}
+	} else if (strcmp(mode, "fail") == 0) {
+		const char *reason = read_request() == 0 ? fail_reason() : NULL;
+		rc = !reason ? refuse("helper-error")
+		     : mg_auth_fail(&conf, user, true, reason, now, &o) < 0 ? refuse("helper-error")
+		                                                             : finish(&o);
+	} else if (strcmp(mode, "fido2") == 0) {
+		rc = do_fido2(&conf, user);
+	} else {
+		rc = refuse("helper-error");
+	}
+	explicit_bzero(line, sizeof(line));
+	mg_pam_conf_free(&conf);
+	return rc;
+}

@@ -1,0 +1,64 @@
+/*
+ * The decisions that need secrets or state, each one locked read-validate-write of the
+ * user's state. Run directly by the module when it runs as the trusted owner (root), and
+ * by mynaguard-auth-helper otherwise. Nothing here talks to people.
+ */
+#ifndef MG_PAM_AUTHCORE_H
+#define MG_PAM_AUTHCORE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "credfile.h"
+#include "pam_conf.h"
+
+struct mg_auth_outcome {
+	bool success;
+	const char *reason;    /* static text ("wrong-code", "locked", ...); NULL on success */
+	uint64_t failures;     /* consecutive failures after this step */
+	bool locked_now;       /* this failure started a lockout */
+	bool unlocked_now;     /* an expired lockout was cleared */
+	char credential[MG_CRED_LABEL_MAX + 1]; /* label of the credential used, or "" */
+};
+
+/*
+ * In every function, track says whether the user has a state file (an existing account
+ * with a valid name); without it nothing is read or written and only the outcome is
+ * reported. The return value is 0 (outcome filled) or a negative errno for an error that
+ * prevented the decision (bad state file or directory, I/O): the caller refuses.
+ */
+
+/* Whether the user may try now: outcome.success false with reason "locked" when not. */
+int mg_auth_status(const struct mg_pam_conf *conf, const char *user, bool track, uint64_t now,
+                   struct mg_auth_outcome *out);
+
+/*
+ * Validates a TOTP code (the user's TOTP file; a dummy computation when there is none, which
+ * fails with "no-credential") with the replay rule and counts the result.
+ * Reasons: "locked", "wrong-code", "replay", "no-credential". -EBADMSG/-EPERM for a TOTP
+ * file that fails its checks (the attempt is counted as "credential-error" first).
+ */
+int mg_auth_totp(const struct mg_pam_conf *conf, const char *user, bool track, const char *code,
+                 uint64_t now, struct mg_auth_outcome *out);
+
+/*
+ * After a verified FIDO2 assertion made with credential cred: checks the lockout and that
+ * the signature counter went up (reason "counter-regression"), stores it, counts the result.
+ */
+int mg_auth_fido2_finish(const struct mg_pam_conf *conf, const char *user, bool track,
+                         const struct mg_fido2_cred *cred, uint64_t sigcount, uint64_t now,
+                         struct mg_auth_outcome *out);
+
+/* Counts one refused attempt with reason (static text). */
+int mg_auth_fail(const struct mg_pam_conf *conf, const char *user, bool track,
+                 const char *reason, uint64_t now, struct mg_auth_outcome *out);
+
+/* Admin unlock: clears failures and the lockout. outcome.success tells whether it was set. */
+int mg_auth_unlock(const struct mg_pam_conf *conf, const char *user,
+                   struct mg_auth_outcome *out);
+
+/* Forgets the stored counter of a removed credential. */
+int mg_auth_forget_counter(const struct mg_pam_conf *conf, const char *user,
+                           const struct mg_fido2_cred *cred);
+
+#endif

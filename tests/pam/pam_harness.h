@@ -1,0 +1,85 @@
+/*
+ * Test harness for pam_mynaguard.so under pam_wrapper + libpamtest (+ nss_wrapper): a fresh
+ * directory tree per test (pam.conf, credentials, state, PAM service files, passwd/group),
+ * a conversation that answers prompts and records every message, and capture of the events
+ * the module writes through pam_syslog (PAM_WRAPPER_DEBUGLEVEL prints them on stderr).
+ * See ../shared/TESTING.md section 2.
+ */
+#ifndef MG_TEST_PAM_HARNESS_H
+#define MG_TEST_PAM_HARNESS_H
+
+#include <limits.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "credfile.h"
+
+#define H_MAX_MSGS 32
+
+struct h_conv {
+	const char *answers[8]; /* answers to prompts, in order; NULL: the conversation fails */
+	size_t nanswers;
+	size_t next;
+	char *prompts[H_MAX_MSGS];
+	size_t nprompts;
+	char *infos[H_MAX_MSGS];
+	size_t ninfos;
+	char *errors[H_MAX_MSGS];
+	size_t nerrors;
+};
+
+struct harness {
+	char root[PATH_MAX];
+	char conf[PATH_MAX];
+	char creds[PATH_MAX];
+	char state[PATH_MAX];
+	char services[PATH_MAX];
+	char events_file[PATH_MAX];
+	char extra_conf[1024];
+};
+
+/* Test users in the nss_wrapper passwd file: alice 1001, bob 1002, nobody 65534. */
+void h_global_setup(void);
+
+/* New tree; conf gets credential_dir, state_dir, fail_delay_ms = 0 and extra_conf lines. */
+int h_new(struct harness *h, const char *extra_conf);
+void h_free(struct harness *h);
+/* Rewrites pam.conf with extra lines. */
+void h_write_conf(struct harness *h, const char *extra_conf);
+/* Absolute path of the module under test. */
+const char *h_module(void);
+
+/* Writes an enrolled TOTP credential for user (secret: bytes 1..n). */
+void h_totp_enroll(struct harness *h, const char *user, enum mg_totp_alg alg, unsigned digits,
+                   unsigned period, struct mg_totp_cred *out);
+/* The code of c at now + steps * period. */
+void h_totp_code(const struct mg_totp_cred *c, int steps, char *buf, size_t len);
+/* Waits (at most 3 s) while fewer than 3 s remain in the current TOTP step. */
+void h_avoid_step_edge(unsigned period);
+
+/*
+ * One pam_authenticate (service "mynaguard", pam_set_items.so first, so PAM_RHOST/PAM_TTY
+ * come from the environment) as user; returns the PAM code. Events go to h->events_file.
+ */
+int h_auth(struct harness *h, const char *user, struct h_conv *conv);
+/* pam_acct_mgmt. */
+int h_account(struct harness *h, const char *user);
+void h_conv_free(struct h_conv *c);
+
+/* Number of events of type (e.g. "auth.failure") captured so far; *last gets the last one. */
+int h_events(struct harness *h, const char *type, char *last, size_t lastlen);
+/* Empties the captured events. */
+void h_events_clear(struct harness *h);
+
+/* Contents of the user's state file ("" when absent). */
+void h_state(struct harness *h, const char *user, char *buf, size_t len);
+/* A JSON field of the user's state (-1 when absent). */
+long long h_state_field(struct harness *h, const char *user, const char *field);
+/* Writes the state file. */
+void h_write_state(struct harness *h, const char *user, const char *json);
+
+/* Runs argv (NULL-terminated) with stdin text; returns the exit status; output into out. */
+int h_run(char *const argv[], const char *stdin_text, char *out, size_t outlen);
+
+#endif

@@ -10,7 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include <openssl/evp.h>
+#include <nettle/sha2.h>
 
 #include "device.h"
 #include "enforce.h"
@@ -43,6 +43,7 @@ struct agent_dev {
 
 struct mg_agent {
 	struct mg_agent_conf conf;
+	struct mg_file_rules file_rules; /* how rules files are opened (owner, size) */
 	struct mg_ruleset *rules;
 	char rules_sha256[65];
 	struct mg_eventlog *log;
@@ -78,6 +79,8 @@ int mg_agent_new(struct mg_agent_conf *conf, struct mg_ruleset *rules, struct mg
 	memset(conf, 0, sizeof(*conf));
 	a->rules = rules;
 	a->log = log;
+	a->file_rules = mg_root_config_rules;
+	a->file_rules.max_size = 0; /* the rule engine's own cap: large rule sets exist */
 	a->next_id = 1;
 	*out = a;
 	return 0;
@@ -103,6 +106,35 @@ const struct mg_agent_conf *mg_agent_conf(const struct mg_agent *a)
 	return &a->conf;
 }
 
+void mg_agent_set_file_rules(struct mg_agent *a, const struct mg_file_rules *rules)
+{
+	a->file_rules = *rules;
+}
+
+void mg_agent_scan_begin(struct mg_agent *a)
+{
+	mg_eventlog_defer(a->log, true);
+}
+
+int mg_agent_scan_end(struct mg_agent *a)
+{
+	mg_eventlog_defer(a->log, false);
+	int r = mg_eventlog_sync(a->log);
+	if (r == 0)
+		return 0;
+	/* No allow without a durable record: the scan's allows are undone. */
+	mg_log_errno(MG_LOG_ERR, r, "cannot make the start-up decisions durable in %s",
+	             mg_eventlog_path(a->log));
+	for (size_t i = 0; i < a->n; i++) {
+		struct agent_dev *d = a->devs[i];
+		if (d->target == MG_TARGET_ALLOW && a->conf.mode == MG_MODE_ENFORCE) {
+			(void)mg_enforce_device(d->dirfd, MG_TARGET_BLOCK);
+			d->target = MG_TARGET_BLOCK;
+		}
+	}
+	return r;
+}
+
 size_t mg_agent_device_count(const struct mg_agent *a)
 {
 	return a->n;
@@ -126,13 +158,18 @@ static struct agent_dev *find_id(const struct mg_agent *a, unsigned id)
 
 /* ---- events ---- */
 
-static int record(struct mg_agent *a, struct mg_event *ev)
+static int record_sync(struct mg_agent *a, struct mg_event *ev, bool sync)
 {
-	int r = mg_eventlog_append(a->log, ev);
+	int r = sync ? mg_eventlog_append(a->log, ev) : mg_eventlog_append_nosync(a->log, ev);
 	if (r < 0)
 		mg_log_errno(MG_LOG_ERR, r, "cannot record %s event in %s",
 		             mg_event_type_name(ev->type), mg_eventlog_path(a->log));
 	return r;
+}
+
+static int record(struct mg_agent *a, struct mg_event *ev)
+{
+	return record_sync(a, ev, true);
 }
 
 static int fill_device(struct mg_event *ev, const struct agent_dev *d)
@@ -250,8 +287,10 @@ static int record_simple(struct mg_agent *a, const struct agent_dev *d, enum mg_
 	if (!ev)
 		return -ENOMEM;
 	int r = fill_device(ev, d);
+	/* device.inserted need not reach the disk before the decision: the decision's
+	 * durable append covers it, and the device stays blocked until then anyway. */
 	if (r == 0)
-		r = record(a, ev);
+		r = record_sync(a, ev, type != MG_EV_DEVICE_INSERTED);
 	mg_event_free(&ev);
 	return r;
 }
@@ -797,8 +836,7 @@ int mg_agent_swap_rules(struct mg_agent *a, struct mg_ruleset *rules, const char
 int mg_agent_reload(struct mg_agent *a, struct mg_rule_error *err)
 {
 	struct mg_ruleset *rs = NULL;
-	int r =
-	    mg_ruleset_load(a->conf.rules_file, a->conf.rules_dir, &mg_root_config_rules, &rs, err);
+	int r = mg_ruleset_load(a->conf.rules_file, a->conf.rules_dir, &a->file_rules, &rs, err);
 	if (r < 0) {
 		char buf[800];
 		mg_rule_error_str(err, buf, sizeof(buf));
@@ -807,20 +845,17 @@ int mg_agent_reload(struct mg_agent *a, struct mg_rule_error *err)
 		return r;
 	}
 	/* A digest of the rule texts identifies what is in force. */
-	unsigned char md[EVP_MAX_MD_SIZE];
-	unsigned mdlen = 0;
-	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-	char hex[65] = "";
-	if (ctx && EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) == 1) {
-		for (size_t i = 0; i < mg_ruleset_count(rs); i++) {
-			const char *t = mg_rule_text(mg_ruleset_rule(rs, i));
-			EVP_DigestUpdate(ctx, t, strlen(t) + 1);
-		}
-		if (EVP_DigestFinal_ex(ctx, md, &mdlen) == 1)
-			for (unsigned i = 0; i < mdlen && i < 32; i++)
-				snprintf(hex + 2 * i, 3, "%02x", md[i]);
+	struct sha256_ctx ctx;
+	uint8_t md[SHA256_DIGEST_SIZE];
+	char hex[2 * SHA256_DIGEST_SIZE + 1];
+	sha256_init(&ctx);
+	for (size_t i = 0; i < mg_ruleset_count(rs); i++) {
+		const char *t = mg_rule_text(mg_ruleset_rule(rs, i));
+		sha256_update(&ctx, strlen(t) + 1, (const uint8_t *)t);
 	}
-	EVP_MD_CTX_free(ctx);
+	sha256_digest(&ctx, sizeof(md), md);
+	for (size_t i = 0; i < sizeof(md); i++)
+		snprintf(hex + 2 * i, 3, "%02x", md[i]);
 	mg_log(MG_LOG_NOTICE, "rules loaded: %zu rules (sha256 %s)", mg_ruleset_count(rs), hex);
 	return mg_agent_swap_rules(a, rs, hex);
 }

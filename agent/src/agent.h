@@ -23,6 +23,19 @@ void mg_agent_free(struct mg_agent **agent);
 
 const struct mg_agent_conf *mg_agent_conf(const struct mg_agent *agent);
 
+/* How rules files are opened on reload (owner; max_size 0: the rule engine's cap). The
+ * default is root-owned, not group/world writable. */
+struct mg_file_rules;
+void mg_agent_set_file_rules(struct mg_agent *agent, const struct mg_file_rules *rules);
+
+/*
+ * The start-up scan: between begin and end, decisions are written to the event log without
+ * waiting for the disk each time; end makes them durable at once (one fdatasync), and if
+ * that fails, undoes the scan's allows. 0 or negative errno.
+ */
+void mg_agent_scan_begin(struct mg_agent *agent);
+int mg_agent_scan_end(struct mg_agent *agent);
+
 /* Appends an agent.started event (version, pid). */
 int mg_agent_started(struct mg_agent *agent);
 int mg_agent_stopping(struct mg_agent *agent, const char *reason);

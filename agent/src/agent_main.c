@@ -8,7 +8,6 @@
 #include <sys/epoll.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
-#include <systemd/sd-daemon.h>
 #include <unistd.h>
 
 #include "agent.h"
@@ -16,6 +15,7 @@
 #include "mg/log.h"
 #include "mg/safe_open.h"
 #include "monitor.h"
+#include "notify.h"
 
 #define DEFAULT_CONFIG "/etc/mynaguard/agent.conf"
 
@@ -130,7 +130,9 @@ int main(int argc, char **argv)
 	struct mg_ruleset *rules = NULL;
 	struct mg_rule_error rerr;
 	memset(&rerr, 0, sizeof(rerr));
-	if (mg_ruleset_load(conf.rules_file, conf.rules_dir, &own, &rules, &rerr) < 0) {
+	struct mg_file_rules rules_own = own;
+	rules_own.max_size = 0; /* the rule engine's cap (large rule sets exist) */
+	if (mg_ruleset_load(conf.rules_file, conf.rules_dir, &rules_own, &rules, &rerr) < 0) {
 		mg_err("rules rejected: %s", mg_rule_error_str(&rerr, buf, sizeof(buf)));
 		mg_err("not starting: new USB devices stay unauthorized by the kernel "
 		       "(authorized_default=0)");
@@ -155,6 +157,7 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	const struct mg_agent_conf *ac = mg_agent_conf(agent);
+	mg_agent_set_file_rules(agent, &rules_own);
 	mg_agent_started(agent);
 
 	/* Signals through a signalfd; the monitor before the scan so no uevent is lost. */
@@ -173,8 +176,11 @@ int main(int argc, char **argv)
 		mg_log_errno(MG_LOG_ERR, sfd < 0 ? -errno : r, "cannot watch uevents");
 		goto out;
 	}
-	if ((r = mg_monitor_enumerate(mon, scan_cb, agent)) < 0) {
-		mg_log_errno(MG_LOG_ERR, r, "cannot scan present USB devices");
+	mg_agent_scan_begin(agent);
+	r = mg_monitor_enumerate(mon, scan_cb, agent);
+	int r2 = mg_agent_scan_end(agent);
+	if (r < 0 || r2 < 0) {
+		mg_log_errno(MG_LOG_ERR, r < 0 ? r : r2, "cannot decide the present USB devices");
 		goto out;
 	}
 	if ((r = ensure_parent_dir(ac->socket)) < 0 ||
@@ -194,7 +200,7 @@ int main(int argc, char **argv)
 	mg_notice("ready: %zu present devices decided, mode %s, control socket %s",
 	          mg_agent_device_count(agent), ac->mode == MG_MODE_AUDIT ? "audit" : "enforce",
 	          ac->socket);
-	sd_notify(0, "READY=1");
+	mg_notify("READY=1");
 
 	/* Uevents that arrived during the scan are waiting in the monitor socket. */
 	bool running = drain_monitor(mon, agent) == 0;
@@ -217,9 +223,9 @@ int main(int argc, char **argv)
 					if (si.ssi_signo == SIGHUP) {
 						struct mg_rule_error e;
 						memset(&e, 0, sizeof(e));
-						sd_notify(0, "RELOADING=1");
+						mg_notify("RELOADING=1");
 						(void)mg_agent_reload(agent, &e);
-						sd_notify(0, "READY=1");
+						mg_notify("READY=1");
 					} else {
 						running = false;
 					}
@@ -236,7 +242,7 @@ int main(int argc, char **argv)
 			}
 		}
 	}
-	sd_notify(0, "STOPPING=1");
+	mg_notify("STOPPING=1");
 	mg_agent_stopping(agent, stop_reason);
 	mg_notice("stopping (%s)", stop_reason);
 	status = 0;

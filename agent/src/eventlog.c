@@ -14,6 +14,7 @@
 
 struct mg_eventlog {
 	int fd;
+	bool deferred;
 	uint64_t seq;
 	char boot_id[37];
 	char host[256];
@@ -104,7 +105,7 @@ void mg_eventlog_close(struct mg_eventlog **log)
 	*log = NULL;
 }
 
-int mg_eventlog_append(struct mg_eventlog *log, struct mg_event *ev)
+static int append(struct mg_eventlog *log, struct mg_event *ev, bool sync)
 {
 	int r = mg_set_str(&ev->host, log->host);
 	if (r < 0)
@@ -137,11 +138,31 @@ int mg_eventlog_append(struct mg_eventlog *log, struct mg_event *ev)
 	free(line);
 	if (r < 0 && before >= 0 && ftruncate(log->fd, before) < 0)
 		r = -errno; /* keep the file line-aligned for the next append */
-	if (r == 0 && fdatasync(log->fd) < 0)
+	if (r == 0 && sync && !log->deferred && fdatasync(log->fd) < 0)
 		r = -errno;
 	if (r == 0)
 		log->seq = ev->seq;
 	return r;
+}
+
+int mg_eventlog_append(struct mg_eventlog *log, struct mg_event *ev)
+{
+	return append(log, ev, true);
+}
+
+int mg_eventlog_append_nosync(struct mg_eventlog *log, struct mg_event *ev)
+{
+	return append(log, ev, false);
+}
+
+void mg_eventlog_defer(struct mg_eventlog *log, bool deferred)
+{
+	log->deferred = deferred;
+}
+
+int mg_eventlog_sync(struct mg_eventlog *log)
+{
+	return fdatasync(log->fd) < 0 ? -errno : 0;
 }
 
 uint64_t mg_eventlog_last_seq(const struct mg_eventlog *log)

@@ -37,7 +37,7 @@ static const struct {
 	const char *args;
 	const char *help_ja, *help_en;
 } commands[] = {
-    {"status", cmd_status, "", "エージェントの状態を表示", "show the agent's state"},
+    {"status", cmd_status, "[--json]", "エージェントの状態を表示", "show the agent's state"},
     {"list-devices", cmd_list_devices, "[--json]", "接続中のデバイスと判定を一覧表示",
      "list present devices and their decisions"},
     {"allow-device", cmd_allow_device, "ID", "デバイスを取り外すまで一時的に許可",
@@ -126,14 +126,18 @@ static int simple(const struct ctl_opts *o, enum mg_ctl_cmd cmd, unsigned id, js
 
 static int cmd_status(const struct ctl_opts *o, int argc, char **argv)
 {
-	(void)argv;
-	if (argc != 1)
-		return 2;
+	bool json = o->json;
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--json") == 0)
+			json = true;
+		else
+			return 2;
+	}
 	json_t *st;
 	if (simple(o, MG_CTL_STATUS, 0, &st))
 		return 1;
 	json_object_del(st, "ok");
-	if (o->json) {
+	if (json) {
 		json_dumpf(st, stdout, JSON_INDENT(2) | JSON_SORT_KEYS);
 		putchar('\n');
 	} else {

@@ -1,7 +1,9 @@
 /*
  * USBGuard-compatible device hashes (DevicePrivate::initializeHash and
- * DeviceBase::parseUSBDescriptor of USBGuard 1.1): SHA-256 through OpenSSL EVP, standard
- * base64 through EVP_EncodeBlock.
+ * DeviceBase::parseUSBDescriptor of USBGuard 1.1): SHA-256 and standard base64 through
+ * Nettle. The agent uses Nettle rather than OpenSSL for its one hash function: OpenSSL 3's
+ * initialisation alone costs the daemon about 2 MiB of RSS (docs/PERFORMANCE.md); the tests
+ * check these hashes against OpenSSL, an independent implementation.
  */
 #include "usb_hash.h"
 
@@ -9,9 +11,9 @@
 #include <stdbool.h>
 #include <string.h>
 
-#include <openssl/evp.h>
+#include <nettle/base64.h>
+#include <nettle/sha2.h>
 
-#define SHA256_LEN     32u
 #define DEVICE_SIZE    18u
 #define DT_DEVICE      0x01
 #define LINUX_VENDOR   0x1d6b
@@ -28,7 +30,7 @@ static bool is_linux_root_hub(const uint8_t *p)
 }
 
 /* Hashes each descriptor as its bLength bytes; a root hub's bcdDevice as zero. */
-static int update_descriptors(EVP_MD_CTX *ctx, const uint8_t *blob, size_t len)
+static int update_descriptors(struct sha256_ctx *ctx, const uint8_t *blob, size_t len)
 {
 	size_t off = 0;
 
@@ -38,90 +40,62 @@ static int update_descriptors(EVP_MD_CTX *ctx, const uint8_t *blob, size_t len)
 			return -EINVAL; /* not a blob mg_usb_desc_parse() accepted */
 		const uint8_t *p = blob + off;
 		const size_t n = p[0];
-		int ok;
 		if (is_linux_root_hub(p)) {
 			uint8_t dev[DEVICE_SIZE];
 			memcpy(dev, p, sizeof(dev));
 			dev[BCD_DEVICE_OFF] = 0;
 			dev[BCD_DEVICE_OFF + 1] = 0;
-			ok = EVP_DigestUpdate(ctx, dev, sizeof(dev));
+			sha256_update(ctx, sizeof(dev), dev);
 		} else {
-			ok = EVP_DigestUpdate(ctx, p, n);
+			sha256_update(ctx, n, p);
 		}
-		if (ok != 1)
-			return -EIO;
 		off += n;
 	}
 	return 0;
 }
 
-static int finish(EVP_MD_CTX *ctx, char out[MG_USB_HASH_LEN])
+static void finish(struct sha256_ctx *ctx, char out[MG_USB_HASH_LEN])
 {
-	unsigned char md[EVP_MAX_MD_SIZE];
-	unsigned char b64[MG_USB_HASH_LEN];
-	unsigned int mdlen = 0;
-
-	if (EVP_DigestFinal_ex(ctx, md, &mdlen) != 1 || mdlen != SHA256_LEN)
-		return -EIO;
-	/* 32 bytes -> 44 characters with one '=' of padding, then NUL. */
-	if (EVP_EncodeBlock(b64, md, (int)mdlen) != MG_USB_HASH_LEN - 1)
-		return -EIO;
-	memcpy(out, b64, MG_USB_HASH_LEN);
-	return 0;
+	uint8_t md[SHA256_DIGEST_SIZE];
+	sha256_digest(ctx, sizeof(md), md);
+	/* 32 bytes -> 44 characters with one '=' of padding (RFC 4648 base64), then NUL. */
+	base64_encode_raw(out, sizeof(md), md);
+	out[BASE64_ENCODE_RAW_LENGTH(SHA256_DIGEST_SIZE)] = '\0';
 }
 
-static int update_str(EVP_MD_CTX *ctx, const char *s)
+static void update_str(struct sha256_ctx *ctx, const char *s)
 {
-	return EVP_DigestUpdate(ctx, s, strlen(s)) == 1 ? 0 : -EIO;
+	sha256_update(ctx, strlen(s), (const uint8_t *)s);
 }
 
 int mg_usb_hash_device(const char *name, const char *vendor_id, const char *product_id,
                        const char *serial, const uint8_t *blob, size_t len,
                        char out[MG_USB_HASH_LEN])
 {
-	EVP_MD_CTX *ctx = NULL;
-	int r = -EINVAL;
-
 	/* USBGuard refuses to hash a device without vendor or product id. */
 	if (!name || !vendor_id || !product_id || !serial || !out || !vendor_id[0] ||
 	    !product_id[0] || (!blob && len > 0))
-		goto out;
-	r = -ENOMEM;
-	ctx = EVP_MD_CTX_new();
-	if (!ctx)
-		goto out;
-	r = -EIO;
-	if (EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) != 1)
-		goto out;
-	if ((r = update_str(ctx, name)) < 0 || (r = update_str(ctx, vendor_id)) < 0 ||
-	    (r = update_str(ctx, product_id)) < 0 || (r = update_str(ctx, serial)) < 0)
-		goto out;
-	if ((r = update_descriptors(ctx, blob, len)) < 0)
-		goto out;
-	r = finish(ctx, out);
-out:
-	EVP_MD_CTX_free(ctx);
-	return r;
+		return -EINVAL;
+	struct sha256_ctx ctx;
+	sha256_init(&ctx);
+	update_str(&ctx, name);
+	update_str(&ctx, vendor_id);
+	update_str(&ctx, product_id);
+	update_str(&ctx, serial);
+	int r = update_descriptors(&ctx, blob, len);
+	if (r < 0)
+		return r;
+	finish(&ctx, out);
+	return 0;
 }
 
 int mg_usb_hash_string(const char *s, char out[MG_USB_HASH_LEN])
 {
-	EVP_MD_CTX *ctx = NULL;
-	int r = -EINVAL;
-
 	if (!s || !out)
-		goto out;
-	r = -ENOMEM;
-	ctx = EVP_MD_CTX_new();
-	if (!ctx)
-		goto out;
-	r = -EIO;
-	if (EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) != 1)
-		goto out;
-	if ((r = update_str(ctx, s)) < 0)
-		goto out;
-	r = finish(ctx, out);
-out:
-	EVP_MD_CTX_free(ctx);
-	return r;
+		return -EINVAL;
+	struct sha256_ctx ctx;
+	sha256_init(&ctx);
+	update_str(&ctx, s);
+	finish(&ctx, out);
+	return 0;
 }

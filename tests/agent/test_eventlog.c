@@ -138,6 +138,41 @@ static void test_other_boot_restarts(void **state)
 	mg_eventlog_close(&log);
 }
 
+static void test_deferred_and_nosync(void **state)
+{
+	(void)state;
+	struct mg_eventlog *log = NULL;
+	assert_int_equal(mg_eventlog_open(dir, &log), 0);
+	mg_eventlog_defer(log, true);
+	append_one(log, MG_EV_DEVICE_ALLOWED);
+	append_one(log, MG_EV_DEVICE_BLOCKED);
+	assert_int_equal(mg_eventlog_sync(log), 0);
+	mg_eventlog_defer(log, false);
+	struct mg_event *ev = mg_event_new(MG_EV_DEVICE_INSERTED);
+	assert_non_null(ev);
+	assert_int_equal(mg_eventlog_append_nosync(log, ev), 0);
+	mg_event_free(&ev);
+	append_one(log, MG_EV_DEVICE_REMOVED);
+	assert_int_equal(mg_eventlog_last_seq(log), 4);
+	mg_eventlog_close(&log);
+	/* Everything written, numbered in order, whatever the sync mode. */
+	char *data = read_all();
+	const char *want[] = {"device.allowed", "device.blocked", "device.inserted",
+	                      "device.removed"};
+	char *p = data;
+	for (size_t i = 0; i < 4; i++) {
+		char *nl = strchr(p, '\n');
+		assert_non_null(nl);
+		assert_int_equal(mg_event_from_json(p, (size_t)(nl - p), &ev, NULL, 0), 0);
+		assert_string_equal(mg_event_type_name(ev->type), want[i]);
+		assert_int_equal(ev->seq, i + 1);
+		mg_event_free(&ev);
+		p = nl + 1;
+	}
+	assert_int_equal(*p, '\0');
+	free(data);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {

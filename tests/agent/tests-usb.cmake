@@ -1,6 +1,9 @@
 # USB descriptor parser and USBGuard-compatible hashes.
 mg_add_test(test_usb_desc SOURCES agent/test_usb_desc.c LIBS mg_agent_core)
-mg_add_test(test_usb_hash SOURCES agent/test_usb_hash.c LIBS mg_agent_core)
+# The expected hashes are computed with OpenSSL: an implementation independent of the
+# agent's (Nettle).
+mg_require_pkg(LIBCRYPTO libcrypto libssl-dev)
+mg_add_test(test_usb_hash SOURCES agent/test_usb_hash.c LIBS mg_agent_core PkgConfig::LIBCRYPTO)
 
 # Differential test against the installed usbguard-daemon under umockdev: the probe prints
 # mynaguard's hash, parent-hash and with-interface per device; exit 77 (skip) without

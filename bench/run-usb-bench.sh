@@ -5,7 +5,8 @@
 #   bench/run-usb-bench.sh [BUILD_DIR]        (default BUILD_DIR: /tmp/benchbuild)
 #
 # Build first (no sanitizers):
-#   cmake -S . -B /tmp/benchbuild -DCMAKE_BUILD_TYPE=RelWithDebInfo -DMYNAGUARD_BENCH=ON
+#   cmake -S . -B /tmp/benchbuild -DCMAKE_BUILD_TYPE=RelWithDebInfo -DMYNAGUARD_BENCH=ON \
+#       -DMYNAGUARD_TESTS=OFF
 #   cmake --build /tmp/benchbuild -j2 --target mynaguard-agent mynaguard-bench-usbgen \
 #       mynaguard-bench-usbharness mynaguard-bench-rules
 # Environment: MG_BENCH_DEVICES (leaf devices, default 64; with hubs and root hubs 75 USB

@@ -410,7 +410,7 @@ int main(int argc, char **argv)
 	char msg[600];
 	uid_t owner = 0;
 	int c;
-	while ((c = getopt_long(argc, argv, "+c:u:s:a:d:p:l:D:qvh", lopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "c:u:s:a:d:p:l:D:qvh", lopts, NULL)) != -1) {
 		switch (c) {
 		case 'c':
 			o.config = optarg;

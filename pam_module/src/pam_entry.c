@@ -66,7 +66,7 @@ static void conv_error(void *ctx, const char *msg)
 static void send_event(void *ctx, const char *json)
 {
 	struct entry *e = ctx;
-	pam_syslog(e->pamh, LOG_AUTHPRIV | LOG_NOTICE, MG_PAM_EVENT_PREFIX "%s", json);
+	pam_syslog(e->pamh, LOG_NOTICE, MG_PAM_EVENT_PREFIX "%s", json);
 }
 
 /* The errno -> PAM mapping of authentication. Nothing maps to success but 0. */
@@ -130,10 +130,12 @@ PAM_EXTERN int pam_sm_authenticate(pam_handle_t *pamh, int flags, int argc, cons
 	char why[512];
 
 	memset(&conf, 0, sizeof(conf));
-	pam_fail_delay(pamh, DEFAULT_FAIL_DELAY_US);
+	/* libpam keeps the largest delay asked for: ask once, after the configuration. */
 	int code = load(pamh, argc, argv, &conf, e.silent);
-	if (code != PAM_SUCCESS)
+	if (code != PAM_SUCCESS) {
+		pam_fail_delay(pamh, DEFAULT_FAIL_DELAY_US);
 		return code;
+	}
 	pam_fail_delay(pamh, (unsigned)conf.fail_delay_ms * 1000u);
 	if (pam_get_user(pamh, &user, NULL) != PAM_SUCCESS || !user || !user[0]) {
 		mg_pam_conf_free(&conf);

@@ -8,9 +8,10 @@
 
 #define MG_STORE_SCHEMA_VERSION 1
 
-/* Idempotent (CREATE ... IF NOT EXISTS); run inside one transaction. */
-extern const char mg_store_sqlite_schema[];
-extern const char mg_store_pg_schema[];
+/* NULL-terminated lists of SQL scripts, idempotent (CREATE ... IF NOT EXISTS): run them in
+ * order inside one transaction. */
+extern const char *const mg_store_sqlite_schema[];
+extern const char *const mg_store_pg_schema[];
 
 /* ?1 stream_id, ?2 seq, ?3 host_id, ?4 time_us, ?5 type, ?6 username, ?7 device_serial,
  * ?8 hash, ?9 prev_hash, ?10 json, ?11 received_us */

@@ -6,27 +6,25 @@
  */
 #include "store_schema.h"
 
-const char mg_store_sqlite_schema[] =
+#include <stddef.h>
+
+const char *const mg_store_sqlite_schema[] = {
     "CREATE TABLE IF NOT EXISTS meta ("
     " key TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;"
-    "INSERT OR IGNORE INTO meta(key, value) VALUES ('schema_version', 1), ('rules_revision', 0);"
-
+    "INSERT OR IGNORE INTO meta(key, value) VALUES ('schema_version', 1), ('rules_revision', 0);",
     "CREATE TABLE IF NOT EXISTS tokens ("
     " hash TEXT PRIMARY KEY, expires_us INTEGER NOT NULL, uses_left INTEGER NOT NULL,"
-    " created_us INTEGER NOT NULL) WITHOUT ROWID;"
-
+    " created_us INTEGER NOT NULL) WITHOUT ROWID;",
     "CREATE TABLE IF NOT EXISTS hosts ("
     " id INTEGER PRIMARY KEY, hostname TEXT NOT NULL, cert_serial TEXT NOT NULL UNIQUE,"
     " enrolled_us INTEGER NOT NULL, last_seen_us INTEGER NOT NULL DEFAULT 0,"
     " revoked INTEGER NOT NULL DEFAULT 0, policy_version INTEGER NOT NULL DEFAULT 0,"
     " spool_depth INTEGER NOT NULL DEFAULT 0, oldest_unsent_us INTEGER NOT NULL DEFAULT 0,"
-    " agent_version TEXT NOT NULL DEFAULT '');"
-
+    " agent_version TEXT NOT NULL DEFAULT '');",
     "CREATE TABLE IF NOT EXISTS streams ("
     " id INTEGER PRIMARY KEY, host_id INTEGER NOT NULL, boot_id TEXT NOT NULL,"
     " last_seq INTEGER NOT NULL, last_hash TEXT NOT NULL, updated_us INTEGER NOT NULL,"
-    " UNIQUE (host_id, boot_id));"
-
+    " UNIQUE (host_id, boot_id));",
     "CREATE TABLE IF NOT EXISTS events ("
     " id INTEGER PRIMARY KEY, stream_id INTEGER, seq INTEGER, host_id INTEGER,"
     " time_us INTEGER NOT NULL, type TEXT NOT NULL, username TEXT, device_serial TEXT,"
@@ -37,29 +35,24 @@ const char mg_store_sqlite_schema[] =
     "CREATE INDEX IF NOT EXISTS events_type ON events(type);"
     "CREATE INDEX IF NOT EXISTS events_user ON events(username) WHERE username IS NOT NULL;"
     "CREATE INDEX IF NOT EXISTS events_serial ON events(device_serial)"
-    " WHERE device_serial IS NOT NULL;"
-
+    " WHERE device_serial IS NOT NULL;",
     "CREATE TABLE IF NOT EXISTS alerts ("
     " id INTEGER PRIMARY KEY, host_id INTEGER NOT NULL, boot_id TEXT NOT NULL,"
     " seq INTEGER NOT NULL, kind TEXT NOT NULL, time_us INTEGER NOT NULL, evidence TEXT);"
-    "CREATE INDEX IF NOT EXISTS alerts_host ON alerts(host_id);"
-
+    "CREATE INDEX IF NOT EXISTS alerts_host ON alerts(host_id);",
     "CREATE TABLE IF NOT EXISTS devices ("
     " id INTEGER PRIMARY KEY, vendor_id TEXT NOT NULL, product_id TEXT NOT NULL,"
     " serial TEXT NOT NULL, hash TEXT NOT NULL, name TEXT NOT NULL,"
     " first_seen_us INTEGER NOT NULL, last_seen_us INTEGER NOT NULL,"
     " first_host_id INTEGER NOT NULL, last_host_id INTEGER NOT NULL,"
-    " sightings INTEGER NOT NULL, UNIQUE (vendor_id, product_id, serial, hash));"
-
+    " sightings INTEGER NOT NULL, UNIQUE (vendor_id, product_id, serial, hash));",
     "CREATE TABLE IF NOT EXISTS rules ("
     " id INTEGER PRIMARY KEY, text TEXT NOT NULL, host_id INTEGER NOT NULL,"
     " expires_us INTEGER NOT NULL, created_us INTEGER NOT NULL, created_by TEXT NOT NULL,"
-    " request_id INTEGER NOT NULL, comment TEXT NOT NULL);"
-
+    " request_id INTEGER NOT NULL, comment TEXT NOT NULL);",
     "CREATE TABLE IF NOT EXISTS policies ("
     " version INTEGER PRIMARY KEY, rules_revision INTEGER NOT NULL,"
-    " created_us INTEGER NOT NULL, json TEXT NOT NULL, sig BLOB NOT NULL);"
-
+    " created_us INTEGER NOT NULL, json TEXT NOT NULL, sig BLOB NOT NULL);",
     "CREATE TABLE IF NOT EXISTS requests ("
     " id INTEGER PRIMARY KEY, host_id INTEGER NOT NULL, request_id TEXT NOT NULL,"
     " username TEXT NOT NULL, vendor_id TEXT NOT NULL, product_id TEXT NOT NULL,"
@@ -68,22 +61,21 @@ const char mg_store_sqlite_schema[] =
     " decided_us INTEGER NOT NULL DEFAULT 0, decided_by TEXT NOT NULL DEFAULT '',"
     " note TEXT NOT NULL DEFAULT '', rule_id INTEGER NOT NULL DEFAULT 0,"
     " UNIQUE (host_id, request_id));"
-    "CREATE INDEX IF NOT EXISTS requests_state ON requests(state);"
-
+    "CREATE INDEX IF NOT EXISTS requests_state ON requests(state);",
     "CREATE TABLE IF NOT EXISTS admins ("
     " id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE, password_hash TEXT NOT NULL,"
     " role TEXT NOT NULL CHECK (role IN ('admin', 'approver', 'auditor')),"
-    " disabled INTEGER NOT NULL DEFAULT 0, created_us INTEGER NOT NULL);"
-
+    " disabled INTEGER NOT NULL DEFAULT 0, created_us INTEGER NOT NULL);",
     "CREATE TABLE IF NOT EXISTS sessions ("
     " token_hash TEXT PRIMARY KEY, admin_id INTEGER NOT NULL, created_us INTEGER NOT NULL,"
     " expires_us INTEGER NOT NULL) WITHOUT ROWID;"
-    "CREATE INDEX IF NOT EXISTS sessions_admin ON sessions(admin_id);"
-
+    "CREATE INDEX IF NOT EXISTS sessions_admin ON sessions(admin_id);",
     "CREATE TABLE IF NOT EXISTS admin_actions ("
     " id INTEGER PRIMARY KEY, time_us INTEGER NOT NULL, admin TEXT NOT NULL,"
     " action TEXT NOT NULL, target TEXT NOT NULL, remote TEXT NOT NULL, detail TEXT,"
-    " event_id INTEGER NOT NULL);";
+    " event_id INTEGER NOT NULL);",
+    NULL,
+};
 
 const char mg_store_sqlite_event_insert[] =
     "INSERT INTO events(stream_id, seq, host_id, time_us, type, username, device_serial, hash,"

@@ -301,8 +301,8 @@ static int schema_init(struct sq_conn *c, char *errmsg, size_t errlen)
 {
 	char *msg = NULL;
 	int rc = sqlite3_exec(c->db, "BEGIN IMMEDIATE", NULL, NULL, &msg);
-	if (rc == SQLITE_OK)
-		rc = sqlite3_exec(c->db, mg_store_sqlite_schema, NULL, NULL, &msg);
+	for (size_t i = 0; rc == SQLITE_OK && mg_store_sqlite_schema[i]; i++)
+		rc = sqlite3_exec(c->db, mg_store_sqlite_schema[i], NULL, NULL, &msg);
 	if (rc != SQLITE_OK) {
 		snprintf(errmsg, errlen, "schema: %s", msg ? msg : sqlite3_errstr(rc));
 		sqlite3_free(msg);

@@ -179,6 +179,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_numbering_and_content, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_torn_write_repaired, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_other_boot_restarts, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_deferred_and_nosync, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

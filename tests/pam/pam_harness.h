@@ -30,11 +30,10 @@ struct h_conv {
 };
 
 struct harness {
-	char root[PATH_MAX];
+	char root[128];
 	char conf[PATH_MAX];
 	char creds[PATH_MAX];
 	char state[PATH_MAX];
-	char services[PATH_MAX];
 	char events_file[PATH_MAX];
 	char extra_conf[1024];
 };
@@ -80,6 +79,6 @@ long long h_state_field(struct harness *h, const char *user, const char *field);
 void h_write_state(struct harness *h, const char *user, const char *json);
 
 /* Runs argv (NULL-terminated) with stdin text; returns the exit status; output into out. */
-int h_run(char *const argv[], const char *stdin_text, char *out, size_t outlen);
+int h_run(const char *const argv[], const char *stdin_text, char *out, size_t outlen);
 
 #endif

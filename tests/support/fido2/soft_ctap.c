@@ -488,6 +488,8 @@ int soft_ctap_hid_write(struct soft_ctap *sc, const uint8_t *report, size_t len,
 	} else {
 		const uint8_t cmd = report[4] & 0x7f;
 		const size_t bcnt = (size_t)report[5] << 8 | report[6];
+		if (h->rx_active && cmd == HID_CANCEL)
+			return 0; /* a request still arriving has nothing to cancel yet */
 		if (h->rx_active && !cid_eq(cid, h->rx_cid)) {
 			/* another channel is mid-message (§11.2.4) */
 			out_error(h, cid, HID_ERR_CHANNEL_BUSY);

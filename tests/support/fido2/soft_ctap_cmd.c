@@ -171,7 +171,7 @@ static int match_list(const struct soft_ctap *sc, const cbor_item_t *list, const
 	return CTAP2_OK;
 }
 
-/* options map: text keys to booleans; *up/*uv/*rk untouched when absent. */
+/* options map: text keys to booleans; an absent option leaves its variable alone. */
 static int parse_options(const cbor_item_t *o, int *rk, int *up, int *uv)
 {
 	const cbor_item_t *v;

@@ -128,10 +128,12 @@ static int measure(const char *gendir, const char *arg, const struct bench_topol
 	for (size_t i = 0; i < t->n; i++) {
 		const struct mg_rule *m = mg_ruleset_match(rs, devs[i], 0);
 		unsigned long want = r + 2 + i;
+		char src[MG_RULE_SOURCE_MAX];
 		if (!m || mg_rule_target(m) != MG_TARGET_ALLOW ||
-		    source_line(mg_rule_source(m)) != want) {
+		    source_line(mg_rule_source(m, src, sizeof(src))) != want) {
 			fprintf(stderr, "%s: %s matched %s, want line %lu\n", path,
-			        t->nodes[i].path, m ? mg_rule_source(m) : "no rule", want);
+			        t->nodes[i].path,
+			        m ? mg_rule_source(m, src, sizeof(src)) : "no rule", want);
 			status = -1;
 		}
 	}

@@ -2,6 +2,7 @@
 #include "agent.h"
 
 #include <dirent.h>
+#include <malloc.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -256,9 +257,11 @@ static int record_decision(struct mg_agent *a, const struct agent_dev *d, enum m
 	if ((r = fill_device(ev, d)) < 0)
 		goto out;
 	if (d->rule) {
+		char source[MG_RULE_SOURCE_MAX];
 		struct mg_event_rule *er = mg_event_rule(ev);
 		if (!er || (r = mg_set_str(&er->text, mg_rule_text(d->rule))) < 0 ||
-		    (r = mg_set_str(&er->source, mg_rule_source(d->rule))) < 0) {
+		    (r = mg_set_str(&er->source, mg_rule_source(d->rule, source, sizeof(source)))) <
+		        0) {
 			r = r < 0 ? r : -ENOMEM;
 			goto out;
 		}
@@ -828,6 +831,7 @@ int mg_agent_swap_rules(struct mg_agent *a, struct mg_ruleset *rules, const char
 	for (size_t i = 0; i < a->n && r != -ENOMEM; i++)
 		r = decide(a, a->devs[i], false);
 	mg_ruleset_free(&old);
+	malloc_trim(0); /* give the parser's and the old set's memory back to the system */
 	if (r == -ENOMEM)
 		return r;
 	return record_policy(a, MG_EV_POLICY_APPLIED, sha256, NULL);
@@ -896,6 +900,7 @@ static json_t *device_json(const struct agent_dev *d)
 	mg_event_free(&ev);
 	if (!obj)
 		return NULL;
+	char source[MG_RULE_SOURCE_MAX];
 	json_t *blocked = json_array();
 	for (size_t i = 0; blocked && i < d->blocked.n; i++)
 		json_array_append_new(blocked, json_string(d->blocked.v[i]));
@@ -904,7 +909,8 @@ static json_t *device_json(const struct agent_dev *d)
 	json_object_set_new(obj, "rule",
 	                    d->rule ? json_string(mg_rule_text(d->rule)) : json_null());
 	json_object_set_new(obj, "rule_source",
-	                    d->rule ? json_string(mg_rule_source(d->rule)) : json_null());
+	                    d->rule ? json_string(mg_rule_source(d->rule, source, sizeof(source)))
+	                            : json_null());
 	json_object_set_new(obj, "blocked_interfaces", blocked ? blocked : json_array());
 	json_object_set_new(obj, "applied", json_boolean(d->applied));
 	json_object_set_new(obj, "override", json_boolean(d->has_override));

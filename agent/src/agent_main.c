@@ -1,6 +1,7 @@
 /* mynaguard-agent: the USB device control daemon (see docs/ARCHITECTURE.md). */
 #include <errno.h>
 #include <getopt.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -159,6 +160,7 @@ int main(int argc, char **argv)
 	const struct mg_agent_conf *ac = mg_agent_conf(agent);
 	mg_agent_set_file_rules(agent, &rules_own);
 	mg_agent_started(agent);
+	malloc_trim(0); /* the rules parser's temporary memory goes back to the system */
 
 	/* Signals through a signalfd; the monitor before the scan so no uevent is lost. */
 	sigset_t mask;

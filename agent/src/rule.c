@@ -56,9 +56,15 @@ const char *mg_rule_text(const struct mg_rule *r)
 	return r ? r->text : "";
 }
 
-const char *mg_rule_source(const struct mg_rule *r)
+const char *mg_rule_source(const struct mg_rule *r, char *buf, size_t len)
 {
-	return r ? r->source : "";
+	if (len == 0)
+		return buf;
+	if (r)
+		snprintf(buf, len, "%s:%u", r->file, r->line);
+	else
+		buf[0] = '\0';
+	return buf;
 }
 
 int64_t mg_rule_expires_us(const struct mg_rule *r)
@@ -73,9 +79,6 @@ int64_t mg_rule_expires_us(const struct mg_rule *r)
 int rule_seal(const struct rule_draft *d, struct rule_scratch *sc, const char *file,
               unsigned lineno, struct mg_rule **out)
 {
-	char line[16];
-	const int ll = snprintf(line, sizeof(line), ":%u", lineno);
-	const size_t fl = strlen(file);
 	size_t na = 0, nv = 0, ns = 0, nb = 0;
 	for (int k = 0; k < RULE_ATTR_COUNT; k++) {
 		na += d->attr[k].n > 0;
@@ -92,7 +95,7 @@ int rule_seal(const struct rule_draft *d, struct rule_scratch *sc, const char *f
 	}
 	sc->text.len = 0;
 	rule_format(d, &sc->text, sc->str_at);
-	if (sc->text.oom || ll < 0)
+	if (sc->text.oom)
 		return -ENOMEM;
 	for (int k = 0; k < RULE_ATTR_COUNT; k++)
 		if (rule_attr_is_string((enum rule_attr_kind)k))
@@ -100,9 +103,8 @@ int rule_seal(const struct rule_draft *d, struct rule_scratch *sc, const char *f
 				if (!rule_str_plain(d->attr[k].v[i].str.s, d->attr[k].v[i].str.len))
 					nb += d->attr[k].v[i].str.len;
 	const size_t tl = sc->text.len;
-	struct mg_rule *r =
-	    malloc(sizeof(*r) + na * sizeof(struct rule_attr) + nv * sizeof(union rule_value) + tl +
-	           1 + fl + (size_t)ll + 1 + nb);
+	struct mg_rule *r = malloc(sizeof(*r) + na * sizeof(struct rule_attr) +
+	                           nv * sizeof(union rule_value) + tl + 1 + nb);
 	if (!r)
 		return -ENOMEM;
 	memset(r, 0, sizeof(*r));
@@ -113,11 +115,9 @@ int rule_seal(const struct rule_draft *d, struct rule_scratch *sc, const char *f
 	char *text = (char *)(v + nv);
 	memcpy(text, sc->text.p, tl + 1);
 	char *b = text + tl + 1;
-	memcpy(b, file, fl);
-	memcpy(b + fl, line, (size_t)ll + 1);
 	r->text = text;
-	r->source = b;
-	b += fl + (size_t)ll + 1;
+	r->file = file;
+	r->line = lineno;
 	size_t si = 0, ai = 0;
 	for (int k = 0; k < RULE_ATTR_COUNT; k++) {
 		const struct rule_attr *da = &d->attr[k];

@@ -96,8 +96,8 @@ struct rule_draft {
 
 /*
  * A parsed rule is one allocation: this struct with its present attributes (in kind order),
- * then their values, the canonical text, "file:line", and the string bytes that the text
- * does not already hold verbatim. rule_free() is free().
+ * then their values, the canonical text, and the string bytes that the text does not already
+ * hold verbatim. file must outlive the rule (the rule set interns it). rule_free() is free().
  */
 struct mg_rule {
 	enum mg_target target;
@@ -105,7 +105,8 @@ struct mg_rule {
 	bool has_expires;
 	int64_t expires_us;
 	const char *text;
-	const char *source;
+	const char *file; /* interned by the rule set: one copy per file, not per rule */
+	uint32_t line;
 	struct rule_attr attr[];
 };
 

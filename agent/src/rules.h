@@ -74,8 +74,10 @@ bool mg_rule_matches(const struct mg_rule *r, const struct mg_device *dev, int64
 enum mg_target mg_rule_target(const struct mg_rule *r);
 /* Canonical text of the rule (re-parses to an equal rule). */
 const char *mg_rule_text(const struct mg_rule *r);
-/* "file:line" where the rule was read. */
-const char *mg_rule_source(const struct mg_rule *r);
+/* "file:line" where the rule was read, written into buf (MG_RULE_SOURCE_MAX fits any);
+ * returns buf. */
+#define MG_RULE_SOURCE_MAX 4200
+const char *mg_rule_source(const struct mg_rule *r, char *buf, size_t len);
 /* Expiry in microseconds since the epoch; 0: none. */
 int64_t mg_rule_expires_us(const struct mg_rule *r);
 

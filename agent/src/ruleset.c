@@ -20,6 +20,8 @@ struct mg_ruleset {
 	size_t cap;
 	size_t n_values;
 	struct rule_index *index;
+	char **files; /* the file names the rules point to */
+	size_t n_files;
 };
 
 void mg_ruleset_free(struct mg_ruleset **rsp)
@@ -31,6 +33,9 @@ void mg_ruleset_free(struct mg_ruleset **rsp)
 		rule_free(&rs->rules[i]);
 	free(rs->rules);
 	rule_index_free(&rs->index);
+	for (size_t i = 0; i < rs->n_files; i++)
+		free(rs->files[i]);
+	free(rs->files);
 	free(rs);
 	*rsp = NULL;
 }
@@ -70,10 +75,25 @@ static int append_rule(struct mg_ruleset *rs, struct mg_rule **r)
 	return 0;
 }
 
+/* A copy of file kept by rs for its rules' sources; NULL on ENOMEM. */
+static const char *intern_file(struct mg_ruleset *rs, const char *file)
+{
+	char **v = realloc(rs->files, (rs->n_files + 1) * sizeof(*v));
+	if (!v)
+		return NULL;
+	rs->files = v;
+	if (!(v[rs->n_files] = strdup(file)))
+		return NULL;
+	return v[rs->n_files++];
+}
+
 /* Appends the rules of text[0..len) to rs; errors name file:line:column. */
 static int parse_into(struct mg_ruleset *rs, const char *file, const char *text, size_t len,
                       struct mg_rule_error *err)
 {
+	const char *source_file = intern_file(rs, file);
+	if (!source_file)
+		return rule_fail(err, -ENOMEM, file, 0, 0, "out of memory");
 	struct rule_scratch sc;
 	struct mg_rule *r = NULL;
 	unsigned lineno = 0;
@@ -105,7 +125,8 @@ static int parse_into(struct mg_ruleset *rs, const char *file, const char *text,
 			goto out;
 		}
 		size_t nv = 0;
-		if ((ret = rule_parse_line(&sc, file, lineno, line, linelen, &r, &nv, err)) < 0)
+		if ((ret = rule_parse_line(&sc, source_file, lineno, line, linelen, &r, &nv, err)) <
+		    0)
 			goto out;
 		if (!r)
 			continue;

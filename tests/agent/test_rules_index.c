@@ -14,6 +14,10 @@
 
 #include "rules.h"
 
+/* "file:line" of a rule, for assertions and messages. */
+static char srcbuf_[MG_RULE_SOURCE_MAX];
+static char srcbuf2_[MG_RULE_SOURCE_MAX];
+
 #define NOW 1767225600000000 /* 2026-01-01T00:00:00Z */
 
 /* Small pools, so that random rules and devices often meet. */
@@ -175,8 +179,8 @@ static size_t run(size_t n_rules, size_t n_devices)
 		if (want != got)
 			fail_msg("device %04x:%04x serial %s: index gave %s, linear scan %s",
 			         d.vendor, d.product, d.serial ? d.serial : "(null)",
-			         got ? mg_rule_source(got) : "none",
-			         want ? mg_rule_source(want) : "none");
+			         got ? mg_rule_source(got, srcbuf_, sizeof(srcbuf_)) : "none",
+			         want ? mg_rule_source(want, srcbuf2_, sizeof(srcbuf2_)) : "none");
 		matched += want != NULL && want != mg_ruleset_rule(rs, 0);
 		free(d.serial);
 		free(d.hash);

@@ -20,6 +20,9 @@
 #include "mg/safe_open.h"
 #include "rules.h"
 
+/* "file:line" of a rule, for assertions and messages. */
+static char srcbuf_[MG_RULE_SOURCE_MAX];
+
 static char top[64];
 static char rdir[128];
 static char rfile[128];
@@ -118,13 +121,13 @@ static void test_order_and_selection(void **state)
 	assert_string_equal(mg_rule_text(mg_ruleset_rule(rs, 0)),
 	                    "allow id 1050:0407 serial \"A\"");
 	snprintf(want, sizeof(want), "%s:1", rfile);
-	assert_string_equal(mg_rule_source(mg_ruleset_rule(rs, 0)), want);
+	assert_string_equal(mg_rule_source(mg_ruleset_rule(rs, 0), srcbuf_, sizeof(srcbuf_)), want);
 	assert_string_equal(mg_rule_text(mg_ruleset_rule(rs, 1)), "block id 1050:*");
 	snprintf(want, sizeof(want), "%s/10-a.conf:1", rdir);
-	assert_string_equal(mg_rule_source(mg_ruleset_rule(rs, 1)), want);
+	assert_string_equal(mg_rule_source(mg_ruleset_rule(rs, 1), srcbuf_, sizeof(srcbuf_)), want);
 	assert_string_equal(mg_rule_text(mg_ruleset_rule(rs, 2)), "reject via-port \"9-9\"");
 	snprintf(want, sizeof(want), "%s/20-b.conf:2", rdir);
-	assert_string_equal(mg_rule_source(mg_ruleset_rule(rs, 3)), want);
+	assert_string_equal(mg_rule_source(mg_ruleset_rule(rs, 3), srcbuf_, sizeof(srcbuf_)), want);
 
 	/* First match across file and directory. */
 	struct mg_device d;

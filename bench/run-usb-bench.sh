@@ -167,15 +167,9 @@ mynaguard_run() {
 	local out=$work/res/$tag-$cfg-$rep.txt rules=$work/gen/rules-$cfg.conf
 	rm -rf "$d" "$state_parent/mg-state"
 	mkdir -p "$d/rules.d" "$d/run" "$d/tmp" "$state_parent/mg-state"
-	# The agent reads rules files of at most 1 MiB (see docs/PERFORMANCE.md): larger rule
-	# texts go to rules.d in pieces of 10,000 lines, read in name order: the same text.
-	if [ "$(stat -c %s "$rules")" -gt 1048576 ]; then
-		: >"$d/rules.conf"
-		split -l 10000 -d -a 4 --additional-suffix=.conf "$rules" "$d/rules.d/r"
-	else
-		cp "$rules" "$d/rules.conf"
-	fi
-	chmod 600 "$d/rules.conf" "$d/rules.d/"* 2>/dev/null || true
+	# The same single rules file as usbguard reads.
+	cp "$rules" "$d/rules.conf"
+	chmod 600 "$d/rules.conf"
 	sed -e "s|^rules_file = .*|rules_file = $d/rules.conf|" \
 		-e "s|^rules_dir = .*|rules_dir = $d/rules.d|" \
 		-e "s|^state_dir = .*|state_dir = $state_parent/mg-state|" \

@@ -1,33 +1,76 @@
 #!/bin/sh
 # Sets up and runs the main job on a fresh Debian 12 machine: installs the dependencies,
-# builds mynaguard, and starts what is available. Run as root from the repository.
-#   deploy/quickstart.sh            (build directory: build/)
+# builds mynaguard, and runs mynaguard-agent with the shipped My Number terminal policy.
+#
+#   deploy/quickstart.sh            simulated USB bus (umockdev): 20 realistic devices
+#                                   (storage, phones, network adapters, keyboards, FIDO keys,
+#                                   card reader, BadUSB, ...) are decided, then the agent
+#                                   keeps running until Ctrl-C (or exits at once with CI=true
+#                                   or no terminal)
+#   deploy/quickstart.sh --real     the real USB bus of this machine (a terminal): as root,
+#                                   in the foreground; USB storage etc. is really blocked
+#
+# The collector (issue 5) is not available yet: events stay in the agent's event log.
 set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
 build=${MG_BUILD_DIR:-$top/build}
+demo=${MG_DEMO_DIR:-/tmp/mynaguard-quickstart}
+real=0
+[ "${1:-}" = "--real" ] && real=1
 
 if [ "$(id -u)" -eq 0 ]; then
   sh deploy/install-build-deps.sh
 else
   echo "quickstart: not root; assuming the dependencies are installed (deploy/install-build-deps.sh)"
 fi
-cmake -S "$top" -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-cmake --build "$build" -j "$(nproc)"
+cmake -S "$top" -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DMYNAGUARD_TESTS=OFF >/dev/null
+cmake --build "$build" -j "$(nproc)" --target mynaguard-agent mynaguardctl mynaguard-bench-usbgen
 
-missing=0
-for exe in server/mynaguard-collector agent/mynaguard-agent agent/mynaguardctl \
-           pam_module/pam_mynaguard.so pam_module/mynaguard-enroll; do
-  if [ -e "$build/$exe" ]; then
-    echo "built:          $exe"
-  else
-    echo "NOT AVAILABLE:  $exe (not implemented yet; see README.md, Status)"
-    missing=1
-  fi
+for exe in server/mynaguard-collector pam_module/pam_mynaguard.so; do
+  [ -e "$build/$exe" ] || echo "not available yet: $exe (see README.md, Status)"
 done
-if [ "$missing" -ne 0 ]; then
-  echo
-  echo "The collector and agent are not implemented yet, so there is nothing to start."
-  echo "What exists (the shared core) is exercised by the test suite: tests/run.sh"
-  exit 0
+
+rm -rf "$demo"
+mkdir -p "$demo/rules.d" "$demo/state"
+chmod 0755 "$demo" "$demo/rules.d"
+cp deploy/rules/mynumber-terminal.conf "$demo/rules.conf"
+chmod 0644 "$demo/rules.conf"
+sed -e "s|^rules_file = .*|rules_file = $demo/rules.conf|" \
+    -e "s|^rules_dir = .*|rules_dir = $demo/rules.d|" \
+    -e "s|^state_dir = .*|state_dir = $demo/state|" \
+    -e "s|^socket = .*|socket = $demo/agent.sock|" deploy/agent.conf > "$demo/agent.conf"
+chmod 0600 "$demo/agent.conf"
+ctl="$build/agent/mynaguardctl --socket $demo/agent.sock"
+
+if [ "$real" -eq 1 ]; then
+  [ "$(id -u)" -eq 0 ] || { echo "quickstart --real: run as root" >&2; exit 1; }
+  echo "mynaguard-agent on the real USB bus; stop with Ctrl-C. In another shell: $ctl list-devices"
+  exec "$build/agent/mynaguard-agent" --config "$demo/agent.conf"
+fi
+
+"$build/bench/mynaguard-bench-usbgen" "$demo/devices" 20 >/dev/null
+umockdev-run -d "$demo/devices/all.umockdev" -- \
+  "$build/agent/mynaguard-agent" --config "$demo/agent.conf" 2>"$demo/agent.log" &
+pid=$!
+trap 'kill "$pid" 2>/dev/null || true' EXIT INT TERM
+i=0
+until $ctl status >/dev/null 2>&1; do
+  i=$((i + 1))
+  if [ "$i" -gt 100 ] || ! kill -0 "$pid" 2>/dev/null; then
+    echo "quickstart: the agent did not start; its log:" >&2
+    cat "$demo/agent.log" >&2
+    exit 1
+  fi
+  sleep 0.1
+done
+$ctl status
+echo
+$ctl list-devices
+echo
+echo "events: $demo/state/events.jsonl ($(wc -l < "$demo/state/events.jsonl") lines); agent log: $demo/agent.log"
+if [ -t 0 ] && [ "${CI:-}" != "true" ]; then
+  echo "mynaguard-agent is running on a simulated USB bus; stop with Ctrl-C."
+  echo "Try: $ctl list-devices --json, $ctl generate-policy"
+  wait "$pid"
 fi

@@ -357,8 +357,9 @@ int mg_authflow_run(const struct mg_pam_conf *conf, const struct mg_pam_io *io,
 	if (o.unlocked_now)
 		emit(&f, MG_EV_AUTH_UNLOCK, NULL, NULL, "expired", 0);
 	if (!o.success) {
-		/* Locked: refused without a prompt. */
-		say(&f, true, MG_MSG_LOCKED);
+		/* Locked (or the helper refused to act for this user): refused without a prompt. */
+		bool locked = o.reason && strcmp(o.reason, "locked") == 0;
+		say(&f, true, locked ? MG_MSG_LOCKED : MG_MSG_HELPER_UNAVAILABLE);
 		emit(&f, MG_EV_AUTH_FAILURE, NULL, NULL, o.reason ? o.reason : "locked", o.failures);
 		return -EACCES;
 	}

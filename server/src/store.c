@@ -16,7 +16,7 @@
 #include "mg/host.h"
 #include "mg/utf8.h"
 
-#define U53_MAX	   ((1ull << 53) - 1)
+#define U53_MAX    ((1ull << 53) - 1)
 #define DETAIL_MAX (64u * 1024u)
 
 /* ---- argument checks ---- */
@@ -111,7 +111,7 @@ static bool device_id_ok(const struct mg_store_device_id *d)
 /* ---- admin action records ---- */
 
 static int action_init(struct mg_store_action *a, const struct mg_store_actor *by,
-		       const char *action, int64_t now_us)
+                       const char *action, int64_t now_us)
 {
 	memset(a, 0, sizeof(*a));
 	if (!by || !charset_ok(by->admin, MG_STORE_NAME_SIZE, "._@-"))
@@ -139,7 +139,7 @@ static int action_detail(struct mg_store_action *a, json_t *o)
 
 /* Returns the action to hand to the backend: NULL when by is NULL. */
 static struct mg_store_action *action_or_null(struct mg_store_action *a,
-					      const struct mg_store_actor *by)
+                                              const struct mg_store_actor *by)
 {
 	return by ? a : NULL;
 }
@@ -191,7 +191,7 @@ int mg_store_set_reserve(struct mg_store *s, uint64_t bytes)
 /* ---- admin action log ---- */
 
 int mg_store_admin_log(struct mg_store *s, const struct mg_store_actor *by, const char *action,
-		       const char *target, const char *detail_json, int64_t now_us)
+                       const char *target, const char *detail_json, int64_t now_us)
 {
 	struct mg_store_action a = {0};
 	if (!s || action_init(&a, by, action, now_us) < 0)
@@ -221,8 +221,8 @@ fail:
 }
 
 int mg_store_admin_actions_foreach(struct mg_store *s, int64_t after_id, uint32_t limit,
-				   int (*cb)(void *ctx, const struct mg_store_admin_action *a),
-				   void *ctx)
+                                   int (*cb)(void *ctx, const struct mg_store_admin_action *a),
+                                   void *ctx)
 {
 	if (!s || !cb || !limit_ok(limit) || after_id < 0)
 		return -EINVAL;
@@ -232,8 +232,8 @@ int mg_store_admin_actions_foreach(struct mg_store *s, int64_t after_id, uint32_
 /* ---- tokens ---- */
 
 int mg_store_token_add(struct mg_store *s, const struct mg_store_actor *by,
-		       const char *token_sha256_hex, int64_t expires_us, uint32_t uses,
-		       int64_t now_us)
+                       const char *token_sha256_hex, int64_t expires_us, uint32_t uses,
+                       int64_t now_us)
 {
 	if (!s || !hex64_ok(token_sha256_hex) || uses < 1 || expires_us <= 0)
 		return -EINVAL;
@@ -245,11 +245,11 @@ int mg_store_token_add(struct mg_store *s, const struct mg_store_actor *by,
 			return r;
 		snprintf(a.target, sizeof(a.target), "token:%.16s", token_sha256_hex);
 		r = action_detail(&a, json_pack("{s:I,s:I}", "expires_us", (json_int_t)expires_us,
-						"uses", (json_int_t)uses));
+		                                "uses", (json_int_t)uses));
 	}
 	if (r == 0)
-		r = s->ops->token_add(s, action_or_null(&a, by), token_sha256_hex, expires_us,
-				      uses, now_us);
+		r = s->ops->token_add(s, action_or_null(&a, by), token_sha256_hex, expires_us, uses,
+		                      now_us);
 	if (by)
 		free(a.detail);
 	return r;
@@ -265,7 +265,7 @@ int mg_store_token_consume(struct mg_store *s, const char *token_sha256_hex, int
 /* ---- hosts ---- */
 
 int mg_store_host_add(struct mg_store *s, const char *hostname, const char *cert_serial,
-		      int64_t now_us, int64_t *id_out)
+                      int64_t now_us, int64_t *id_out)
 {
 	if (!s || !text_ok(hostname, 256, false) || !serial_ok(cert_serial) || !id_out)
 		return -EINVAL;
@@ -287,7 +287,7 @@ int mg_store_host_by_cert(struct mg_store *s, const char *cert_serial, struct mg
 }
 
 int mg_store_host_revoke(struct mg_store *s, const struct mg_store_actor *by, int64_t id,
-			 int64_t now_us)
+                         int64_t now_us)
 {
 	if (!s || id <= 0)
 		return -EINVAL;
@@ -302,18 +302,18 @@ int mg_store_host_revoke(struct mg_store *s, const struct mg_store_actor *by, in
 }
 
 int mg_store_host_heartbeat(struct mg_store *s, int64_t id, int64_t now_us, uint64_t spool_depth,
-			    int64_t oldest_unsent_us, uint64_t policy_version,
-			    const char *agent_version)
+                            int64_t oldest_unsent_us, uint64_t policy_version,
+                            const char *agent_version)
 {
 	if (!s || id <= 0 || spool_depth > U53_MAX || policy_version > U53_MAX ||
 	    !text_ok(agent_version, MG_STORE_NAME_SIZE, true))
 		return -EINVAL;
-	return s->ops->host_heartbeat(s, id, now_us, spool_depth, oldest_unsent_us,
-				      policy_version, agent_version ? agent_version : "");
+	return s->ops->host_heartbeat(s, id, now_us, spool_depth, oldest_unsent_us, policy_version,
+	                              agent_version ? agent_version : "");
 }
 
-int mg_store_host_foreach(struct mg_store *s,
-			  int (*cb)(void *ctx, const struct mg_store_host *h), void *ctx)
+int mg_store_host_foreach(struct mg_store *s, int (*cb)(void *ctx, const struct mg_store_host *h),
+                          void *ctx)
 {
 	if (!s || !cb)
 		return -EINVAL;
@@ -323,8 +323,8 @@ int mg_store_host_foreach(struct mg_store *s,
 /* ---- events ---- */
 
 int mg_store_ingest(struct mg_store *s, int64_t host_id, const char *boot_id,
-		    const struct mg_store_event *evs, size_t n, int64_t now_us,
-		    struct mg_ingest_result *res)
+                    const struct mg_store_event *evs, size_t n, int64_t now_us,
+                    struct mg_ingest_result *res)
 {
 	struct mg_store_batch b;
 	if (!s || host_id <= 0 || !res || mg_store_batch_init(&b, boot_id, evs, n) < 0)
@@ -337,7 +337,7 @@ int mg_store_ingest(struct mg_store *s, int64_t host_id, const char *boot_id,
 }
 
 int mg_store_cursor_get(struct mg_store *s, int64_t host_id, const char *boot_id,
-			uint64_t *acked_through)
+                        uint64_t *acked_through)
 {
 	if (!s || host_id <= 0 || !mg_uuid_valid(boot_id) || !acked_through)
 		return -EINVAL;
@@ -352,16 +352,15 @@ static bool filter_ok(const struct mg_store_event_filter *f)
 }
 
 int mg_store_events_query(struct mg_store *s, const struct mg_store_event_filter *f,
-			  int (*cb)(void *ctx, int64_t id, int64_t host_id, const char *json),
-			  void *ctx)
+                          int (*cb)(void *ctx, int64_t id, int64_t host_id, const char *json),
+                          void *ctx)
 {
 	if (!s || !cb || !filter_ok(f) || !limit_ok(f->limit))
 		return -EINVAL;
 	return s->ops->events_query(s, f, cb, ctx);
 }
 
-int mg_store_events_count(struct mg_store *s, const struct mg_store_event_filter *f,
-			  uint64_t *out)
+int mg_store_events_count(struct mg_store *s, const struct mg_store_event_filter *f, uint64_t *out)
 {
 	if (!s || !out || !filter_ok(f))
 		return -EINVAL;
@@ -375,9 +374,8 @@ int mg_store_alerts_count(struct mg_store *s, int64_t host_id, uint64_t *out)
 	return s->ops->alerts_count(s, host_id, out);
 }
 
-int mg_store_alerts_foreach(struct mg_store *s, int64_t host_id, int64_t after_id,
-			    uint32_t limit,
-			    int (*cb)(void *ctx, const struct mg_store_alert *a), void *ctx)
+int mg_store_alerts_foreach(struct mg_store *s, int64_t host_id, int64_t after_id, uint32_t limit,
+                            int (*cb)(void *ctx, const struct mg_store_alert *a), void *ctx)
 {
 	if (!s || host_id < 0 || after_id < 0 || !limit_ok(limit) || !cb)
 		return -EINVAL;
@@ -407,7 +405,7 @@ int mg_store_device_get(struct mg_store *s, int64_t id, struct mg_store_device *
 }
 
 int mg_store_devices_foreach(struct mg_store *s, int64_t after_id, uint32_t limit,
-			     int (*cb)(void *ctx, const struct mg_store_device *d), void *ctx)
+                             int (*cb)(void *ctx, const struct mg_store_device *d), void *ctx)
 {
 	if (!s || after_id < 0 || !limit_ok(limit) || !cb)
 		return -EINVAL;
@@ -418,23 +416,22 @@ int mg_store_devices_foreach(struct mg_store *s, int64_t after_id, uint32_t limi
 /* ---- rules and policies ---- */
 
 static json_t *rule_detail(const char *text, int64_t host_id, int64_t expires_us,
-			   const char *comment)
+                           const char *comment)
 {
 	return json_pack("{s:s,s:I,s:I,s:s?}", "text", text, "host_id", (json_int_t)host_id,
-			 "expires_us", (json_int_t)expires_us, "comment",
-			 comment && *comment ? comment : NULL);
+	                 "expires_us", (json_int_t)expires_us, "comment",
+	                 comment && *comment ? comment : NULL);
 }
 
-static bool rule_args_ok(const char *text, int64_t host_id, int64_t expires_us,
-			 const char *comment)
+static bool rule_args_ok(const char *text, int64_t host_id, int64_t expires_us, const char *comment)
 {
 	return line_ok(text, MG_STORE_RULE_SIZE) && host_id >= 0 && expires_us >= 0 &&
 	       text_ok(comment, MG_STORE_TEXT_SIZE, true);
 }
 
 int mg_store_rule_add(struct mg_store *s, const struct mg_store_actor *by, const char *text,
-		      int64_t host_id, int64_t expires_us, const char *comment, int64_t now_us,
-		      int64_t *id_out)
+                      int64_t host_id, int64_t expires_us, const char *comment, int64_t now_us,
+                      int64_t *id_out)
 {
 	if (!s || !id_out || !rule_args_ok(text, host_id, expires_us, comment))
 		return -EINVAL;
@@ -449,14 +446,14 @@ int mg_store_rule_add(struct mg_store *s, const struct mg_store_actor *by, const
 	}
 	if (r == 0)
 		r = s->ops->rule_add(s, action_or_null(&a, by), text, host_id, expires_us,
-				     comment ? comment : "", now_us, id_out);
+		                     comment ? comment : "", now_us, id_out);
 	if (by)
 		free(a.detail);
 	return r;
 }
 
 int mg_store_rule_remove(struct mg_store *s, const struct mg_store_actor *by, int64_t id,
-			 int64_t now_us)
+                         int64_t now_us)
 {
 	if (!s || id <= 0)
 		return -EINVAL;
@@ -471,7 +468,7 @@ int mg_store_rule_remove(struct mg_store *s, const struct mg_store_actor *by, in
 }
 
 int mg_store_rules_foreach(struct mg_store *s, int64_t host_id, int64_t now_us,
-			   int (*cb)(void *ctx, const struct mg_store_rule *r), void *ctx)
+                           int (*cb)(void *ctx, const struct mg_store_rule *r), void *ctx)
 {
 	if (!s || host_id < 0 || now_us < 0 || !cb)
 		return -EINVAL;
@@ -486,8 +483,8 @@ int mg_store_rules_revision(struct mg_store *s, uint64_t *out)
 }
 
 int mg_store_policy_add(struct mg_store *s, const struct mg_store_actor *by, uint64_t version,
-			uint64_t rules_revision, const char *json, const uint8_t *sig,
-			size_t sig_len, int64_t now_us)
+                        uint64_t rules_revision, const char *json, const uint8_t *sig,
+                        size_t sig_len, int64_t now_us)
 {
 	if (!s || version < 1 || version > U53_MAX || rules_revision > U53_MAX || !json || !sig ||
 	    sig_len < 1 || sig_len > MG_STORE_MAX_SIGNATURE)
@@ -502,13 +499,13 @@ int mg_store_policy_add(struct mg_store *s, const struct mg_store_actor *by, uin
 		if (r < 0)
 			return r;
 		snprintf(a.target, sizeof(a.target), "policy:%" PRIu64, version);
-		r = action_detail(&a, json_pack("{s:I,s:I}", "rules_revision",
-						(json_int_t)rules_revision, "bytes",
-						(json_int_t)len));
+		r = action_detail(&a,
+		                  json_pack("{s:I,s:I}", "rules_revision",
+		                            (json_int_t)rules_revision, "bytes", (json_int_t)len));
 	}
 	if (r == 0)
 		r = s->ops->policy_add(s, action_or_null(&a, by), version, rules_revision, json,
-				       len, sig, sig_len, now_us);
+		                       len, sig, sig_len, now_us);
 	if (by)
 		free(a.detail);
 	return r;
@@ -541,7 +538,7 @@ void mg_store_policy_free(struct mg_store_policy **p)
 /* ---- device requests ---- */
 
 int mg_store_request_add(struct mg_store *s, const struct mg_store_request *r, int64_t now_us,
-			 int64_t *id_out)
+                         int64_t *id_out)
 {
 	if (!s || !r || !id_out || r->host_id <= 0 ||
 	    !charset_ok(r->request_id, sizeof(r->request_id), "._-") ||
@@ -576,8 +573,8 @@ int mg_store_request_get(struct mg_store *s, int64_t id, struct mg_store_request
 }
 
 int mg_store_request_approve(struct mg_store *s, const struct mg_store_actor *by, int64_t id,
-			     const char *rule_text, int64_t rule_host_id, int64_t expires_us,
-			     const char *note, int64_t now_us, int64_t *rule_id_out)
+                             const char *rule_text, int64_t rule_host_id, int64_t expires_us,
+                             const char *note, int64_t now_us, int64_t *rule_id_out)
 {
 	if (!s || id <= 0 || !rule_id_out ||
 	    !rule_args_ok(rule_text, rule_host_id, expires_us, note))
@@ -593,14 +590,14 @@ int mg_store_request_approve(struct mg_store *s, const struct mg_store_actor *by
 	}
 	if (r == 0)
 		r = s->ops->request_decide(s, action_or_null(&a, by), id, rule_text, rule_host_id,
-					   expires_us, note ? note : "", now_us, rule_id_out);
+		                           expires_us, note ? note : "", now_us, rule_id_out);
 	if (by)
 		free(a.detail);
 	return r;
 }
 
 int mg_store_request_deny(struct mg_store *s, const struct mg_store_actor *by, int64_t id,
-			  const char *note, int64_t now_us)
+                          const char *note, int64_t now_us)
 {
 	if (!s || id <= 0 || !text_ok(note, MG_STORE_TEXT_SIZE, true))
 		return -EINVAL;
@@ -615,14 +612,14 @@ int mg_store_request_deny(struct mg_store *s, const struct mg_store_actor *by, i
 	}
 	if (r == 0)
 		r = s->ops->request_decide(s, action_or_null(&a, by), id, NULL, 0, 0,
-					   note ? note : "", now_us, NULL);
+		                           note ? note : "", now_us, NULL);
 	if (by)
 		free(a.detail);
 	return r;
 }
 
 int mg_store_requests_foreach(struct mg_store *s, int state, int64_t after_id, uint32_t limit,
-			      int (*cb)(void *ctx, const struct mg_store_request *r), void *ctx)
+                              int (*cb)(void *ctx, const struct mg_store_request *r), void *ctx)
 {
 	if (!s || state > MG_REQUEST_DENIED || after_id < 0 || !limit_ok(limit) || !cb)
 		return -EINVAL;
@@ -648,7 +645,7 @@ const char *mg_admin_role_name(enum mg_admin_role role)
 int mg_admin_role_from_name(const char *name, enum mg_admin_role *out)
 {
 	static const enum mg_admin_role roles[] = {MG_ROLE_ADMIN, MG_ROLE_APPROVER,
-						   MG_ROLE_AUDITOR};
+	                                           MG_ROLE_AUDITOR};
 	if (!name || !out)
 		return -EINVAL;
 	for (size_t i = 0; i < sizeof(roles) / sizeof(roles[0]); i++)
@@ -660,8 +657,8 @@ int mg_admin_role_from_name(const char *name, enum mg_admin_role *out)
 }
 
 int mg_store_admin_add(struct mg_store *s, const struct mg_store_actor *by, const char *name,
-		       const char *password_hash, enum mg_admin_role role, int64_t now_us,
-		       int64_t *id_out)
+                       const char *password_hash, enum mg_admin_role role, int64_t now_us,
+                       int64_t *id_out)
 {
 	if (!s || !id_out || !charset_ok(name, MG_STORE_NAME_SIZE, "._@-") ||
 	    !printable_ok(password_hash, 256) || !role_ok(role))
@@ -673,12 +670,12 @@ int mg_store_admin_add(struct mg_store *s, const struct mg_store_actor *by, cons
 		if (r < 0)
 			return r;
 		a.target_kind = "admin";
-		r = action_detail(&a, json_pack("{s:s,s:s}", "name", name, "role",
-						mg_admin_role_name(role)));
+		r = action_detail(
+		    &a, json_pack("{s:s,s:s}", "name", name, "role", mg_admin_role_name(role)));
 	}
 	if (r == 0)
 		r = s->ops->admin_add(s, action_or_null(&a, by), name, password_hash, role, now_us,
-				      id_out);
+		                      id_out);
 	if (by)
 		free(a.detail);
 	return r;
@@ -699,8 +696,8 @@ int mg_store_admin_get_id(struct mg_store *s, int64_t id, struct mg_store_admin 
 }
 
 static int admin_update(struct mg_store *s, const struct mg_store_actor *by, const char *action,
-			int64_t id, const char *password_hash, int role, int disabled,
-			json_t *detail, int64_t now_us)
+                        int64_t id, const char *password_hash, int role, int disabled,
+                        json_t *detail, int64_t now_us)
 {
 	struct mg_store_action a = {0};
 	int r = 0;
@@ -718,14 +715,14 @@ static int admin_update(struct mg_store *s, const struct mg_store_actor *by, con
 	}
 	if (r == 0)
 		r = s->ops->admin_update(s, action_or_null(&a, by), id, password_hash, role,
-					 disabled);
+		                         disabled);
 	if (by)
 		free(a.detail);
 	return r;
 }
 
 int mg_store_admin_set_password(struct mg_store *s, const struct mg_store_actor *by, int64_t id,
-				const char *password_hash, int64_t now_us)
+                                const char *password_hash, int64_t now_us)
 {
 	if (!s || id <= 0 || !printable_ok(password_hash, 256))
 		return -EINVAL;
@@ -733,25 +730,25 @@ int mg_store_admin_set_password(struct mg_store *s, const struct mg_store_actor 
 }
 
 int mg_store_admin_set_role(struct mg_store *s, const struct mg_store_actor *by, int64_t id,
-			    enum mg_admin_role role, int64_t now_us)
+                            enum mg_admin_role role, int64_t now_us)
 {
 	if (!s || id <= 0 || !role_ok(role))
 		return -EINVAL;
 	return admin_update(s, by, "admin.role", id, NULL, (int)role, -1,
-			    json_pack("{s:s}", "role", mg_admin_role_name(role)), now_us);
+	                    json_pack("{s:s}", "role", mg_admin_role_name(role)), now_us);
 }
 
 int mg_store_admin_set_disabled(struct mg_store *s, const struct mg_store_actor *by, int64_t id,
-				bool disabled, int64_t now_us)
+                                bool disabled, int64_t now_us)
 {
 	if (!s || id <= 0)
 		return -EINVAL;
 	return admin_update(s, by, disabled ? "admin.disable" : "admin.enable", id, NULL, 0,
-			    disabled ? 1 : 0, NULL, now_us);
+	                    disabled ? 1 : 0, NULL, now_us);
 }
 
 int mg_store_admins_foreach(struct mg_store *s,
-			    int (*cb)(void *ctx, const struct mg_store_admin *a), void *ctx)
+                            int (*cb)(void *ctx, const struct mg_store_admin *a), void *ctx)
 {
 	if (!s || !cb)
 		return -EINVAL;
@@ -759,7 +756,7 @@ int mg_store_admins_foreach(struct mg_store *s,
 }
 
 int mg_store_session_add(struct mg_store *s, const char *token_sha256_hex, int64_t admin_id,
-			 int64_t now_us, int64_t expires_us)
+                         int64_t now_us, int64_t expires_us)
 {
 	if (!s || !hex64_ok(token_sha256_hex) || admin_id <= 0 || expires_us <= now_us)
 		return -EINVAL;
@@ -767,7 +764,7 @@ int mg_store_session_add(struct mg_store *s, const char *token_sha256_hex, int64
 }
 
 int mg_store_session_get(struct mg_store *s, const char *token_sha256_hex, int64_t now_us,
-			 struct mg_store_admin *admin, int64_t *expires_us)
+                         struct mg_store_admin *admin, int64_t *expires_us)
 {
 	if (!s || !hex64_ok(token_sha256_hex) || !admin)
 		return -EINVAL;
@@ -786,8 +783,7 @@ int mg_store_session_get(struct mg_store *s, const char *token_sha256_hex, int64
 	return 0;
 }
 
-int mg_store_session_extend(struct mg_store *s, const char *token_sha256_hex,
-			    int64_t expires_us)
+int mg_store_session_extend(struct mg_store *s, const char *token_sha256_hex, int64_t expires_us)
 {
 	if (!s || !hex64_ok(token_sha256_hex) || expires_us <= 0)
 		return -EINVAL;

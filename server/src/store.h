@@ -3,12 +3,15 @@
  * synchronous=FULL, one writer thread that commits many pending requests in one transaction
  * and only then answers them) and PostgreSQL (libpq; several collectors may share one
  * database). Everything the HTTP layer needs goes through these functions; SQL lives only in
- * store_sqlite*.c and store_pg*.c. All functions return 0 or a negative errno; -ENOENT for a
- * missing row; -EEXIST for a uniqueness conflict; -EINVAL for an argument outside the limits
- * below; -ENOSPC when the disk is (nearly) full; -ETIMEDOUT when the database stayed busy past
- * a bounded wait; -EIO (errmsg filled where offered) for a database error. Thread-safe: the
- * HTTP layer calls them from its worker threads. Callbacks (*_foreach, *_query) run while the
- * store holds a database connection: they must not call the store.
+ * the backend files (store_sqlite*.c, store_pg*.c, store_schema_*.c).
+ *
+ * All functions return 0 or a negative errno: -ENOENT for a missing row; -EEXIST for a
+ * uniqueness conflict; -EINVAL for an argument outside the limits below; -ENOSPC when the
+ * disk is (nearly) full; -ETIMEDOUT when the database stayed busy past a bounded wait; -EIO
+ * (errmsg filled where offered) for a database error. Out-parameters are written only on
+ * success. Thread-safe: the HTTP layer calls them from its worker threads. Callbacks
+ * (*_foreach, *_query) run while the store holds a database connection and must not call the
+ * store; a callback returning non-zero stops the walk, and a negative value is returned.
  *
  * Strings are NUL-terminated, valid UTF-8 and bounded (sizes below); "" and NULL both mean
  * absent where a field is optional. Times are microseconds since the Unix epoch (UTC).
@@ -27,9 +30,9 @@
 struct mg_store;
 
 /* Limits (bytes include the NUL where a buffer size is meant). */
-#define MG_STORE_MAX_BATCH     10000u		    /* events per mg_store_ingest() */
-#define MG_STORE_MAX_ROWS      10000u		    /* rows per query page */
-#define MG_STORE_MAX_EVENT     (256u * 1024u)	    /* one event's JSON (MG_EVENT_MAX_JSON) */
+#define MG_STORE_MAX_BATCH     10000u                /* events per mg_store_ingest() */
+#define MG_STORE_MAX_ROWS      10000u                /* rows per query page */
+#define MG_STORE_MAX_EVENT     (256u * 1024u)        /* one event's JSON (MG_EVENT_MAX_JSON) */
 #define MG_STORE_MAX_POLICY    (64u * 1024u * 1024u) /* canonical policy JSON */
 #define MG_STORE_MAX_SIGNATURE 4096u
 #define MG_STORE_DEVSTR_SIZE   1024u /* device serial and name (a USB string is <= 378 bytes) */
@@ -37,8 +40,11 @@ struct mg_store;
 #define MG_STORE_NAME_SIZE     64u   /* admin names, actions, request ids, versions */
 #define MG_STORE_TEXT_SIZE     1024u /* reasons, notes, comments */
 
-/* "sqlite:/path/to/db" or "postgresql://..." / "postgres://..." (libpq URI). Creates or
- * migrates the schema; a database written by a newer collector is -EPROTO. */
+/*
+ * "sqlite:/path/to/db" (the file is opened without following symlinks) or "postgresql://..." /
+ * "postgres://..." (libpq URI; -ECONNREFUSED when it cannot connect). Creates or migrates the
+ * schema; a database written by a newer collector is -EPROTO. errmsg: why, on failure.
+ */
 int mg_store_open(const char *url, struct mg_store **out, char *errmsg, size_t errlen);
 /* Stops the writer, closes every connection. No call may be in flight. NULL accepted. */
 void mg_store_close(struct mg_store **s);
@@ -61,7 +67,7 @@ struct mg_store_actor {
  * action: [a-z0-9._-], 1..63 bytes; target: NULL or up to 127 bytes; detail_json: NULL or a
  * JSON object (up to 64 KiB), stored inside the event as "detail". */
 int mg_store_admin_log(struct mg_store *s, const struct mg_store_actor *by, const char *action,
-		       const char *target, const char *detail_json, int64_t now_us);
+                       const char *target, const char *detail_json, int64_t now_us);
 
 struct mg_store_admin_action {
 	int64_t id;
@@ -75,14 +81,14 @@ struct mg_store_admin_action {
 };
 /* Actions with id > after_id in id order, at most limit (1..MG_STORE_MAX_ROWS). */
 int mg_store_admin_actions_foreach(struct mg_store *s, int64_t after_id, uint32_t limit,
-				   int (*cb)(void *ctx, const struct mg_store_admin_action *a),
-				   void *ctx);
+                                   int (*cb)(void *ctx, const struct mg_store_admin_action *a),
+                                   void *ctx);
 
 /* ---- enrolment tokens (stored hashed: 64 lower-case hex digits) ---- */
 /* A token valid while now < expires_us, for uses enrolments (>= 1). -EEXIST when known. */
 int mg_store_token_add(struct mg_store *s, const struct mg_store_actor *by,
-		       const char *token_sha256_hex, int64_t expires_us, uint32_t uses,
-		       int64_t now_us);
+                       const char *token_sha256_hex, int64_t expires_us, uint32_t uses,
+                       int64_t now_us);
 /*
  * Consumes one use of a token at now_us: 0, -ENOENT (unknown), -EALREADY (used up: the API
  * answers 409), -ETIME (expired).
@@ -98,36 +104,36 @@ struct mg_store_host {
 	int64_t last_seen_us; /* 0: never; heartbeats and ingests move it forward */
 	bool revoked;
 	uint64_t policy_version; /* last applied; 0: none */
-	uint64_t spool_depth;	 /* from the last heartbeat */
+	uint64_t spool_depth;    /* from the last heartbeat */
 	int64_t oldest_unsent_us;
 	char agent_version[MG_STORE_NAME_SIZE];
 };
 /* hostname 1..255 bytes; cert_serial 1..63 of [0-9A-Fa-f:]. -EEXIST: serial already known. */
 int mg_store_host_add(struct mg_store *s, const char *hostname, const char *cert_serial,
-		      int64_t now_us, int64_t *id_out);
+                      int64_t now_us, int64_t *id_out);
 int mg_store_host_get(struct mg_store *s, int64_t id, struct mg_store_host *out);
 /* The host holding a client certificate (the HTTP layer's identity lookup). */
 int mg_store_host_by_cert(struct mg_store *s, const char *cert_serial, struct mg_store_host *out);
 /* Revoked hosts can no longer ingest (-EPERM). Revoking twice is 0. */
 int mg_store_host_revoke(struct mg_store *s, const struct mg_store_actor *by, int64_t id,
-			 int64_t now_us);
+                         int64_t now_us);
 int mg_store_host_heartbeat(struct mg_store *s, int64_t id, int64_t now_us, uint64_t spool_depth,
-			    int64_t oldest_unsent_us, uint64_t policy_version,
-			    const char *agent_version);
-/* Calls cb for every host, ordered by id; cb returning < 0 stops with that value. */
-int mg_store_host_foreach(struct mg_store *s,
-			  int (*cb)(void *ctx, const struct mg_store_host *h), void *ctx);
+                            int64_t oldest_unsent_us, uint64_t policy_version,
+                            const char *agent_version);
+/* Calls cb for every host, ordered by id. */
+int mg_store_host_foreach(struct mg_store *s, int (*cb)(void *ctx, const struct mg_store_host *h),
+                          void *ctx);
 
 /* ---- events: exactly-once ingest ---- */
 struct mg_store_event {
-	uint64_t seq;	       /* 1 ..2^53 - 1 */
+	uint64_t seq;          /* 1 ..2^53 - 1 */
 	int64_t time_us;       /* >= 0 */
 	const char *type;      /* [a-z0-9._-], 1..63 bytes */
 	const char *json;      /* canonical JSON of the event, stored verbatim */
 	const char *hash;      /* hex SHA-256 (64 lower-case digits) computed by the caller */
 	const char *prev_hash; /* hash chain link; NULL or "" for the first of a boot */
 	/* Indexed fields for admin queries; NULL when absent. */
-	const char *user;	   /* up to 255 bytes */
+	const char *user;          /* up to 255 bytes */
 	const char *device_serial; /* up to MG_STORE_DEVSTR_SIZE - 1 bytes */
 	/*
 	 * The device ledger: for a type starting with "device." whose vendor_id and
@@ -142,8 +148,8 @@ struct mg_store_event {
 };
 
 enum mg_ingest_status {
-	MG_INGEST_OK,	    /* stored; acked_through says up to where */
-	MG_INGEST_GAP,	    /* events missing before the batch: resend_from */
+	MG_INGEST_OK,       /* stored; acked_through says up to where */
+	MG_INGEST_GAP,      /* events missing before the batch: resend_from */
 	MG_INGEST_CONFLICT, /* a seq already stored with different content: tamper alert */
 	MG_INGEST_BROKEN_CHAIN,
 };
@@ -151,9 +157,9 @@ enum mg_ingest_status {
 struct mg_ingest_result {
 	enum mg_ingest_status status;
 	uint64_t acked_through; /* highest seq stored for (host, boot_id), after this batch */
-	uint64_t resend_from;	/* MG_INGEST_GAP */
-	uint64_t bad_seq;	/* MG_INGEST_CONFLICT / BROKEN_CHAIN: the offending seq */
-	uint32_t stored;	/* events inserted by this call */
+	uint64_t resend_from;   /* MG_INGEST_GAP */
+	uint64_t bad_seq;       /* MG_INGEST_CONFLICT / BROKEN_CHAIN: the offending seq */
+	uint32_t stored;        /* events inserted by this call */
 };
 
 /*
@@ -169,12 +175,12 @@ struct mg_ingest_result {
  * -EPERM: revoked host; -ENOSPC: low disk (nothing stored, nothing acknowledged).
  */
 int mg_store_ingest(struct mg_store *s, int64_t host_id, const char *boot_id,
-		    const struct mg_store_event *evs, size_t n, int64_t now_us,
-		    struct mg_ingest_result *res);
+                    const struct mg_store_event *evs, size_t n, int64_t now_us,
+                    struct mg_ingest_result *res);
 
 /* Current cursor of (host, boot_id): highest seq stored, 0 when none. */
 int mg_store_cursor_get(struct mg_store *s, int64_t host_id, const char *boot_id,
-			uint64_t *acked_through);
+                        uint64_t *acked_through);
 
 struct mg_store_event_filter {
 	int64_t host_id; /* 0: any */
@@ -182,16 +188,15 @@ struct mg_store_event_filter {
 	const char *user;
 	const char *device_serial;
 	int64_t from_us, to_us; /* from_us <= time < to_us; 0: open */
-	int64_t after_id;	/* pagination: rows with id > after_id */
-	uint32_t limit;		/* 1..MG_STORE_MAX_ROWS (ignored by mg_store_events_count) */
+	int64_t after_id;       /* pagination: rows with id > after_id */
+	uint32_t limit;         /* 1..MG_STORE_MAX_ROWS (ignored by mg_store_events_count) */
 };
 /* Calls cb(ctx, row id, host id (0: the collector's own row), json) in id order. */
 int mg_store_events_query(struct mg_store *s, const struct mg_store_event_filter *f,
-			  int (*cb)(void *ctx, int64_t id, int64_t host_id, const char *json),
-			  void *ctx);
+                          int (*cb)(void *ctx, int64_t id, int64_t host_id, const char *json),
+                          void *ctx);
 /* Number of rows matching f (after_id counts, limit does not). */
-int mg_store_events_count(struct mg_store *s, const struct mg_store_event_filter *f,
-			  uint64_t *out);
+int mg_store_events_count(struct mg_store *s, const struct mg_store_event_filter *f, uint64_t *out);
 
 /* Tamper alerts recorded by ingest (for the admin API). host_id 0: every host. */
 int mg_store_alerts_count(struct mg_store *s, int64_t host_id, uint64_t *out);
@@ -200,22 +205,21 @@ struct mg_store_alert {
 	int64_t id;
 	int64_t host_id;
 	char boot_id[37];
-	uint64_t seq;	/* the offending seq */
-	char kind[16];	/* "conflict" or "broken_chain" */
+	uint64_t seq;  /* the offending seq */
+	char kind[16]; /* "conflict" or "broken_chain" */
 	int64_t time_us;
 	const char *evidence; /* the received event's JSON; valid during the callback only */
 };
-int mg_store_alerts_foreach(struct mg_store *s, int64_t host_id, int64_t after_id,
-			    uint32_t limit,
-			    int (*cb)(void *ctx, const struct mg_store_alert *a), void *ctx);
+int mg_store_alerts_foreach(struct mg_store *s, int64_t host_id, int64_t after_id, uint32_t limit,
+                            int (*cb)(void *ctx, const struct mg_store_alert *a), void *ctx);
 
 /* ---- device ledger: every device any terminal reported ---- */
 struct mg_store_device_id {
-	char vendor_id[8];  /* 4 lower-case hex digits */
-	char product_id[8]; /* 4 lower-case hex digits */
+	char vendor_id[8];                 /* 4 lower-case hex digits */
+	char product_id[8];                /* 4 lower-case hex digits */
 	char serial[MG_STORE_DEVSTR_SIZE]; /* "": none */
 	char name[MG_STORE_DEVSTR_SIZE];   /* "": none */
-	char hash[128];			   /* "": none */
+	char hash[128];                    /* "": none */
 };
 struct mg_store_device {
 	int64_t id;
@@ -227,17 +231,17 @@ struct mg_store_device {
 int mg_store_device_get(struct mg_store *s, int64_t id, struct mg_store_device *out);
 /* Devices with id > after_id, in id order, at most limit (1..MG_STORE_MAX_ROWS). */
 int mg_store_devices_foreach(struct mg_store *s, int64_t after_id, uint32_t limit,
-			     int (*cb)(void *ctx, const struct mg_store_device *d), void *ctx);
+                             int (*cb)(void *ctx, const struct mg_store_device *d), void *ctx);
 
 /* ---- rules and policy versions ---- */
 struct mg_store_rule {
 	int64_t id;
 	char text[MG_STORE_RULE_SIZE]; /* rules.conf syntax; not parsed here */
-	int64_t host_id;	       /* 0: all hosts */
-	int64_t expires_us;	       /* 0: never */
+	int64_t host_id;               /* 0: all hosts */
+	int64_t expires_us;            /* 0: never */
 	int64_t created_us;
 	char created_by[MG_STORE_NAME_SIZE]; /* "" when by was NULL */
-	int64_t request_id;		     /* device request it came from; 0: none */
+	int64_t request_id;                  /* device request it came from; 0: none */
 	char comment[MG_STORE_TEXT_SIZE];
 };
 /*
@@ -246,14 +250,14 @@ struct mg_store_rule {
  * transaction; the caller then builds, signs and adds a new policy version.
  */
 int mg_store_rule_add(struct mg_store *s, const struct mg_store_actor *by, const char *text,
-		      int64_t host_id, int64_t expires_us, const char *comment, int64_t now_us,
-		      int64_t *id_out);
+                      int64_t host_id, int64_t expires_us, const char *comment, int64_t now_us,
+                      int64_t *id_out);
 int mg_store_rule_remove(struct mg_store *s, const struct mg_store_actor *by, int64_t id,
-			 int64_t now_us);
+                         int64_t now_us);
 /* host_id 0: every rule; else the rules for all hosts plus that host's own. now_us > 0 leaves
  * out rules expired at now_us. Ordered by id. */
 int mg_store_rules_foreach(struct mg_store *s, int64_t host_id, int64_t now_us,
-			   int (*cb)(void *ctx, const struct mg_store_rule *r), void *ctx);
+                           int (*cb)(void *ctx, const struct mg_store_rule *r), void *ctx);
 /* Incremented by every rule change; 0 before the first. */
 int mg_store_rules_revision(struct mg_store *s, uint64_t *out);
 
@@ -272,8 +276,8 @@ struct mg_store_policy {
  * fresh version. json: up to MG_STORE_MAX_POLICY bytes; sig: 1..MG_STORE_MAX_SIGNATURE.
  */
 int mg_store_policy_add(struct mg_store *s, const struct mg_store_actor *by, uint64_t version,
-			uint64_t rules_revision, const char *json, const uint8_t *sig,
-			size_t sig_len, int64_t now_us);
+                        uint64_t rules_revision, const char *json, const uint8_t *sig,
+                        size_t sig_len, int64_t now_us);
 /* Highest stored version; 0 when none. */
 int mg_store_policy_latest(struct mg_store *s, uint64_t *version);
 /* version 0: the latest. -ENOENT when none. */
@@ -306,7 +310,7 @@ struct mg_store_request {
  * content -EEXIST.
  */
 int mg_store_request_add(struct mg_store *s, const struct mg_store_request *r, int64_t now_us,
-			 int64_t *id_out);
+                         int64_t *id_out);
 int mg_store_request_get(struct mg_store *s, int64_t id, struct mg_store_request *out);
 /*
  * Approves a pending request and adds its rule in the same transaction (rule_text, rule_host_id,
@@ -314,13 +318,13 @@ int mg_store_request_get(struct mg_store *s, int64_t id, struct mg_store_request
  * request was already decided.
  */
 int mg_store_request_approve(struct mg_store *s, const struct mg_store_actor *by, int64_t id,
-			     const char *rule_text, int64_t rule_host_id, int64_t expires_us,
-			     const char *note, int64_t now_us, int64_t *rule_id_out);
+                             const char *rule_text, int64_t rule_host_id, int64_t expires_us,
+                             const char *note, int64_t now_us, int64_t *rule_id_out);
 int mg_store_request_deny(struct mg_store *s, const struct mg_store_actor *by, int64_t id,
-			  const char *note, int64_t now_us);
+                          const char *note, int64_t now_us);
 /* state < 0: every state. Requests with id > after_id in id order, at most limit. */
 int mg_store_requests_foreach(struct mg_store *s, int state, int64_t after_id, uint32_t limit,
-			      int (*cb)(void *ctx, const struct mg_store_request *r), void *ctx);
+                              int (*cb)(void *ctx, const struct mg_store_request *r), void *ctx);
 
 /* ---- admin accounts and sessions ---- */
 enum mg_admin_role {
@@ -334,40 +338,39 @@ int mg_admin_role_from_name(const char *name, enum mg_admin_role *out);
 
 struct mg_store_admin {
 	int64_t id;
-	char name[MG_STORE_NAME_SIZE];	/* [A-Za-z0-9._@-], 1..63 bytes */
-	char password_hash[256];	/* Argon2id encoded string, opaque here (printable ASCII) */
+	char name[MG_STORE_NAME_SIZE]; /* [A-Za-z0-9._@-], 1..63 bytes */
+	char password_hash[256];       /* Argon2id encoded string, opaque here (printable ASCII) */
 	enum mg_admin_role role;
 	bool disabled;
 	int64_t created_us;
 };
 /* -EEXIST when the name is taken. */
 int mg_store_admin_add(struct mg_store *s, const struct mg_store_actor *by, const char *name,
-		       const char *password_hash, enum mg_admin_role role, int64_t now_us,
-		       int64_t *id_out);
+                       const char *password_hash, enum mg_admin_role role, int64_t now_us,
+                       int64_t *id_out);
 int mg_store_admin_get(struct mg_store *s, const char *name, struct mg_store_admin *out);
 int mg_store_admin_get_id(struct mg_store *s, int64_t id, struct mg_store_admin *out);
 int mg_store_admin_set_password(struct mg_store *s, const struct mg_store_actor *by, int64_t id,
-				const char *password_hash, int64_t now_us);
+                                const char *password_hash, int64_t now_us);
 int mg_store_admin_set_role(struct mg_store *s, const struct mg_store_actor *by, int64_t id,
-			    enum mg_admin_role role, int64_t now_us);
+                            enum mg_admin_role role, int64_t now_us);
 /* Disabling also ends the account's sessions. */
 int mg_store_admin_set_disabled(struct mg_store *s, const struct mg_store_actor *by, int64_t id,
-				bool disabled, int64_t now_us);
+                                bool disabled, int64_t now_us);
 int mg_store_admins_foreach(struct mg_store *s,
-			    int (*cb)(void *ctx, const struct mg_store_admin *a), void *ctx);
+                            int (*cb)(void *ctx, const struct mg_store_admin *a), void *ctx);
 
 /* Sessions are stored by the SHA-256 (64 lower-case hex digits) of their token. */
 int mg_store_session_add(struct mg_store *s, const char *token_sha256_hex, int64_t admin_id,
-			 int64_t now_us, int64_t expires_us);
+                         int64_t now_us, int64_t expires_us);
 /*
  * The admin behind a session valid at now_us (now < expires): 0, -ENOENT (unknown or
  * logged out), -ETIME (expired), -EPERM (account disabled). expires_us optional.
  */
 int mg_store_session_get(struct mg_store *s, const char *token_sha256_hex, int64_t now_us,
-			 struct mg_store_admin *admin, int64_t *expires_us);
+                         struct mg_store_admin *admin, int64_t *expires_us);
 /* Moves the expiry of a valid session (sliding expiry). */
-int mg_store_session_extend(struct mg_store *s, const char *token_sha256_hex,
-			    int64_t expires_us);
+int mg_store_session_extend(struct mg_store *s, const char *token_sha256_hex, int64_t expires_us);
 /* Logout; -ENOENT when unknown. */
 int mg_store_session_delete(struct mg_store *s, const char *token_sha256_hex);
 /* Deletes sessions expired at now_us; *deleted (optional) counts them. */

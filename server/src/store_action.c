@@ -75,9 +75,9 @@ fail:
 	return r;
 }
 
-int mg_store_tamper_event_json(int64_t host_id, const char *boot_id, uint64_t seq,
-			       const char *kind, const char *stored_hash,
-			       const char *received_hash, int64_t now_us, char **out)
+int mg_store_tamper_event_json(int64_t host_id, const char *boot_id, uint64_t seq, const char *kind,
+                               const char *stored_hash, const char *received_hash, int64_t now_us,
+                               char **out)
 {
 	int r = -ENOMEM;
 	json_t *o = json_object();

@@ -10,6 +10,7 @@
 #include "store_int.h"
 
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "mg/host.h"
@@ -17,30 +18,55 @@
 
 #define SEQ_MAX ((1ull << 53) - 1)
 
+/* True when s[0..len) has no byte >= 0x80: valid UTF-8 without a closer look. */
+static int ascii_only(const char *s, size_t len)
+{
+	uint64_t acc = 0;
+	size_t i = 0;
+	for (; i + 8 <= len; i += 8) {
+		uint64_t w;
+		memcpy(&w, s + i, sizeof(w));
+		acc |= w;
+	}
+	for (; i < len; i++)
+		acc |= (unsigned char)s[i];
+	return (acc & 0x8080808080808080ull) == 0;
+}
+
+/* Every event's JSON passes here: ASCII (the common case) is checked a word at a time. */
 static int text_ok(const char *s, size_t size, int required)
 {
 	if (!s || !*s)
 		return required ? 0 : 1;
 	size_t len = strnlen(s, size);
-	return len < size && mg_utf8_valid(s, len);
+	return len < size && (ascii_only(s, len) || mg_utf8_valid(s, len));
+}
+
+/* Lower-case hex digits; a table because two hashes of every event pass here. */
+static const unsigned char hexdig[256] = {
+    ['0'] = 1, ['1'] = 1, ['2'] = 1, ['3'] = 1, ['4'] = 1, ['5'] = 1, ['6'] = 1, ['7'] = 1,
+    ['8'] = 1, ['9'] = 1, ['a'] = 1, ['b'] = 1, ['c'] = 1, ['d'] = 1, ['e'] = 1, ['f'] = 1,
+};
+
+/* Exactly len lower-case hex digits (a NUL stops the loop: it is no digit). */
+static int hex_ok(const char *s, size_t len)
+{
+	if (!s)
+		return 0;
+	unsigned ok = 1;
+	for (size_t i = 0; i < len && ok; i++)
+		ok &= hexdig[(unsigned char)s[i]];
+	return ok && s[len] == '\0';
 }
 
 static int hex64_ok(const char *s)
 {
-	if (!s)
-		return 0;
-	for (size_t i = 0; i < 64; i++)
-		if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
-			return 0;
-	return s[64] == '\0';
+	return hex_ok(s, 64);
 }
 
 static int hex4_ok(const char *s)
 {
-	for (size_t i = 0; i < 4; i++)
-		if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
-			return 0;
-	return s[4] == '\0';
+	return hex_ok(s, 4);
 }
 
 static int type_ok(const char *s)
@@ -59,8 +85,8 @@ static int type_ok(const char *s)
 
 int mg_store_event_is_device(const struct mg_store_event *e)
 {
-	return strncmp(e->type, "device.", 7) == 0 && e->device_vendor_id &&
-	       *e->device_vendor_id && e->device_product_id && *e->device_product_id;
+	return strncmp(e->type, "device.", 7) == 0 && e->device_vendor_id && *e->device_vendor_id &&
+	       e->device_product_id && *e->device_product_id;
 }
 
 static int event_ok(const struct mg_store_event *e)
@@ -89,7 +115,7 @@ static const char *nz(const char *s)
 }
 
 int mg_store_batch_init(struct mg_store_batch *b, const char *boot_id,
-			const struct mg_store_event *evs, size_t n)
+                        const struct mg_store_event *evs, size_t n)
 {
 	if (!b || !mg_uuid_valid(boot_id) || !evs || n < 1 || n > MG_STORE_MAX_BATCH)
 		return -EINVAL;
@@ -129,7 +155,7 @@ int mg_store_event_matches(const struct mg_store_event *e, const struct mg_store
 }
 
 size_t mg_store_batch_verdict(const struct mg_store_batch *b, size_t ndup, uint64_t last_seq,
-			      const char *last_hash, struct mg_ingest_result *res)
+                              const char *last_hash, struct mg_ingest_result *res)
 {
 	memset(res, 0, sizeof(*res));
 	res->status = MG_INGEST_OK;
@@ -152,6 +178,75 @@ size_t mg_store_batch_verdict(const struct mg_store_batch *b, size_t ndup, uint6
 	res->acked_through = b->evs[b->n - 1].seq;
 	res->stored = (uint32_t)(b->n - ndup);
 	return ndup;
+}
+
+static int device_cmp(const void *a, const void *b)
+{
+	const struct mg_store_event *x = *(const struct mg_store_event *const *)a;
+	const struct mg_store_event *y = *(const struct mg_store_event *const *)b;
+	int d = strcmp(x->device_vendor_id, y->device_vendor_id);
+	if (d == 0)
+		d = strcmp(x->device_product_id, y->device_product_id);
+	if (d == 0)
+		d = strcmp(nz(x->device_serial), nz(y->device_serial));
+	if (d == 0)
+		d = strcmp(nz(x->device_hash), nz(y->device_hash));
+	if (d == 0) /* stable: keep batch order within a device */
+		d = x < y ? -1 : x > y;
+	return d;
+}
+
+static int same_device(const struct mg_store_event *x, const struct mg_store_event *y)
+{
+	return strcmp(x->device_vendor_id, y->device_vendor_id) == 0 &&
+	       strcmp(x->device_product_id, y->device_product_id) == 0 &&
+	       strcmp(nz(x->device_serial), nz(y->device_serial)) == 0 &&
+	       strcmp(nz(x->device_hash), nz(y->device_hash)) == 0;
+}
+
+int mg_store_ledger_group(const struct mg_store_batch *b, size_t from, struct mg_store_ledger **out,
+                          size_t *count)
+{
+	*out = NULL;
+	*count = 0;
+	if (b->devices == 0)
+		return 0;
+	const struct mg_store_event **evs = malloc(b->devices * sizeof(*evs));
+	struct mg_store_ledger *l = calloc(b->devices, sizeof(*l));
+	if (!evs || !l) {
+		free(evs);
+		free(l);
+		return -ENOMEM;
+	}
+	size_t n = 0, k = 0;
+	for (size_t i = from; i < b->n; i++)
+		if (mg_store_event_is_device(&b->evs[i]))
+			evs[n++] = &b->evs[i];
+	qsort(evs, n, sizeof(*evs), device_cmp);
+	for (size_t i = 0; i < n; i++) {
+		const struct mg_store_event *e = evs[i];
+		if (k == 0 || !same_device(l[k - 1].first, e)) {
+			l[k].first = l[k].last = e;
+			l[k].name = "";
+			k++;
+		}
+		struct mg_store_ledger *g = &l[k - 1];
+		if (e->time_us < g->first->time_us)
+			g->first = e;
+		if (e->time_us >= g->last->time_us)
+			g->last = e;
+		if (e->device_name && *e->device_name)
+			g->name = e->device_name;
+		g->sightings++;
+	}
+	free(evs);
+	if (k == 0) {
+		free(l);
+		l = NULL;
+	}
+	*out = l;
+	*count = k;
+	return 0;
 }
 
 const char *mg_store_alert_kind(enum mg_ingest_status st)

@@ -11,11 +11,11 @@
 /* An admin action to record with a change (store.c fills it; the backend completes target). */
 struct mg_store_action {
 	const char *admin;
-	const char *remote;	   /* NULL: unknown */
+	const char *remote; /* NULL: unknown */
 	char action[MG_STORE_NAME_SIZE];
-	char target[128];	   /* "" + target_kind: the backend writes "<kind>:<new id>" */
-	const char *target_kind;   /* e.g. "rule"; NULL when target is already complete */
-	char *detail;		   /* JSON object text or NULL (owned) */
+	char target[128];        /* "" + target_kind: the backend writes "<kind>:<new id>" */
+	const char *target_kind; /* e.g. "rule"; NULL when target is already complete */
+	char *detail;            /* JSON object text or NULL (owned) */
 	int64_t now_us;
 };
 
@@ -25,7 +25,7 @@ struct mg_store_batch {
 	const struct mg_store_event *evs;
 	size_t n;
 	size_t chain_break; /* index of the first event whose prev_hash does not link; n: none */
-	size_t devices;	    /* events that update the device ledger */
+	size_t devices;     /* events that update the device ledger */
 };
 
 /* A stored event read back to compare a resent one. */
@@ -42,70 +42,69 @@ struct mg_store_ops {
 	int (*set_reserve)(struct mg_store *s, uint64_t bytes);
 	int (*admin_log)(struct mg_store *s, struct mg_store_action *act);
 	int (*admin_actions_foreach)(struct mg_store *s, int64_t after_id, uint32_t limit,
-				     int (*cb)(void *, const struct mg_store_admin_action *),
-				     void *ctx);
+	                             int (*cb)(void *, const struct mg_store_admin_action *),
+	                             void *ctx);
 	int (*token_add)(struct mg_store *s, struct mg_store_action *act, const char *hash,
-			 int64_t expires_us, uint32_t uses, int64_t now_us);
+	                 int64_t expires_us, uint32_t uses, int64_t now_us);
 	int (*token_consume)(struct mg_store *s, const char *hash, int64_t now_us);
 	int (*host_add)(struct mg_store *s, const char *hostname, const char *cert_serial,
-			int64_t now_us, int64_t *id_out);
+	                int64_t now_us, int64_t *id_out);
 	int (*host_get)(struct mg_store *s, int64_t id, const char *cert_serial,
-			struct mg_store_host *out);
+	                struct mg_store_host *out);
 	int (*host_revoke)(struct mg_store *s, struct mg_store_action *act, int64_t id);
 	int (*host_heartbeat)(struct mg_store *s, int64_t id, int64_t now_us, uint64_t spool_depth,
-			      int64_t oldest_unsent_us, uint64_t policy_version,
-			      const char *agent_version);
+	                      int64_t oldest_unsent_us, uint64_t policy_version,
+	                      const char *agent_version);
 	int (*host_foreach)(struct mg_store *s, int (*cb)(void *, const struct mg_store_host *),
-			    void *ctx);
+	                    void *ctx);
 	int (*ingest)(struct mg_store *s, int64_t host_id, const struct mg_store_batch *b,
-		      int64_t now_us, struct mg_ingest_result *res);
+	              int64_t now_us, struct mg_ingest_result *res);
 	int (*cursor_get)(struct mg_store *s, int64_t host_id, const char *boot_id, uint64_t *out);
 	int (*events_query)(struct mg_store *s, const struct mg_store_event_filter *f,
-			    int (*cb)(void *, int64_t, int64_t, const char *), void *ctx);
+	                    int (*cb)(void *, int64_t, int64_t, const char *), void *ctx);
 	int (*events_count)(struct mg_store *s, const struct mg_store_event_filter *f,
-			    uint64_t *out);
+	                    uint64_t *out);
 	int (*alerts_count)(struct mg_store *s, int64_t host_id, uint64_t *out);
-	int (*alerts_foreach)(struct mg_store *s, int64_t host_id, int64_t after_id,
-			      uint32_t limit, int (*cb)(void *, const struct mg_store_alert *),
-			      void *ctx);
+	int (*alerts_foreach)(struct mg_store *s, int64_t host_id, int64_t after_id, uint32_t limit,
+	                      int (*cb)(void *, const struct mg_store_alert *), void *ctx);
 	int (*devices_foreach)(struct mg_store *s, int64_t id, int64_t after_id, uint32_t limit,
-			       int (*cb)(void *, const struct mg_store_device *), void *ctx);
+	                       int (*cb)(void *, const struct mg_store_device *), void *ctx);
 	int (*rule_add)(struct mg_store *s, struct mg_store_action *act, const char *text,
-			int64_t host_id, int64_t expires_us, const char *comment, int64_t now_us,
-			int64_t *id_out);
+	                int64_t host_id, int64_t expires_us, const char *comment, int64_t now_us,
+	                int64_t *id_out);
 	int (*rule_remove)(struct mg_store *s, struct mg_store_action *act, int64_t id);
 	int (*rules_foreach)(struct mg_store *s, int64_t host_id, int64_t now_us,
-			     int (*cb)(void *, const struct mg_store_rule *), void *ctx);
+	                     int (*cb)(void *, const struct mg_store_rule *), void *ctx);
 	int (*rules_revision)(struct mg_store *s, uint64_t *out);
 	int (*policy_add)(struct mg_store *s, struct mg_store_action *act, uint64_t version,
-			  uint64_t rules_revision, const char *json, size_t json_len,
-			  const uint8_t *sig, size_t sig_len, int64_t now_us);
+	                  uint64_t rules_revision, const char *json, size_t json_len,
+	                  const uint8_t *sig, size_t sig_len, int64_t now_us);
 	int (*policy_latest)(struct mg_store *s, uint64_t *version);
 	int (*policy_get)(struct mg_store *s, uint64_t version, struct mg_store_policy **out);
 	int (*request_add)(struct mg_store *s, const struct mg_store_request *r, int64_t now_us,
-			   int64_t *id_out);
+	                   int64_t *id_out);
 	int (*requests_foreach)(struct mg_store *s, int64_t id, int state, int64_t after_id,
-				uint32_t limit, int (*cb)(void *, const struct mg_store_request *),
-				void *ctx);
+	                        uint32_t limit, int (*cb)(void *, const struct mg_store_request *),
+	                        void *ctx);
 	/* approve when rule_text != NULL, else deny. */
 	int (*request_decide)(struct mg_store *s, struct mg_store_action *act, int64_t id,
-			      const char *rule_text, int64_t rule_host_id, int64_t expires_us,
-			      const char *note, int64_t now_us, int64_t *rule_id_out);
+	                      const char *rule_text, int64_t rule_host_id, int64_t expires_us,
+	                      const char *note, int64_t now_us, int64_t *rule_id_out);
 	int (*admin_add)(struct mg_store *s, struct mg_store_action *act, const char *name,
-			 const char *password_hash, enum mg_admin_role role, int64_t now_us,
-			 int64_t *id_out);
+	                 const char *password_hash, enum mg_admin_role role, int64_t now_us,
+	                 int64_t *id_out);
 	/* by name when name != NULL, else by id. */
 	int (*admin_get)(struct mg_store *s, const char *name, int64_t id,
-			 struct mg_store_admin *out);
+	                 struct mg_store_admin *out);
 	/* Changes one of: password_hash (!= NULL), role (> 0), disabled (>= 0). */
 	int (*admin_update)(struct mg_store *s, struct mg_store_action *act, int64_t id,
-			    const char *password_hash, int role, int disabled);
+	                    const char *password_hash, int role, int disabled);
 	int (*admins_foreach)(struct mg_store *s, int (*cb)(void *, const struct mg_store_admin *),
-			      void *ctx);
+	                      void *ctx);
 	int (*session_add)(struct mg_store *s, const char *hash, int64_t admin_id, int64_t now_us,
-			   int64_t expires_us);
+	                   int64_t expires_us);
 	int (*session_get)(struct mg_store *s, const char *hash, struct mg_store_admin *admin,
-			   int64_t *expires_us);
+	                   int64_t *expires_us);
 	int (*session_extend)(struct mg_store *s, const char *hash, int64_t expires_us);
 	int (*session_delete)(struct mg_store *s, const char *hash);
 	int (*sessions_purge)(struct mg_store *s, int64_t now_us, uint64_t *deleted);
@@ -126,7 +125,7 @@ int mg_store_pg_open(const char *url, struct mg_store **out, char *errmsg, size_
  * errmsg. A prev_hash that does not link is not an error here: b->chain_break says where.
  */
 int mg_store_batch_init(struct mg_store_batch *b, const char *boot_id,
-			const struct mg_store_event *evs, size_t n);
+                        const struct mg_store_event *evs, size_t n);
 /* Number of leading events at or below the cursor (seq <= last_seq). */
 size_t mg_store_batch_ndup(const struct mg_store_batch *b, uint64_t last_seq);
 /* 0 when the resent event e matches what is stored, -1 when not (CONFLICT). */
@@ -137,9 +136,23 @@ int mg_store_event_matches(const struct mg_store_event *e, const struct mg_store
  * BROKEN_CHAIN at the link to the cursor). Not called when chain_break < n.
  */
 size_t mg_store_batch_verdict(const struct mg_store_batch *b, size_t ndup, uint64_t last_seq,
-			      const char *last_hash, struct mg_ingest_result *res);
-/* True when evs[i] feeds the device ledger. */
+                              const char *last_hash, struct mg_ingest_result *res);
+/* True when e feeds the device ledger. */
 int mg_store_event_is_device(const struct mg_store_event *e);
+
+/* One device ledger update: the batch's events of one device (vendor, product, serial, hash). */
+struct mg_store_ledger {
+	const struct mg_store_event *first, *last; /* earliest and latest by time */
+	const char *name;                          /* of the latest event that has one; "" */
+	uint32_t sightings;
+};
+/*
+ * Groups the device events of b->evs[from..n) by device, in key order (so that concurrent
+ * writers lock ledger rows in the same order). *out (free()) holds *count entries; NULL and 0
+ * when there are none. 0 or -ENOMEM.
+ */
+int mg_store_ledger_group(const struct mg_store_batch *b, size_t from, struct mg_store_ledger **out,
+                          size_t *count);
 
 /* ---- JSON of the collector's own event rows (store_action.c) ---- */
 
@@ -148,9 +161,9 @@ int mg_store_action_event_json(const struct mg_store_action *act, char **out);
 /* Sets act->target from target_kind and the id of the row the change created. */
 void mg_store_action_set_target(struct mg_store_action *act, int64_t id);
 /* The "collector.tamper" event row of an ingest alert. */
-int mg_store_tamper_event_json(int64_t host_id, const char *boot_id, uint64_t seq,
-			       const char *kind, const char *stored_hash,
-			       const char *received_hash, int64_t now_us, char **out);
+int mg_store_tamper_event_json(int64_t host_id, const char *boot_id, uint64_t seq, const char *kind,
+                               const char *stored_hash, const char *received_hash, int64_t now_us,
+                               char **out);
 
 /* "conflict" / "broken_chain" for the alert kind of a status. */
 const char *mg_store_alert_kind(enum mg_ingest_status st);

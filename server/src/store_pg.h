@@ -36,7 +36,7 @@ enum pg_stmt_id {
 	PG_STREAM_SET,
 	PG_STREAM_GET,
 	PG_EVENTS_RANGE,
-	PG_EVENT_INSERT,
+	PG_EVENTS_COPY, /* not prepared: COPY ... FROM STDIN */
 	PG_DEVICE_UPSERT,
 	PG_ALERT_INSERT,
 	PG_ALERTS_COUNT,
@@ -117,6 +117,8 @@ void pg_p_text(struct pg_params *p, const char *s, bool null_if_empty);
 void pg_p_bin(struct pg_params *p, const void *data, size_t len);
 /* Prepares id on c if needed: 0 or negative errno. */
 int pg_prepare(struct pg_conn *c, enum pg_stmt_id id);
+/* The SQL text of id. */
+const char *pg_sql_text(enum pg_stmt_id id);
 /* The statement name of id ("s<id>"). */
 void pg_stmt_name(enum pg_stmt_id id, char name[16]);
 /* Executes id; NULL with *err on failure. The caller PQclear()s the result. */
@@ -138,63 +140,62 @@ int pg_log_action(struct pg_conn *c, struct mg_store_action *act, int64_t new_id
 /* ---- store_pg_events.c / store_pg_admin.c: the operations ---- */
 int pgs_admin_log(struct mg_store *s, struct mg_store_action *act);
 int pgs_admin_actions_foreach(struct mg_store *s, int64_t after_id, uint32_t limit,
-			      int (*cb)(void *, const struct mg_store_admin_action *), void *ctx);
+                              int (*cb)(void *, const struct mg_store_admin_action *), void *ctx);
 int pgs_token_add(struct mg_store *s, struct mg_store_action *act, const char *hash,
-		  int64_t expires_us, uint32_t uses, int64_t now_us);
+                  int64_t expires_us, uint32_t uses, int64_t now_us);
 int pgs_token_consume(struct mg_store *s, const char *hash, int64_t now_us);
-int pgs_host_add(struct mg_store *s, const char *hostname, const char *cert_serial,
-		 int64_t now_us, int64_t *id_out);
+int pgs_host_add(struct mg_store *s, const char *hostname, const char *cert_serial, int64_t now_us,
+                 int64_t *id_out);
 int pgs_host_get(struct mg_store *s, int64_t id, const char *cert_serial,
-		 struct mg_store_host *out);
+                 struct mg_store_host *out);
 int pgs_host_revoke(struct mg_store *s, struct mg_store_action *act, int64_t id);
 int pgs_host_heartbeat(struct mg_store *s, int64_t id, int64_t now_us, uint64_t spool_depth,
-		       int64_t oldest_unsent_us, uint64_t policy_version,
-		       const char *agent_version);
+                       int64_t oldest_unsent_us, uint64_t policy_version,
+                       const char *agent_version);
 int pgs_host_foreach(struct mg_store *s, int (*cb)(void *, const struct mg_store_host *),
-		     void *ctx);
-int pgs_ingest(struct mg_store *s, int64_t host_id, const struct mg_store_batch *b,
-	       int64_t now_us, struct mg_ingest_result *res);
+                     void *ctx);
+int pgs_ingest(struct mg_store *s, int64_t host_id, const struct mg_store_batch *b, int64_t now_us,
+               struct mg_ingest_result *res);
 int pgs_cursor_get(struct mg_store *s, int64_t host_id, const char *boot_id, uint64_t *out);
 int pgs_events_query(struct mg_store *s, const struct mg_store_event_filter *f,
-		     int (*cb)(void *, int64_t, int64_t, const char *), void *ctx);
+                     int (*cb)(void *, int64_t, int64_t, const char *), void *ctx);
 int pgs_events_count(struct mg_store *s, const struct mg_store_event_filter *f, uint64_t *out);
 int pgs_alerts_count(struct mg_store *s, int64_t host_id, uint64_t *out);
 int pgs_alerts_foreach(struct mg_store *s, int64_t host_id, int64_t after_id, uint32_t limit,
-		       int (*cb)(void *, const struct mg_store_alert *), void *ctx);
+                       int (*cb)(void *, const struct mg_store_alert *), void *ctx);
 int pgs_devices_foreach(struct mg_store *s, int64_t id, int64_t after_id, uint32_t limit,
-			int (*cb)(void *, const struct mg_store_device *), void *ctx);
-int pgs_rule_add(struct mg_store *s, struct mg_store_action *act, const char *text,
-		 int64_t host_id, int64_t expires_us, const char *comment, int64_t now_us,
-		 int64_t *id_out);
+                        int (*cb)(void *, const struct mg_store_device *), void *ctx);
+int pgs_rule_add(struct mg_store *s, struct mg_store_action *act, const char *text, int64_t host_id,
+                 int64_t expires_us, const char *comment, int64_t now_us, int64_t *id_out);
 int pgs_rule_remove(struct mg_store *s, struct mg_store_action *act, int64_t id);
 int pgs_rules_foreach(struct mg_store *s, int64_t host_id, int64_t now_us,
-		      int (*cb)(void *, const struct mg_store_rule *), void *ctx);
+                      int (*cb)(void *, const struct mg_store_rule *), void *ctx);
 int pgs_rules_revision(struct mg_store *s, uint64_t *out);
 int pgs_policy_add(struct mg_store *s, struct mg_store_action *act, uint64_t version,
-		   uint64_t rules_revision, const char *json, size_t json_len, const uint8_t *sig,
-		   size_t sig_len, int64_t now_us);
+                   uint64_t rules_revision, const char *json, size_t json_len, const uint8_t *sig,
+                   size_t sig_len, int64_t now_us);
 int pgs_policy_latest(struct mg_store *s, uint64_t *version);
 int pgs_policy_get(struct mg_store *s, uint64_t version, struct mg_store_policy **out);
 int pgs_request_add(struct mg_store *s, const struct mg_store_request *r, int64_t now_us,
-		    int64_t *id_out);
+                    int64_t *id_out);
 int pgs_requests_foreach(struct mg_store *s, int64_t id, int state, int64_t after_id,
-			 uint32_t limit, int (*cb)(void *, const struct mg_store_request *),
-			 void *ctx);
+                         uint32_t limit, int (*cb)(void *, const struct mg_store_request *),
+                         void *ctx);
 int pgs_request_decide(struct mg_store *s, struct mg_store_action *act, int64_t id,
-		       const char *rule_text, int64_t rule_host_id, int64_t expires_us,
-		       const char *note, int64_t now_us, int64_t *rule_id_out);
+                       const char *rule_text, int64_t rule_host_id, int64_t expires_us,
+                       const char *note, int64_t now_us, int64_t *rule_id_out);
 int pgs_admin_add(struct mg_store *s, struct mg_store_action *act, const char *name,
-		  const char *password_hash, enum mg_admin_role role, int64_t now_us,
-		  int64_t *id_out);
+                  const char *password_hash, enum mg_admin_role role, int64_t now_us,
+                  int64_t *id_out);
 int pgs_admin_get(struct mg_store *s, const char *name, int64_t id, struct mg_store_admin *out);
 int pgs_admin_update(struct mg_store *s, struct mg_store_action *act, int64_t id,
-		     const char *password_hash, int role, int disabled);
+                     const char *password_hash, int role, int disabled);
 int pgs_admins_foreach(struct mg_store *s, int (*cb)(void *, const struct mg_store_admin *),
-		       void *ctx);
+                       void *ctx);
 int pgs_session_add(struct mg_store *s, const char *hash, int64_t admin_id, int64_t now_us,
-		    int64_t expires_us);
+                    int64_t expires_us);
 int pgs_session_get(struct mg_store *s, const char *hash, struct mg_store_admin *admin,
-		    int64_t *expires_us);
+                    int64_t *expires_us);
 int pgs_session_extend(struct mg_store *s, const char *hash, int64_t expires_us);
 int pgs_session_delete(struct mg_store *s, const char *hash);
 int pgs_sessions_purge(struct mg_store *s, int64_t now_us, uint64_t *deleted);

@@ -142,63 +142,58 @@ void sq_conn_free(struct sq_conn **c);
 /* ---- store_sqlite_events.c / store_sqlite_admin.c: the operations ---- */
 int sq_admin_log(struct mg_store *s, struct mg_store_action *act);
 int sq_admin_actions_foreach(struct mg_store *s, int64_t after_id, uint32_t limit,
-			     int (*cb)(void *, const struct mg_store_admin_action *), void *ctx);
+                             int (*cb)(void *, const struct mg_store_admin_action *), void *ctx);
 int sq_token_add(struct mg_store *s, struct mg_store_action *act, const char *hash,
-		 int64_t expires_us, uint32_t uses, int64_t now_us);
+                 int64_t expires_us, uint32_t uses, int64_t now_us);
 int sq_token_consume(struct mg_store *s, const char *hash, int64_t now_us);
-int sq_host_add(struct mg_store *s, const char *hostname, const char *cert_serial,
-		int64_t now_us, int64_t *id_out);
-int sq_host_get(struct mg_store *s, int64_t id, const char *cert_serial,
-		struct mg_store_host *out);
+int sq_host_add(struct mg_store *s, const char *hostname, const char *cert_serial, int64_t now_us,
+                int64_t *id_out);
+int sq_host_get(struct mg_store *s, int64_t id, const char *cert_serial, struct mg_store_host *out);
 int sq_host_revoke(struct mg_store *s, struct mg_store_action *act, int64_t id);
 int sq_host_heartbeat(struct mg_store *s, int64_t id, int64_t now_us, uint64_t spool_depth,
-		      int64_t oldest_unsent_us, uint64_t policy_version,
-		      const char *agent_version);
-int sq_host_foreach(struct mg_store *s, int (*cb)(void *, const struct mg_store_host *),
-		    void *ctx);
-int sq_ingest(struct mg_store *s, int64_t host_id, const struct mg_store_batch *b,
-	      int64_t now_us, struct mg_ingest_result *res);
+                      int64_t oldest_unsent_us, uint64_t policy_version, const char *agent_version);
+int sq_host_foreach(struct mg_store *s, int (*cb)(void *, const struct mg_store_host *), void *ctx);
+int sq_ingest(struct mg_store *s, int64_t host_id, const struct mg_store_batch *b, int64_t now_us,
+              struct mg_ingest_result *res);
 int sq_cursor_get(struct mg_store *s, int64_t host_id, const char *boot_id, uint64_t *out);
 int sq_events_query(struct mg_store *s, const struct mg_store_event_filter *f,
-		    int (*cb)(void *, int64_t, int64_t, const char *), void *ctx);
+                    int (*cb)(void *, int64_t, int64_t, const char *), void *ctx);
 int sq_events_count(struct mg_store *s, const struct mg_store_event_filter *f, uint64_t *out);
 int sq_alerts_count(struct mg_store *s, int64_t host_id, uint64_t *out);
 int sq_alerts_foreach(struct mg_store *s, int64_t host_id, int64_t after_id, uint32_t limit,
-		      int (*cb)(void *, const struct mg_store_alert *), void *ctx);
+                      int (*cb)(void *, const struct mg_store_alert *), void *ctx);
 int sq_devices_foreach(struct mg_store *s, int64_t id, int64_t after_id, uint32_t limit,
-		       int (*cb)(void *, const struct mg_store_device *), void *ctx);
-int sq_rule_add(struct mg_store *s, struct mg_store_action *act, const char *text,
-		int64_t host_id, int64_t expires_us, const char *comment, int64_t now_us,
-		int64_t *id_out);
+                       int (*cb)(void *, const struct mg_store_device *), void *ctx);
+int sq_rule_add(struct mg_store *s, struct mg_store_action *act, const char *text, int64_t host_id,
+                int64_t expires_us, const char *comment, int64_t now_us, int64_t *id_out);
 int sq_rule_remove(struct mg_store *s, struct mg_store_action *act, int64_t id);
 int sq_rules_foreach(struct mg_store *s, int64_t host_id, int64_t now_us,
-		     int (*cb)(void *, const struct mg_store_rule *), void *ctx);
+                     int (*cb)(void *, const struct mg_store_rule *), void *ctx);
 int sq_rules_revision(struct mg_store *s, uint64_t *out);
 int sq_policy_add(struct mg_store *s, struct mg_store_action *act, uint64_t version,
-		  uint64_t rules_revision, const char *json, size_t json_len, const uint8_t *sig,
-		  size_t sig_len, int64_t now_us);
+                  uint64_t rules_revision, const char *json, size_t json_len, const uint8_t *sig,
+                  size_t sig_len, int64_t now_us);
 int sq_policy_latest(struct mg_store *s, uint64_t *version);
 int sq_policy_get(struct mg_store *s, uint64_t version, struct mg_store_policy **out);
 int sq_request_add(struct mg_store *s, const struct mg_store_request *r, int64_t now_us,
-		   int64_t *id_out);
-int sq_requests_foreach(struct mg_store *s, int64_t id, int state, int64_t after_id,
-			uint32_t limit, int (*cb)(void *, const struct mg_store_request *),
-			void *ctx);
+                   int64_t *id_out);
+int sq_requests_foreach(struct mg_store *s, int64_t id, int state, int64_t after_id, uint32_t limit,
+                        int (*cb)(void *, const struct mg_store_request *), void *ctx);
 int sq_request_decide(struct mg_store *s, struct mg_store_action *act, int64_t id,
-		      const char *rule_text, int64_t rule_host_id, int64_t expires_us,
-		      const char *note, int64_t now_us, int64_t *rule_id_out);
+                      const char *rule_text, int64_t rule_host_id, int64_t expires_us,
+                      const char *note, int64_t now_us, int64_t *rule_id_out);
 int sq_admin_add(struct mg_store *s, struct mg_store_action *act, const char *name,
-		 const char *password_hash, enum mg_admin_role role, int64_t now_us,
-		 int64_t *id_out);
+                 const char *password_hash, enum mg_admin_role role, int64_t now_us,
+                 int64_t *id_out);
 int sq_admin_get(struct mg_store *s, const char *name, int64_t id, struct mg_store_admin *out);
 int sq_admin_update(struct mg_store *s, struct mg_store_action *act, int64_t id,
-		    const char *password_hash, int role, int disabled);
+                    const char *password_hash, int role, int disabled);
 int sq_admins_foreach(struct mg_store *s, int (*cb)(void *, const struct mg_store_admin *),
-		      void *ctx);
+                      void *ctx);
 int sq_session_add(struct mg_store *s, const char *hash, int64_t admin_id, int64_t now_us,
-		   int64_t expires_us);
+                   int64_t expires_us);
 int sq_session_get(struct mg_store *s, const char *hash, struct mg_store_admin *admin,
-		   int64_t *expires_us);
+                   int64_t *expires_us);
 int sq_session_extend(struct mg_store *s, const char *hash, int64_t expires_us);
 int sq_session_delete(struct mg_store *s, const char *hash);
 int sq_sessions_purge(struct mg_store *s, int64_t now_us, uint64_t *deleted);

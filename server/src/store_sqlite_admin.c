@@ -22,7 +22,7 @@ static int step_one(struct sq_conn *c, sqlite3_stmt *st)
 
 /* Runs a reader query: bind(st, ctx) then row(st, ctx) per row until it returns non-zero. */
 static int read_rows(struct mg_store *s, enum sq_stmt_id id, void (*bind)(sqlite3_stmt *, void *),
-		     int (*row)(sqlite3_stmt *, void *), void *ctx)
+                     int (*row)(sqlite3_stmt *, void *), void *ctx)
 {
 	struct sq_store *sst = (struct sq_store *)s;
 	struct sq_conn *c = NULL;
@@ -89,7 +89,7 @@ static int actions_row(sqlite3_stmt *st, void *arg)
 }
 
 int sq_admin_actions_foreach(struct mg_store *s, int64_t after_id, uint32_t limit,
-			     int (*cb)(void *, const struct mg_store_admin_action *), void *ctx)
+                             int (*cb)(void *, const struct mg_store_admin_action *), void *ctx)
 {
 	struct actions_ctx a = {after_id, limit, cb, ctx};
 	int r = read_rows(s, SQ_ACTIONS_LIST, actions_bind, actions_row, &a);
@@ -121,7 +121,7 @@ static int token_add_fn(struct sq_conn *c, void *arg)
 }
 
 int sq_token_add(struct mg_store *s, struct mg_store_action *act, const char *hash,
-		 int64_t expires_us, uint32_t uses, int64_t now_us)
+                 int64_t expires_us, uint32_t uses, int64_t now_us)
 {
 	struct token_job j = {act, hash, expires_us, now_us, uses};
 	return sq_write((struct sq_store *)s, token_add_fn, &j);
@@ -185,8 +185,8 @@ static int host_add_fn(struct sq_conn *c, void *arg)
 	return r;
 }
 
-int sq_host_add(struct mg_store *s, const char *hostname, const char *cert_serial,
-		int64_t now_us, int64_t *id_out)
+int sq_host_add(struct mg_store *s, const char *hostname, const char *cert_serial, int64_t now_us,
+                int64_t *id_out)
 {
 	struct host_job j = {.hostname = hostname, .cert_serial = cert_serial, .now_us = now_us};
 	int r = sq_write((struct sq_store *)s, host_add_fn, &j);
@@ -234,13 +234,12 @@ static int host_get_row(sqlite3_stmt *st, void *arg)
 	return 1;
 }
 
-int sq_host_get(struct mg_store *s, int64_t id, const char *cert_serial,
-		struct mg_store_host *out)
+int sq_host_get(struct mg_store *s, int64_t id, const char *cert_serial, struct mg_store_host *out)
 {
 	struct mg_store_host h;
 	struct host_get_ctx g = {.id = id, .cert = cert_serial, .out = &h};
 	int r = read_rows(s, cert_serial ? SQ_HOST_BY_CERT : SQ_HOST_GET, host_get_bind,
-			  host_get_row, &g);
+	                  host_get_row, &g);
 	if (r == 0)
 		return -ENOENT;
 	if (r > 0)
@@ -256,8 +255,7 @@ static int host_list_row(sqlite3_stmt *st, void *arg)
 	return g->cb(g->ctx, &h);
 }
 
-int sq_host_foreach(struct mg_store *s, int (*cb)(void *, const struct mg_store_host *),
-		    void *ctx)
+int sq_host_foreach(struct mg_store *s, int (*cb)(void *, const struct mg_store_host *), void *ctx)
 {
 	struct host_get_ctx g = {.cb = cb, .ctx = ctx};
 	int r = read_rows(s, SQ_HOST_LIST, NULL, host_list_row, &g);
@@ -299,15 +297,14 @@ static int host_heartbeat_fn(struct sq_conn *c, void *arg)
 }
 
 int sq_host_heartbeat(struct mg_store *s, int64_t id, int64_t now_us, uint64_t spool_depth,
-		      int64_t oldest_unsent_us, uint64_t policy_version,
-		      const char *agent_version)
+                      int64_t oldest_unsent_us, uint64_t policy_version, const char *agent_version)
 {
 	struct host_job j = {.id = id,
-			     .now_us = now_us,
-			     .spool_depth = spool_depth,
-			     .oldest_unsent_us = oldest_unsent_us,
-			     .policy_version = policy_version,
-			     .agent_version = agent_version};
+	                     .now_us = now_us,
+	                     .spool_depth = spool_depth,
+	                     .oldest_unsent_us = oldest_unsent_us,
+	                     .policy_version = policy_version,
+	                     .agent_version = agent_version};
 	return sq_write((struct sq_store *)s, host_heartbeat_fn, &j);
 }
 
@@ -359,16 +356,15 @@ static int rule_add_fn(struct sq_conn *c, void *arg)
 	return r < 0 ? r : sq_log_action(c, j->act, j->new_id);
 }
 
-int sq_rule_add(struct mg_store *s, struct mg_store_action *act, const char *text,
-		int64_t host_id, int64_t expires_us, const char *comment, int64_t now_us,
-		int64_t *id_out)
+int sq_rule_add(struct mg_store *s, struct mg_store_action *act, const char *text, int64_t host_id,
+                int64_t expires_us, const char *comment, int64_t now_us, int64_t *id_out)
 {
 	struct rule_job j = {.act = act,
-			     .text = text,
-			     .comment = comment,
-			     .host_id = host_id,
-			     .expires_us = expires_us,
-			     .now_us = now_us};
+	                     .text = text,
+	                     .comment = comment,
+	                     .host_id = host_id,
+	                     .expires_us = expires_us,
+	                     .now_us = now_us};
 	int r = sq_write((struct sq_store *)s, rule_add_fn, &j);
 	if (r == 0)
 		*id_out = j.new_id;
@@ -426,7 +422,7 @@ static int rules_row(sqlite3_stmt *st, void *arg)
 }
 
 int sq_rules_foreach(struct mg_store *s, int64_t host_id, int64_t now_us,
-		     int (*cb)(void *, const struct mg_store_rule *), void *ctx)
+                     int (*cb)(void *, const struct mg_store_rule *), void *ctx)
 {
 	struct rules_ctx q = {host_id, now_us, cb, ctx, malloc(sizeof(struct mg_store_rule))};
 	if (!q.buf)
@@ -489,8 +485,8 @@ static int policy_add_fn(struct sq_conn *c, void *arg)
 }
 
 int sq_policy_add(struct mg_store *s, struct mg_store_action *act, uint64_t version,
-		  uint64_t rules_revision, const char *json, size_t json_len, const uint8_t *sig,
-		  size_t sig_len, int64_t now_us)
+                  uint64_t rules_revision, const char *json, size_t json_len, const uint8_t *sig,
+                  size_t sig_len, int64_t now_us)
 {
 	struct policy_job j = {act, version, rules_revision, json, json_len, sig, sig_len, now_us};
 	return sq_write((struct sq_store *)s, policy_add_fn, &j);
@@ -603,9 +599,9 @@ static int request_add_fn(struct sq_conn *c, void *arg)
 	if (rc == SQLITE_ROW) {
 		j->id = sqlite3_column_int64(st, 0);
 		bool same = same_col(st, 1, q->user) && same_col(st, 2, q->dev.vendor_id) &&
-			    same_col(st, 3, q->dev.product_id) && same_col(st, 4, q->dev.serial) &&
-			    same_col(st, 5, q->dev.name) && same_col(st, 6, q->dev.hash) &&
-			    same_col(st, 7, q->reason);
+		            same_col(st, 3, q->dev.product_id) && same_col(st, 4, q->dev.serial) &&
+		            same_col(st, 5, q->dev.name) && same_col(st, 6, q->dev.hash) &&
+		            same_col(st, 7, q->reason);
 		r = same ? 0 : -EEXIST;
 	} else {
 		r = rc == SQLITE_DONE ? -EIO : sq_err(rc);
@@ -615,7 +611,7 @@ static int request_add_fn(struct sq_conn *c, void *arg)
 }
 
 int sq_request_add(struct mg_store *s, const struct mg_store_request *r, int64_t now_us,
-		   int64_t *id_out)
+                   int64_t *id_out)
 {
 	struct request_job j = {r, now_us, 0};
 	int rc = sq_write((struct sq_store *)s, request_add_fn, &j);
@@ -666,12 +662,11 @@ static int requests_row(sqlite3_stmt *st, void *arg)
 	return q->cb(q->ctx, x);
 }
 
-int sq_requests_foreach(struct mg_store *s, int64_t id, int state, int64_t after_id,
-			uint32_t limit, int (*cb)(void *, const struct mg_store_request *),
-			void *ctx)
+int sq_requests_foreach(struct mg_store *s, int64_t id, int state, int64_t after_id, uint32_t limit,
+                        int (*cb)(void *, const struct mg_store_request *), void *ctx)
 {
-	struct requests_ctx q = {id,	 after_id, state, limit, cb,
-				 ctx,	 malloc(sizeof(struct mg_store_request))};
+	struct requests_ctx q = {
+	    id, after_id, state, limit, cb, ctx, malloc(sizeof(struct mg_store_request))};
 	if (!q.buf)
 		return -ENOMEM;
 	int r = read_rows(s, SQ_REQ_LIST, requests_bind, requests_row, &q);
@@ -714,17 +709,17 @@ static int request_decide_fn(struct sq_conn *c, void *arg)
 }
 
 int sq_request_decide(struct mg_store *s, struct mg_store_action *act, int64_t id,
-		      const char *rule_text, int64_t rule_host_id, int64_t expires_us,
-		      const char *note, int64_t now_us, int64_t *rule_id_out)
+                      const char *rule_text, int64_t rule_host_id, int64_t expires_us,
+                      const char *note, int64_t now_us, int64_t *rule_id_out)
 {
 	struct rule_job j = {.act = act,
-			     .id = id,
-			     .text = rule_text,
-			     .comment = note,
-			     .host_id = rule_host_id,
-			     .expires_us = expires_us,
-			     .now_us = now_us,
-			     .request_id = id};
+	                     .id = id,
+	                     .text = rule_text,
+	                     .comment = note,
+	                     .host_id = rule_host_id,
+	                     .expires_us = expires_us,
+	                     .now_us = now_us,
+	                     .request_id = id};
 	int r = sq_write((struct sq_store *)s, request_decide_fn, &j);
 	if (r == 0 && rule_id_out)
 		*rule_id_out = j.new_id;
@@ -750,7 +745,7 @@ static int admin_add_fn(struct sq_conn *c, void *arg)
 	sqlite3_bind_text(st, 1, j->name, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 2, j->password_hash, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 3, mg_admin_role_name((enum mg_admin_role)j->role), -1,
-			  SQLITE_STATIC);
+	                  SQLITE_STATIC);
 	sqlite3_bind_int64(st, 4, j->now_us);
 	r = sq_step_done(st);
 	if (r < 0)
@@ -760,14 +755,14 @@ static int admin_add_fn(struct sq_conn *c, void *arg)
 }
 
 int sq_admin_add(struct mg_store *s, struct mg_store_action *act, const char *name,
-		 const char *password_hash, enum mg_admin_role role, int64_t now_us,
-		 int64_t *id_out)
+                 const char *password_hash, enum mg_admin_role role, int64_t now_us,
+                 int64_t *id_out)
 {
 	struct admin_job j = {.act = act,
-			      .name = name,
-			      .password_hash = password_hash,
-			      .role = (int)role,
-			      .now_us = now_us};
+	                      .name = name,
+	                      .password_hash = password_hash,
+	                      .role = (int)role,
+	                      .now_us = now_us};
 	int r = sq_write((struct sq_store *)s, admin_add_fn, &j);
 	if (r == 0)
 		*id_out = j.id;
@@ -818,8 +813,8 @@ int sq_admin_get(struct mg_store *s, const char *name, int64_t id, struct mg_sto
 {
 	struct mg_store_admin a;
 	struct admin_ctx q = {.name = name, .id = id, .out = &a};
-	int r = read_rows(s, name ? SQ_ADMIN_GET_NAME : SQ_ADMIN_GET_ID, admin_bind,
-			  admin_get_row, &q);
+	int r =
+	    read_rows(s, name ? SQ_ADMIN_GET_NAME : SQ_ADMIN_GET_ID, admin_bind, admin_get_row, &q);
 	if (r == 0)
 		return -ENOENT;
 	if (r > 0)
@@ -836,7 +831,7 @@ static int admin_list_row(sqlite3_stmt *st, void *arg)
 }
 
 int sq_admins_foreach(struct mg_store *s, int (*cb)(void *, const struct mg_store_admin *),
-		      void *ctx)
+                      void *ctx)
 {
 	struct admin_ctx q = {.cb = cb, .ctx = ctx};
 	int r = read_rows(s, SQ_ADMIN_LIST, NULL, admin_list_row, &q);
@@ -848,8 +843,8 @@ static int admin_update_fn(struct sq_conn *c, void *arg)
 	struct admin_job *j = arg;
 	int r = 0;
 	enum sq_stmt_id id = j->password_hash ? SQ_ADMIN_SET_PW
-			     : j->role > 0	  ? SQ_ADMIN_SET_ROLE
-						  : SQ_ADMIN_SET_DISABLED;
+	                     : j->role > 0    ? SQ_ADMIN_SET_ROLE
+	                                      : SQ_ADMIN_SET_DISABLED;
 	sqlite3_stmt *st = sq_stmt(c, id, &r);
 	if (!st)
 		return r;
@@ -858,7 +853,7 @@ static int admin_update_fn(struct sq_conn *c, void *arg)
 		sqlite3_bind_text(st, 2, j->password_hash, -1, SQLITE_STATIC);
 	else if (j->role > 0)
 		sqlite3_bind_text(st, 2, mg_admin_role_name((enum mg_admin_role)j->role), -1,
-				  SQLITE_STATIC);
+		                  SQLITE_STATIC);
 	else
 		sqlite3_bind_int(st, 2, j->disabled);
 	r = step_one(c, st);
@@ -873,13 +868,13 @@ static int admin_update_fn(struct sq_conn *c, void *arg)
 }
 
 int sq_admin_update(struct mg_store *s, struct mg_store_action *act, int64_t id,
-		    const char *password_hash, int role, int disabled)
+                    const char *password_hash, int role, int disabled)
 {
 	struct admin_job j = {.act = act,
-			      .password_hash = password_hash,
-			      .role = role,
-			      .disabled = disabled,
-			      .id = id};
+	                      .password_hash = password_hash,
+	                      .role = role,
+	                      .disabled = disabled,
+	                      .id = id};
 	return sq_write((struct sq_store *)s, admin_update_fn, &j);
 }
 
@@ -906,7 +901,7 @@ static int session_add_fn(struct sq_conn *c, void *arg)
 }
 
 int sq_session_add(struct mg_store *s, const char *hash, int64_t admin_id, int64_t now_us,
-		   int64_t expires_us)
+                   int64_t expires_us)
 {
 	struct session_job j = {hash, admin_id, now_us, expires_us, 0};
 	return sq_write((struct sq_store *)s, session_add_fn, &j);
@@ -926,7 +921,7 @@ static int session_row(sqlite3_stmt *st, void *arg)
 }
 
 int sq_session_get(struct mg_store *s, const char *hash, struct mg_store_admin *admin,
-		   int64_t *expires_us)
+                   int64_t *expires_us)
 {
 	struct admin_ctx q = {.name = hash, .out = admin};
 	int r = read_rows(s, SQ_SESSION_GET, session_bind, session_row, &q);

@@ -49,15 +49,14 @@ static int host_state(struct sq_conn *c, int64_t host_id)
 
 /* The alert row and the "collector.tamper" event row. */
 static int record_alert(struct sq_conn *c, const struct ingest_job *j, size_t idx,
-			const char *stored_hash)
+                        const char *stored_hash)
 {
 	const struct mg_store_event *e = &j->b->evs[idx];
 	const char *kind = mg_store_alert_kind(j->res.status);
 	char *json = NULL;
-	int r = mg_store_tamper_event_json(j->host_id, j->b->boot_id, e->seq, kind, stored_hash,
-					   j->res.status == MG_INGEST_CONFLICT ? e->hash
-									       : e->prev_hash,
-					   j->now_us, &json);
+	int r = mg_store_tamper_event_json(
+	    j->host_id, j->b->boot_id, e->seq, kind, stored_hash,
+	    j->res.status == MG_INGEST_CONFLICT ? e->hash : e->prev_hash, j->now_us, &json);
 	if (r < 0)
 		return r;
 	sqlite3_stmt *st = sq_stmt(c, SQ_ALERT_INSERT, &r);
@@ -129,13 +128,12 @@ static int check_dups(struct sq_conn *c, struct ingest_job *j, int64_t stream_id
 }
 
 static int insert_events(struct sq_conn *c, const struct ingest_job *j, int64_t stream_id,
-			 size_t from)
+                         size_t from)
 {
 	const struct mg_store_batch *b = j->b;
 	int r = 0;
 	sqlite3_stmt *ins = sq_stmt(c, SQ_EVENT_INSERT, &r);
-	sqlite3_stmt *dev = b->devices ? sq_stmt(c, SQ_DEVICE_UPSERT, &r) : NULL;
-	if (!ins || (b->devices && !dev))
+	if (!ins)
 		return r;
 	for (size_t i = from; i < b->n && r == 0; i++) {
 		const struct mg_store_event *e = &b->evs[i];
@@ -151,18 +149,34 @@ static int insert_events(struct sq_conn *c, const struct ingest_job *j, int64_t 
 		sqlite3_bind_text(ins, 10, e->json, -1, SQLITE_STATIC);
 		sqlite3_bind_int64(ins, 11, j->now_us);
 		r = sq_step_done(ins);
-		if (r < 0 || !mg_store_event_is_device(e))
-			continue;
-		sqlite3_bind_text(dev, 1, e->device_vendor_id, -1, SQLITE_STATIC);
-		sqlite3_bind_text(dev, 2, e->device_product_id, -1, SQLITE_STATIC);
-		sqlite3_bind_text(dev, 3, e->device_serial ? e->device_serial : "", -1,
-				  SQLITE_STATIC);
-		sqlite3_bind_text(dev, 4, e->device_hash ? e->device_hash : "", -1, SQLITE_STATIC);
-		sqlite3_bind_text(dev, 5, e->device_name ? e->device_name : "", -1, SQLITE_STATIC);
-		sqlite3_bind_int64(dev, 6, e->time_us);
-		sqlite3_bind_int64(dev, 7, j->host_id);
-		r = sq_step_done(dev);
 	}
+	return r;
+}
+
+/* One upsert per device of the batch. */
+static int update_ledger(struct sq_conn *c, const struct ingest_job *j, size_t from)
+{
+	struct mg_store_ledger *l = NULL;
+	size_t n = 0;
+	int r = mg_store_ledger_group(j->b, from, &l, &n);
+	if (r < 0 || n == 0)
+		return r;
+	sqlite3_stmt *st = sq_stmt(c, SQ_DEVICE_UPSERT, &r);
+	for (size_t i = 0; st && i < n && r == 0; i++) {
+		const struct mg_store_event *e = l[i].last;
+		sqlite3_bind_text(st, 1, e->device_vendor_id, -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 2, e->device_product_id, -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 3, e->device_serial ? e->device_serial : "", -1,
+		                  SQLITE_STATIC);
+		sqlite3_bind_text(st, 4, e->device_hash ? e->device_hash : "", -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 5, l[i].name, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(st, 6, l[i].first->time_us);
+		sqlite3_bind_int64(st, 7, e->time_us);
+		sqlite3_bind_int64(st, 8, j->host_id);
+		sqlite3_bind_int64(st, 9, l[i].sightings);
+		r = sq_step_done(st);
+	}
+	free(l);
 	return r;
 }
 
@@ -226,6 +240,8 @@ static int ingest_fn(struct sq_conn *c, void *arg)
 			stream_id = sqlite3_last_insert_rowid(c->db);
 		}
 		r = insert_events(c, j, stream_id, from);
+		if (r == 0)
+			r = update_ledger(c, j, from);
 		if (r < 0)
 			return r;
 		st = sq_stmt(c, SQ_STREAM_SET, &r);
@@ -247,11 +263,11 @@ static int ingest_fn(struct sq_conn *c, void *arg)
 	return sq_step_done(st);
 }
 
-int sq_ingest(struct mg_store *s, int64_t host_id, const struct mg_store_batch *b,
-	      int64_t now_us, struct mg_ingest_result *res)
+int sq_ingest(struct mg_store *s, int64_t host_id, const struct mg_store_batch *b, int64_t now_us,
+              struct mg_ingest_result *res)
 {
-	struct ingest_job j = {.st = (struct sq_store *)s, .host_id = host_id, .b = b,
-			       .now_us = now_us};
+	struct ingest_job j = {
+	    .st = (struct sq_store *)s, .host_id = host_id, .b = b, .now_us = now_us};
 	int r = sq_write(j.st, ingest_fn, &j);
 	if (r == 0)
 		*res = j.res;
@@ -312,7 +328,7 @@ static void filter_bind(sqlite3_stmt *st, unsigned mask, const struct mg_store_e
 }
 
 int sq_events_query(struct mg_store *s, const struct mg_store_event_filter *f,
-		    int (*cb)(void *, int64_t, int64_t, const char *), void *ctx)
+                    int (*cb)(void *, int64_t, int64_t, const char *), void *ctx)
 {
 	struct sq_store *sst = (struct sq_store *)s;
 	struct sq_conn *c = NULL;
@@ -385,7 +401,7 @@ int sq_alerts_count(struct mg_store *s, int64_t host_id, uint64_t *out)
 }
 
 int sq_alerts_foreach(struct mg_store *s, int64_t host_id, int64_t after_id, uint32_t limit,
-		      int (*cb)(void *, const struct mg_store_alert *), void *ctx)
+                      int (*cb)(void *, const struct mg_store_alert *), void *ctx)
 {
 	struct sq_store *sst = (struct sq_store *)s;
 	struct sq_conn *c = NULL;
@@ -420,7 +436,7 @@ int sq_alerts_foreach(struct mg_store *s, int64_t host_id, int64_t after_id, uin
 }
 
 int sq_devices_foreach(struct mg_store *s, int64_t id, int64_t after_id, uint32_t limit,
-		       int (*cb)(void *, const struct mg_store_device *), void *ctx)
+                       int (*cb)(void *, const struct mg_store_device *), void *ctx)
 {
 	struct sq_store *sst = (struct sq_store *)s;
 	struct sq_conn *c = NULL;

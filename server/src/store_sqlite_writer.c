@@ -209,8 +209,8 @@ int sq_writer_run(struct sq_writer *w, sq_job_fn fn, void *arg)
 	pthread_cond_signal(&w->work);
 	while (job.state != JOB_DONE) {
 		int rc = job.state == JOB_QUEUED
-			     ? pthread_cond_timedwait(&job.done, &w->mu, &deadline)
-			     : pthread_cond_wait(&job.done, &w->mu);
+		             ? pthread_cond_timedwait(&job.done, &w->mu, &deadline)
+		             : pthread_cond_wait(&job.done, &w->mu);
 		if (rc == ETIMEDOUT && job.state == JOB_QUEUED) {
 			unlink_job(w, &job);
 			job.rc = -ETIMEDOUT;

@@ -38,7 +38,10 @@ struct harness {
 	char extra_conf[1024];
 };
 
-/* Test users in the nss_wrapper passwd file: alice 1001, bob 1002, nobody 65534. */
+/*
+ * Test users in the nss_wrapper passwd file: alice 1001, bob 1002, nobody 65534. The PAM
+ * service points at one pam.conf for the process: MG_PAM_TEST_CONF when set.
+ */
 void h_global_setup(void);
 
 /* New tree; conf gets credential_dir, state_dir, fail_delay_ms = 0 and extra_conf lines. */

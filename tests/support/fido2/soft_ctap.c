@@ -37,15 +37,15 @@
 #define CAP_CBOR 0x04
 #define CAP_NMSG 0x08 /* no CTAPHID_MSG: a FIDO2-only device */
 
-#define INIT_DATA 57
-#define CONT_DATA 59
+#define INIT_DATA          57
+#define CONT_DATA          59
 #define HID_MSG_TIMEOUT_MS 3000 /* between the reports of one request */
 
 static const uint8_t broadcast[4] = {0xff, 0xff, 0xff, 0xff};
 
 /* "mynaguard soft\0\0" as the default AAGUID. */
-static const uint8_t default_aaguid[SOFT_CTAP_AAGUID_LEN] = {
-    'm', 'y', 'n', 'a', 'g', 'u', 'a', 'r', 'd', ' ', 's', 'o', 'f', 't', 0, 0};
+static const uint8_t default_aaguid[SOFT_CTAP_AAGUID_LEN] = {'m', 'y', 'n', 'a', 'g', 'u', 'a', 'r',
+                                                             'd', ' ', 's', 'o', 'f', 't', 0,   0};
 
 static void cred_free_fields(struct soft_ctap_cred *c)
 {
@@ -175,9 +175,9 @@ const struct soft_ctap_cred *soft_ctap_cred_at(const struct soft_ctap *sc, size_
 
 int soft_ctap_cred_add(struct soft_ctap *sc, const struct soft_ctap_cred *cred)
 {
-	if (cred->rp_id == NULL || strlen(cred->rp_id) > SOFT_CTAP_RP_ID_MAX ||
-	    cred->id_len == 0 || cred->id_len > SOFT_CTAP_CRED_ID_MAX ||
-	    cred->user_id_len > SOFT_CTAP_USER_ID_MAX || cred->key == NULL ||
+	if (cred->rp_id == NULL || strlen(cred->rp_id) > SOFT_CTAP_RP_ID_MAX || cred->id_len == 0 ||
+	    cred->id_len > SOFT_CTAP_CRED_ID_MAX || cred->user_id_len > SOFT_CTAP_USER_ID_MAX ||
+	    cred->key == NULL ||
 	    (cred->alg != SOFT_CTAP_COSE_ES256 && cred->alg != SOFT_CTAP_COSE_EDDSA) ||
 	    (cred->user_name != NULL && strlen(cred->user_name) > SOFT_CTAP_USER_NAME_MAX))
 		return -EINVAL;

@@ -22,18 +22,18 @@
 
 #include <openssl/evp.h>
 
-#define SOFT_CTAP_REPORT_LEN   64  /* CTAPHID report size (CTAP 2.1 §11.2.4) */
-#define SOFT_CTAP_AAGUID_LEN   16
-#define SOFT_CTAP_CRED_ID_MAX  128 /* maxCredentialIdLength in getInfo */
-#define SOFT_CTAP_CRED_ID_LEN  48  /* length of the ids this authenticator generates */
-#define SOFT_CTAP_USER_ID_MAX  64  /* CTAP 2.1 §6.1: user.id is at most 64 bytes */
-#define SOFT_CTAP_RP_ID_MAX    255 /* our bound on rp.id / rpId (bytes) */
-#define SOFT_CTAP_USER_NAME_MAX 64 /* CTAP 2.1 §6.1: name truncated to 64 bytes */
-#define SOFT_CTAP_PIN_MIN      4   /* minPINLength (code points) */
-#define SOFT_CTAP_PIN_MAX      63  /* CTAP 2.1 §6.5.5.5: at most 63 bytes */
-#define SOFT_CTAP_PIN_RETRIES  8   /* maxPINRetries */
-#define SOFT_CTAP_MAX_CREDS    64  /* credential store size; more gives KEY_STORE_FULL */
-#define SOFT_CTAP_KEEPALIVE_MS 100 /* KEEPALIVE period while waiting for touch */
+#define SOFT_CTAP_REPORT_LEN    64 /* CTAPHID report size (CTAP 2.1 §11.2.4) */
+#define SOFT_CTAP_AAGUID_LEN    16
+#define SOFT_CTAP_CRED_ID_MAX   128   /* maxCredentialIdLength in getInfo */
+#define SOFT_CTAP_CRED_ID_LEN   48    /* length of the ids this authenticator generates */
+#define SOFT_CTAP_USER_ID_MAX   64    /* CTAP 2.1 §6.1: user.id is at most 64 bytes */
+#define SOFT_CTAP_RP_ID_MAX     255   /* our bound on rp.id / rpId (bytes) */
+#define SOFT_CTAP_USER_NAME_MAX 64    /* CTAP 2.1 §6.1: name truncated to 64 bytes */
+#define SOFT_CTAP_PIN_MIN       4     /* minPINLength (code points) */
+#define SOFT_CTAP_PIN_MAX       63    /* CTAP 2.1 §6.5.5.5: at most 63 bytes */
+#define SOFT_CTAP_PIN_RETRIES   8     /* maxPINRetries */
+#define SOFT_CTAP_MAX_CREDS     64    /* credential store size; more gives KEY_STORE_FULL */
+#define SOFT_CTAP_KEEPALIVE_MS  100   /* KEEPALIVE period while waiting for touch */
 #define SOFT_CTAP_UP_TIMEOUT_MS 30000 /* user presence wait before USER_ACTION_TIMEOUT */
 
 #define SOFT_CTAP_COSE_ES256 (-7)

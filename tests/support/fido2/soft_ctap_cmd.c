@@ -143,7 +143,8 @@ static long find_cred(const struct soft_ctap *sc, const char *rp_id, const uint8
 {
 	for (size_t i = 0; i < sc->ncreds; i++) {
 		const struct soft_ctap_cred *cr = &sc->creds[i];
-		if (cr->id_len == len && memcmp(cr->id, id, len) == 0 && strcmp(cr->rp_id, rp_id) == 0)
+		if (cr->id_len == len && memcmp(cr->id, id, len) == 0 &&
+		    strcmp(cr->rp_id, rp_id) == 0)
 			return (long)i;
 	}
 	return -1;
@@ -555,7 +556,8 @@ int sc_cmd_make_credential(struct soft_ctap *sc, const struct sc_cmd *c, struct 
 	/* step 15: the new credential; a discoverable one replaces the same rp/user */
 	if (q->rk == 1)
 		for (size_t i = sc->ncreds; i-- > 0;)
-			if (sc->creds[i].discoverable && strcmp(sc->creds[i].rp_id, q->rp_id) == 0 &&
+			if (sc->creds[i].discoverable &&
+			    strcmp(sc->creds[i].rp_id, q->rp_id) == 0 &&
 			    sc->creds[i].user_id_len == q->user_id_len &&
 			    memcmp(sc->creds[i].user_id, q->user_id, q->user_id_len) == 0)
 				cred_remove(sc, i);
@@ -737,8 +739,8 @@ int sc_cmd_selection(struct soft_ctap *sc, const struct sc_cmd *c, struct sc_buf
 int sc_cmd_dispatch(struct soft_ctap *sc, const uint8_t *msg, size_t len, bool up_granted,
                     uint64_t now_ms, struct sc_buf *out)
 {
-	struct sc_cmd c = {.params = msg + 1, .len = len - 1, .up_granted = up_granted,
-	                   .now_ms = now_ms};
+	struct sc_cmd c = {
+	    .params = msg + 1, .len = len - 1, .up_granted = up_granted, .now_ms = now_ms};
 	out->p = NULL;
 	out->len = 0;
 	if (len < 1)

@@ -15,10 +15,10 @@
 #include <openssl/rand.h>
 #include <openssl/sha.h>
 
-#define COSE_KTY_OKP  1
-#define COSE_KTY_EC2  2
-#define COSE_CRV_P256 1
-#define COSE_CRV_ED25519 6
+#define COSE_KTY_OKP          1
+#define COSE_KTY_EC2          2
+#define COSE_CRV_P256         1
+#define COSE_CRV_ED25519      6
 #define COSE_ECDH_ES_HKDF_256 (-25)
 
 int sc_random(void *buf, size_t len)

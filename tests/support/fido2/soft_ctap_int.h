@@ -7,45 +7,45 @@
 #include <cbor.h>
 
 /* CTAP status codes (CTAP 2.1 §8.2 "Status codes"); libfido2's FIDO_ERR_* share the values. */
-#define CTAP2_OK                      0x00
-#define CTAP1_ERR_INVALID_COMMAND     0x01
-#define CTAP1_ERR_INVALID_PARAMETER   0x02
-#define CTAP1_ERR_INVALID_LENGTH      0x03
-#define CTAP2_ERR_CBOR_UNEXPECTED_TYPE 0x11
-#define CTAP2_ERR_INVALID_CBOR        0x12
-#define CTAP2_ERR_MISSING_PARAMETER   0x14
-#define CTAP2_ERR_LIMIT_EXCEEDED      0x15
-#define CTAP2_ERR_CREDENTIAL_EXCLUDED 0x19
-#define CTAP2_ERR_UNSUPPORTED_ALGORITHM 0x26
-#define CTAP2_ERR_OPERATION_DENIED    0x27
-#define CTAP2_ERR_KEY_STORE_FULL      0x28
-#define CTAP2_ERR_UNSUPPORTED_OPTION  0x2B
-#define CTAP2_ERR_INVALID_OPTION      0x2C
-#define CTAP2_ERR_KEEPALIVE_CANCEL    0x2D
-#define CTAP2_ERR_NO_CREDENTIALS      0x2E
-#define CTAP2_ERR_USER_ACTION_TIMEOUT 0x2F
-#define CTAP2_ERR_NOT_ALLOWED         0x30
-#define CTAP2_ERR_PIN_INVALID         0x31
-#define CTAP2_ERR_PIN_BLOCKED         0x32
-#define CTAP2_ERR_PIN_AUTH_INVALID    0x33
-#define CTAP2_ERR_PIN_AUTH_BLOCKED    0x34
-#define CTAP2_ERR_PIN_NOT_SET         0x35
-#define CTAP2_ERR_PUAT_REQUIRED       0x36 /* CTAP 2.0 name: PIN_REQUIRED */
-#define CTAP2_ERR_PIN_POLICY_VIOLATION 0x37
+#define CTAP2_OK                          0x00
+#define CTAP1_ERR_INVALID_COMMAND         0x01
+#define CTAP1_ERR_INVALID_PARAMETER       0x02
+#define CTAP1_ERR_INVALID_LENGTH          0x03
+#define CTAP2_ERR_CBOR_UNEXPECTED_TYPE    0x11
+#define CTAP2_ERR_INVALID_CBOR            0x12
+#define CTAP2_ERR_MISSING_PARAMETER       0x14
+#define CTAP2_ERR_LIMIT_EXCEEDED          0x15
+#define CTAP2_ERR_CREDENTIAL_EXCLUDED     0x19
+#define CTAP2_ERR_UNSUPPORTED_ALGORITHM   0x26
+#define CTAP2_ERR_OPERATION_DENIED        0x27
+#define CTAP2_ERR_KEY_STORE_FULL          0x28
+#define CTAP2_ERR_UNSUPPORTED_OPTION      0x2B
+#define CTAP2_ERR_INVALID_OPTION          0x2C
+#define CTAP2_ERR_KEEPALIVE_CANCEL        0x2D
+#define CTAP2_ERR_NO_CREDENTIALS          0x2E
+#define CTAP2_ERR_USER_ACTION_TIMEOUT     0x2F
+#define CTAP2_ERR_NOT_ALLOWED             0x30
+#define CTAP2_ERR_PIN_INVALID             0x31
+#define CTAP2_ERR_PIN_BLOCKED             0x32
+#define CTAP2_ERR_PIN_AUTH_INVALID        0x33
+#define CTAP2_ERR_PIN_AUTH_BLOCKED        0x34
+#define CTAP2_ERR_PIN_NOT_SET             0x35
+#define CTAP2_ERR_PUAT_REQUIRED           0x36 /* CTAP 2.0 name: PIN_REQUIRED */
+#define CTAP2_ERR_PIN_POLICY_VIOLATION    0x37
 #define CTAP2_ERR_UNAUTHORIZED_PERMISSION 0x40
-#define CTAP1_ERR_OTHER               0x7F
+#define CTAP1_ERR_OTHER                   0x7F
 
 /* Internal: the command needs a touch; run it again with up_granted once the user touched. */
 #define SC_NEED_UP 0x100
 
 /* CTAP2 command bytes (CTAP 2.1 §6). */
-#define CTAP_CMD_MAKE_CREDENTIAL  0x01
-#define CTAP_CMD_GET_ASSERTION    0x02
-#define CTAP_CMD_GET_INFO         0x04
-#define CTAP_CMD_CLIENT_PIN       0x06
-#define CTAP_CMD_RESET            0x07
+#define CTAP_CMD_MAKE_CREDENTIAL    0x01
+#define CTAP_CMD_GET_ASSERTION      0x02
+#define CTAP_CMD_GET_INFO           0x04
+#define CTAP_CMD_CLIENT_PIN         0x06
+#define CTAP_CMD_RESET              0x07
 #define CTAP_CMD_GET_NEXT_ASSERTION 0x08
-#define CTAP_CMD_SELECTION        0x0B
+#define CTAP_CMD_SELECTION          0x0B
 
 /* pinUvAuthToken permissions (CTAP 2.1 §6.5.5.7). */
 #define SC_PERM_MC 0x01
@@ -56,9 +56,9 @@
 #define SC_FLAG_UV 0x04
 #define SC_FLAG_AT 0x40
 
-#define SC_HID_MAX_MSG   7609 /* 57 + 128 * 59 bytes (CTAP 2.1 §11.2.4) */
-#define SC_HID_CHANNELS  8
-#define SC_HID_OUTQ      4
+#define SC_HID_MAX_MSG    7609 /* 57 + 128 * 59 bytes (CTAP 2.1 §11.2.4) */
+#define SC_HID_CHANNELS   8
+#define SC_HID_OUTQ       4
 #define SC_NEXT_ASSERT_MS 30000 /* CTAP 2.1 §6.3: getNextAssertion timer */
 
 struct sc_buf {
@@ -96,10 +96,10 @@ struct sc_hid {
 	uint8_t busy_cid[4];
 	uint8_t *busy_req;
 	size_t busy_len;
-	uint64_t busy_deadline;   /* touch result (or USER_ACTION_TIMEOUT) due */
-	uint64_t busy_keepalive;  /* next KEEPALIVE due */
+	uint64_t busy_deadline;  /* touch result (or USER_ACTION_TIMEOUT) due */
+	uint64_t busy_keepalive; /* next KEEPALIVE due */
 	bool busy_keepalive_sent;
-	int busy_outcome;         /* what happens at the deadline: CTAP2_OK (touch) or an error */
+	int busy_outcome; /* what happens at the deadline: CTAP2_OK (touch) or an error */
 
 	struct sc_out outq[SC_HID_OUTQ];
 	size_t outq_n;

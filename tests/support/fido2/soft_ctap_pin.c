@@ -14,12 +14,12 @@
 #define CTAP2_ERR_INVALID_SUBCOMMAND 0x3E
 
 /* subCommand values (§6.5.5) */
-#define SUB_GET_PIN_RETRIES      0x01
-#define SUB_GET_KEY_AGREEMENT    0x02
-#define SUB_SET_PIN              0x03
-#define SUB_CHANGE_PIN           0x04
-#define SUB_GET_PIN_TOKEN        0x05
-#define SUB_GET_TOKEN_USING_PIN  0x09
+#define SUB_GET_PIN_RETRIES     0x01
+#define SUB_GET_KEY_AGREEMENT   0x02
+#define SUB_SET_PIN             0x03
+#define SUB_CHANGE_PIN          0x04
+#define SUB_GET_PIN_TOKEN       0x05
+#define SUB_GET_TOKEN_USING_PIN 0x09
 
 /* permissions we can grant; cm, be, lbw and acfg are features we do not have */
 #define PERM_SUPPORTED (SC_PERM_MC | SC_PERM_GA)

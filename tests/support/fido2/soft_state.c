@@ -14,13 +14,14 @@
 
 #include <jansson.h>
 #include <openssl/core_names.h>
+#include <openssl/crypto.h>
 #include <openssl/pem.h>
 
 #include "mg/safe_open.h"
 
-#define STATE_MAX_SIZE   (4u << 20)
-#define TOUCH_DELAY_MAX  3600000
-#define PEM_MAX          4096
+#define STATE_MAX_SIZE  (4u << 20)
+#define TOUCH_DELAY_MAX 3600000
+#define PEM_MAX         4096
 
 static pthread_mutex_t state_mutex = PTHREAD_MUTEX_INITIALIZER;
 
@@ -207,8 +208,9 @@ static int get_int(json_t *obj, const char *name, json_int_t lo, json_int_t hi, 
 	if (j == NULL)
 		return 0;
 	if (!json_is_integer(j) || json_integer_value(j) < lo || json_integer_value(j) > hi) {
-		seterr(err, errlen, "%s: \"%s\" must be an integer in %" JSON_INTEGER_FORMAT
-		                    "..%" JSON_INTEGER_FORMAT,
+		seterr(err, errlen,
+		       "%s: \"%s\" must be an integer in %" JSON_INTEGER_FORMAT
+		       "..%" JSON_INTEGER_FORMAT,
 		       where, name, lo, hi);
 		return -EINVAL;
 	}
@@ -217,8 +219,8 @@ static int get_int(json_t *obj, const char *name, json_int_t lo, json_int_t hi, 
 }
 
 /* A string member; absent gives NULL (an error when required). */
-static int get_str(json_t *obj, const char *name, bool required, const char **v,
-                   const char *where, char *err, size_t errlen)
+static int get_str(json_t *obj, const char *name, bool required, const char **v, const char *where,
+                   char *err, size_t errlen)
 {
 	json_t *j = json_object_get(obj, name);
 	*v = NULL;
@@ -270,8 +272,8 @@ static char *key_to_pem(EVP_PKEY *key)
 
 static int parse_cred(json_t *j, struct soft_ctap *sc, const char *where, char *err, size_t errlen)
 {
-	static const char *const members[] = {"rp_id",     "id",        "alg",         "discoverable",
-	                                      "user_id",   "user_name", "private_key", NULL};
+	static const char *const members[] = {"rp_id",   "id",        "alg",         "discoverable",
+	                                      "user_id", "user_name", "private_key", NULL};
 	struct soft_ctap_cred c = {0};
 	const char *rp, *id, *alg, *uid, *uname, *pem;
 	int r;
@@ -307,7 +309,8 @@ static int parse_cred(json_t *j, struct soft_ctap *sc, const char *where, char *
 		       SOFT_CTAP_CRED_ID_MAX);
 		return -EINVAL;
 	}
-	if (uid != NULL && soft_b64url_decode(uid, c.user_id, sizeof(c.user_id), &c.user_id_len) < 0) {
+	if (uid != NULL &&
+	    soft_b64url_decode(uid, c.user_id, sizeof(c.user_id), &c.user_id_len) < 0) {
 		seterr(err, errlen, "%s: \"user_id\" must be 0..%d bytes of base64url", where,
 		       SOFT_CTAP_USER_ID_MAX);
 		return -EINVAL;
@@ -321,8 +324,8 @@ static int parse_cred(json_t *j, struct soft_ctap *sc, const char *where, char *
 	r = soft_ctap_cred_add(sc, &c);
 	EVP_PKEY_free(c.key);
 	if (r < 0)
-		seterr(err, errlen, "%s: invalid credential (rp_id or user_name too long, or too many)",
-		       where);
+		seterr(err, errlen,
+		       "%s: invalid credential (rp_id or user_name too long, or too many)", where);
 	return r;
 }
 
@@ -331,10 +334,9 @@ static int parse_cred(json_t *j, struct soft_ctap *sc, const char *where, char *
 static int parse_key(json_t *j, struct soft_state_key *k, const char *where, char *err,
                      size_t errlen)
 {
-	static const char *const members[] = {"path",           "present", "aaguid",
-	                                      "pin",            "pin_retries", "counter",
-	                                      "touch",          "touch_delay_ms", "credentials",
-	                                      NULL};
+	static const char *const members[] = {"path",        "present", "aaguid", "pin",
+	                                      "pin_retries", "counter", "touch",  "touch_delay_ms",
+	                                      "credentials", NULL};
 	const char *path, *aaguid, *touch;
 	json_int_t retries = SOFT_CTAP_PIN_RETRIES, counter = 0, delay = 0;
 	int r;
@@ -470,8 +472,9 @@ int soft_state_parse(const char *text, size_t len, struct soft_state **out, char
 	json_t *keys = json_object_get(root, "authenticators");
 	if (version != 1 || keys == NULL || !json_is_array(keys) ||
 	    json_array_size(keys) > SOFT_STATE_MAX_KEYS) {
-		seterr(err, errlen, "top level: needs \"version\": 1 and \"authenticators\": an "
-		                    "array of at most %d",
+		seterr(err, errlen,
+		       "top level: needs \"version\": 1 and \"authenticators\": an "
+		       "array of at most %d",
 		       SOFT_STATE_MAX_KEYS);
 		goto out;
 	}
@@ -487,7 +490,8 @@ int soft_state_parse(const char *text, size_t len, struct soft_state **out, char
 			goto out;
 		for (size_t j = 0; j < i; j++)
 			if (strcmp(st->key[j].path, st->key[i].path) == 0) {
-				seterr(err, errlen, "%s: duplicate path \"%s\"", where, st->key[i].path);
+				seterr(err, errlen, "%s: duplicate path \"%s\"", where,
+				       st->key[i].path);
 				r = -EINVAL;
 				goto out;
 			}
@@ -535,13 +539,12 @@ static json_t *format_key(const struct soft_state_key *k)
 	format_uuid(soft_ctap_aaguid(sc), aaguid);
 	const char *pin = soft_ctap_pin(sc);
 	json_t *creds = json_array();
-	json_t *j = json_pack("{s:s, s:b, s:s, s:o, s:i, s:I, s:s, s:i}", "path", k->path, "present",
-	                      k->present, "aaguid", aaguid, "pin",
-	                      pin != NULL ? json_string(pin) : json_null(), "pin_retries",
-	                      (int)soft_ctap_pin_retries(sc), "counter",
-	                      (json_int_t)soft_ctap_counter(sc), "touch",
-	                      soft_state_touch_to_string(soft_ctap_touch(sc)), "touch_delay_ms",
-	                      (int)soft_ctap_touch_delay_ms(sc));
+	json_t *j = json_pack(
+	    "{s:s, s:b, s:s, s:o, s:i, s:I, s:s, s:i}", "path", k->path, "present", k->present,
+	    "aaguid", aaguid, "pin", pin != NULL ? json_string(pin) : json_null(), "pin_retries",
+	    (int)soft_ctap_pin_retries(sc), "counter", (json_int_t)soft_ctap_counter(sc), "touch",
+	    soft_state_touch_to_string(soft_ctap_touch(sc)), "touch_delay_ms",
+	    (int)soft_ctap_touch_delay_ms(sc));
 	bool ok = j != NULL && creds != NULL;
 	for (size_t i = 0; ok && i < soft_ctap_cred_count(sc); i++)
 		ok = json_array_append_new(creds, format_cred(soft_ctap_cred_at(sc, i))) == 0;
@@ -615,13 +618,53 @@ static void state_unlock(int fd)
 	pthread_mutex_unlock(&state_mutex);
 }
 
+/*
+ * Replaces file atomically: a temporary file beside it (O_EXCL, 0600), then rename(2).
+ * No fsync: a test fixture needs atomicity against concurrent readers, not durability,
+ * and the fsyncs would dominate a test's run time. Called under the state lock.
+ */
+static int write_atomic(const char *file, const char *data, size_t len)
+{
+	char tmp[4096];
+	int r = 0;
+
+	if (snprintf(tmp, sizeof(tmp), "%s.tmp.%ld", file, (long)getpid()) >= (int)sizeof(tmp))
+		return -ENAMETOOLONG;
+	unlink(tmp); /* a crashed writer's leftover */
+	int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return -errno;
+	for (size_t off = 0; off < len && r == 0;) {
+		ssize_t n = write(fd, data + off, len - off);
+		if (n < 0 && errno != EINTR)
+			r = -errno;
+		else if (n > 0)
+			off += (size_t)n;
+	}
+	if (close(fd) < 0 && r == 0)
+		r = -errno;
+	if (r == 0 && rename(tmp, file) < 0)
+		r = -errno;
+	if (r < 0)
+		unlink(tmp);
+	return r;
+}
+
 static int write_locked(const char *file, const struct soft_state *st)
 {
 	char *text = soft_state_format(st);
 	if (text == NULL)
 		return -ENOMEM;
 	size_t len = strlen(text);
-	int r = mg_write_file_atomic(file, text, len, 0600);
+	char *line = malloc(len + 2);
+	int r = -ENOMEM;
+	if (line != NULL) {
+		memcpy(line, text, len);
+		line[len] = '\n';
+		r = write_atomic(file, line, len + 1);
+		OPENSSL_cleanse(line, len + 1);
+		free(line);
+	}
 	OPENSSL_cleanse(text, len);
 	free(text);
 	return r;
@@ -697,11 +740,28 @@ static int update(const char *file, const char *path,
 	return r;
 }
 
+/*
+ * What the authenticator itself changes: PIN, retries, counter, credentials. The knobs
+ * (touch, delay, aaguid, present) stay as the file has them, so that a test harness may
+ * turn them while a key is open elsewhere.
+ */
 static int store_fn(struct soft_state_key *k, const void *ctx, char *err, size_t errlen)
 {
+	const struct soft_ctap *src = ctx;
+	struct soft_ctap *dst = k->sc;
 	(void)err;
 	(void)errlen;
-	return soft_state_copy_ctap(k->sc, ctx);
+	if (soft_ctap_set_pin(dst, soft_ctap_pin(src)) < 0)
+		return -EINVAL;
+	soft_ctap_set_pin_retries(dst, soft_ctap_pin_retries(src));
+	soft_ctap_set_counter(dst, soft_ctap_counter(src));
+	soft_ctap_cred_clear(dst);
+	for (size_t i = 0; i < soft_ctap_cred_count(src); i++) {
+		int r = soft_ctap_cred_add(dst, soft_ctap_cred_at(src, i));
+		if (r < 0)
+			return r;
+	}
+	return 0;
 }
 
 int soft_state_store(const char *file, const char *path, const struct soft_ctap *sc)
@@ -714,7 +774,8 @@ static int knobs_fn(struct soft_state_key *key, const void *ctx, char *err, size
 	const struct soft_state_knobs *k = ctx;
 	struct soft_ctap *sc = key->sc;
 
-	if ((k->touch != -1 && (k->touch < SOFT_CTAP_TOUCH_YES || k->touch > SOFT_CTAP_TOUCH_TIMEOUT)) ||
+	if ((k->touch != -1 &&
+	     (k->touch < SOFT_CTAP_TOUCH_YES || k->touch > SOFT_CTAP_TOUCH_TIMEOUT)) ||
 	    k->touch_delay_ms < -1 || k->touch_delay_ms > TOUCH_DELAY_MAX || k->counter < -1 ||
 	    k->counter > (int64_t)UINT32_MAX || k->pin_retries < -1 ||
 	    k->pin_retries > SOFT_CTAP_PIN_RETRIES || k->present < -1 || k->present > 1) {
@@ -731,9 +792,10 @@ static int knobs_fn(struct soft_state_key *key, const void *ctx, char *err, size
 		soft_ctap_set_pin_retries(sc, (unsigned)k->pin_retries);
 	if (k->counter != -1)
 		soft_ctap_set_counter(sc, (uint32_t)k->counter);
-	enum soft_ctap_touch t = k->touch != -1 ? (enum soft_ctap_touch)k->touch : soft_ctap_touch(sc);
-	unsigned delay = k->touch_delay_ms != -1 ? (unsigned)k->touch_delay_ms
-	                                         : soft_ctap_touch_delay_ms(sc);
+	enum soft_ctap_touch t =
+	    k->touch != -1 ? (enum soft_ctap_touch)k->touch : soft_ctap_touch(sc);
+	unsigned delay =
+	    k->touch_delay_ms != -1 ? (unsigned)k->touch_delay_ms : soft_ctap_touch_delay_ms(sc);
 	soft_ctap_set_touch(sc, t, delay);
 	if (k->present != -1)
 		key->present = k->present == 1;

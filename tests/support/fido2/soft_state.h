@@ -66,18 +66,21 @@ int soft_state_write(const char *file, const struct soft_state *st);
 int soft_state_copy_ctap(struct soft_ctap *dst, const struct soft_ctap *src);
 /* Loads the entry path of file into sc (persistent fields only). -ENOENT when absent. */
 int soft_state_load(const char *file, const char *path, struct soft_ctap *sc, bool *present);
-/* Replaces the persistent fields of entry path in file with those of sc (locked RMW). */
+/*
+ * Saves what the authenticator changes (PIN, retries, counter, credentials) of sc into entry
+ * path of file (locked read-modify-write); the knobs in the file are kept.
+ */
 int soft_state_store(const char *file, const char *path, const struct soft_ctap *sc);
 
 /* Test knobs; a field left at its "unchanged" value (see SOFT_STATE_KNOBS_INIT) is kept. */
 struct soft_state_knobs {
-	int touch;            /* enum soft_ctap_touch, or -1 */
-	long touch_delay_ms;  /* or -1 */
-	int64_t counter;      /* 0..UINT32_MAX, or -1 */
-	const char *pin;      /* new PIN (retries back to 8), or NULL */
-	bool clear_pin;       /* remove the PIN */
-	int pin_retries;      /* 0..8, or -1 */
-	int present;          /* 0/1, or -1 */
+	int touch;           /* enum soft_ctap_touch, or -1 */
+	long touch_delay_ms; /* or -1 */
+	int64_t counter;     /* 0..UINT32_MAX, or -1 */
+	const char *pin;     /* new PIN (retries back to 8), or NULL */
+	bool clear_pin;      /* remove the PIN */
+	int pin_retries;     /* 0..8, or -1 */
+	int present;         /* 0/1, or -1 */
 };
 #define SOFT_STATE_KNOBS_INIT                                                                      \
 	{                                                                                          \

@@ -649,24 +649,29 @@ int main(int argc, char **argv)
 	if (!o.agent || !o.config || !o.gen)
 		usage();
 	signal(SIGPIPE, SIG_IGN);
-	struct conf c;
+	static struct conf c; /* static: large path buffers, kept off the stack */
 	read_conf(o.config, &c);
 	read_lists(o.gen);
 
 	/* The testbed first: umockdev_in_mock_environment() before it would disable uevents. */
 	UMockdevTestbed *tb = umockdev_testbed_new();
-	char path[PATH_MAX];
-	snprintf(path, sizeof(path), "%s/all.umockdev", o.gen);
+	static char path[PATH_MAX];
+	if (snprintf(path, sizeof(path), "%s/all.umockdev", o.gen) >= (int)sizeof(path))
+		fail("%s: path too long", o.gen);
 	GError *err = NULL;
 	if (!umockdev_testbed_add_from_file(tb, path, &err))
 		fail("%s: %s", path, err ? err->message : "cannot add");
 
-	struct evlog log = {.f = NULL};
-	snprintf(log.path, sizeof(log.path), "%s/events.jsonl", c.state_dir);
+	static struct evlog log = {.f = NULL};
+	static char notify_path[PATH_MAX], log_path[PATH_MAX];
+	if (snprintf(log.path, sizeof(log.path), "%s/events.jsonl", c.state_dir) >=
+	        (int)sizeof(log.path) ||
+	    snprintf(notify_path, sizeof(notify_path), "%s/notify.sock", c.state_dir) >=
+	        (int)sizeof(notify_path) ||
+	    snprintf(log_path, sizeof(log_path), "%s/agent.log", c.state_dir) >=
+	        (int)sizeof(log_path))
+		fail("%s: path too long", c.state_dir);
 	unlink(log.path);
-	char notify_path[PATH_MAX], log_path[PATH_MAX];
-	snprintf(notify_path, sizeof(notify_path), "%s/notify.sock", c.state_dir);
-	snprintf(log_path, sizeof(log_path), "%s/agent.log", c.state_dir);
 	int nfd = notify_socket(notify_path);
 
 	int64_t spawn_rt = now_us(CLOCK_REALTIME), spawn_mono = now_us(CLOCK_MONOTONIC);

@@ -38,9 +38,13 @@ static struct bench_node *add_node(struct bench_topology *t, enum bench_node_kin
 	n->kind = kind;
 	n->cat = c;
 	n->parent = parent;
-	snprintf(n->port, sizeof(n->port), "%s", port);
-	snprintf(n->path, sizeof(n->path), "%s/%s",
-	         parent < 0 ? BENCH_CONTROLLER : t->nodes[parent].path, port);
+	if (snprintf(n->port, sizeof(n->port), "%s", port) >= (int)sizeof(n->port) ||
+	    snprintf(n->path, sizeof(n->path), "%s/%s",
+	             parent < 0 ? BENCH_CONTROLLER : t->nodes[parent].path,
+	             port) >= (int)sizeof(n->path)) {
+		errno = 0;
+		bench_die("device path too long");
+	}
 	n->bus = kind == BENCH_ROOT_HUB ? (unsigned)(port[3] - '0') : t->nodes[parent].bus;
 	n->desc = calloc(1, sizeof(*n->desc));
 	char why[192];

@@ -1,0 +1,565 @@
+/*
+ * PostgreSQL backend: the statement table, the connection pool, transactions, open and
+ * close. Statements are prepared per connection on first use (named "s<id>"), parameters go
+ * as text (bytea as binary), results come back as text.
+ */
+#include "store_pg.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "store_schema.h"
+
+#define POOL_WAIT_S 30
+#define TX_ATTEMPTS 5
+#define SCHEMA_LOCK "SELECT pg_advisory_xact_lock(7283901)" /* any constant, all collectors */
+#define HOST_COLS                                                                                  \
+	"id, hostname, cert_serial, enrolled_us, last_seen_us, revoked, policy_version,"           \
+	" spool_depth, oldest_unsent_us, agent_version FROM hosts"
+#define ADMIN_COLS "id, name, password_hash, role, disabled, created_us FROM admins"
+#define REQ_COLS                                                                                   \
+	"id, request_id, host_id, username, vendor_id, product_id, serial, name, hash, reason,"    \
+	" created_us, state, decided_us, decided_by, note, rule_id FROM requests"
+
+/* Every SQL statement of the backend except the schema and the event filters. */
+static const char *const pg_sql[PG_NSTMT] = {
+    [PG_META_GET] = "SELECT value FROM meta WHERE key = $1::text",
+    [PG_RULES_REV_BUMP] = "UPDATE meta SET value = value + 1 WHERE key = 'rules_revision'",
+    [PG_ACTION_INSERT] = "INSERT INTO admin_actions(time_us, admin, action, target, remote,"
+                         " detail, event_id) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+    [PG_OWN_EVENT_INSERT] = "INSERT INTO events(host_id, time_us, type, username, json,"
+                            " received_us) VALUES ($1, $2, $3, $4, $5, $2) RETURNING id",
+    [PG_ACTIONS_LIST] = "SELECT id, time_us, admin, action, target, remote, detail, event_id"
+                        " FROM admin_actions WHERE id > $1 ORDER BY id LIMIT $2",
+    [PG_TOKEN_ADD] = "INSERT INTO tokens(hash, expires_us, uses_left, created_us)"
+                     " VALUES ($1, $2, $3, $4)",
+    [PG_TOKEN_USE] = "UPDATE tokens SET uses_left = uses_left - 1"
+                     " WHERE hash = $1 AND uses_left > 0 AND expires_us > $2",
+    [PG_TOKEN_GET] = "SELECT expires_us, uses_left FROM tokens WHERE hash = $1",
+    [PG_HOST_ADD] = "INSERT INTO hosts(hostname, cert_serial, enrolled_us) VALUES ($1, $2, $3)"
+                    " RETURNING id",
+    [PG_HOST_GET] = "SELECT " HOST_COLS " WHERE id = $1",
+    [PG_HOST_BY_CERT] = "SELECT " HOST_COLS " WHERE cert_serial = $1",
+    [PG_HOST_LIST] = "SELECT " HOST_COLS " ORDER BY id",
+    [PG_HOST_REVOKE] = "UPDATE hosts SET revoked = true WHERE id = $1",
+    [PG_HOST_HEARTBEAT] = "UPDATE hosts SET last_seen_us = GREATEST(last_seen_us, $2),"
+                          " spool_depth = $3, oldest_unsent_us = $4, policy_version = $5,"
+                          " agent_version = $6 WHERE id = $1",
+    [PG_HOST_STATE] = "SELECT revoked FROM hosts WHERE id = $1",
+    [PG_HOST_SEEN] = "UPDATE hosts SET last_seen_us = GREATEST(last_seen_us, $2) WHERE id = $1",
+    [PG_STREAM_LOCK] = "SELECT id, last_seq, last_hash FROM streams"
+                       " WHERE host_id = $1 AND boot_id = $2 FOR UPDATE",
+    [PG_STREAM_ADD] = "INSERT INTO streams(host_id, boot_id, last_seq, last_hash, updated_us)"
+                      " VALUES ($1, $2, 0, '', $3) ON CONFLICT (host_id, boot_id) DO NOTHING",
+    [PG_STREAM_SET] = "UPDATE streams SET last_seq = $2, last_hash = $3, updated_us = $4"
+                      " WHERE id = $1",
+    [PG_STREAM_GET] = "SELECT last_seq FROM streams WHERE host_id = $1 AND boot_id = $2",
+    [PG_EVENTS_RANGE] = "SELECT seq, hash, prev_hash, json FROM events"
+                        " WHERE stream_id = $1 AND seq BETWEEN $2 AND $3 ORDER BY seq",
+    [PG_EVENTS_COPY] = "COPY events(stream_id, seq, host_id, time_us, type, username,"
+                       " device_serial, hash, prev_hash, json, received_us) FROM STDIN",
+    [PG_DEVICE_UPSERT] =
+        "INSERT INTO devices AS d (vendor_id, product_id, serial, hash, name, first_seen_us,"
+        " last_seen_us, first_host_id, last_host_id, sightings)"
+        " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8, $9)"
+        " ON CONFLICT (vendor_id, product_id, serial, hash) DO UPDATE SET"
+        " sightings = d.sightings + EXCLUDED.sightings,"
+        " name = CASE WHEN EXCLUDED.last_seen_us >= d.last_seen_us AND EXCLUDED.name <> ''"
+        "  THEN EXCLUDED.name ELSE d.name END,"
+        " last_host_id = CASE WHEN EXCLUDED.last_seen_us >= d.last_seen_us"
+        "  THEN EXCLUDED.last_host_id ELSE d.last_host_id END,"
+        " last_seen_us = GREATEST(d.last_seen_us, EXCLUDED.last_seen_us),"
+        " first_host_id = CASE WHEN EXCLUDED.first_seen_us < d.first_seen_us"
+        "  THEN EXCLUDED.first_host_id ELSE d.first_host_id END,"
+        " first_seen_us = LEAST(d.first_seen_us, EXCLUDED.first_seen_us)",
+    [PG_ALERT_INSERT] = "INSERT INTO alerts(host_id, boot_id, seq, kind, time_us, evidence)"
+                        " VALUES ($1, $2, $3, $4, $5, $6)",
+    [PG_ALERTS_COUNT] = "SELECT count(*) FROM alerts WHERE $1::bigint = 0 OR host_id = $1",
+    [PG_ALERTS_LIST] = "SELECT id, host_id, boot_id, seq, kind, time_us, evidence FROM alerts"
+                       " WHERE ($1::bigint = 0 OR host_id = $1) AND id > $2 ORDER BY id LIMIT $3",
+    [PG_DEVICES_LIST] = "SELECT id, vendor_id, product_id, serial, name, hash, first_seen_us,"
+                        " last_seen_us, first_host_id, last_host_id, sightings FROM devices"
+                        " WHERE ($1::bigint = 0 OR id = $1) AND id > $2 ORDER BY id LIMIT $3",
+    [PG_RULE_ADD] = "INSERT INTO rules(text, host_id, expires_us, created_us, created_by,"
+                    " request_id, comment) VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
+    [PG_RULE_DEL] = "DELETE FROM rules WHERE id = $1",
+    [PG_RULES_LIST] = "SELECT id, text, host_id, expires_us, created_us, created_by,"
+                      " request_id, comment FROM rules"
+                      " WHERE ($1::bigint = 0 OR host_id = 0 OR host_id = $1)"
+                      " AND ($2::bigint = 0 OR expires_us = 0 OR expires_us > $2) ORDER BY id",
+    [PG_POLICY_LOCK] = "LOCK TABLE policies IN EXCLUSIVE MODE",
+    [PG_POLICY_ADD] = "INSERT INTO policies(version, rules_revision, created_us, json, sig)"
+                      " SELECT $1::bigint, $2::bigint, $3::bigint, $4::text, $5::bytea"
+                      " WHERE $1::bigint > (SELECT coalesce(max(version), 0) FROM policies)",
+    [PG_POLICY_LATEST] = "SELECT coalesce(max(version), 0) FROM policies",
+    [PG_POLICY_GET] = "SELECT version, rules_revision, created_us, json, sig FROM policies"
+                      " WHERE version = CASE WHEN $1::bigint = 0"
+                      " THEN (SELECT max(version) FROM policies) ELSE $1::bigint END",
+    [PG_REQ_ADD] = "INSERT INTO requests(host_id, request_id, username, vendor_id, product_id,"
+                   " serial, name, hash, reason, created_us)"
+                   " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
+                   " ON CONFLICT (host_id, request_id) DO NOTHING RETURNING id",
+    [PG_REQ_FIND] = "SELECT id, username, vendor_id, product_id, serial, name, hash, reason"
+                    " FROM requests WHERE host_id = $1 AND request_id = $2",
+    [PG_REQ_LIST] = "SELECT " REQ_COLS " WHERE ($1::bigint = 0 OR id = $1)"
+                    " AND ($2::int < 0 OR state = $2) AND id > $3 ORDER BY id LIMIT $4",
+    [PG_REQ_DECIDE] = "UPDATE requests SET state = $2, decided_us = $3, decided_by = $4,"
+                      " note = $5, rule_id = $6 WHERE id = $1 AND state = 0",
+    [PG_REQ_STATE] = "SELECT state FROM requests WHERE id = $1",
+    [PG_ADMIN_ADD] = "INSERT INTO admins(name, password_hash, role, created_us)"
+                     " VALUES ($1, $2, $3, $4) RETURNING id",
+    [PG_ADMIN_GET_NAME] = "SELECT " ADMIN_COLS " WHERE name = $1",
+    [PG_ADMIN_GET_ID] = "SELECT " ADMIN_COLS " WHERE id = $1",
+    [PG_ADMIN_LIST] = "SELECT " ADMIN_COLS " ORDER BY id",
+    [PG_ADMIN_SET_PW] = "UPDATE admins SET password_hash = $2 WHERE id = $1",
+    [PG_ADMIN_SET_ROLE] = "UPDATE admins SET role = $2 WHERE id = $1",
+    [PG_ADMIN_SET_DISABLED] = "UPDATE admins SET disabled = $2::int <> 0 WHERE id = $1",
+    [PG_SESSIONS_DEL_ADMIN] = "DELETE FROM sessions WHERE admin_id = $1",
+    [PG_SESSION_ADD] = "INSERT INTO sessions(token_hash, admin_id, created_us, expires_us)"
+                       " SELECT $1::text, $2::bigint, $3::bigint, $4::bigint"
+                       " WHERE EXISTS (SELECT 1 FROM admins WHERE id = $2::bigint)",
+    [PG_SESSION_GET] = "SELECT a.id, a.name, a.password_hash, a.role, a.disabled,"
+                       " a.created_us, s.expires_us FROM sessions s"
+                       " JOIN admins a ON a.id = s.admin_id WHERE s.token_hash = $1",
+    [PG_SESSION_EXTEND] = "UPDATE sessions SET expires_us = $2 WHERE token_hash = $1",
+    [PG_SESSION_DEL] = "DELETE FROM sessions WHERE token_hash = $1",
+    [PG_SESSION_PURGE] = "DELETE FROM sessions WHERE expires_us <= $1",
+};
+
+/* ---- parameters and results ---- */
+
+void pg_p_int(struct pg_params *p, int64_t v)
+{
+	int i = p->n++;
+	snprintf(p->buf[i], sizeof(p->buf[i]), "%" PRId64, v);
+	p->v[i] = p->buf[i];
+	p->len[i] = 0;
+	p->fmt[i] = 0;
+}
+
+void pg_p_text(struct pg_params *p, const char *s, bool null_if_empty)
+{
+	int i = p->n++;
+	p->v[i] = s && (*s || !null_if_empty) ? s : NULL;
+	p->len[i] = 0;
+	p->fmt[i] = 0;
+}
+
+void pg_p_bin(struct pg_params *p, const void *data, size_t len)
+{
+	int i = p->n++;
+	p->v[i] = data;
+	p->len[i] = (int)len;
+	p->fmt[i] = 1;
+}
+
+int pg_res_err(struct pg_conn *c, const PGresult *res)
+{
+	if (PQstatus(c->pc) != CONNECTION_OK) {
+		c->broken = true;
+		return -EIO;
+	}
+	const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+	if (!state)
+		return -EIO;
+	if (strcmp(state, "23505") == 0)
+		return -EEXIST;
+	if (strcmp(state, "40001") == 0 || strcmp(state, "40P01") == 0)
+		return -EAGAIN;
+	if (strcmp(state, "53100") == 0)
+		return -ENOSPC;
+	if (strcmp(state, "55P03") == 0 || strcmp(state, "57014") == 0)
+		return -ETIMEDOUT;
+	if (strncmp(state, "08", 2) == 0 || strncmp(state, "57P", 3) == 0) {
+		c->broken = true;
+		return -EIO;
+	}
+	if (strncmp(state, "22", 2) == 0 || strncmp(state, "23", 2) == 0)
+		return -EINVAL;
+	return -EIO;
+}
+
+int64_t pg_int(const PGresult *res, int row, int col)
+{
+	const char *s = PQgetvalue(res, row, col);
+	if (!s || !*s)
+		return 0;
+	if (s[0] == 't' && s[1] == '\0')
+		return 1;
+	if (s[0] == 'f' && s[1] == '\0')
+		return 0;
+	return (int64_t)strtoll(s, NULL, 10);
+}
+
+const char *pg_text(const PGresult *res, int row, int col)
+{
+	if (PQgetisnull(res, row, col))
+		return "";
+	return PQgetvalue(res, row, col);
+}
+
+void pg_copy(const PGresult *res, int row, int col, char *dst, size_t size)
+{
+	snprintf(dst, size, "%s", pg_text(res, row, col));
+}
+
+const char *pg_sql_text(enum pg_stmt_id id)
+{
+	return pg_sql[id];
+}
+
+void pg_stmt_name(enum pg_stmt_id id, char name[16])
+{
+	snprintf(name, 16, "s%d", (int)id);
+}
+
+int pg_prepare(struct pg_conn *c, enum pg_stmt_id id)
+{
+	if (c->prepared[id])
+		return 0;
+	char name[16];
+	pg_stmt_name(id, name);
+	PGresult *res = PQprepare(c->pc, name, pg_sql[id], 0, NULL);
+	int r = PQresultStatus(res) == PGRES_COMMAND_OK ? 0 : pg_res_err(c, res);
+	PQclear(res);
+	if (r == 0)
+		c->prepared[id] = true;
+	return r;
+}
+
+PGresult *pg_exec(struct pg_conn *c, enum pg_stmt_id id, const struct pg_params *p, int *err)
+{
+	int r = pg_prepare(c, id);
+	if (r < 0) {
+		*err = r;
+		return NULL;
+	}
+	char name[16];
+	pg_stmt_name(id, name);
+	PGresult *res = PQexecPrepared(c->pc, name, p ? p->n : 0, p ? p->v : NULL,
+	                               p ? p->len : NULL, p ? p->fmt : NULL, 0);
+	ExecStatusType s = PQresultStatus(res);
+	if (s != PGRES_COMMAND_OK && s != PGRES_TUPLES_OK) {
+		*err = pg_res_err(c, res);
+		PQclear(res);
+		return NULL;
+	}
+	return res;
+}
+
+int pg_run(struct pg_conn *c, enum pg_stmt_id id, const struct pg_params *p, uint64_t *changed)
+{
+	int r = 0;
+	PGresult *res = pg_exec(c, id, p, &r);
+	if (!res)
+		return r;
+	if (changed) {
+		const char *t = PQcmdTuples(res);
+		*changed = t && *t ? (uint64_t)strtoull(t, NULL, 10) : 0;
+	}
+	PQclear(res);
+	return 0;
+}
+
+static int exec_simple(struct pg_conn *c, const char *sql)
+{
+	PGresult *res = PQexec(c->pc, sql);
+	ExecStatusType s = PQresultStatus(res);
+	int r = s == PGRES_COMMAND_OK || s == PGRES_TUPLES_OK ? 0 : pg_res_err(c, res);
+	PQclear(res);
+	return r;
+}
+
+/* ---- connections ---- */
+
+static void conn_free(struct pg_conn **c)
+{
+	if (!c || !*c)
+		return;
+	PQfinish((*c)->pc);
+	free(*c);
+	*c = NULL;
+}
+
+/* Library code does not log: server notices ("relation exists, skipping") are dropped. */
+static void no_notices(void *arg, const char *message)
+{
+	(void)arg;
+	(void)message;
+}
+
+static int conn_open(const char *url, struct pg_conn **out, char *errmsg, size_t errlen)
+{
+	/* Ours first: a value in the URL overrides them (expand_dbname). */
+	const char *const keys[] = {"connect_timeout", "options", "application_name",
+	                            "client_encoding", "dbname",  NULL};
+	const char *const vals[] = {"10",
+	                            "-c statement_timeout=60000 -c lock_timeout=30000",
+	                            "mynaguard-collector",
+	                            "UTF8",
+	                            url,
+	                            NULL};
+	struct pg_conn *c = calloc(1, sizeof(*c));
+	if (!c)
+		return -ENOMEM;
+	c->pc = PQconnectdbParams(keys, vals, 1);
+	if (!c->pc || PQstatus(c->pc) != CONNECTION_OK) {
+		if (errmsg && errlen) {
+			const char *m = c->pc ? PQerrorMessage(c->pc) : "out of memory";
+			snprintf(errmsg, errlen, "postgresql: %.*s", (int)strcspn(m, "\n"), m);
+		}
+		conn_free(&c);
+		return -ECONNREFUSED;
+	}
+	PQsetNoticeProcessor(c->pc, no_notices, NULL);
+	*out = c;
+	return 0;
+}
+
+static int conn_get(struct pg_store *s, struct pg_conn **out)
+{
+	int r = 0;
+	struct timespec deadline;
+	clock_gettime(CLOCK_REALTIME, &deadline);
+	deadline.tv_sec += POOL_WAIT_S;
+	pthread_mutex_lock(&s->mu);
+	while (s->nidle == 0 && s->nopen >= PG_POOL_MAX && r == 0)
+		r = pthread_cond_timedwait(&s->cv, &s->mu, &deadline);
+	if (s->nidle > 0) {
+		*out = s->idle[--s->nidle];
+		pthread_mutex_unlock(&s->mu);
+		return 0;
+	}
+	if (r != 0) {
+		pthread_mutex_unlock(&s->mu);
+		return -ETIMEDOUT;
+	}
+	s->nopen++;
+	pthread_mutex_unlock(&s->mu);
+	r = conn_open(s->url, out, NULL, 0);
+	if (r < 0) {
+		pthread_mutex_lock(&s->mu);
+		s->nopen--;
+		pthread_cond_signal(&s->cv);
+		pthread_mutex_unlock(&s->mu);
+	}
+	return r;
+}
+
+static void conn_put(struct pg_store *s, struct pg_conn *c)
+{
+	if (!c->broken &&
+	    (PQstatus(c->pc) != CONNECTION_OK || PQtransactionStatus(c->pc) != PQTRANS_IDLE))
+		c->broken = true;
+	pthread_mutex_lock(&s->mu);
+	if (c->broken) {
+		s->nopen--;
+		conn_free(&c);
+	} else {
+		s->idle[s->nidle++] = c;
+	}
+	pthread_cond_signal(&s->cv);
+	pthread_mutex_unlock(&s->mu);
+}
+
+int pg_tx(struct pg_store *s, int (*fn)(struct pg_conn *c, void *arg), void *arg)
+{
+	int r = -EIO;
+	for (int attempt = 0; attempt < TX_ATTEMPTS; attempt++) {
+		struct pg_conn *c = NULL;
+		r = conn_get(s, &c);
+		if (r < 0)
+			return r;
+		r = exec_simple(c, "BEGIN");
+		if (r == 0) {
+			r = fn(c, arg);
+			if (r == 0)
+				r = exec_simple(c, "COMMIT");
+			else if (!c->broken)
+				exec_simple(c, "ROLLBACK");
+		}
+		conn_put(s, c);
+		/* Serialization failures and deadlocks roll back entirely: safe to retry. */
+		if (r != -EAGAIN)
+			break;
+	}
+	return r == -EAGAIN ? -ETIMEDOUT : r;
+}
+
+int pg_read(struct pg_store *s, int (*fn)(struct pg_conn *c, void *arg), void *arg)
+{
+	struct pg_conn *c = NULL;
+	int r = conn_get(s, &c);
+	if (r < 0)
+		return r;
+	r = fn(c, arg);
+	conn_put(s, c);
+	return r;
+}
+
+int pg_log_action(struct pg_conn *c, struct mg_store_action *act, int64_t new_id)
+{
+	if (!act)
+		return 0;
+	mg_store_action_set_target(act, new_id);
+	char *json = NULL, type[8 + MG_STORE_NAME_SIZE];
+	int r = mg_store_action_event_json(act, &json);
+	if (r < 0)
+		return r;
+	snprintf(type, sizeof(type), "admin.%s", act->action);
+	struct pg_params p = {0};
+	pg_p_text(&p, NULL, true);
+	pg_p_int(&p, act->now_us);
+	pg_p_text(&p, type, false);
+	pg_p_text(&p, act->admin, false);
+	pg_p_text(&p, json, false);
+	PGresult *res = pg_exec(c, PG_OWN_EVENT_INSERT, &p, &r);
+	free(json);
+	if (!res)
+		return r;
+	int64_t event_id = PQntuples(res) == 1 ? pg_int(res, 0, 0) : 0;
+	PQclear(res);
+	struct pg_params q = {0};
+	pg_p_int(&q, act->now_us);
+	pg_p_text(&q, act->admin, false);
+	pg_p_text(&q, act->action, false);
+	pg_p_text(&q, act->target, false);
+	pg_p_text(&q, act->remote ? act->remote : "", false);
+	pg_p_text(&q, act->detail, true);
+	pg_p_int(&q, event_id);
+	return pg_run(c, PG_ACTION_INSERT, &q, NULL);
+}
+
+/* ---- open / close ---- */
+
+static int pg_set_reserve(struct mg_store *s, uint64_t bytes)
+{
+	(void)s;
+	(void)bytes;
+	return 0;
+}
+
+static void pg_close(struct mg_store *s)
+{
+	struct pg_store *ps = (struct pg_store *)s;
+	for (size_t i = 0; i < ps->nidle; i++)
+		conn_free(&ps->idle[i]);
+	pthread_cond_destroy(&ps->cv);
+	pthread_mutex_destroy(&ps->mu);
+	free(ps->url);
+	free(ps);
+}
+
+static int schema_init(struct pg_conn *c, char *errmsg, size_t errlen)
+{
+	int r = exec_simple(c, "BEGIN");
+	if (r == 0)
+		r = exec_simple(c, SCHEMA_LOCK);
+	for (size_t i = 0; r == 0 && mg_store_pg_schema[i]; i++)
+		r = exec_simple(c, mg_store_pg_schema[i]);
+	if (r < 0) {
+		snprintf(errmsg, errlen, "schema: %.200s", PQerrorMessage(c->pc));
+		goto fail;
+	}
+	struct pg_params p = {0};
+	pg_p_text(&p, "schema_version", false);
+	PGresult *res = pg_exec(c, PG_META_GET, &p, &r);
+	if (!res) {
+		snprintf(errmsg, errlen, "schema: %.200s", PQerrorMessage(c->pc));
+		goto fail;
+	}
+	int64_t v = PQntuples(res) == 1 ? pg_int(res, 0, 0) : -1;
+	PQclear(res);
+	if (v != MG_STORE_SCHEMA_VERSION) {
+		snprintf(errmsg, errlen, "database schema %lld is not %d (newer collector?)",
+		         (long long)v, MG_STORE_SCHEMA_VERSION);
+		r = -EPROTO;
+		goto fail;
+	}
+	r = exec_simple(c, "COMMIT");
+	if (r < 0)
+		snprintf(errmsg, errlen, "schema: %.200s", PQerrorMessage(c->pc));
+	return r;
+fail:
+	exec_simple(c, "ROLLBACK");
+	return r;
+}
+
+static const struct mg_store_ops pg_ops = {
+    .name = "postgresql",
+    .close = pg_close,
+    .set_reserve = pg_set_reserve,
+    .admin_log = pgs_admin_log,
+    .admin_actions_foreach = pgs_admin_actions_foreach,
+    .token_add = pgs_token_add,
+    .token_consume = pgs_token_consume,
+    .host_add = pgs_host_add,
+    .host_get = pgs_host_get,
+    .host_revoke = pgs_host_revoke,
+    .host_heartbeat = pgs_host_heartbeat,
+    .host_foreach = pgs_host_foreach,
+    .ingest = pgs_ingest,
+    .cursor_get = pgs_cursor_get,
+    .events_query = pgs_events_query,
+    .events_count = pgs_events_count,
+    .alerts_count = pgs_alerts_count,
+    .alerts_foreach = pgs_alerts_foreach,
+    .devices_foreach = pgs_devices_foreach,
+    .rule_add = pgs_rule_add,
+    .rule_remove = pgs_rule_remove,
+    .rules_foreach = pgs_rules_foreach,
+    .rules_revision = pgs_rules_revision,
+    .policy_add = pgs_policy_add,
+    .policy_latest = pgs_policy_latest,
+    .policy_get = pgs_policy_get,
+    .request_add = pgs_request_add,
+    .requests_foreach = pgs_requests_foreach,
+    .request_decide = pgs_request_decide,
+    .admin_add = pgs_admin_add,
+    .admin_get = pgs_admin_get,
+    .admin_update = pgs_admin_update,
+    .admins_foreach = pgs_admins_foreach,
+    .session_add = pgs_session_add,
+    .session_get = pgs_session_get,
+    .session_extend = pgs_session_extend,
+    .session_delete = pgs_session_delete,
+    .sessions_purge = pgs_sessions_purge,
+};
+
+int mg_store_pg_open(const char *url, struct mg_store **out, char *errmsg, size_t errlen)
+{
+	int r = -ENOMEM;
+	struct pg_conn *c = NULL;
+	struct pg_store *s = calloc(1, sizeof(*s));
+	if (!s)
+		goto fail;
+	s->base.ops = &pg_ops;
+	pthread_mutex_init(&s->mu, NULL);
+	pthread_cond_init(&s->cv, NULL);
+	s->url = strdup(url);
+	if (!s->url)
+		goto fail;
+	r = conn_open(url, &c, errmsg, errlen);
+	if (r < 0)
+		goto fail;
+	r = schema_init(c, errmsg, errlen);
+	if (r < 0)
+		goto fail;
+	s->idle[s->nidle++] = c;
+	s->nopen = 1;
+	c = NULL;
+	*out = &s->base;
+	s = NULL;
+	r = 0;
+fail:
+	if (r == -ENOMEM && errlen && !errmsg[0])
+		snprintf(errmsg, errlen, "out of memory");
+	conn_free(&c);
+	if (s)
+		pg_close(&s->base);
+	return r;
+}

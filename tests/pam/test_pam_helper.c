@@ -1,0 +1,234 @@
+/*
+ * The screen-locker path: pam_mynaguard.so running as an unprivileged user (uid 65534,
+ * "nobody", which the real passwd database has too) reaches secrets and state only through
+ * a setuid-root copy of mynaguard-auth-helper. Needs root to make that copy; skipped
+ * otherwise.
+ */
+#include <errno.h>
+#include <grp.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <security/pam_appl.h>
+
+#include "pam_harness.h"
+
+#define DIR    "/tmp/mynaguard-helper-test"
+#define HELPER DIR "/mynaguard-auth-helper"
+
+struct result {
+	int rc;
+	int nprompts;
+	char error[256];
+};
+
+static int setup(void **state)
+{
+	struct harness *h = calloc(1, sizeof(*h));
+	h_new(h, "factors = totp\nhelper = " HELPER "\n");
+	chmod(h->events_file, 0666);
+	*state = h;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct harness *h = *state;
+	h_free(h);
+	free(h);
+	return 0;
+}
+
+/* One attempt in a child process that has dropped to uid/gid 65534. */
+static struct result as_nobody(struct harness *h, const char *user, const char *answer)
+{
+	struct result res;
+	int p[2];
+	memset(&res, 0, sizeof(res));
+	assert_int_equal(pipe(p), 0);
+	pid_t pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		struct h_conv c;
+		close(p[0]);
+		if (setgroups(0, NULL) < 0 || setresgid(65534, 65534, 65534) < 0 ||
+		    setresuid(65534, 65534, 65534) < 0)
+			_exit(3);
+		memset(&c, 0, sizeof(c));
+		c.answers[0] = answer;
+		c.nanswers = answer ? 1 : 0;
+		res.rc = h_auth(h, user, &c);
+		res.nprompts = (int)c.nprompts;
+		if (c.nerrors)
+			snprintf(res.error, sizeof(res.error), "%s", c.errors[0]);
+		if (write(p[1], &res, sizeof(res)) != (ssize_t)sizeof(res))
+			_exit(4);
+		_exit(0);
+	}
+	close(p[1]);
+	ssize_t n = read(p[0], &res, sizeof(res));
+	close(p[0]);
+	int st;
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	assert_int_equal(n, sizeof(res));
+	return res;
+}
+
+static void totp_through_helper(void **state)
+{
+	struct harness *h = *state;
+	struct mg_totp_cred c;
+	char code[16], ev[4096];
+	h_totp_enroll(h, "nobody", MG_TOTP_SHA1, 6, 30, &c);
+	h_avoid_step_edge(30);
+	h_totp_code(&c, 0, code, sizeof(code));
+	struct result r = as_nobody(h, "nobody", code);
+	assert_int_equal(r.rc, PAM_SUCCESS);
+	assert_int_equal(r.nprompts, 1);
+	/* The helper (root) wrote the state the module itself cannot read. */
+	assert_int_equal(h_state_field(h, "nobody", "last_totp_step"), (long long)(time(NULL) / 30));
+	assert_int_equal(h_events(h, "auth.success", ev, sizeof(ev)), 1);
+	assert_non_null(strstr(ev, "\"credential\":\"phone\""));
+	r = as_nobody(h, "nobody", code);
+	assert_int_equal(r.rc, PAM_AUTH_ERR);
+	assert_string_equal(r.error, "このコードは使用済みです。次のコードを待って入力してください");
+}
+
+static void lockout_through_helper(void **state)
+{
+	struct harness *h = *state;
+	char ev[4096];
+	h_write_conf(h, "factors = totp\nhelper = " HELPER "\ndeny_after = 2\n");
+	h_totp_enroll(h, "nobody", MG_TOTP_SHA1, 6, 30, NULL);
+	assert_int_equal(as_nobody(h, "nobody", "000000").rc, PAM_AUTH_ERR);
+	assert_int_equal(as_nobody(h, "nobody", "000001").rc, PAM_AUTH_ERR);
+	assert_int_equal(h_events(h, "auth.lockout", ev, sizeof(ev)), 1);
+	struct result r = as_nobody(h, "nobody", "000002");
+	assert_int_equal(r.rc, PAM_AUTH_ERR);
+	assert_int_equal(r.nprompts, 0);
+	assert_int_equal(h_state_field(h, "nobody", "failures"), 2);
+}
+
+static void other_user_refused(void **state)
+{
+	struct harness *h = *state;
+	h_totp_enroll(h, "alice", MG_TOTP_SHA1, 6, 30, NULL);
+	/* The helper acts only for the calling user. */
+	struct result r = as_nobody(h, "alice", "000000");
+	assert_int_equal(r.rc, PAM_AUTH_ERR);
+	assert_int_equal(r.nprompts, 0);
+	assert_string_equal(r.error, "ここでは認証できません (補助プログラムを実行できません)。"
+	                             "管理者に連絡してください");
+	char st[64];
+	h_state(h, "alice", st, sizeof(st));
+	assert_string_equal(st, "");
+}
+
+static void helper_missing_refused(void **state)
+{
+	struct harness *h = *state;
+	h_write_conf(h, "factors = totp\nhelper = /nonexistent/helper\n");
+	h_totp_enroll(h, "nobody", MG_TOTP_SHA1, 6, 30, NULL);
+	struct result r = as_nobody(h, "nobody", "000000");
+	assert_int_equal(r.rc, PAM_AUTHINFO_UNAVAIL);
+	assert_int_equal(r.nprompts, 0);
+}
+
+/* The shim's files belong to the unprivileged user who runs the module. */
+static void give_to_nobody(const char *dir)
+{
+	char out[256];
+	const char *argv[] = {"chown", "-R", "65534:65534", dir, NULL};
+	assert_int_equal(h_run(argv, NULL, out, sizeof(out)), 0);
+}
+
+static void fido2_through_helper(void **state)
+{
+	struct harness *h = *state;
+	char soft[PATH_MAX + 64], dir[PATH_MAX + 64], out[4096], ev[4096];
+	if (!getenv("MG_SOFT_FIDO2_CTL"))
+		skip();
+	/* The shim's state file must be writable by the unprivileged user. */
+	snprintf(soft, sizeof(soft), "%s/soft", h->root);
+	assert_int_equal(mkdir(soft, 0755), 0);
+	snprintf(dir, sizeof(dir), "%s", soft);
+	strcat(soft, "/soft.json");
+	setenv("MG_SOFT_FIDO2_STATE", soft, 1);
+	const char *init[] = {getenv("MG_SOFT_FIDO2_CTL"), "init", soft, "--keys", "1", NULL};
+	assert_int_equal(h_run(init, NULL, out, sizeof(out)), 0);
+	h_write_conf(h, "factors = fido2\nhelper = " HELPER "\nuv = discouraged\nrp_id = pam://t\n");
+	const char *enroll[] = {getenv("MG_PAM_ENROLL"), "--config", h->conf, "fido2", "--user",
+	                        "nobody", "--label", "blue", NULL};
+	if (h_run(enroll, "", out, sizeof(out)) != 0)
+		fail_msg("enroll: %s", out);
+	give_to_nobody(dir);
+	struct result r = as_nobody(h, "nobody", NULL);
+	assert_int_equal(r.rc, PAM_SUCCESS);
+	assert_int_equal(h_events(h, "auth.success", ev, sizeof(ev)), 1);
+	assert_non_null(strstr(ev, "\"factor\":\"fido2\""));
+	char st[4096];
+	h_state(h, "nobody", st, sizeof(st));
+	assert_non_null(strstr(st, "\"fido2_counters\":{\""));
+	/* A counter behind the stored one: refused by the helper. */
+	const char *back[] = {getenv("MG_SOFT_FIDO2_CTL"), "set", soft, "--key", "0", "--counter",
+	                      "0", NULL};
+	assert_int_equal(h_run(back, NULL, out, sizeof(out)), 0);
+	give_to_nobody(dir);
+	r = as_nobody(h, "nobody", NULL);
+	assert_int_equal(r.rc, PAM_AUTH_ERR);
+	assert_int_equal(h_events(h, "auth.failure", ev, sizeof(ev)), 1);
+	assert_non_null(strstr(ev, "\"reason\":\"counter-regression\""));
+}
+
+/* A setuid-root copy of the helper and a copy of the module that uid 65534 can read. */
+static int prepare(void)
+{
+	char out[1024];
+	const char *rm[] = {"rm", "-rf", DIR, NULL};
+	h_run(rm, NULL, out, sizeof(out));
+	if (mkdir(DIR, 0755) < 0)
+		return -1;
+	chmod(DIR, 0755);
+	const char *cp1[] = {"cp", getenv("MG_PAM_HELPER"), HELPER, NULL};
+	const char *cp2[] = {"cp", getenv("MG_PAM_MODULE"), DIR "/pam_mynaguard.so", NULL};
+	if (h_run(cp1, NULL, out, sizeof(out)) != 0 || h_run(cp2, NULL, out, sizeof(out)) != 0)
+		return -1;
+	if (chown(HELPER, 0, 0) < 0 || chmod(HELPER, 04755) < 0 ||
+	    chmod(DIR "/pam_mynaguard.so", 0644) < 0)
+		return -1;
+	setenv("MG_PAM_MODULE", DIR "/pam_mynaguard.so", 1);
+	return 0;
+}
+
+int main(void)
+{
+	if (geteuid() != 0) {
+		printf("test_pam_helper: needs root to install a setuid copy of the helper; "
+		       "skipped\n");
+		return 0;
+	}
+	if (prepare() < 0) {
+		fprintf(stderr, "cannot prepare %s: %s\n", DIR, strerror(errno));
+		return 1;
+	}
+	h_global_setup();
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test_setup_teardown(totp_through_helper, setup, teardown),
+	    cmocka_unit_test_setup_teardown(lockout_through_helper, setup, teardown),
+	    cmocka_unit_test_setup_teardown(other_user_refused, setup, teardown),
+	    cmocka_unit_test_setup_teardown(helper_missing_refused, setup, teardown),
+	    cmocka_unit_test_setup_teardown(fido2_through_helper, setup, teardown),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,77 @@
+# PAM module tests (included from tests/CMakeLists.txt when mg_pam_core exists).
+# Whole-stack tests run the test binary under pam_wrapper + nss_wrapper (LD_PRELOAD), with
+# libasan first when the sanitizers are on (../shared/TESTING.md section 2).
+mg_require_pkg(PAMTEST libpamtest libpamtest0-dev)
+mg_require_pkg(PAM pam libpam0g-dev)
+
+find_library(MG_PAM_WRAPPER_LIB NAMES libpam_wrapper.so pam_wrapper)
+find_library(MG_NSS_WRAPPER_LIB NAMES libnss_wrapper.so nss_wrapper)
+if(NOT MG_PAM_WRAPPER_LIB OR NOT MG_NSS_WRAPPER_LIB)
+  message(FATAL_ERROR "libpam_wrapper.so / libnss_wrapper.so not found: install the Debian "
+                      "packages 'libpam-wrapper' and 'libnss-wrapper'")
+endif()
+
+set(MG_PAM_PRELOAD "${MG_PAM_WRAPPER_LIB}:${MG_NSS_WRAPPER_LIB}")
+if(MYNAGUARD_SANITIZE)
+  execute_process(COMMAND ${CMAKE_C_COMPILER} -print-file-name=libasan.so
+                  OUTPUT_VARIABLE MG_LIBASAN OUTPUT_STRIP_TRAILING_WHITESPACE)
+  set(MG_PAM_PRELOAD "${MG_LIBASAN}:${MG_PAM_PRELOAD}")
+endif()
+
+set(MG_PAM_TEST_ENV
+    "LD_PRELOAD=${MG_PAM_PRELOAD}"
+    "PAM_WRAPPER=1"
+    "PAM_WRAPPER_DISABLE_DEEPBIND=1"
+    "NSS_WRAPPER_DISABLE_DEEPBIND=1"
+    "ASAN_OPTIONS=detect_leaks=0"
+    "MG_PAM_MODULE=$<TARGET_FILE:pam_mynaguard>"
+    "MG_PAM_ENROLL=$<TARGET_FILE:mynaguard-enroll>")
+
+add_library(mg_pam_harness STATIC ${CMAKE_CURRENT_SOURCE_DIR}/pam/pam_harness.c)
+target_include_directories(mg_pam_harness PUBLIC ${CMAKE_CURRENT_SOURCE_DIR}/pam)
+target_link_libraries(mg_pam_harness PUBLIC mg_pam_core PkgConfig::PAMTEST PkgConfig::PAM
+                      PkgConfig::CMOCKA)
+mg_target_defaults(mg_pam_harness)
+
+# Unit tests of the core (no PAM stack).
+mg_add_test(test_pam_core SOURCES pam/test_pam_core.c LIBS mg_pam_core)
+
+# The module exports pam_sm_* only.
+mg_add_test(test_pam_exports SOURCES pam/test_pam_exports.c LIBS ${CMAKE_DL_LIBS}
+            ENV "MG_PAM_MODULE=$<TARGET_FILE:pam_mynaguard>")
+
+# Whole stack through libpam.
+function(mg_add_pam_test name)
+  mg_add_test(${name} SOURCES pam/${name}.c LIBS mg_pam_harness)
+  add_dependencies(${name} pam_mynaguard mynaguard-enroll)
+  set_tests_properties(${name} PROPERTIES ENVIRONMENT
+    "CMOCKA_MESSAGE_OUTPUT=stdout;${MG_PAM_TEST_ENV}")
+endfunction()
+mg_add_pam_test(test_pam_totp)
+
+# FIDO2 through the software authenticator of tests/support/fido2 (its LD_PRELOAD shim after
+# pam_wrapper and nss_wrapper).
+if(EXISTS ${CMAKE_CURRENT_SOURCE_DIR}/support/fido2/CMakeLists.txt)
+  mg_add_test(test_pam_fido2 SOURCES pam/test_pam_fido2.c LIBS mg_pam_harness)
+  add_dependencies(test_pam_fido2 pam_mynaguard mynaguard-enroll)
+  set_tests_properties(test_pam_fido2 PROPERTIES ENVIRONMENT
+    "CMOCKA_MESSAGE_OUTPUT=stdout;${MG_PAM_TEST_ENV};LD_PRELOAD=${MG_PAM_PRELOAD}:$<TARGET_FILE:mg_soft_fido2>;MG_SOFT_FIDO2_CTL=$<TARGET_FILE:soft-fido2-ctl>")
+endif()
+
+# The screen-locker path: the module runs as an unprivileged user and goes through a setuid
+# copy of the helper. The test build of the helper reads its configuration from a fixed
+# test path instead of /etc/mynaguard/pam.conf (the only difference). Needs root to make
+# the setuid copy; skipped otherwise.
+set(MG_PAM_HELPER_TEST_CONF /tmp/mynaguard-helper-test/pam.conf)
+add_executable(mynaguard-auth-helper-test ${PROJECT_SOURCE_DIR}/pam_module/src/auth_helper_main.c)
+target_link_libraries(mynaguard-auth-helper-test PRIVATE mg_pam_core)
+target_compile_definitions(mynaguard-auth-helper-test PRIVATE
+  MG_PAM_HELPER_CONF="${MG_PAM_HELPER_TEST_CONF}")
+mg_target_defaults(mynaguard-auth-helper-test)
+mg_add_test(test_pam_helper SOURCES pam/test_pam_helper.c LIBS mg_pam_harness)
+add_dependencies(test_pam_helper pam_mynaguard mynaguard-enroll mynaguard-auth-helper-test)
+set(helper_env "CMOCKA_MESSAGE_OUTPUT=stdout;${MG_PAM_TEST_ENV};MG_PAM_HELPER=$<TARGET_FILE:mynaguard-auth-helper-test>;MG_PAM_TEST_CONF=${MG_PAM_HELPER_TEST_CONF}")
+if(EXISTS ${CMAKE_CURRENT_SOURCE_DIR}/support/fido2/CMakeLists.txt)
+  string(APPEND helper_env ";LD_PRELOAD=${MG_PAM_PRELOAD}:$<TARGET_FILE:mg_soft_fido2>;MG_SOFT_FIDO2_CTL=$<TARGET_FILE:soft-fido2-ctl>")
+endif()
+set_tests_properties(test_pam_helper PROPERTIES ENVIRONMENT "${helper_env}" RUN_SERIAL TRUE)

@@ -55,7 +55,8 @@ static int conv(int n, const struct pam_message **msg, struct pam_response **res
 	(void)data;
 	struct pam_response *r = calloc((size_t)n, sizeof(*r));
 	for (int i = 0; i < n; i++)
-		if (msg[i]->msg_style == PAM_PROMPT_ECHO_OFF || msg[i]->msg_style == PAM_PROMPT_ECHO_ON)
+		if (msg[i]->msg_style == PAM_PROMPT_ECHO_OFF ||
+		    msg[i]->msg_style == PAM_PROMPT_ECHO_ON)
 			r[i].resp = strdup(g_answer ? g_answer : "");
 	*resp = r;
 	return PAM_SUCCESS;
@@ -208,7 +209,8 @@ static int bench_fido2(int n, const char *module)
 	         "fail_delay_ms = 0\nuv = discouraged\nrp_id = pam://bench\n",
 	         g_dir, g_dir);
 	put(path, text, 0644);
-	if (mg_pam_conf_load(path, geteuid(), &conf, &err) < 0 || mg_fido2_devs_open(0, &devs) < 0) {
+	if (mg_pam_conf_load(path, geteuid(), &conf, &err) < 0 ||
+	    mg_fido2_devs_open(0, &devs) < 0) {
 		fprintf(stderr, "no configuration or no (soft) key\n");
 		return 1;
 	}
@@ -223,6 +225,7 @@ static int bench_fido2(int n, const char *module)
 		fprintf(stderr, "enrolment failed\n");
 		return 1;
 	}
+	mg_fido2_devs_free(&devs);
 	snprintf(path, sizeof(path), "%s/services", g_dir);
 	mkdir(path, 0755);
 	setenv("PAM_WRAPPER_SERVICE_DIR", path, 1);
@@ -233,24 +236,28 @@ static int bench_fido2(int n, const char *module)
 	for (int i = 0; i < n; i++) {
 		whole[i] = login("mynaguard", "root", "", &rc);
 		okw += rc == PAM_SUCCESS;
-		struct mg_fido2_request req = {.rp_id = conf.rp_id, .allow = &allow, .nallow = 1,
-		                               .timeout_ms = 5000};
+		struct mg_fido2_request req = {
+		    .rp_id = conf.rp_id, .allow = &allow, .nallow = 1, .timeout_ms = 5000};
 		struct mg_fido2_assertion a;
 		struct mg_auth_outcome o;
 		enum mg_fido2_status st;
 		uint64_t sc = 0;
 		bool uv = false;
 		memset(req.cdh, i, sizeof(req.cdh));
+		if (mg_fido2_devs_open(0, &devs) < 0)
+			return 1;
 		double t0 = now_ms();
 		if (mg_fido2_get_assertion(devs, &req, &st, &a) < 0 || st != MG_FIDO2_OK) {
 			fprintf(stderr, "assertion failed: %s\n", mg_fido2_status_reason(st));
 			return 1;
 		}
 		double t1 = now_ms();
+		mg_fido2_devs_free(&devs);
 		int r = mg_fido2_verify(&c, conf.rp_id, req.cdh, a.authdata, a.authdata_len, a.sig,
 		                        a.sig_len, false, &sc, &uv);
 		if (r == 0)
-			r = mg_auth_fido2_finish(&conf, "root", true, &c, sc, (uint64_t)time(NULL), &o);
+			r = mg_auth_fido2_finish(&conf, "root", true, &c, sc, (uint64_t)time(NULL),
+			                         &o);
 		double t2 = now_ms();
 		okv += r == 0 && o.success;
 		key[i] = t1 - t0;

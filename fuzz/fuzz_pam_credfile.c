@@ -19,8 +19,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	size_t len = 0;
 	if (mg_fido2_credfile_parse((const char *)data, size, "alice", &f, err, sizeof(err)) == 0) {
 		if (mg_fido2_credfile_format(f, &text, &len) == 0) {
-			if (mg_fido2_credfile_parse(text, len, "alice", &g, err, sizeof(err)) != 0 ||
-			    mg_fido2_credfile_format(g, &again, NULL) != 0 || strcmp(text, again) != 0)
+			if (mg_fido2_credfile_parse(text, len, "alice", &g, err, sizeof(err)) !=
+			        0 ||
+			    mg_fido2_credfile_format(g, &again, NULL) != 0 ||
+			    strcmp(text, again) != 0)
 				abort();
 		}
 		free(text);

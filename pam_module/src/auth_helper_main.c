@@ -163,8 +163,9 @@ int main(int argc, char **argv)
 		return EXIT_ERROR;
 	}
 	const char *mode = argv[1], *user = argv[2];
-	if (!mg_pam_user_valid(user) || getpwuid_r(getuid(), &pw, pwbuf, sizeof(pwbuf), &res) != 0 ||
-	    !res || strcmp(res->pw_name, user) != 0)
+	if (!mg_pam_user_valid(user) ||
+	    getpwuid_r(getuid(), &pw, pwbuf, sizeof(pwbuf), &res) != 0 || !res ||
+	    strcmp(res->pw_name, user) != 0)
 		return refuse("wrong-user");
 	if (mg_pam_owner_of_code(&owner) < 0 || geteuid() != owner)
 		return refuse("helper-error");
@@ -185,9 +186,9 @@ int main(int argc, char **argv)
 		}
 	} else if (strcmp(mode, "fail") == 0) {
 		const char *reason = read_request() == 0 ? fail_reason() : NULL;
-		rc = !reason ? refuse("helper-error")
+		rc = !reason                                                ? refuse("helper-error")
 		     : mg_auth_fail(&conf, user, true, reason, now, &o) < 0 ? refuse("helper-error")
-		                                                             : finish(&o);
+		                                                            : finish(&o);
 	} else if (strcmp(mode, "fido2") == 0) {
 		rc = do_fido2(&conf, user);
 	} else {

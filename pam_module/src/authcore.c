@@ -76,7 +76,8 @@ int mg_auth_totp(const struct mg_pam_conf *conf, const char *user, bool track, c
 	if (load < 0 && load != -ENOENT) {
 		/* A file that fails its checks: refuse, counted, and report the error. */
 		if (track && (r = begin(conf, user, now, &txn, out, &locked)) == 0 && !locked) {
-			count_failure(conf, mg_authstate_txn_state(txn), "credential-error", now, out);
+			count_failure(conf, mg_authstate_txn_state(txn), "credential-error", now,
+			              out);
 			r = mg_authstate_txn_commit(txn);
 		}
 		r = r < 0 ? r : load;
@@ -169,8 +170,8 @@ out:
 	return r;
 }
 
-int mg_auth_fail(const struct mg_pam_conf *conf, const char *user, bool track,
-                 const char *reason, uint64_t now, struct mg_auth_outcome *out)
+int mg_auth_fail(const struct mg_pam_conf *conf, const char *user, bool track, const char *reason,
+                 uint64_t now, struct mg_auth_outcome *out)
 {
 	struct mg_authstate_txn *txn = NULL;
 	bool locked = false;

@@ -14,10 +14,10 @@
 
 struct mg_auth_outcome {
 	bool success;
-	const char *reason;    /* static text ("wrong-code", "locked", ...); NULL on success */
-	uint64_t failures;     /* consecutive failures after this step */
-	bool locked_now;       /* this failure started a lockout */
-	bool unlocked_now;     /* an expired lockout was cleared */
+	const char *reason; /* static text ("wrong-code", "locked", ...); NULL on success */
+	uint64_t failures;  /* consecutive failures after this step */
+	bool locked_now;    /* this failure started a lockout */
+	bool unlocked_now;  /* an expired lockout was cleared */
 	char credential[MG_CRED_LABEL_MAX + 1]; /* label of the credential used, or "" */
 };
 
@@ -50,12 +50,11 @@ int mg_auth_fido2_finish(const struct mg_pam_conf *conf, const char *user, bool 
                          struct mg_auth_outcome *out);
 
 /* Counts one refused attempt with reason (static text). */
-int mg_auth_fail(const struct mg_pam_conf *conf, const char *user, bool track,
-                 const char *reason, uint64_t now, struct mg_auth_outcome *out);
+int mg_auth_fail(const struct mg_pam_conf *conf, const char *user, bool track, const char *reason,
+                 uint64_t now, struct mg_auth_outcome *out);
 
 /* Admin unlock: clears failures and the lockout. outcome.success tells whether it was set. */
-int mg_auth_unlock(const struct mg_pam_conf *conf, const char *user,
-                   struct mg_auth_outcome *out);
+int mg_auth_unlock(const struct mg_pam_conf *conf, const char *user, struct mg_auth_outcome *out);
 
 /* Forgets the stored counter of a removed credential. */
 int mg_auth_forget_counter(const struct mg_pam_conf *conf, const char *user,

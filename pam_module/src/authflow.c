@@ -72,8 +72,8 @@ static void report(struct flow *f, const char *factor, const struct mg_auth_outc
 	emit(f, MG_EV_AUTH_FAILURE, factor, o->credential, o->reason ? o->reason : "refused",
 	     o->failures);
 	if (o->locked_now)
-		emit(f, MG_EV_AUTH_LOCKOUT, factor, o->credential, o->reason ? o->reason : "refused",
-		     o->failures);
+		emit(f, MG_EV_AUTH_LOCKOUT, factor, o->credential,
+		     o->reason ? o->reason : "refused", o->failures);
 }
 
 static void say(struct flow *f, bool error, enum mg_pam_msg m)
@@ -118,7 +118,8 @@ static int run_totp(struct flow *f)
 	wipe_free(&code);
 	if (r < 0) {
 		if (r == -EBADMSG || r == -EPERM || r == -ELOOP || r == -EINVAL)
-			snprintf(f->why, f->whylen, "TOTP credential or state of this user refused");
+			snprintf(f->why, f->whylen,
+			         "TOTP credential or state of this user refused");
 		emit(f, MG_EV_AUTH_FAILURE, "totp", NULL, "credential-error", 0);
 		say(f, true, MG_MSG_MISCONFIGURED);
 		return r;
@@ -174,9 +175,9 @@ static int fido2_finish(struct flow *f, const struct mg_fido2_credfile *creds,
 		return mg_helper_fido2_assert(h, cred->id, cred->id_len, a, o);
 	uint64_t sigcount = 0;
 	bool uv_done = false;
-	int r = mg_fido2_verify(cred, f->conf->rp_id, req->cdh, a->authdata, a->authdata_len,
-	                        a->sig, a->sig_len, req->uv_required || cred->uv, &sigcount,
-	                        &uv_done);
+	int r =
+	    mg_fido2_verify(cred, f->conf->rp_id, req->cdh, a->authdata, a->authdata_len, a->sig,
+	                    a->sig_len, req->uv_required || cred->uv, &sigcount, &uv_done);
 	if (r == -EBADMSG) {
 		r = count_fail(f, "bad-signature", o);
 		snprintf(o->credential, sizeof(o->credential), "%s", cred->label);
@@ -337,8 +338,8 @@ int mg_authflow_run(const struct mg_pam_conf *conf, const struct mg_pam_io *io,
 	f.track = f.valid && user_exists(att->user);
 	f.direct = geteuid() == conf->owner;
 	if (!f.direct && access(conf->helper, X_OK) != 0) {
-		snprintf(why, whylen, "not running as uid %u and %s cannot run", (unsigned)conf->owner,
-		         conf->helper);
+		snprintf(why, whylen, "not running as uid %u and %s cannot run",
+		         (unsigned)conf->owner, conf->helper);
 		say(&f, true, MG_MSG_HELPER_UNAVAILABLE);
 		emit(&f, MG_EV_AUTH_FAILURE, NULL, NULL, "helper-unavailable", 0);
 		return -ENOTSUP;
@@ -360,7 +361,8 @@ int mg_authflow_run(const struct mg_pam_conf *conf, const struct mg_pam_io *io,
 		/* Locked (or the helper refused to act for this user): refused without a prompt. */
 		bool locked = o.reason && strcmp(o.reason, "locked") == 0;
 		say(&f, true, locked ? MG_MSG_LOCKED : MG_MSG_HELPER_UNAVAILABLE);
-		emit(&f, MG_EV_AUTH_FAILURE, NULL, NULL, o.reason ? o.reason : "locked", o.failures);
+		emit(&f, MG_EV_AUTH_FAILURE, NULL, NULL, o.reason ? o.reason : "locked",
+		     o.failures);
 		return -EACCES;
 	}
 

@@ -20,7 +20,8 @@
 #include "mg/safe_open.h"
 #include "pam_user.h"
 
-static int fail(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static int fail(char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
 static int fail(char *err, size_t errlen, const char *fmt, ...)
 {
@@ -57,7 +58,7 @@ static int get_u53(json_t *v, const char *key, uint64_t *out, char *err, size_t 
 int mg_authstate_parse(const char *buf, size_t len, struct mg_authstate *out, char *err,
                        size_t errlen)
 {
-	static const char *const keys[] = {"version", "failures", "locked_until",
+	static const char *const keys[] = {"version",        "failures",       "locked_until",
 	                                   "last_totp_step", "fido2_counters", NULL};
 	struct mg_authstate st;
 	json_error_t jerr;

@@ -15,7 +15,8 @@
 #include "mg/time.h"
 #include "mg/utf8.h"
 
-static int fail(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static int fail(char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
 static int fail(char *err, size_t errlen, const char *fmt, ...)
 {
@@ -163,7 +164,7 @@ static bool cose_ok(long long alg)
 
 static int parse_fido2_cred(json_t *o, struct mg_fido2_cred *c, char *err, size_t errlen)
 {
-	static const char *const keys[] = {"label", "id",   "public_key", "cose_alg",
+	static const char *const keys[] = {"label",  "id", "public_key", "cose_alg",
 	                                   "aaguid", "uv", "created",    NULL};
 	const char *label, *id, *pk, *aaguid, *bad;
 	long long alg;
@@ -190,7 +191,8 @@ static int parse_fido2_cred(json_t *o, struct mg_fido2_cred *c, char *err, size_
 	if ((r = get_int(o, "cose_alg", -65536, 65535, &alg, err, errlen)) < 0)
 		return r;
 	if (!cose_ok(alg))
-		return fail(err, errlen, "cose_alg: expected -7 (ES256), -8 (EdDSA) or -257 (RS256)");
+		return fail(err, errlen,
+		            "cose_alg: expected -7 (ES256), -8 (EdDSA) or -257 (RS256)");
 	c->cose_alg = (int)alg;
 	if ((r = get_string(o, "aaguid", &aaguid, err, errlen)) < 0)
 		return r;
@@ -274,7 +276,8 @@ int mg_fido2_credfile_remove(struct mg_fido2_credfile *f, const char *label)
 {
 	for (size_t i = 0; i < f->n; i++) {
 		if (strcmp(f->creds[i].label, label) == 0) {
-			memmove(&f->creds[i], &f->creds[i + 1], (f->n - i - 1) * sizeof(f->creds[0]));
+			memmove(&f->creds[i], &f->creds[i + 1],
+			        (f->n - i - 1) * sizeof(f->creds[0]));
 			f->n--;
 			return 0;
 		}
@@ -348,9 +351,8 @@ out:
 
 /* ---- TOTP ---- */
 
-static const char *const alg_names[] = {[MG_TOTP_SHA1] = "sha1",
-                                        [MG_TOTP_SHA256] = "sha256",
-                                        [MG_TOTP_SHA512] = "sha512"};
+static const char *const alg_names[] = {
+    [MG_TOTP_SHA1] = "sha1", [MG_TOTP_SHA256] = "sha256", [MG_TOTP_SHA512] = "sha512"};
 
 const char *mg_totp_alg_name(enum mg_totp_alg a)
 {
@@ -430,8 +432,8 @@ out:
 int mg_totp_cred_parse(const char *buf, size_t len, const char *user, struct mg_totp_cred **out,
                        char *err, size_t errlen)
 {
-	static const char *const keys[] = {"version", "user",   "label",   "secret",
-	                                   "algorithm", "digits", "period", "created", NULL};
+	static const char *const keys[] = {"version", "user",   "label",   "secret", "algorithm",
+	                                   "digits",  "period", "created", NULL};
 	struct mg_totp_cred *c = NULL;
 	const char *bad, *label, *secret, *alg;
 	long long digits, period;

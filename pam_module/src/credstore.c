@@ -23,8 +23,10 @@ static int check_dirs(const char *credential_dir, const char *sub, uid_t owner, 
 		r = mg_pam_dir_check(path, owner);
 	}
 	if (r < 0 && r != -ENOENT)
-		snprintf(why, whylen, "%s or its %s/ subdirectory: wrong owner, writable by others "
-		         "or not a directory", credential_dir, sub);
+		snprintf(why, whylen,
+		         "%s or its %s/ subdirectory: wrong owner, writable by others "
+		         "or not a directory",
+		         credential_dir, sub);
 	return r;
 }
 
@@ -39,9 +41,8 @@ static int load(const char *credential_dir, uid_t owner, const char *user, enum 
 		return r;
 	if ((r = mg_pam_user_path(path, sizeof(path), credential_dir, "", which, user)) < 0)
 		return r;
-	struct mg_file_rules rules = {.owner = owner,
-	                              .secret = which == MG_PAM_FILE_TOTP,
-	                              .max_size = MG_CREDFILE_MAX_SIZE};
+	struct mg_file_rules rules = {
+	    .owner = owner, .secret = which == MG_PAM_FILE_TOTP, .max_size = MG_CREDFILE_MAX_SIZE};
 	r = mg_safe_read_file(path, &rules, data, len, &what);
 	if (r < 0 && r != -ENOENT)
 		snprintf(why, whylen, "%s: %s", path, what ? what : "cannot be read");
@@ -139,7 +140,8 @@ int mg_credstore_remove_totp(const char *credential_dir, uid_t owner, const char
 	char path[PATH_MAX];
 	int r = check_dirs(credential_dir, "totp", owner, path, sizeof(path));
 	if (r == 0)
-		r = mg_pam_user_path(path, sizeof(path), credential_dir, "", MG_PAM_FILE_TOTP, user);
+		r = mg_pam_user_path(path, sizeof(path), credential_dir, "", MG_PAM_FILE_TOTP,
+		                     user);
 	if (r < 0)
 		return r;
 	return unlink(path) == 0 ? 0 : -errno;

@@ -20,7 +20,8 @@ int mg_credstore_load_fido2(const char *credential_dir, uid_t owner, const char 
 int mg_credstore_load_totp(const char *credential_dir, uid_t owner, const char *user,
                            struct mg_totp_cred **out, char *why, size_t whylen);
 
-/* Write (creating the subdirectory 0755 when missing). A FIDO2 file with no credential is removed. */
+/* Write (creating the subdirectory 0755 when missing). A FIDO2 file with no credential is removed.
+ */
 int mg_credstore_save_fido2(const char *credential_dir, uid_t owner,
                             const struct mg_fido2_credfile *f);
 int mg_credstore_save_totp(const char *credential_dir, uid_t owner, const struct mg_totp_cred *c);

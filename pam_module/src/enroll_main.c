@@ -64,8 +64,8 @@ static void now_text(char out[MG_TIME_TEXT_MAX])
 
 static void event(enum mg_event_type type, const char *user, const char *reason)
 {
-	struct mg_pam_event_info info = {.user = user, .service = "mynaguard-enroll",
-	                                 .reason = reason};
+	struct mg_pam_event_info info = {
+	    .user = user, .service = "mynaguard-enroll", .reason = reason};
 	char *json = NULL;
 	if (mg_pam_event_json(type, &info, &json) == 0) {
 		openlog("mynaguard-enroll", LOG_PID, LOG_AUTHPRIV);
@@ -123,8 +123,8 @@ static void uri_escape(const char *s, char *out, size_t len)
 {
 	size_t o = 0;
 	for (const unsigned char *p = (const unsigned char *)s; *p && o + 4 < len; p++) {
-		if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
-		    *p == '-' || *p == '.' || *p == '_' || *p == '~')
+		if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+		    (*p >= '0' && *p <= '9') || *p == '-' || *p == '.' || *p == '_' || *p == '~')
 			out[o++] = (char)*p;
 		else
 			o += (size_t)snprintf(out + o, len - o, "%%%02X", *p);
@@ -161,7 +161,9 @@ static int cmd_totp(const struct mg_pam_conf *conf, const struct opts *o)
 			return 2;
 		}
 	} else {
-		c.secret_len = c.algorithm == MG_TOTP_SHA1 ? 20 : c.algorithm == MG_TOTP_SHA256 ? 32 : 64;
+		c.secret_len = c.algorithm == MG_TOTP_SHA1     ? 20
+		               : c.algorithm == MG_TOTP_SHA256 ? 32
+		                                               : 64;
 		if (getrandom(c.secret, c.secret_len, 0) != (ssize_t)c.secret_len)
 			return 1;
 	}
@@ -181,8 +183,9 @@ static int cmd_totp(const struct mg_pam_conf *conf, const struct opts *o)
 	uri_escape(acct, esc, sizeof(esc));
 	static const char *const upper[] = {"SHA1", "SHA256", "SHA512"};
 	char *uri = NULL;
-	if (asprintf(&uri, "otpauth://totp/%s?secret=%s&issuer=mynaguard&algorithm=%s&digits=%u"
-	                   "&period=%u",
+	if (asprintf(&uri,
+	             "otpauth://totp/%s?secret=%s&issuer=mynaguard&algorithm=%s&digits=%u"
+	             "&period=%u",
 	             esc, b32, upper[c.algorithm], c.digits, c.period) < 0)
 		uri = NULL;
 	if (uri) {
@@ -213,7 +216,8 @@ static int cmd_fido2(const struct mg_pam_conf *conf, const struct opts *o)
 	if (r == -ENOENT)
 		f = mg_fido2_credfile_new(o->user);
 	if (!f) {
-		fprintf(stderr, "%s: %s\n", MG_TR("登録情報を読めません", "cannot read credentials"),
+		fprintf(stderr, "%s: %s\n",
+		        MG_TR("登録情報を読めません", "cannot read credentials"),
 		        why[0] ? why : strerror(-r));
 		return 1;
 	}
@@ -223,26 +227,30 @@ static int cmd_fido2(const struct mg_pam_conf *conf, const struct opts *o)
 		snprintf(c.label, sizeof(c.label), "key-%zu", f->n + 1);
 	for (size_t i = 0; i < f->n; i++) {
 		if (strcmp(f->creds[i].label, c.label) == 0) {
-			fprintf(stderr, "%s: %s\n", MG_TR("ラベルが使用済みです", "label already used"),
-			        c.label);
+			fprintf(stderr, "%s: %s\n",
+			        MG_TR("ラベルが使用済みです", "label already used"), c.label);
 			goto out;
 		}
 	}
 	if (!mg_cred_label_valid(c.label) || f->n >= MG_FIDO2_MAX_CREDS) {
-		fprintf(stderr, "%s\n", MG_TR("ラベルが不正か、登録数の上限です",
-		                              "bad label, or too many credentials"));
+		fprintf(stderr, "%s\n",
+		        MG_TR("ラベルが不正か、登録数の上限です",
+		              "bad label, or too many credentials"));
 		goto out;
 	}
-	fprintf(stderr, "%s\n", MG_TR("セキュリティキーを挿入してください", "Insert the security key"));
+	fprintf(stderr, "%s\n",
+	        MG_TR("セキュリティキーを挿入してください", "Insert the security key"));
 	if ((r = mg_fido2_devs_open(30000, &devs)) < 0) {
-		fprintf(stderr, "%s\n", MG_TR("セキュリティキーが見つかりません", "no security key found"));
+		fprintf(stderr, "%s\n",
+		        MG_TR("セキュリティキーが見つかりません", "no security key found"));
 		goto out;
 	}
 	if (o->device) {
 		char *end = NULL;
 		unsigned long n = strtoul(o->device, &end, 10);
 		if (!end || *end || n >= mg_fido2_devs_count(devs)) {
-			fprintf(stderr, "%s\n", MG_TR("--device の番号が不正です", "bad --device number"));
+			fprintf(stderr, "%s\n",
+			        MG_TR("--device の番号が不正です", "bad --device number"));
 			goto out;
 		}
 		idx = (size_t)n;
@@ -250,28 +258,32 @@ static int cmd_fido2(const struct mg_pam_conf *conf, const struct opts *o)
 		fprintf(stderr, "%s\n",
 		        MG_TR("登録するキーに触れてください", "Touch the key to register"));
 		if (mg_fido2_select_by_touch(devs, 30000, &idx) < 0) {
-			fprintf(stderr, "%s\n", MG_TR("キーが選ばれませんでした", "no key was chosen"));
+			fprintf(stderr, "%s\n",
+			        MG_TR("キーが選ばれませんでした", "no key was chosen"));
 			goto out;
 		}
 	}
 	c.uv = o->uv;
 	if (o->uv && !mg_fido2_dev_has_pin(devs, idx) && !mg_fido2_dev_has_uv(devs, idx)) {
-		fprintf(stderr, "%s\n", MG_TR("--uv にはキーの PIN か生体認証が必要です",
-		                              "--uv needs a key with a PIN or built-in verification"));
+		fprintf(stderr, "%s\n",
+		        MG_TR("--uv にはキーの PIN か生体認証が必要です",
+		              "--uv needs a key with a PIN or built-in verification"));
 		goto out;
 	}
 	if (mg_fido2_dev_has_pin(devs, idx) && read_pin(pin, sizeof(pin)) < 0)
 		goto out;
-	fprintf(stderr, "%s\n", MG_TR("セキュリティキーに触れてください", "Touch the security key"));
+	fprintf(stderr, "%s\n",
+	        MG_TR("セキュリティキーに触れてください", "Touch the security key"));
 	r = mg_fido2_make_cred(devs, idx, conf->rp_id, o->user, f, pin, o->uv, &c, &ferr);
 	explicit_bzero(pin, sizeof(pin));
 	if (r < 0) {
 		fprintf(stderr, "%s (%s)\n",
-		        r == -EEXIST   ? MG_TR("このキーは登録済みです", "this key is already registered")
-		        : r == -EACCES ? MG_TR("PIN が正しくありません", "wrong PIN")
-		        : r == -EBADMSG
-		            ? MG_TR("アテステーションを検証できません", "the attestation does not verify")
-		            : MG_TR("登録できませんでした", "registration failed"),
+		        r == -EEXIST
+		            ? MG_TR("このキーは登録済みです", "this key is already registered")
+		        : r == -EACCES  ? MG_TR("PIN が正しくありません", "wrong PIN")
+		        : r == -EBADMSG ? MG_TR("アテステーションを検証できません",
+		                                "the attestation does not verify")
+		                        : MG_TR("登録できませんでした", "registration failed"),
 		        ferr ? ferr : "");
 		goto out;
 	}
@@ -370,8 +382,9 @@ static int cmd_unlock(const struct mg_pam_conf *conf, const struct opts *o)
 }
 
 static const struct command commands[] = {
-    {"totp", cmd_totp, "--user USER [--secret B32] [--algorithm sha1|sha256|sha512] "
-                       "[--digits 6|8] [--period S] [--label L] [--qr]"},
+    {"totp", cmd_totp,
+     "--user USER [--secret B32] [--algorithm sha1|sha256|sha512] "
+     "[--digits 6|8] [--period S] [--label L] [--qr]"},
     {"fido2", cmd_fido2, "--user USER [--label L] [--uv] [--device N]"},
     {"list", cmd_list, "--user USER"},
     {"remove", cmd_remove, "--user USER --label L"},
@@ -457,8 +470,9 @@ int main(int argc, char **argv)
 	if (!cmd)
 		return usage();
 	if (!o.user || !mg_pam_user_valid(o.user)) {
-		fprintf(stderr, "%s\n", MG_TR("--user に正しいユーザー名を指定してください",
-		                              "--user needs a valid user name"));
+		fprintf(stderr, "%s\n",
+		        MG_TR("--user に正しいユーザー名を指定してください",
+		              "--user needs a valid user name"));
 		return 2;
 	}
 	if (mg_pam_owner_of_code(&owner) < 0)

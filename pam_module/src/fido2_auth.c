@@ -96,8 +96,9 @@ static int open_present(struct mg_fido2_devs *d)
 		}
 		snprintf(d->path[d->n], sizeof(d->path[0]), "%s", path);
 		snprintf(d->name[d->n], sizeof(d->name[0]), "%s %s",
-		         fido_dev_info_manufacturer_string(di) ? fido_dev_info_manufacturer_string(di)
-		                                               : "",
+		         fido_dev_info_manufacturer_string(di)
+		             ? fido_dev_info_manufacturer_string(di)
+		             : "",
 		         fido_dev_info_product_string(di) ? fido_dev_info_product_string(di) : "");
 		d->dev[d->n++] = dev;
 	}
@@ -155,8 +156,7 @@ void *mg_fido2_devs_dev(struct mg_fido2_devs *d, size_t i)
 
 enum dev_mode { MODE_UP, MODE_UV_BUILTIN, MODE_UV_PIN, MODE_PIN_MISSING, MODE_UNUSABLE };
 
-static enum dev_mode dev_mode(fido_dev_t *dev, bool uv_required, bool uv_preferred,
-                              bool pin_given)
+static enum dev_mode dev_mode(fido_dev_t *dev, bool uv_required, bool uv_preferred, bool pin_given)
 {
 	if (!uv_required && !uv_preferred)
 		return MODE_UP;
@@ -214,11 +214,9 @@ static enum mg_fido2_status map_rc(int rc)
 static int rank(enum mg_fido2_status s)
 {
 	static const int ranks[] = {
-	    [MG_FIDO2_OK] = 100,         [MG_FIDO2_WRONG_PIN] = 90,
-	    [MG_FIDO2_PIN_BLOCKED] = 85, [MG_FIDO2_NO_TOUCH] = 70,
-	    [MG_FIDO2_PIN_MISSING] = 60, [MG_FIDO2_UV_UNAVAILABLE] = 55,
-	    [MG_FIDO2_TIMEOUT] = 50,     [MG_FIDO2_ERROR] = 20,
-	    [MG_FIDO2_NOT_REGISTERED] = 10,
+	    [MG_FIDO2_OK] = 100,      [MG_FIDO2_WRONG_PIN] = 90,   [MG_FIDO2_PIN_BLOCKED] = 85,
+	    [MG_FIDO2_NO_TOUCH] = 70, [MG_FIDO2_PIN_MISSING] = 60, [MG_FIDO2_UV_UNAVAILABLE] = 55,
+	    [MG_FIDO2_TIMEOUT] = 50,  [MG_FIDO2_ERROR] = 20,       [MG_FIDO2_NOT_REGISTERED] = 10,
 	};
 	return ranks[s];
 }
@@ -328,8 +326,8 @@ int mg_fido2_get_assertion(struct mg_fido2_devs *d, const struct mg_fido2_reques
 
 	for (size_t i = 0; i < d->n; i++) {
 		struct job *j = &jobs[i];
-		enum dev_mode mode = dev_mode(d->dev[i], req->uv_required, req->uv_preferred,
-		                              pin_given);
+		enum dev_mode mode =
+		    dev_mode(d->dev[i], req->uv_required, req->uv_preferred, pin_given);
 		j->sh = &sh;
 		j->dev = d->dev[i];
 		if (mode == MODE_PIN_MISSING || mode == MODE_UNUSABLE) {
@@ -407,8 +405,8 @@ out:
 
 int mg_fido2_verify(const struct mg_fido2_cred *cred, const char *rp_id,
                     const unsigned char cdh[MG_FIDO2_CDH_LEN], const unsigned char *authdata,
-                    size_t authdata_len, const unsigned char *sig, size_t sig_len,
-                    bool uv_required, uint64_t *sigcount, bool *uv_done)
+                    size_t authdata_len, const unsigned char *sig, size_t sig_len, bool uv_required,
+                    uint64_t *sigcount, bool *uv_done)
 {
 	fido_assert_t *a = fido_assert_new();
 	es256_pk_t *es = NULL;
@@ -421,15 +419,18 @@ int mg_fido2_verify(const struct mg_fido2_cred *cred, const char *rp_id,
 		return -ENOMEM;
 	switch (cred->cose_alg) {
 	case MG_COSE_ES256:
-		if ((es = es256_pk_new()) && es256_pk_from_ptr(es, cred->pk, cred->pk_len) == FIDO_OK)
+		if ((es = es256_pk_new()) &&
+		    es256_pk_from_ptr(es, cred->pk, cred->pk_len) == FIDO_OK)
 			pk = es;
 		break;
 	case MG_COSE_RS256:
-		if ((rs = rs256_pk_new()) && rs256_pk_from_ptr(rs, cred->pk, cred->pk_len) == FIDO_OK)
+		if ((rs = rs256_pk_new()) &&
+		    rs256_pk_from_ptr(rs, cred->pk, cred->pk_len) == FIDO_OK)
 			pk = rs;
 		break;
 	case MG_COSE_EDDSA:
-		if ((ed = eddsa_pk_new()) && eddsa_pk_from_ptr(ed, cred->pk, cred->pk_len) == FIDO_OK)
+		if ((ed = eddsa_pk_new()) &&
+		    eddsa_pk_from_ptr(ed, cred->pk, cred->pk_len) == FIDO_OK)
 			pk = ed;
 		break;
 	default:

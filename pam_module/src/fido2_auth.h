@@ -72,7 +72,7 @@ struct mg_fido2_request {
 };
 
 struct mg_fido2_assertion {
-	size_t allow_index; /* which allowed credential answered */
+	size_t allow_index;                            /* which allowed credential answered */
 	unsigned char authdata[MG_FIDO2_MAX_AUTHDATA]; /* CBOR byte string, as libfido2 gives it */
 	size_t authdata_len;
 	unsigned char sig[MG_FIDO2_MAX_SIG];
@@ -93,7 +93,7 @@ int mg_fido2_get_assertion(struct mg_fido2_devs *d, const struct mg_fido2_reques
  */
 int mg_fido2_verify(const struct mg_fido2_cred *cred, const char *rp_id,
                     const unsigned char cdh[MG_FIDO2_CDH_LEN], const unsigned char *authdata,
-                    size_t authdata_len, const unsigned char *sig, size_t sig_len,
-                    bool uv_required, uint64_t *sigcount, bool *uv_done);
+                    size_t authdata_len, const unsigned char *sig, size_t sig_len, bool uv_required,
+                    uint64_t *sigcount, bool *uv_done);
 
 #endif

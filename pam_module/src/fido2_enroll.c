@@ -51,7 +51,8 @@ int mg_fido2_select_by_touch(struct mg_fido2_devs *d, unsigned timeout_ms, size_
 			}
 		}
 		clock_gettime(CLOCK_MONOTONIC, &now);
-		long long ms = (now.tv_sec - t0.tv_sec) * 1000LL + (now.tv_nsec - t0.tv_nsec) / 1000000;
+		long long ms =
+		    (now.tv_sec - t0.tv_sec) * 1000LL + (now.tv_nsec - t0.tv_nsec) / 1000000;
 		if (!any) {
 			r = -EIO;
 			done = true;

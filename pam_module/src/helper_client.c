@@ -158,8 +158,8 @@ static int read_line(struct mg_helper *h, char *line, size_t len, unsigned timeo
 			return -EMSGSIZE;
 		struct timespec now;
 		clock_gettime(CLOCK_MONOTONIC, &now);
-		long long spent = (now.tv_sec - t0.tv_sec) * 1000LL +
-		                  (now.tv_nsec - t0.tv_nsec) / 1000000LL;
+		long long spent =
+		    (now.tv_sec - t0.tv_sec) * 1000LL + (now.tv_nsec - t0.tv_nsec) / 1000000LL;
 		if (spent >= (long long)timeout_ms)
 			return -ETIMEDOUT;
 		struct pollfd pfd = {h->from_fd, POLLIN, 0};
@@ -214,7 +214,8 @@ int mg_helper_totp(const char *helper, const char *user, const char *code,
 {
 	char line[64];
 	/* The code is digits only; anything else is sent as "x" and fails in the helper. */
-	bool digits = code && code[0] && strlen(code) <= 16 && strspn(code, "0123456789") == strlen(code);
+	bool digits =
+	    code && code[0] && strlen(code) <= 16 && strspn(code, "0123456789") == strlen(code);
 	snprintf(line, sizeof(line), "code %s\n", digits ? code : "x");
 	int r = simple(helper, "totp", user, line, out);
 	explicit_bzero(line, sizeof(line));

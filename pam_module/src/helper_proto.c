@@ -9,11 +9,25 @@
 #include "encoding.h"
 #include "mg/config.h"
 
-static const char *const reasons[] = {
-    "locked",        "wrong-code",     "replay",      "no-credential",      "credential-error",
-    "no-state",      "not-registered", "no-touch",    "timeout",            "wrong-pin",
-    "pin-blocked",   "pin-missing",    "uv-unavailable", "key-error",       "bad-signature",
-    "counter-regression", "helper-error", "wrong-user", NULL};
+static const char *const reasons[] = {"locked",
+                                      "wrong-code",
+                                      "replay",
+                                      "no-credential",
+                                      "credential-error",
+                                      "no-state",
+                                      "not-registered",
+                                      "no-touch",
+                                      "timeout",
+                                      "wrong-pin",
+                                      "pin-blocked",
+                                      "pin-missing",
+                                      "uv-unavailable",
+                                      "key-error",
+                                      "bad-signature",
+                                      "counter-regression",
+                                      "helper-error",
+                                      "wrong-user",
+                                      NULL};
 
 const char *mg_helper_reason(const char *text)
 {
@@ -28,7 +42,7 @@ int mg_helper_result_format(const struct mg_auth_outcome *out, char *buf, size_t
 	char *label = NULL;
 	int r = 0;
 	if (out->credential[0] && (r = mg_b64_encode((const unsigned char *)out->credential,
-	                                              strlen(out->credential), &label)) < 0)
+	                                             strlen(out->credential), &label)) < 0)
 		return r;
 	int n = snprintf(buf, len,
 	                 "result %s reason=%s failures=%llu locked_now=%d unlocked_now=%d "

@@ -7,7 +7,8 @@
  *              "assert <b64 credential id> <b64 authdata> <b64 sig>"  (fido2, after the challenge)
  *              "fail <reason>" | "abort"                              (fido2, fail)
  *   stdout:    "challenge <64 hex>"                                   (fido2, first line)
- *              "result ok|fail reason=R failures=N locked_now=0|1 unlocked_now=0|1 credential=B64|-"
+ *              "result ok|fail reason=R failures=N locked_now=0|1 unlocked_now=0|1
+ * credential=B64|-"
  *
  * Lines end with '\n' and are at most MG_HELPER_LINE_MAX bytes. Reasons are a fixed set.
  */

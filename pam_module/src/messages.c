@@ -37,7 +37,8 @@ static const struct pair msgs[MG_MSG_COUNT] = {
                        "administrator"},
     [MG_MSG_REMOTE_KEY] = {"リモートからのログインではセキュリティキーを使用できません",
                            "Security keys cannot be used for remote logins"},
-    [MG_MSG_NO_FACTOR] = {"利用できる認証方法がありません", "No authentication method is available"},
+    [MG_MSG_NO_FACTOR] = {"利用できる認証方法がありません",
+                          "No authentication method is available"},
     [MG_MSG_HELPER_UNAVAILABLE] = {"ここでは認証できません (補助プログラムを実行できません)。"
                                    "管理者に連絡してください",
                                    "Cannot authenticate here (the helper cannot run). Contact "

@@ -10,8 +10,8 @@
 #endif
 
 static const char *const uv_choices[] = {"required", "preferred", "discouraged", NULL};
-static const char *const factor_names[] = {[MG_PAM_FACTOR_FIDO2] = "fido2",
-                                           [MG_PAM_FACTOR_TOTP] = "totp"};
+static const char *const factor_names[] = {
+    [MG_PAM_FACTOR_FIDO2] = "fido2", [MG_PAM_FACTOR_TOTP] = "totp"};
 
 static int check_factor(const char *text, char *msg, size_t len)
 {
@@ -59,7 +59,11 @@ const struct mg_config_key mg_pam_conf_keys[] = {
      .offset = OFF(rp_id),
      .def = "pam://mynaguard",
      .check = check_rp_id},
-    {.name = "uv", .type = MG_CFG_ENUM, .offset = OFF(uv), .def = "required", .choices = uv_choices},
+    {.name = "uv",
+     .type = MG_CFG_ENUM,
+     .offset = OFF(uv),
+     .def = "required",
+     .choices = uv_choices},
     {.name = "fido2_timeout",
      .type = MG_CFG_DURATION,
      .offset = OFF(fido2_timeout),
@@ -179,8 +183,7 @@ void mg_pam_conf_free(struct mg_pam_conf *conf)
 	memset(conf, 0, sizeof(*conf));
 }
 
-int mg_pam_args_parse(int argc, const char **argv, const char **conf_path, char *msg,
-                      size_t msglen)
+int mg_pam_args_parse(int argc, const char **argv, const char **conf_path, char *msg, size_t msglen)
 {
 	const char *path = MG_PAM_DEFAULT_CONF;
 	bool seen = false;

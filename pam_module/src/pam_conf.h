@@ -28,20 +28,20 @@ enum mg_pam_factor {
 #define MG_PAM_MAX_FACTORS 2
 
 struct mg_pam_conf {
-	struct mg_strv factors_text;   /* "fido2", "totp": accepted, in this order */
-	char *credential_dir;          /* fido2/<user>.json, totp/<user>.json */
-	char *state_dir;               /* <user>.json, <user>.lock */
-	char *rp_id;                   /* FIDO2 relying party id */
-	int uv;                        /* enum mg_pam_uv */
-	uint64_t fido2_timeout;        /* seconds to wait for a touch */
-	uint64_t insert_timeout;       /* seconds to wait for a key to be inserted; 0: no wait */
-	uint64_t totp_window;          /* steps accepted on each side of now */
-	uint64_t deny_after;           /* consecutive failures before the lockout */
-	uint64_t unlock_after;         /* seconds a lockout lasts; 0: until an admin unlocks */
-	bool deny_remote;              /* refuse fido2 when PAM_RHOST is set */
-	char *event_socket;            /* agent socket (event-pipeline issue); not used yet */
-	char *helper;                  /* mynaguard-auth-helper, used when not running as root */
-	uint64_t fail_delay_ms;        /* pam_fail_delay() after a refusal */
+	struct mg_strv factors_text; /* "fido2", "totp": accepted, in this order */
+	char *credential_dir;        /* fido2/<user>.json, totp/<user>.json */
+	char *state_dir;             /* <user>.json, <user>.lock */
+	char *rp_id;                 /* FIDO2 relying party id */
+	int uv;                      /* enum mg_pam_uv */
+	uint64_t fido2_timeout;      /* seconds to wait for a touch */
+	uint64_t insert_timeout;     /* seconds to wait for a key to be inserted; 0: no wait */
+	uint64_t totp_window;        /* steps accepted on each side of now */
+	uint64_t deny_after;         /* consecutive failures before the lockout */
+	uint64_t unlock_after;       /* seconds a lockout lasts; 0: until an admin unlocks */
+	bool deny_remote;            /* refuse fido2 when PAM_RHOST is set */
+	char *event_socket;          /* agent socket (event-pipeline issue); not used yet */
+	char *helper;                /* mynaguard-auth-helper, used when not running as root */
+	uint64_t fail_delay_ms;      /* pam_fail_delay() after a refusal */
 	/* Derived by mg_pam_conf_load()/mg_pam_conf_parse(). */
 	enum mg_pam_factor factors[MG_PAM_MAX_FACTORS];
 	size_t nfactors;

@@ -36,8 +36,8 @@ static int conv_prompt(void *ctx, bool echo, const char *msg, char **answer)
 {
 	struct entry *e = ctx;
 	char *resp = NULL;
-	int r = pam_prompt(e->pamh, echo ? PAM_PROMPT_ECHO_ON : PAM_PROMPT_ECHO_OFF, &resp, "%s",
-	                   msg);
+	int r =
+	    pam_prompt(e->pamh, echo ? PAM_PROMPT_ECHO_ON : PAM_PROMPT_ECHO_OFF, &resp, "%s", msg);
 	if (r != PAM_SUCCESS) {
 		if (resp) {
 			explicit_bzero(resp, strlen(resp));
@@ -151,8 +151,8 @@ PAM_EXTERN int pam_sm_authenticate(pam_handle_t *pamh, int flags, int argc, cons
 	int r = mg_authflow_run(&conf, &io, &att, why, sizeof(why));
 	code = auth_code(r);
 	if (code != PAM_SUCCESS && r != -EACCES && r != -ECONNABORTED)
-		pam_syslog(pamh, LOG_ERR, "refused: %s%s%s", why[0] ? why : "",
-		           why[0] ? ": " : "", strerror(-r));
+		pam_syslog(pamh, LOG_ERR, "refused: %s%s%s", why[0] ? why : "", why[0] ? ": " : "",
+		           strerror(-r));
 	mg_pam_conf_free(&conf);
 	return code;
 }

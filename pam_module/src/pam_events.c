@@ -35,7 +35,8 @@ int mg_pam_event_json(enum mg_event_type type, const struct mg_pam_event_info *i
 	struct mg_event_auth *a = mg_event_auth(ev);
 	if (!u || !a)
 		goto out;
-	if (set_capped(&ev->host, host) < 0 || set_capped(&u->name, info->user ? info->user : "") < 0 ||
+	if (set_capped(&ev->host, host) < 0 ||
+	    set_capped(&u->name, info->user ? info->user : "") < 0 ||
 	    set_capped(&u->service, info->service ? info->service : "") < 0 ||
 	    set_capped(&u->tty, info->tty) < 0 || set_capped(&u->rhost, info->rhost) < 0 ||
 	    set_capped(&a->factor, info->factor) < 0 ||

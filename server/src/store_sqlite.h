@@ -101,7 +101,7 @@ struct sq_store {
 	struct sq_writer *writer;
 	pthread_mutex_t pool_mu;
 	pthread_cond_t pool_cv;
-	struct sq_conn *idle[8];
+	struct sq_conn *idle[4]; /* reader pool: at most 4 connections (2 MB page cache each) */
 	size_t nidle, nopen;
 };
 

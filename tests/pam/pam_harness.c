@@ -248,8 +248,8 @@ static int run_op(struct harness *h, const char *user, struct h_conv *conv, enum
 	memset(&empty, 0, sizeof(empty));
 	struct pam_testcase tests[] = {pam_test(op, PAM_SUCCESS)};
 	int saved = capture_begin(h);
-	enum pamtest_err e = _pamtest_conv("mynaguard", user, conv_fn, conv ? conv : &empty, tests,
-	                                   1, NULL);
+	enum pamtest_err e =
+	    _pamtest_conv("mynaguard", user, conv_fn, conv ? conv : &empty, tests, 1, NULL);
 	capture_end(saved);
 	h_conv_free(&empty);
 	if (e != PAMTEST_ERR_OK && e != PAMTEST_ERR_CASE) {

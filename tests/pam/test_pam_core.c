@@ -24,9 +24,10 @@ static void user_names(void **state)
 	(void)state;
 	static const char *const good[] = {"alice", "_svc", "a1.b-c_d", "machine$",
 	                                   "abcdefghijklmnopqrstuvwxyzabcdef"};
-	static const char *const bad[] = {"",      "Alice", "1abc", "a/b",  "..",
-	                                  "a b",   "$",     "a$b",  "-x",   "abcdefghijklmnopqrstuvwxyzabcdefg",
-	                                  "é",     ".a",    "a\n"};
+	static const char *const bad[] = {
+	    "",    "Alice", "1abc", "a/b", "..",
+	    "a b", "$",     "a$b",  "-x",  "abcdefghijklmnopqrstuvwxyzabcdefg",
+	    "é",   ".a",    "a\n"};
 	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++)
 		assert_true(mg_pam_user_valid(good[i]));
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
@@ -64,15 +65,17 @@ static void config_keys(void **state)
 	assert_int_equal(c.uv, MG_PAM_UV_REQUIRED);
 	assert_true(c.deny_remote);
 	mg_pam_conf_free(&c);
-	static const char *const bad[] = {"factors = sms\n",       "factors = totp totp\n",
-	                                  "factors =\n",           "nouserok = yes\n",
-	                                  "uv = maybe\n",          "deny_after = 0\n",
-	                                  "totp_window = 11\n",    "credential_dir = rel\n",
-	                                  "rp_id = a b\n",         "state_dir = /x\ncredential_dir = /x\n",
-	                                  "fido2_timeout = 0\n"};
+	static const char *const bad[] = {
+	    "factors = sms\n",    "factors = totp totp\n",
+	    "factors =\n",        "nouserok = yes\n",
+	    "uv = maybe\n",       "deny_after = 0\n",
+	    "totp_window = 11\n", "credential_dir = rel\n",
+	    "rp_id = a b\n",      "state_dir = /x\ncredential_dir = /x\n",
+	    "fido2_timeout = 0\n"};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		memset(&err, 0, sizeof(err));
-		assert_int_equal(mg_pam_conf_parse("t", bad[i], strlen(bad[i]), 0, &c, &err), -EINVAL);
+		assert_int_equal(mg_pam_conf_parse("t", bad[i], strlen(bad[i]), 0, &c, &err),
+		                 -EINVAL);
 		assert_true(err.msg[0] != '\0');
 	}
 	const char *path = NULL;
@@ -154,24 +157,28 @@ static void fido2_credfile_rejects(void **state)
 	    "{\"version\":2,\"user\":\"alice\",\"credentials\":[]}",
 	    "{\"version\":1,\"user\":\"alice\",\"user\":\"alice\",\"credentials\":[]}",
 	    "{\"version\":1,\"user\":\"alice\",\"credentials\":[{\"label\":\"k\",\"id\":\"AA==\","
-	    "\"public_key\":\"AA==\",\"cose_alg\":-9,\"aaguid\":\"00000000000000000000000000000000\","
+	    "\"public_key\":\"AA==\",\"cose_alg\":-9,\"aaguid\":"
+	    "\"00000000000000000000000000000000\","
 	    "\"uv\":false,\"created\":\"2026-01-01T00:00:00Z\"}]}",
 	    "{\"version\":1,\"user\":\"alice\",\"credentials\":[{\"label\":\"\",\"id\":\"AA==\","
-	    "\"public_key\":\"AA==\",\"cose_alg\":-7,\"aaguid\":\"00000000000000000000000000000000\","
+	    "\"public_key\":\"AA==\",\"cose_alg\":-7,\"aaguid\":"
+	    "\"00000000000000000000000000000000\","
 	    "\"uv\":false,\"created\":\"2026-01-01T00:00:00Z\"}]}",
 	    "{\"version\":1,\"user\":\"alice\",\"credentials\":[{\"label\":\"k\",\"id\":\"A\","
-	    "\"public_key\":\"AA==\",\"cose_alg\":-7,\"aaguid\":\"00000000000000000000000000000000\","
+	    "\"public_key\":\"AA==\",\"cose_alg\":-7,\"aaguid\":"
+	    "\"00000000000000000000000000000000\","
 	    "\"uv\":false,\"created\":\"2026-01-01T00:00:00Z\"}]}",
 	    "{\"version\":1,\"user\":\"alice\",\"credentials\":[{\"label\":\"k\",\"id\":\"AA==\","
-	    "\"public_key\":\"AA==\",\"cose_alg\":-7,\"aaguid\":\"00000000000000000000000000000000\","
+	    "\"public_key\":\"AA==\",\"cose_alg\":-7,\"aaguid\":"
+	    "\"00000000000000000000000000000000\","
 	    "\"uv\":0,\"created\":\"2026-01-01T00:00:00Z\"}]}",
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		struct mg_fido2_credfile *f = NULL;
 		char err[256] = "";
-		assert_int_equal(mg_fido2_credfile_parse(bad[i], strlen(bad[i]), "alice", &f, err,
-		                                         sizeof(err)),
-		                 -EINVAL);
+		assert_int_equal(
+		    mg_fido2_credfile_parse(bad[i], strlen(bad[i]), "alice", &f, err, sizeof(err)),
+		    -EINVAL);
 		assert_null(f);
 		assert_true(err[0] != '\0');
 	}
@@ -202,22 +209,27 @@ static void totp_credfile_roundtrip(void **state)
 	free(text);
 	static const char *const bad[] = {
 	    "{\"version\":1,\"user\":\"alice\",\"label\":\"t\",\"secret\":\"JBSWY3DPEHPK3PXP\","
-	    "\"algorithm\":\"md5\",\"digits\":6,\"period\":30,\"created\":\"2026-01-01T00:00:00Z\"}",
+	    "\"algorithm\":\"md5\",\"digits\":6,\"period\":30,\"created\":\"2026-01-01T00:00:"
+	    "00Z\"}",
 	    "{\"version\":1,\"user\":\"alice\",\"label\":\"t\",\"secret\":\"JBSWY3DPEHPK3PXP\","
-	    "\"algorithm\":\"sha1\",\"digits\":7,\"period\":30,\"created\":\"2026-01-01T00:00:00Z\"}",
+	    "\"algorithm\":\"sha1\",\"digits\":7,\"period\":30,\"created\":\"2026-01-01T00:00:"
+	    "00Z\"}",
 	    "{\"version\":1,\"user\":\"alice\",\"label\":\"t\",\"secret\":\"JBSW\","
-	    "\"algorithm\":\"sha1\",\"digits\":6,\"period\":30,\"created\":\"2026-01-01T00:00:00Z\"}",
+	    "\"algorithm\":\"sha1\",\"digits\":6,\"period\":30,\"created\":\"2026-01-01T00:00:"
+	    "00Z\"}",
 	    "{\"version\":1,\"user\":\"alice\",\"label\":\"t\",\"secret\":\"JBSWY3DPEHPK3PX1\","
-	    "\"algorithm\":\"sha1\",\"digits\":6,\"period\":30,\"created\":\"2026-01-01T00:00:00Z\"}",
+	    "\"algorithm\":\"sha1\",\"digits\":6,\"period\":30,\"created\":\"2026-01-01T00:00:"
+	    "00Z\"}",
 	    "{\"version\":1,\"user\":\"alice\",\"label\":\"t\",\"secret\":\"JBSWY3DPEHPK3PXP\","
-	    "\"algorithm\":\"sha1\",\"digits\":6,\"period\":1,\"created\":\"2026-01-01T00:00:00Z\"}",
+	    "\"algorithm\":\"sha1\",\"digits\":6,\"period\":1,\"created\":\"2026-01-01T00:00:"
+	    "00Z\"}",
 	    "{\"version\":1,\"user\":\"alice\",\"label\":\"t\",\"secret\":\"JBSWY3DPEHPK3PXP\","
 	    "\"algorithm\":\"sha1\",\"digits\":6,\"period\":30,\"created\":\"yesterday\"}",
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		assert_int_equal(mg_totp_cred_parse(bad[i], strlen(bad[i]), "alice", &d, err,
-		                                    sizeof(err)),
-		                 -EINVAL);
+		assert_int_equal(
+		    mg_totp_cred_parse(bad[i], strlen(bad[i]), "alice", &d, err, sizeof(err)),
+		    -EINVAL);
 		assert_null(d);
 	}
 }
@@ -289,8 +301,8 @@ static void state_roundtrip_and_rejects(void **state)
 	    "\"fido2_counters\":{}}",
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
-		assert_int_equal(mg_authstate_parse(bad[i], strlen(bad[i]), &back, err, sizeof(err)),
-		                 -EINVAL);
+		assert_int_equal(
+		    mg_authstate_parse(bad[i], strlen(bad[i]), &back, err, sizeof(err)), -EINVAL);
 }
 
 static void lockout_policy(void **state)

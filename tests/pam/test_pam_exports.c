@@ -22,10 +22,9 @@ static void exports_only_pam_sm(void **state)
 	assert_non_null(dlsym(h, "pam_sm_setcred"));
 	assert_non_null(dlsym(h, "pam_sm_acct_mgmt"));
 	/* Internal functions of the core and of mg_common stay hidden. */
-	static const char *const hidden[] = {"mg_authflow_run", "mg_pam_conf_load",
-	                                     "mg_totp_verify",  "mg_fido2_verify",
-	                                     "mg_safe_open",    "mg_event_to_json",
-	                                     "mg_auth_totp",    "mg_b64_decode"};
+	static const char *const hidden[] = {
+	    "mg_authflow_run", "mg_pam_conf_load", "mg_totp_verify", "mg_fido2_verify",
+	    "mg_safe_open",    "mg_event_to_json", "mg_auth_totp",   "mg_b64_decode"};
 	for (size_t i = 0; i < sizeof(hidden) / sizeof(hidden[0]); i++)
 		if (dlsym(h, hidden[i]))
 			fail_msg("%s is exported", hidden[i]);

@@ -31,7 +31,8 @@ struct fx {
 static void ctl(struct fx *f, const char *a1, const char *a2, const char *a3, const char *a4,
                 const char *a5, const char *a6, const char *a7)
 {
-	const char *argv[] = {getenv("MG_SOFT_FIDO2_CTL"), a1, f->soft, a2, a3, a4, a5, a6, a7, NULL};
+	const char *argv[] = {
+	    getenv("MG_SOFT_FIDO2_CTL"), a1, f->soft, a2, a3, a4, a5, a6, a7, NULL};
 	char out[2048];
 	if (h_run(argv, NULL, out, sizeof(out)) != 0)
 		fail_msg("soft-fido2-ctl %s: %s", a1, out);
@@ -40,8 +41,17 @@ static void ctl(struct fx *f, const char *a1, const char *a2, const char *a3, co
 static int enroll(struct fx *f, const char *user, const char *label, const char *pin,
                   const char *device, char *out, size_t outlen)
 {
-	const char *argv[] = {getenv("MG_PAM_ENROLL"), "--config", f->h.conf, "fido2", "--user",
-	                      user, "--label", label, device ? "--device" : NULL, device, NULL};
+	const char *argv[] = {getenv("MG_PAM_ENROLL"),
+	                      "--config",
+	                      f->h.conf,
+	                      "fido2",
+	                      "--user",
+	                      user,
+	                      "--label",
+	                      label,
+	                      device ? "--device" : NULL,
+	                      device,
+	                      NULL};
 	char in[64];
 	snprintf(in, sizeof(in), "%s\n", pin ? pin : "");
 	return h_run(argv, in, out, outlen);
@@ -106,8 +116,8 @@ static void enrol_then_login(void **state)
 	assert_int_equal(login(f, "alice", "1234", &c), PAM_SUCCESS);
 	h_conv_free(&c);
 	/* The public file is 0644, listed by the tool. */
-	const char *list[] = {getenv("MG_PAM_ENROLL"), "--config", f->h.conf, "list", "--user",
-	                      "alice", NULL};
+	const char *list[] = {
+	    getenv("MG_PAM_ENROLL"), "--config", f->h.conf, "list", "--user", "alice", NULL};
 	assert_int_equal(h_run(list, NULL, out, sizeof(out)), 0);
 	assert_non_null(strstr(out, "fido2 blue cose_alg=-7"));
 }
@@ -208,7 +218,8 @@ static void cloned_key_counter_regression(void **state)
 	/* A copy of the key whose counter is behind the stored one. */
 	ctl(f, "set", "--key", "0", "--counter", "50", NULL, NULL);
 	assert_int_equal(login(f, "alice", "1234", &c), PAM_AUTH_ERR);
-	assert_string_equal(c.errors[0], "このセキュリティキーは使用できません。管理者に連絡してください");
+	assert_string_equal(c.errors[0],
+	                    "このセキュリティキーは使用できません。管理者に連絡してください");
 	h_conv_free(&c);
 	assert_int_equal(h_events(&f->h, "auth.failure", ev, sizeof(ev)), 1);
 	assert_non_null(strstr(ev, "\"reason\":\"counter-regression\""));

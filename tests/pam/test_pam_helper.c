@@ -97,12 +97,14 @@ static void totp_through_helper(void **state)
 	assert_int_equal(r.rc, PAM_SUCCESS);
 	assert_int_equal(r.nprompts, 1);
 	/* The helper (root) wrote the state the module itself cannot read. */
-	assert_int_equal(h_state_field(h, "nobody", "last_totp_step"), (long long)(time(NULL) / 30));
+	assert_int_equal(h_state_field(h, "nobody", "last_totp_step"),
+	                 (long long)(time(NULL) / 30));
 	assert_int_equal(h_events(h, "auth.success", ev, sizeof(ev)), 1);
 	assert_non_null(strstr(ev, "\"credential\":\"phone\""));
 	r = as_nobody(h, "nobody", code);
 	assert_int_equal(r.rc, PAM_AUTH_ERR);
-	assert_string_equal(r.error, "このコードは使用済みです。次のコードを待って入力してください");
+	assert_string_equal(r.error,
+	                    "このコードは使用済みです。次のコードを待って入力してください");
 }
 
 static void lockout_through_helper(void **state)
@@ -167,9 +169,17 @@ static void fido2_through_helper(void **state)
 	setenv("MG_SOFT_FIDO2_STATE", soft, 1);
 	const char *init[] = {getenv("MG_SOFT_FIDO2_CTL"), "init", soft, "--keys", "1", NULL};
 	assert_int_equal(h_run(init, NULL, out, sizeof(out)), 0);
-	h_write_conf(h, "factors = fido2\nhelper = " HELPER "\nuv = discouraged\nrp_id = pam://t\n");
-	const char *enroll[] = {getenv("MG_PAM_ENROLL"), "--config", h->conf, "fido2", "--user",
-	                        "nobody", "--label", "blue", NULL};
+	h_write_conf(h,
+	             "factors = fido2\nhelper = " HELPER "\nuv = discouraged\nrp_id = pam://t\n");
+	const char *enroll[] = {getenv("MG_PAM_ENROLL"),
+	                        "--config",
+	                        h->conf,
+	                        "fido2",
+	                        "--user",
+	                        "nobody",
+	                        "--label",
+	                        "blue",
+	                        NULL};
 	if (h_run(enroll, "", out, sizeof(out)) != 0)
 		fail_msg("enroll: %s", out);
 	give_to_nobody(dir);
@@ -181,8 +191,8 @@ static void fido2_through_helper(void **state)
 	h_state(h, "nobody", st, sizeof(st));
 	assert_non_null(strstr(st, "\"fido2_counters\":{\""));
 	/* A counter behind the stored one: refused by the helper. */
-	const char *back[] = {getenv("MG_SOFT_FIDO2_CTL"), "set", soft, "--key", "0", "--counter",
-	                      "0", NULL};
+	const char *back[] = {
+	    getenv("MG_SOFT_FIDO2_CTL"), "set", soft, "--key", "0", "--counter", "0", NULL};
 	assert_int_equal(h_run(back, NULL, out, sizeof(out)), 0);
 	give_to_nobody(dir);
 	r = as_nobody(h, "nobody", NULL);

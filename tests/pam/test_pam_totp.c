@@ -205,8 +205,8 @@ static void lockout_and_unlock(void **state)
 	assert_int_equal(h_account(h, "alice"), PAM_PERM_DENIED);
 	assert_int_equal(h_account(h, "bob"), PAM_SUCCESS);
 	/* The administrator unlocks. */
-	const char *argv[] = {getenv("MG_PAM_ENROLL"), "--config", h->conf, "unlock", "--user", "alice",
-	                NULL};
+	const char *argv[] = {
+	    getenv("MG_PAM_ENROLL"), "--config", h->conf, "unlock", "--user", "alice", NULL};
 	assert_int_equal(h_run(argv, NULL, out, sizeof(out)), 0);
 	assert_int_equal(h_state_field(h, "alice", "locked_until"), 0);
 	assert_int_equal(h_state_field(h, "alice", "failures"), 0);
@@ -254,7 +254,8 @@ static void concurrent_same_code_one_wins(void **state)
 			struct h_conv conv;
 			char b;
 			close(go[1]);
-			/* All children start together: they block until the parent closes the pipe. */
+			/* All children start together: they block until the parent closes the pipe.
+			 */
 			if (read(go[0], &b, 1) != 0)
 				_exit(3);
 			int rc = attempt(h, "alice", code, &conv);
@@ -409,7 +410,8 @@ static void remote_fido2_only_refused(void **state)
 	assert_int_equal(attempt(h, "alice", "x", &conv), PAM_AUTHINFO_UNAVAIL);
 	unsetenv("PAM_RHOST");
 	assert_int_equal(conv.nprompts, 0);
-	assert_string_equal(conv.errors[0], "リモートからのログインではセキュリティキーを使用できません");
+	assert_string_equal(conv.errors[0],
+	                    "リモートからのログインではセキュリティキーを使用できません");
 	h_conv_free(&conv);
 	assert_int_equal(h_events(h, "auth.failure", ev, sizeof(ev)), 1);
 	assert_non_null(strstr(ev, "\"rhost\":\"192.0.2.7\""));
@@ -421,8 +423,9 @@ static void enroll_totp_then_login(void **state)
 	struct harness *h = *state;
 	struct h_conv conv;
 	char out[8192], code[16];
-	const char *argv[] = {getenv("MG_PAM_ENROLL"), "--config", h->conf, "totp", "--user", "bob",
-	                "--algorithm", "sha256", "--digits", "8", "--qr", NULL};
+	const char *argv[] = {
+	    getenv("MG_PAM_ENROLL"), "--config", h->conf,    "totp", "--user", "bob",
+	    "--algorithm",           "sha256",   "--digits", "8",    "--qr",   NULL};
 	assert_int_equal(h_run(argv, NULL, out, sizeof(out)), 0);
 	char *uri = strstr(out, "otpauth://totp/mynaguard%3Abob%40");
 	assert_non_null(uri);
@@ -451,17 +454,26 @@ static void enroll_totp_then_login(void **state)
 	snprintf(path, sizeof(path), "%s/totp/bob.json", h->creds);
 	assert_int_equal(stat(path, &sb), 0);
 	assert_int_equal(sb.st_mode & 0777, 0600);
-	const char *list[] = {getenv("MG_PAM_ENROLL"), "--config", h->conf, "list", "--user", "bob", NULL};
+	const char *list[] = {
+	    getenv("MG_PAM_ENROLL"), "--config", h->conf, "list", "--user", "bob", NULL};
 	assert_int_equal(h_run(list, NULL, out, sizeof(out)), 0);
 	assert_non_null(strstr(out, "totp  totp algorithm=sha256 digits=8 period=30"));
 	assert_null(strstr(out, b32));
-	const char *rm[] = {getenv("MG_PAM_ENROLL"), "--config", h->conf, "remove", "--user", "bob",
-	              "--label", "totp", NULL};
+	const char *rm[] = {getenv("MG_PAM_ENROLL"),
+	                    "--config",
+	                    h->conf,
+	                    "remove",
+	                    "--user",
+	                    "bob",
+	                    "--label",
+	                    "totp",
+	                    NULL};
 	assert_int_equal(h_run(rm, NULL, out, sizeof(out)), 0);
 	assert_int_equal(stat(path, &sb), -1);
 	/* Given secret, 6 digits. */
-	const char *given[] = {getenv("MG_PAM_ENROLL"), "--config", h->conf, "totp", "--user", "bob",
-	                 "--secret", "jbsw y3dp ehpk 3pxp", NULL};
+	const char *given[] = {
+	    getenv("MG_PAM_ENROLL"), "--config", h->conf, "totp", "--user", "bob", "--secret",
+	    "jbsw y3dp ehpk 3pxp",   NULL};
 	assert_int_equal(h_run(given, NULL, out, sizeof(out)), 0);
 	assert_non_null(strstr(out, "secret=JBSWY3DPEHPK3PXP&"));
 }

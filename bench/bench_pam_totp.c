@@ -5,7 +5,9 @@
  *   bench_pam_totp totp N MODULE PAM_OATH   whole-stack TOTP logins through libpam:
  *       pam_mynaguard.so (replay protection and lockout on) and Debian's pam_oath.so
  *       (usersfile, window 1) interleaved in the same run, N users, each logging in once
- *       with its current code (both modules refuse a reused code), plus N wrong codes.
+ *       with its current code (both modules refuse a reused code), plus N wrong codes;
+ *       every user has failed once before (not measured), so that mynaguard's state file
+ *       exists as it does after a user's first login.
  *   bench_pam_totp fido2 N MODULE           FIDO2 with the software authenticator: the
  *       whole login through libpam, the key's part alone, and mynaguard's verification
  *       (signature, counter, state transaction) excluding the key.
@@ -159,6 +161,16 @@ static int bench_totp(int n, const char *module, const char *oath)
 	snprintf(path, sizeof(path), "%s/services/other", g_dir);
 	put(path, "auth required pam_deny.so\n", 0644);
 
+	/*
+	 * Steady state, not first logins: every user has logged in (here: failed) once before,
+	 * so mynaguard's per-user state file exists, as pam_oath's usersfile always does.
+	 */
+	for (int i = 0; i < n; i++) {
+		char user[16];
+		snprintf(user, sizeof(user), "u%04d", i);
+		(void)login("mynaguard", user, "000000", &rc);
+		(void)login("oath", user, "000000", &rc);
+	}
 	for (int i = 0; i < n; i++) {
 		struct mg_totp_cred c;
 		char user[16], code[16];

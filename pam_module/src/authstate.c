@@ -324,6 +324,37 @@ struct mg_authstate *mg_authstate_txn_state(struct mg_authstate_txn *txn)
 	return &txn->st;
 }
 
+/*
+ * A state that fits is kept as one 512-byte record (the JSON padded with spaces and a final
+ * newline), so that a login can overwrite it in place and wait for one fdatasync of one
+ * sector instead of a new file, a rename and two fsyncs: the cost pam_oath does not pay at
+ * all (it never syncs). A sector is written whole or not at all by the disk; a record that
+ * nevertheless fails to parse refuses the login (fail closed) until an administrator unlocks
+ * the user. Larger states (many FIDO2 counters) and new files go through temp file + rename.
+ */
+#define STATE_RECORD 512
+
+/* Overwrites an existing, safe, record-sized state file in place. 0, or negative errno. */
+static int overwrite_record(const struct mg_authstate_txn *txn, const char *rec)
+{
+	int fd = open(txn->path, O_WRONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY);
+	if (fd < 0)
+		return -errno;
+	struct stat st;
+	int r = 0;
+	if (fstat(fd, &st) < 0)
+		r = -errno;
+	else if (!S_ISREG(st.st_mode) || st.st_uid != txn->owner || (st.st_mode & 077) ||
+	         st.st_size != STATE_RECORD || st.st_nlink != 1)
+		r = -EINVAL;
+	else if (pwrite(fd, rec, STATE_RECORD, 0) != STATE_RECORD)
+		r = errno ? -errno : -EIO;
+	else if (fdatasync(fd) < 0)
+		r = -errno;
+	close(fd);
+	return r;
+}
+
 int mg_authstate_txn_commit(struct mg_authstate_txn *txn)
 {
 	char *text = NULL;
@@ -331,8 +362,20 @@ int mg_authstate_txn_commit(struct mg_authstate_txn *txn)
 	int r = mg_authstate_format(&txn->st, &text, &len);
 	if (r < 0)
 		return r;
-	r = mg_write_file_atomic(txn->path, text, len, 0600);
+	if (len >= STATE_RECORD) {
+		r = mg_write_file_atomic(txn->path, text, len, 0600);
+		free(text);
+		return r;
+	}
+	char rec[STATE_RECORD];
+	memcpy(rec, text, len);
+	memset(rec + len, ' ', STATE_RECORD - len - 1);
+	rec[STATE_RECORD - 1] = '\n';
 	free(text);
+	r = overwrite_record(txn, rec);
+	if (r < 0) /* no file yet, or not a record: write a new one */
+		r = mg_write_file_atomic(txn->path, rec, STATE_RECORD, 0600);
+	explicit_bzero(rec, sizeof(rec));
 	return r;
 }
 

@@ -76,7 +76,7 @@ fail:
 }
 
 int mg_store_tamper_event_json(int64_t host_id, const char *boot_id, uint64_t seq, const char *kind,
-                               const char *stored_hash, const char *received_hash, int64_t now_us,
+                               const char *expected_hash, const char *received_hash, int64_t now_us,
                                char **out)
 {
 	int r = -ENOMEM;
@@ -88,7 +88,7 @@ int mg_store_tamper_event_json(int64_t host_id, const char *boot_id, uint64_t se
 	    json_object_set_new(o, "host_id", json_integer(host_id)) < 0 ||
 	    json_object_set_new(o, "seq", json_integer((json_int_t)seq)) < 0)
 		goto fail;
-	if (stored_hash && *stored_hash && set_str(o, "stored_hash", stored_hash) < 0)
+	if (expected_hash && *expected_hash && set_str(o, "expected_hash", expected_hash) < 0)
 		goto fail;
 	if (received_hash && *received_hash && set_str(o, "received_hash", received_hash) < 0)
 		goto fail;

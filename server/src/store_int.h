@@ -160,9 +160,10 @@ int mg_store_ledger_group(const struct mg_store_batch *b, size_t from, struct mg
 int mg_store_action_event_json(const struct mg_store_action *act, char **out);
 /* Sets act->target from target_kind and the id of the row the change created. */
 void mg_store_action_set_target(struct mg_store_action *act, int64_t id);
-/* The "collector.tamper" event row of an ingest alert. */
+/* The "collector.tamper" event row of an ingest alert: expected_hash is the stored hash of
+ * that seq (conflict) or of the event before it (broken chain); received_hash what came. */
 int mg_store_tamper_event_json(int64_t host_id, const char *boot_id, uint64_t seq, const char *kind,
-                               const char *stored_hash, const char *received_hash, int64_t now_us,
+                               const char *expected_hash, const char *received_hash, int64_t now_us,
                                char **out);
 
 /* "conflict" / "broken_chain" for the alert kind of a status. */

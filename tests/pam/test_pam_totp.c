@@ -121,9 +121,19 @@ static void window_previous_and_next(void **state)
 	assert_int_equal(h_state_field(h, "alice", "last_totp_step"),
 	                 (long long)(time(NULL) / 30 + 1));
 	/* Now the current step is not greater than the stored one. */
+	struct stat before, after;
+	char path[PATH_MAX + 16];
+	snprintf(path, sizeof(path), "%s/alice.json", h->state);
+	assert_int_equal(stat(path, &before), 0);
 	h_totp_code(&c, 0, code, sizeof(code));
 	assert_int_equal(attempt(h, "alice", code, &conv), PAM_AUTH_ERR);
 	h_conv_free(&conv);
+	/* The state is one 512-byte record rewritten in place: same file, new content. */
+	assert_int_equal(stat(path, &after), 0);
+	assert_int_equal(after.st_size, 512);
+	assert_true(after.st_ino == before.st_ino);
+	assert_int_equal(after.st_mode & 07777, 0600);
+	assert_int_equal(h_state_field(h, "alice", "failures"), 1);
 }
 
 static void outside_window_refused(void **state)

@@ -581,6 +581,70 @@ static void test_ingest_concurrent(void **state)
 	assert_int_equal(alerts(s, 0), 0);
 }
 
+/* Two collectors (two store instances on one database) receive the same batches of one
+ * terminal at once, as after a load balancer retry: every event is stored exactly once. */
+struct racer {
+	struct mg_store *s;
+	int64_t host;
+	uint64_t stored;
+	int failures;
+};
+
+static void *racer_main(void *arg)
+{
+	struct racer *w = arg;
+	for (uint64_t k = 0; k < CONC_BATCHES; k++) {
+		struct tg_batch b;
+		if (tg_batch_make(&b, "mn-term-01", BOOT_A, k * CONC_SIZE + 1, (k + 1) * CONC_SIZE,
+		                  0, TG_MIXED) < 0) {
+			w->failures++;
+			continue;
+		}
+		struct mg_ingest_result r;
+		int rc = mg_store_ingest(w->s, w->host, BOOT_A, b.evs, b.n, NOW, &r);
+		if (rc < 0 || r.status != MG_INGEST_OK || r.acked_through < (k + 1) * CONC_SIZE)
+			w->failures++;
+		else
+			w->stored += r.stored;
+		tg_batch_free(&b);
+	}
+	return NULL;
+}
+
+static int sightings_cb(void *ctx, const struct mg_store_device *d)
+{
+	*(uint64_t *)ctx += d->sightings;
+	return 0;
+}
+
+static void test_two_collectors(void **state)
+{
+	struct mg_store *s1 = *state, *s2 = open_store();
+	int64_t h = add_host(s1, "mn-term-01", "01");
+	struct racer w[6];
+	pthread_t th[6];
+	for (int i = 0; i < 6; i++)
+		w[i] = (struct racer){.s = i % 2 ? s2 : s1, .host = h};
+	for (int i = 0; i < 6; i++)
+		assert_int_equal(pthread_create(&th[i], NULL, racer_main, &w[i]), 0);
+	for (int i = 0; i < 6; i++)
+		pthread_join(th[i], NULL);
+	mg_store_close(&s2);
+	uint64_t stored = 0;
+	for (int i = 0; i < 6; i++) {
+		assert_int_equal(w[i].failures, 0);
+		stored += w[i].stored;
+	}
+	assert_int_equal(stored, CONC_BATCHES * CONC_SIZE);
+	assert_int_equal(cursor(s1, h, BOOT_A), CONC_BATCHES * CONC_SIZE);
+	assert_int_equal(count_events(s1, h, NULL), CONC_BATCHES * CONC_SIZE);
+	assert_int_equal(alerts(s1, 0), 0);
+	/* the ledger counted each device event once */
+	uint64_t total = 0;
+	assert_int_equal(mg_store_devices_foreach(s1, 0, 100, sightings_cb, &total), 0);
+	assert_int_equal(total, CONC_BATCHES * CONC_SIZE / 4);
+}
+
 /* One failing job in a group commit does not take the others down. */
 struct mixed_worker {
 	struct mg_store *s;
@@ -1480,6 +1544,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_ingest_exactly_once, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_alerts, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_ingest_concurrent, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_two_collectors, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_group_commit_isolation, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_device_ledger, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_events_query, setup, teardown),

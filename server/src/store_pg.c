@@ -434,6 +434,53 @@ int pg_log_action(struct pg_conn *c, struct mg_store_action *act, int64_t new_id
 	return pg_run(c, PG_ACTION_INSERT, &q, NULL);
 }
 
+/* Runs a statement expected to change exactly one row: 0, -ENOENT, or an error. */
+int pg_run_one(struct pg_conn *c, enum pg_stmt_id id, const struct pg_params *p)
+{
+	uint64_t n = 0;
+	int r = pg_run(c, id, p, &n);
+	return r < 0 ? r : n == 0 ? -ENOENT : 0;
+}
+
+static int query_fn(struct pg_conn *c, void *arg)
+{
+	struct pg_query *q = arg;
+	int r = 0;
+	PGresult *res = pg_exec(c, q->id, &q->p, &r);
+	if (!res)
+		return r;
+	for (int i = 0; i < PQntuples(res) && r == 0; i++)
+		r = q->row(res, i, q->ctx);
+	PQclear(res);
+	return r;
+}
+
+int pg_query(struct mg_store *s, struct pg_query *q)
+{
+	return pg_read((struct pg_store *)s, query_fn, q);
+}
+
+static int first_int(const PGresult *res, int64_t *out)
+{
+	if (PQntuples(res) != 1)
+		return -EIO;
+	*out = pg_int(res, 0, 0);
+	return 0;
+}
+
+/* Executes id and reads the id of the row it returned. */
+int pg_insert_returning(struct pg_conn *c, enum pg_stmt_id id, const struct pg_params *p,
+                        int64_t *new_id)
+{
+	int r = 0;
+	PGresult *res = pg_exec(c, id, p, &r);
+	if (!res)
+		return r;
+	r = PQntuples(res) == 1 ? first_int(res, new_id) : -ENOENT;
+	PQclear(res);
+	return r;
+}
+
 /* ---- open / close ---- */
 
 static int pg_set_reserve(struct mg_store *s, uint64_t bytes)

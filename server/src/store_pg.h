@@ -134,10 +134,32 @@ const char *pg_text(const PGresult *res, int row, int col); /* NULL as "" */
 int pg_tx(struct pg_store *s, int (*fn)(struct pg_conn *c, void *arg), void *arg);
 /* Runs fn on a pooled connection without an explicit transaction. */
 int pg_read(struct pg_store *s, int (*fn)(struct pg_conn *c, void *arg), void *arg);
+/* Executes id expecting exactly one changed row: 0, -ENOENT, or an error. */
+int pg_run_one(struct pg_conn *c, enum pg_stmt_id id, const struct pg_params *p);
+/* Executes id (INSERT ... RETURNING id) and reads the new row's id; -ENOENT: no row. */
+int pg_insert_returning(struct pg_conn *c, enum pg_stmt_id id, const struct pg_params *p,
+                        int64_t *new_id);
+/* A read whose rows go to row(res, i, ctx) until it returns non-zero. */
+struct pg_query {
+	enum pg_stmt_id id;
+	struct pg_params p;
+	int (*row)(const PGresult *res, int i, void *ctx);
+	void *ctx;
+};
+/* Runs q on a pooled connection: the value row() stopped with, 0, or an error. */
+int pg_query(struct mg_store *s, struct pg_query *q);
+/* What the row functions of pg_query() carry: the caller's callback (cast back where it is
+ * called), its context, a result buffer and a number. */
+struct pg_cb {
+	void (*cb)(void);
+	void *ctx;
+	void *buf;
+	int64_t i64;
+};
 /* Records an admin action (both rows) inside the caller's transaction. */
 int pg_log_action(struct pg_conn *c, struct mg_store_action *act, int64_t new_id);
 
-/* ---- store_pg_events.c / store_pg_admin.c: the operations ---- */
+/* ---- store_pg_{events,hosts,policy,admin}.c: the operations ---- */
 int pgs_admin_log(struct mg_store *s, struct mg_store_action *act);
 int pgs_admin_actions_foreach(struct mg_store *s, int64_t after_id, uint32_t limit,
                               int (*cb)(void *, const struct mg_store_admin_action *), void *ctx);

@@ -415,6 +415,42 @@ fail:
 	return r;
 }
 
+/* Steps a statement expected to change exactly one row: 0, -ENOENT (none), or an error. */
+int sq_step_one(struct sq_conn *c, sqlite3_stmt *st)
+{
+	int r = sq_step_done(st);
+	if (r == 0 && sqlite3_changes(c->db) == 0)
+		r = -ENOENT;
+	return r;
+}
+
+/* Runs a reader query: bind(st, ctx) then row(st, ctx) per row until it returns non-zero. */
+int sq_read_rows(struct mg_store *s, enum sq_stmt_id id, void (*bind)(sqlite3_stmt *, void *),
+                 int (*row)(sqlite3_stmt *, void *), void *ctx)
+{
+	struct sq_store *sst = (struct sq_store *)s;
+	struct sq_conn *c = NULL;
+	int r = sq_reader_get(sst, &c);
+	if (r < 0)
+		return r;
+	sqlite3_stmt *st = sq_stmt(c, id, &r);
+	if (st) {
+		if (bind)
+			bind(st, ctx);
+		int rc;
+		while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+			r = row(st, ctx);
+			if (r != 0)
+				break;
+		}
+		if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+			r = sq_err(rc);
+		sqlite3_reset(st);
+	}
+	sq_reader_put(sst, c);
+	return r;
+}
+
 /* ---- open / close ---- */
 
 static int sq_set_reserve(struct mg_store *s, uint64_t bytes)

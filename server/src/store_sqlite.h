@@ -112,6 +112,12 @@ int sq_err(int rc);
 sqlite3_stmt *sq_stmt(struct sq_conn *c, enum sq_stmt_id id, int *err);
 /* The events query (or count) for a filter mask. */
 sqlite3_stmt *sq_events_stmt(struct sq_conn *c, unsigned mask, int *err);
+/* Steps a statement expected to change exactly one row: 0, -ENOENT (none), or an error. */
+int sq_step_one(struct sq_conn *c, sqlite3_stmt *st);
+/* A reader query: bind(st, ctx) (optional), then row(st, ctx) for each row until it returns
+ * non-zero; returns that value, 0 after the last row, or an error. */
+int sq_read_rows(struct mg_store *s, enum sq_stmt_id id, void (*bind)(sqlite3_stmt *, void *),
+                 int (*row)(sqlite3_stmt *, void *), void *ctx);
 /* Runs a statement without parameters or rows to read. */
 int sq_run(struct sq_conn *c, enum sq_stmt_id id);
 /* Steps st once expecting no row, then resets it. */
@@ -139,7 +145,7 @@ int sq_writer_run(struct sq_writer *w, sq_job_fn fn, void *arg);
 /* Closes a connection and its statements; NULL accepted. */
 void sq_conn_free(struct sq_conn **c);
 
-/* ---- store_sqlite_events.c / store_sqlite_admin.c: the operations ---- */
+/* ---- store_sqlite_{events,hosts,policy,admin}.c: the operations ---- */
 int sq_admin_log(struct mg_store *s, struct mg_store_action *act);
 int sq_admin_actions_foreach(struct mg_store *s, int64_t after_id, uint32_t limit,
                              int (*cb)(void *, const struct mg_store_admin_action *), void *ctx);

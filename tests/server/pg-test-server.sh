@@ -21,6 +21,10 @@ if [ -z "$action" ] || [ -z "$state" ]; then
   echo "usage: $0 start|stop STATEFILE" >&2
   exit 2
 fi
+case "$state" in
+/*) ;;
+*) state="$PWD/$state" ;;
+esac
 
 # MG_PG_BINDIR, when set, is the only place looked at.
 find_bindir() {
@@ -72,6 +76,7 @@ start)
   dir=$(mktemp -d /tmp/mg-pg.XXXXXX)
   [ "$(id -u)" -eq 0 ] && chown "$pguser" "$dir"
   chmod 700 "$dir"
+  cd "$dir" # the server's user may not enter the caller's directory
   if ! as_user "$bindir/initdb" -D "$dir/data" -A trust -U mgtest -E UTF8 --no-locale \
       --no-sync >"$dir/initdb.log" 2>&1; then
     cat "$dir/initdb.log" >&2
@@ -119,6 +124,7 @@ stop)
   dir=$(state_get dir)
   pguser=$(state_get user)
   pid=$(state_get pid)
+  cd /
   if [ -n "$dir" ] && [ -d "$dir/data" ]; then
     bindir=$(find_bindir) || bindir=""
     if [ -n "$bindir" ]; then

@@ -24,6 +24,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <dirent.h>
+
 #include <cmocka.h>
 #include <libpq-fe.h>
 #include <sqlite3.h>
@@ -1517,10 +1519,32 @@ static int read_state(const char *file)
 	return r;
 }
 
+/* Removes this run's SQLite files (t<pid>_*), and the directory when the run made it. */
+static void cleanup_dir(bool made)
+{
+	char prefix[32];
+	snprintf(prefix, sizeof(prefix), "t%d_", (int)getpid());
+	DIR *d = opendir(g_dir);
+	if (!d)
+		return;
+	struct dirent *e;
+	while ((e = readdir(d)) != NULL) {
+		if (strncmp(e->d_name, prefix, strlen(prefix)) != 0)
+			continue;
+		char p[PATH_MAX + 300];
+		snprintf(p, sizeof(p), "%s/%s", g_dir, e->d_name);
+		unlink(p);
+	}
+	closedir(d);
+	if (made)
+		rmdir(g_dir);
+}
+
 int main(void)
 {
 	const char *url = getenv("MG_TEST_STORE_URL");
 	const char *file = getenv("MG_TEST_STORE_URL_FILE");
+	bool made_dir = false;
 	if (file && *file) {
 		int r = read_state(file);
 		if (r != 0)
@@ -1535,6 +1559,7 @@ int main(void)
 			perror("mkdtemp");
 			return 1;
 		}
+		made_dir = true;
 	}
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_open_errors),
@@ -1559,5 +1584,8 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_text_roundtrip, setup, teardown),
 	};
 	const char *name = g_pg ? "store (postgresql)" : "store (sqlite)";
-	return _cmocka_run_group_tests(name, tests, sizeof(tests) / sizeof(tests[0]), NULL, NULL);
+	int r = _cmocka_run_group_tests(name, tests, sizeof(tests) / sizeof(tests[0]), NULL, NULL);
+	if (!g_pg && r == 0)
+		cleanup_dir(made_dir); /* a failed run keeps its files to look at */
+	return r;
 }

@@ -532,6 +532,15 @@ static void enforce(struct mg_agent *a, struct agent_dev *d)
 	}
 }
 
+/* A device string fit for a log line: control characters as '?', at most len - 1 bytes. */
+static void log_safe(const char *in, char *out, size_t len)
+{
+	size_t o = 0;
+	for (; *in && o + 1 < len; in++)
+		out[o++] = ((unsigned char)*in < 0x20 || *in == 0x7f || *in == '"') ? '?' : *in;
+	out[o] = '\0';
+}
+
 /*
  * Decides d and writes the kernel state; records the decision. at_start: d was found by the
  * start-up scan, so present_device_policy applies (and only then).
@@ -597,9 +606,11 @@ static int decide(struct mg_agent *a, struct agent_dev *d, bool at_start)
 	}
 	if (r == 0 && d->target == MG_TARGET_ALLOW && d->blocked.n > 0)
 		r = record_decision(a, d, MG_EV_DEVICE_SUSPICIOUS, NULL);
+	char name[80];
+	log_safe(d->dev ? d->dev->name : "", name, sizeof(name));
 	mg_log(MG_LOG_INFO, "%s %s:%s \"%s\" -> %s%s%s", d->devpath,
-	       d->dev ? d->dev->vendor_id : "????", d->dev ? d->dev->product_id : "????",
-	       d->dev ? d->dev->name : "", mg_target_name(d->target),
+	       d->dev ? d->dev->vendor_id : "????", d->dev ? d->dev->product_id : "????", name,
+	       mg_target_name(d->target),
 	       a->conf.mode == MG_MODE_AUDIT ? " (audit: not applied)" : "",
 	       d->blocked.n ? " with interfaces kept off" : "");
 	return r == -ENOMEM ? r : 0;

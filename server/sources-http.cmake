@@ -1,0 +1,25 @@
+# mg_collector_core: the collector's HTTPS server (libmicrohttpd + GnuTLS), its CA (OpenSSL
+# libcrypto), the terminal API and the request-body parsers. mynaguard-collector: the CLI
+# (init, serve, token create). Tests: tests/server/tests-api.cmake; fuzz: fuzz/fuzz_api_body.c.
+mg_require_pkg(MICROHTTPD libmicrohttpd libmicrohttpd-dev)
+mg_require_pkg(GNUTLS gnutls libgnutls28-dev)
+mg_require_pkg(LIBCRYPTO libcrypto libssl-dev)
+
+add_library(mg_collector_core STATIC
+  src/api.c
+  src/api_body.c
+  src/api_enroll.c
+  src/api_events.c
+  src/api_heartbeat.c
+  src/ca.c
+  src/http.c)
+target_include_directories(mg_collector_core PUBLIC ${CMAKE_CURRENT_SOURCE_DIR}/src)
+target_link_libraries(mg_collector_core
+  PUBLIC mg_collector_store mg_common PkgConfig::LIBCRYPTO
+  PRIVATE PkgConfig::MICROHTTPD PkgConfig::GNUTLS)
+mg_target_defaults(mg_collector_core)
+
+add_executable(mynaguard-collector src/collector_main.c)
+target_link_libraries(mynaguard-collector PRIVATE mg_collector_core)
+mg_target_defaults(mynaguard-collector)
+install(TARGETS mynaguard-collector RUNTIME DESTINATION ${CMAKE_INSTALL_SBINDIR})

@@ -1,0 +1,445 @@
+/* Parsers of the collector API's request bodies (api_body.h, docs/API.md). */
+#include "api_body.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+#include <openssl/evp.h>
+
+#include "mg/event.h"
+#include "mg/time.h"
+#include "mg/utf8.h"
+
+struct item {
+	char *json;
+	char hash[65];
+	char prev_hash[65];
+	char *user, *serial, *name, *dev_hash;
+	char vid[5], pid[5];
+};
+
+struct batch_priv {
+	struct item *items;
+	size_t n;
+};
+
+static void seterr(char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void seterr(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+	if (!err || errlen == 0)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+}
+
+int mg_api_sha256_hex(const void *data, size_t len, char hex[65])
+{
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int mdlen = 0;
+	static const char digits[] = "0123456789abcdef";
+	if (EVP_Digest(data, len, md, &mdlen, EVP_sha256(), NULL) != 1 || mdlen != 32)
+		return -EIO;
+	for (size_t i = 0; i < 32; i++) {
+		hex[2 * i] = digits[md[i] >> 4];
+		hex[2 * i + 1] = digits[md[i] & 15];
+	}
+	hex[64] = '\0';
+	return 0;
+}
+
+/* Strict top-level object: at most MG_API_MAX_BODY bytes, no duplicate keys, valid UTF-8. */
+static json_t *load_object(const char *buf, size_t len, char *err, size_t errlen)
+{
+	json_error_t je;
+	json_t *root;
+	if (len > MG_API_MAX_BODY) {
+		seterr(err, errlen, "body larger than %u bytes", MG_API_MAX_BODY);
+		return NULL;
+	}
+	root = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &je);
+	if (!root) {
+		/* je.text may quote the input: give only the position. */
+		seterr(err, errlen, "invalid JSON (line %d, column %d)", je.line, je.column);
+		return NULL;
+	}
+	if (!json_is_object(root)) {
+		seterr(err, errlen, "expected a JSON object");
+		json_decref(root);
+		return NULL;
+	}
+	return root;
+}
+
+/* Every key of obj is one of names (NULL-terminated). */
+static int only_keys(json_t *obj, const char *const *names, char *err, size_t errlen)
+{
+	const char *key;
+	json_t *v;
+	json_object_foreach(obj, key, v)
+	{
+		bool known = false;
+		(void)v;
+		for (size_t i = 0; names[i]; i++)
+			if (strcmp(key, names[i]) == 0)
+				known = true;
+		if (!known) {
+			seterr(err, errlen, "%.64s: unknown key", key);
+			return -EINVAL;
+		}
+	}
+	return 0;
+}
+
+/* Required string member of 1..size-1 bytes copied into dst. */
+static int get_str(json_t *obj, const char *key, char *dst, size_t size, char *err, size_t errlen)
+{
+	json_t *v = json_object_get(obj, key);
+	size_t n;
+	if (!v) {
+		seterr(err, errlen, "%s: missing", key);
+		return -EINVAL;
+	}
+	if (!json_is_string(v)) {
+		seterr(err, errlen, "%s: expected a string", key);
+		return -EINVAL;
+	}
+	n = json_string_length(v);
+	if (n == 0 || n >= size || memchr(json_string_value(v), '\0', n)) {
+		seterr(err, errlen, "%s: must be 1 to %zu bytes", key, size - 1);
+		return -EINVAL;
+	}
+	memcpy(dst, json_string_value(v), n + 1);
+	return 0;
+}
+
+/* Required integer member in 0..2^53-1. */
+static int get_uint(json_t *obj, const char *key, uint64_t *out, char *err, size_t errlen)
+{
+	json_t *v = json_object_get(obj, key);
+	if (!v) {
+		seterr(err, errlen, "%s: missing", key);
+		return -EINVAL;
+	}
+	if (!json_is_integer(v) || json_integer_value(v) < 0 ||
+	    json_integer_value(v) > (json_int_t)((1ULL << 53) - 1)) {
+		seterr(err, errlen, "%s: expected an integer from 0 to 2^53 - 1", key);
+		return -EINVAL;
+	}
+	*out = (uint64_t)json_integer_value(v);
+	return 0;
+}
+
+static bool is_hex64(const char *s)
+{
+	size_t i;
+	for (i = 0; s[i]; i++)
+		if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
+			return false;
+	return i == 64;
+}
+
+static bool is_hex4(const char *s)
+{
+	return s && strlen(s) == 4 && strspn(s, "0123456789abcdef") == 4;
+}
+
+void mg_enroll_req_clear(struct mg_enroll_req *r)
+{
+	if (!r)
+		return;
+	free(r->csr);
+	explicit_bzero(r, sizeof(*r));
+}
+
+int mg_api_parse_enroll(const char *buf, size_t len, struct mg_enroll_req *out, char *err,
+                        size_t errlen)
+{
+	static const char *const keys[] = {"token", "csr", "hostname", "agent_version", NULL};
+	struct mg_enroll_req r = {0};
+	json_t *root = load_object(buf, len, err, errlen);
+	json_t *csr;
+	int ret = -EINVAL;
+	if (!root)
+		goto fail;
+	if (only_keys(root, keys, err, errlen) < 0 ||
+	    get_str(root, "token", r.token, sizeof(r.token), err, errlen) < 0 ||
+	    get_str(root, "hostname", r.hostname, sizeof(r.hostname), err, errlen) < 0 ||
+	    get_str(root, "agent_version", r.agent_version, sizeof(r.agent_version), err, errlen) <
+	        0)
+		goto fail;
+	csr = json_object_get(root, "csr");
+	if (!json_is_string(csr) || json_string_length(csr) == 0 ||
+	    json_string_length(csr) > MG_API_MAX_CSR) {
+		seterr(err, errlen, "csr: expected a PEM string of at most %u bytes",
+		       MG_API_MAX_CSR);
+		goto fail;
+	}
+	r.csr_len = json_string_length(csr);
+	r.csr = malloc(r.csr_len + 1);
+	if (!r.csr) {
+		ret = -ENOMEM;
+		goto fail;
+	}
+	memcpy(r.csr, json_string_value(csr), r.csr_len + 1);
+	*out = r;
+	memset(&r, 0, sizeof(r));
+	ret = 0;
+fail:
+	mg_enroll_req_clear(&r);
+	json_decref(root);
+	return ret;
+}
+
+int mg_api_parse_heartbeat(const char *buf, size_t len, struct mg_heartbeat_req *out, char *err,
+                           size_t errlen)
+{
+	static const char *const keys[] = {"spool_depth", "oldest_unsent", "policy_version",
+	                                   "agent_version", NULL};
+	struct mg_heartbeat_req r = {0};
+	json_t *root = load_object(buf, len, err, errlen);
+	json_t *old;
+	int ret = -EINVAL;
+	if (!root)
+		goto fail;
+	if (only_keys(root, keys, err, errlen) < 0 ||
+	    get_uint(root, "spool_depth", &r.spool_depth, err, errlen) < 0 ||
+	    get_uint(root, "policy_version", &r.policy_version, err, errlen) < 0 ||
+	    get_str(root, "agent_version", r.agent_version, sizeof(r.agent_version), err, errlen) <
+	        0)
+		goto fail;
+	old = json_object_get(root, "oldest_unsent");
+	if (!old) {
+		seterr(err, errlen, "oldest_unsent: missing");
+		goto fail;
+	}
+	if (!json_is_null(old) &&
+	    (!json_is_string(old) || json_string_length(old) > 64 ||
+	     mg_time_parse(json_string_value(old), &r.oldest_unsent_us) < 0)) {
+		seterr(err, errlen, "oldest_unsent: expected an RFC 3339 time or null");
+		goto fail;
+	}
+	*out = r;
+	ret = 0;
+fail:
+	json_decref(root);
+	return ret;
+}
+
+static void priv_free(struct batch_priv *p)
+{
+	if (!p)
+		return;
+	for (size_t i = 0; i < p->n; i++) {
+		free(p->items[i].json);
+		free(p->items[i].user);
+		free(p->items[i].serial);
+		free(p->items[i].name);
+		free(p->items[i].dev_hash);
+	}
+	free(p->items);
+	free(p);
+}
+
+void mg_events_batch_free(struct mg_events_batch **b)
+{
+	if (!b || !*b)
+		return;
+	priv_free((*b)->priv);
+	free((*b)->evs);
+	free(*b);
+	*b = NULL;
+}
+
+/* An index field: the repaired UTF-8 text when it fits in size bytes; NULL otherwise. */
+static int index_str(const char *s, size_t size, char **out)
+{
+	*out = NULL;
+	if (!s || strlen(s) >= size)
+		return 0;
+	*out = mg_utf8_repair(s, strlen(s), NULL);
+	if (!*out)
+		return -ENOMEM;
+	if (strlen(*out) >= size) {
+		free(*out);
+		*out = NULL;
+	}
+	return 0;
+}
+
+/* Takes "hash" and "prev_hash" out of o (which the caller owns) into it. */
+static int take_hashes(json_t *o, size_t i, struct item *it, char *err, size_t errlen)
+{
+	json_t *h = json_object_get(o, "hash");
+	json_t *p = json_object_get(o, "prev_hash");
+	if (!json_is_string(h) || !is_hex64(json_string_value(h))) {
+		seterr(err, errlen, "events[%zu].hash: expected 64 lower-case hex digits", i);
+		return -EINVAL;
+	}
+	if (!json_is_string(p) || (json_string_length(p) != 0 && !is_hex64(json_string_value(p)))) {
+		seterr(err, errlen,
+		       "events[%zu].prev_hash: expected \"\" or 64 lower-case hex digits", i);
+		return -EINVAL;
+	}
+	memcpy(it->hash, json_string_value(h), 65);
+	memcpy(it->prev_hash, json_string_value(p), json_string_length(p) + 1);
+	json_object_del(o, "hash");
+	json_object_del(o, "prev_hash");
+	return 0;
+}
+
+static int parse_one(json_t *elem, size_t i, const char *boot_id, struct item *it,
+                     struct mg_store_event *se, char *err, size_t errlen)
+{
+	char msg[160] = "";
+	char hex[65];
+	char *text = NULL;
+	size_t jlen = 0;
+	struct mg_event *ev = NULL;
+	json_t *o = NULL;
+	int ret = -EINVAL;
+
+	if (!json_is_object(elem)) {
+		seterr(err, errlen, "events[%zu]: expected an object", i);
+		goto fail;
+	}
+	o = json_deep_copy(elem);
+	if (!o) {
+		ret = -ENOMEM;
+		goto fail;
+	}
+	if (take_hashes(o, i, it, err, errlen) < 0)
+		goto fail;
+	text = json_dumps(o, JSON_COMPACT);
+	if (!text) {
+		ret = -ENOMEM;
+		goto fail;
+	}
+	ret = mg_event_from_json(text, strlen(text), &ev, msg, sizeof(msg));
+	if (ret < 0) {
+		seterr(err, errlen, "events[%zu]: %s", i, msg);
+		ret = ret == -ENOMEM ? -ENOMEM : -EINVAL;
+		goto fail;
+	}
+	ret = -EINVAL;
+	if (strcmp(ev->boot_id, boot_id) != 0) {
+		seterr(err, errlen, "events[%zu].boot_id: differs from the batch's boot_id", i);
+		goto fail;
+	}
+	if (ev->seq == 0) {
+		seterr(err, errlen, "events[%zu].seq: must be at least 1", i);
+		goto fail;
+	}
+	ret = mg_event_to_json(ev, &it->json, &jlen);
+	if (ret < 0) {
+		seterr(err, errlen, "events[%zu]: cannot be written canonically", i);
+		goto fail;
+	}
+	ret = mg_api_sha256_hex(it->json, jlen, hex);
+	if (ret < 0)
+		goto fail;
+	if (strcmp(hex, it->hash) != 0) {
+		seterr(err, errlen, "events[%zu].hash: does not match the event", i);
+		ret = -EBADMSG;
+		goto fail;
+	}
+	ret = -ENOMEM;
+	if (ev->user && index_str(ev->user->name, 256, &it->user) < 0)
+		goto fail;
+	if (ev->device) {
+		if (index_str(ev->device->serial, MG_STORE_DEVSTR_SIZE, &it->serial) < 0 ||
+		    index_str(ev->device->name, MG_STORE_DEVSTR_SIZE, &it->name) < 0 ||
+		    index_str(ev->device->hash, 128, &it->dev_hash) < 0)
+			goto fail;
+		if (is_hex4(ev->device->vendor_id) && is_hex4(ev->device->product_id)) {
+			memcpy(it->vid, ev->device->vendor_id, 5);
+			memcpy(it->pid, ev->device->product_id, 5);
+		}
+	}
+	*se = (struct mg_store_event){
+	    .seq = ev->seq,
+	    .time_us = ev->time_us,
+	    .type = mg_event_type_name(ev->type),
+	    .json = it->json,
+	    .hash = it->hash,
+	    .prev_hash = it->prev_hash,
+	    .user = it->user,
+	    .device_serial = it->serial,
+	    .device_vendor_id = it->vid[0] ? it->vid : NULL,
+	    .device_product_id = it->pid[0] ? it->pid : NULL,
+	    .device_name = it->name,
+	    .device_hash = it->dev_hash,
+	};
+	ret = 0;
+fail:
+	mg_event_free(&ev);
+	free(text);
+	json_decref(o);
+	return ret;
+}
+
+int mg_api_parse_events(const char *buf, size_t len, struct mg_events_batch **out, char *err,
+                        size_t errlen)
+{
+	static const char *const keys[] = {"boot_id", "events", NULL};
+	struct mg_events_batch *b = NULL;
+	struct batch_priv *p = NULL;
+	json_t *root = load_object(buf, len, err, errlen);
+	json_t *arr;
+	size_t n;
+	int ret = -EINVAL;
+
+	if (!root)
+		goto fail;
+	if (only_keys(root, keys, err, errlen) < 0)
+		goto fail;
+	ret = -ENOMEM;
+	b = calloc(1, sizeof(*b));
+	p = calloc(1, sizeof(*p));
+	if (!b || !p)
+		goto fail;
+	ret = -EINVAL;
+	if (get_str(root, "boot_id", b->boot_id, sizeof(b->boot_id), err, errlen) < 0)
+		goto fail;
+	arr = json_object_get(root, "events");
+	if (!json_is_array(arr) || json_array_size(arr) == 0) {
+		seterr(err, errlen, "events: expected a non-empty array");
+		goto fail;
+	}
+	n = json_array_size(arr);
+	if (n > MG_API_MAX_EVENTS) {
+		seterr(err, errlen, "events: more than %u events", MG_API_MAX_EVENTS);
+		ret = -EFBIG;
+		goto fail;
+	}
+	ret = -ENOMEM;
+	p->items = calloc(n, sizeof(*p->items));
+	b->evs = calloc(n, sizeof(*b->evs));
+	if (!p->items || !b->evs)
+		goto fail;
+	p->n = n;
+	for (size_t i = 0; i < n; i++) {
+		ret = parse_one(json_array_get(arr, i), i, b->boot_id, &p->items[i], &b->evs[i],
+		                err, errlen);
+		if (ret < 0)
+			goto fail;
+	}
+	b->n = n;
+	b->priv = p;
+	p = NULL;
+	*out = b;
+	b = NULL;
+	ret = 0;
+fail:
+	priv_free(p);
+	mg_events_batch_free(&b);
+	json_decref(root);
+	return ret;
+}

@@ -1,0 +1,65 @@
+/*
+ * Thin adapter over libmicrohttpd (HTTPS through GnuTLS): the server accumulates each
+ * request body (at most MG_HTTP_MAX_BODY bytes, enforced while receiving: 413), verifies the
+ * client certificate against the trust CA and hands one complete request to a handler. The
+ * handler sees no libmicrohttpd type, so the API logic is testable without a socket.
+ */
+#ifndef MG_HTTP_H
+#define MG_HTTP_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define MG_HTTP_MAX_BODY (1024u * 1024u)
+
+enum mg_http_peer {
+	MG_PEER_NONE,     /* no client certificate was sent */
+	MG_PEER_INVALID,  /* sent, but does not verify against the trust CA (or is unreadable) */
+	MG_PEER_VERIFIED, /* verified; serial holds its serial number */
+};
+
+struct mg_http_request {
+	const char *method;
+	const char *url;
+	const char *body; /* NUL-terminated; body_len bytes */
+	size_t body_len;
+	enum mg_http_peer peer;
+	char serial[72]; /* lower-case hex, no leading zero bytes; "" unless VERIFIED */
+	char remote[64]; /* client address */
+};
+
+struct mg_http_response {
+	unsigned status;
+	char *body;           /* malloc'd JSON or NULL (the server frees it) */
+	unsigned retry_after; /* seconds; 0: no Retry-After header */
+};
+
+/* Returns 0 with resp filled; a negative errno makes the server answer 500. */
+typedef int (*mg_http_handler)(void *ctx, const struct mg_http_request *req,
+                               struct mg_http_response *resp);
+
+struct mg_http_config {
+	const char *address; /* IPv4 or IPv6 literal */
+	uint16_t port;       /* 0: any free port (see mg_http_port()) */
+	const char *key_pem, *cert_pem, *trust_pem;
+	unsigned threads;         /* thread pool size, >= 1 */
+	unsigned max_connections; /* total */
+	unsigned per_ip;          /* connections per client address */
+	unsigned timeout_s;       /* idle connection timeout */
+	mg_http_handler handler;
+	void *handler_ctx;
+};
+
+struct mg_http_server;
+
+/* Starts listening (background threads). -EADDRINUSE, -EINVAL, -EIO. */
+int mg_http_start(const struct mg_http_config *cfg, struct mg_http_server **out);
+/* The port actually bound. */
+uint16_t mg_http_port(const struct mg_http_server *srv);
+/* Stops the threads, closes every connection; NULL accepted. */
+void mg_http_stop(struct mg_http_server **srv);
+
+/* resp = status with {"error": msg}. 0 or -ENOMEM. */
+int mg_http_error(struct mg_http_response *resp, unsigned status, const char *msg);
+
+#endif

@@ -15,7 +15,7 @@ add_library(mg_collector_core STATIC
   src/http.c)
 target_include_directories(mg_collector_core PUBLIC ${CMAKE_CURRENT_SOURCE_DIR}/src)
 target_link_libraries(mg_collector_core
-  PUBLIC mg_collector_store mg_common PkgConfig::LIBCRYPTO
+  PUBLIC mg_collector_store mg_policy_verify mg_common PkgConfig::LIBCRYPTO
   PRIVATE PkgConfig::MICROHTTPD PkgConfig::GNUTLS)
 mg_target_defaults(mg_collector_core)
 

@@ -11,6 +11,7 @@
 
 #include "ca.h"
 #include "http.h"
+#include "policy_sign.h"
 #include "store.h"
 
 struct mg_api {
@@ -19,6 +20,7 @@ struct mg_api {
 	uint32_t cert_days;     /* validity of issued client certificates */
 	unsigned max_inflight;  /* concurrent /v1/events ingests; more: 503 */
 	atomic_uint inflight;
+	char policy_pubkey[MG_POLICY_PUBKEY_B64_SIZE]; /* base64 Ed25519 key terminals pin */
 };
 
 int mg_api_handle(void *ctx, const struct mg_http_request *req, struct mg_http_response *resp);

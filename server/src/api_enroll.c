@@ -62,7 +62,7 @@ int mg_api_enroll(struct mg_api *api, const struct mg_http_request *req,
 		goto done;
 	r = -ENOMEM;
 	o = json_pack("{s:I,s:s,s:s,s:s}", "host_id", (json_int_t)host_id, "certificate", cert,
-	              "ca", mg_ca_pem(api->ca), "policy_public_key", "");
+	              "ca", mg_ca_pem(api->ca), "policy_public_key", api->policy_pubkey);
 	if (!o || !(resp->body = json_dumps(o, JSON_COMPACT)))
 		goto done;
 	resp->status = 200;

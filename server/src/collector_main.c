@@ -161,10 +161,22 @@ static int cmd_init(int argc, char **argv)
 	r = mg_ca_create_server(o.data_dir, names, n, SERVER_DAYS);
 	if (r < 0)
 		return mg_log_errno(MG_LOG_ERR, r, "creating the TLS certificate"), 1;
+	/* The policy-signing key: separate from the CA and TLS keys (docs/POLICY.md). */
+	char keypath[PATH_MAX], pub[MG_POLICY_PUBKEY_B64_SIZE];
+	struct mg_policy_key *pk = NULL;
+	if (snprintf(keypath, sizeof(keypath), "%s/policy.key", o.data_dir) >= (int)sizeof(keypath))
+		return mg_err("%s: path too long", o.data_dir), 1;
+	r = mg_policy_key_generate(keypath, &pk);
+	if (r == 0)
+		r = mg_policy_key_public_b64(pk, pub);
+	mg_policy_key_free(&pk);
+	if (r < 0)
+		return mg_log_errno(MG_LOG_ERR, r, "creating the policy-signing key"), 1;
 	if (open_store(&o, &s) < 0)
 		return 1;
 	mg_store_close(&s);
-	printf("initialised %s (CA: %s/ca.pem)\n", o.data_dir, o.data_dir);
+	printf("initialised %s (CA: %s/ca.pem)\npolicy public key: %s\n", o.data_dir, o.data_dir,
+	       pub);
 	return 0;
 }
 
@@ -239,6 +251,16 @@ static int cmd_serve(int argc, char **argv)
 		mg_err("cannot load the CA from %s", o.data_dir);
 		goto done;
 	}
+	char keypath[PATH_MAX];
+	struct mg_policy_key *pk = NULL;
+	snprintf(keypath, sizeof(keypath), "%s/policy.key", o.data_dir);
+	if (mg_policy_key_load(keypath, &pk) < 0 ||
+	    mg_policy_key_public_b64(pk, api.policy_pubkey) < 0) {
+		mg_policy_key_free(&pk);
+		mg_err("cannot load the policy-signing key %s", keypath);
+		goto done;
+	}
+	mg_policy_key_free(&pk);
 	if (open_store(&o, &s) < 0)
 		goto done;
 	api.store = s;

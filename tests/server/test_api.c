@@ -310,7 +310,11 @@ static int64_t enroll(const char *name, char *keypath, char *certpath)
 	assert_int_equal(post_json("/v1/enroll", enroll_body(tok, csr, name), false, &a), 200);
 	id = json_integer_value(json_object_get(a, "host_id"));
 	assert_true(id > 0);
-	assert_string_equal(json_string_value(json_object_get(a, "policy_public_key")), "");
+	/* The policy key terminals pin: 32 raw bytes in base64, and not the CA or TLS key. */
+	const char *pk = json_string_value(json_object_get(a, "policy_public_key"));
+	assert_non_null(pk);
+	assert_int_equal(strlen(pk), 44);
+	assert_int_equal(pk[43], '=');
 	assert_non_null(strstr(json_string_value(json_object_get(a, "ca")), "BEGIN CERTIFICATE"));
 	snprintf(keypath, PATH_MAX, "%s/%s.key", g_dir, name);
 	snprintf(certpath, PATH_MAX, "%s/%s.pem", g_dir, name);

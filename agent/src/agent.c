@@ -197,45 +197,9 @@ static int fill_device(struct mg_event *ev, const struct agent_dev *d)
 	for (size_t i = 0; i < dev->desc.n_ifaces; i++) {
 		char t[9];
 		mg_usb_iftype_format(dev->desc.ifaces[i].type, t);
-		char **nv = realloc(ed->interfaces.v, (ed->interfaces.n + 1) * sizeof(*nv));
-		if (!nv)
-			return -ENOMEM;
-		ed->interfaces.v = nv;
-		if (!(nv[ed->interfaces.n] = strdup(t)))
-			return -ENOMEM;
-		ed->interfaces.n++;
+		if ((r = mg_strv_add(&ed->interfaces, t)) < 0)
+			return r;
 	}
-	return 0;
-}
-
-static int strv_copy(struct mg_strv *dst, const struct mg_strv *src)
-{
-	mg_strv_free(dst);
-	if (src->n == 0)
-		return 0;
-	dst->v = calloc(src->n, sizeof(*dst->v));
-	if (!dst->v)
-		return -ENOMEM;
-	for (size_t i = 0; i < src->n; i++) {
-		if (!(dst->v[i] = strdup(src->v[i]))) {
-			dst->n = i;
-			mg_strv_free(dst);
-			return -ENOMEM;
-		}
-	}
-	dst->n = src->n;
-	return 0;
-}
-
-static int strv_add(struct mg_strv *sv, const char *s)
-{
-	char **nv = realloc(sv->v, (sv->n + 1) * sizeof(*nv));
-	if (!nv)
-		return -ENOMEM;
-	sv->v = nv;
-	if (!(nv[sv->n] = strdup(s)))
-		return -ENOMEM;
-	sv->n++;
 	return 0;
 }
 
@@ -272,7 +236,7 @@ static int record_decision(struct mg_agent *a, const struct agent_dev *d, enum m
 		goto out;
 	if ((r = mg_set_str(&dec->target, mg_target_name(d->target))) < 0 ||
 	    (r = mg_set_str(&dec->mode, a->conf.mode == MG_MODE_AUDIT ? "audit" : "enforce")) < 0 ||
-	    (r = strv_copy(&dec->blocked_interfaces, &d->blocked)) < 0 ||
+	    (r = mg_strv_copy(&dec->blocked_interfaces, &d->blocked)) < 0 ||
 	    (r = mg_set_str(&dec->error, error)) < 0 ||
 	    (r = mg_set_str(&dec->reason, d->read_error ? d->read_error : d->reason)) < 0 ||
 	    (r = mg_set_str(&dec->operator, d->has_override ? d->operator : NULL)) < 0)
@@ -412,7 +376,7 @@ static int compute_blocked(const struct mg_agent *a, struct agent_dev *d)
 		snprintf(name, sizeof(name), "%s:%u.%u", prefix, it->config_value, it->number);
 		if (mg_strv_contains(&d->blocked, name))
 			continue;
-		int r = strv_add(&d->blocked, name);
+		int r = mg_strv_add(&d->blocked, name);
 		if (r < 0)
 			return r;
 	}

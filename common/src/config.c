@@ -69,6 +69,35 @@ void mg_strv_free(struct mg_strv *sv)
 	sv->n = 0;
 }
 
+int mg_strv_addn(struct mg_strv *sv, const char *s, size_t len)
+{
+	char **nv = realloc(sv->v, (sv->n + 1) * sizeof(*nv));
+	if (!nv)
+		return -ENOMEM;
+	sv->v = nv;
+	if (!(nv[sv->n] = strndup(s, len)))
+		return -ENOMEM;
+	sv->n++;
+	return 0;
+}
+
+int mg_strv_add(struct mg_strv *sv, const char *s)
+{
+	return mg_strv_addn(sv, s, strlen(s));
+}
+
+int mg_strv_copy(struct mg_strv *dst, const struct mg_strv *src)
+{
+	mg_strv_free(dst);
+	for (size_t i = 0; i < src->n; i++) {
+		if (mg_strv_add(dst, src->v[i]) < 0) {
+			mg_strv_free(dst);
+			return -ENOMEM;
+		}
+	}
+	return 0;
+}
+
 bool mg_strv_contains(const struct mg_strv *sv, const char *s)
 {
 	for (size_t i = 0; i < sv->n; i++)
@@ -146,18 +175,8 @@ static int set_list(const struct mg_config_key *k, const char *value, void *targ
 		if (!*p)
 			break;
 		size_t n = strcspn(p, ", \t");
-		char **nv = realloc(sv.v, (sv.n + 1) * sizeof(*nv));
-		if (!nv) {
-			r = -ENOMEM;
+		if ((r = mg_strv_addn(&sv, p, n)) < 0)
 			goto out;
-		}
-		sv.v = nv;
-		sv.v[sv.n] = strndup(p, n);
-		if (!sv.v[sv.n]) {
-			r = -ENOMEM;
-			goto out;
-		}
-		sv.n++;
 		if (k->check) {
 			char msg[256] = "";
 			if (k->check(sv.v[sv.n - 1], msg, sizeof(msg)) < 0) {

@@ -310,6 +310,26 @@ static void test_parse_u64(void **state)
 	assert_true(v == UINT64_MAX); /* unchanged by failures */
 }
 
+static void test_strv(void **state)
+{
+	(void)state;
+	struct mg_strv a = {NULL, 0}, b = {NULL, 0};
+	assert_int_equal(mg_strv_add(&a, "08:*:*"), 0);
+	assert_int_equal(mg_strv_addn(&a, "06:01:01 trailing", 8), 0);
+	assert_int_equal(a.n, 2);
+	assert_string_equal(a.v[1], "06:01:01");
+	assert_int_equal(mg_strv_add(&b, "old"), 0);
+	assert_int_equal(mg_strv_copy(&b, &a), 0);
+	assert_int_equal(b.n, 2);
+	assert_true(b.v[0] != a.v[0]); /* copies, not shared */
+	assert_true(mg_strv_contains(&b, "06:01:01"));
+	assert_false(mg_strv_contains(&b, "old"));
+	mg_strv_free(&a);
+	assert_int_equal(mg_strv_copy(&b, &a), 0); /* copying an empty list empties dst */
+	assert_int_equal(b.n, 0);
+	assert_null(b.v);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -322,6 +342,7 @@ int main(void)
 	    cmocka_unit_test(test_required_key),
 	    cmocka_unit_test(test_load_file),
 	    cmocka_unit_test(test_parse_u64),
+	    cmocka_unit_test(test_strv),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

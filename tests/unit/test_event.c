@@ -22,13 +22,6 @@
 
 /* --- helpers ---------------------------------------------------------------------------- */
 
-static char *xstrdup(const char *s)
-{
-	char *c = strdup(s);
-	assert_non_null(c);
-	return c;
-}
-
 static void set(char **dst, const char *s)
 {
 	assert_int_equal(mg_set_str(dst, s), 0);
@@ -36,10 +29,7 @@ static void set(char **dst, const char *s)
 
 static void push(struct mg_strv *sv, const char *s)
 {
-	char **v = realloc(sv->v, (sv->n + 1) * sizeof(*v));
-	assert_non_null(v);
-	sv->v = v;
-	sv->v[sv->n++] = xstrdup(s);
+	assert_int_equal(mg_strv_add(sv, s), 0);
 }
 
 static struct mg_event *base_event(enum mg_event_type type)

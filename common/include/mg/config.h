@@ -75,6 +75,11 @@ const char *mg_config_error_str(const struct mg_config_error *err, char *buf, si
 int mg_parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out);
 
 void mg_strv_free(struct mg_strv *sv);
+/* Appends a copy of s[0..len) (mg_strv_add: all of s). 0 or -ENOMEM (sv keeps its items). */
+int mg_strv_addn(struct mg_strv *sv, const char *s, size_t len);
+int mg_strv_add(struct mg_strv *sv, const char *s);
+/* Replaces dst with a copy of src. 0 or -ENOMEM (dst then empty). */
+int mg_strv_copy(struct mg_strv *dst, const struct mg_strv *src);
 bool mg_strv_contains(const struct mg_strv *sv, const char *s);
 
 #endif

@@ -262,24 +262,10 @@ static int record_simple(struct mg_agent *a, const struct agent_dev *d, enum mg_
 	return r;
 }
 
-int mg_agent_started(struct mg_agent *a)
+/* agent.started / agent.stopped with version, pid and reason. */
+static int record_agent(struct mg_agent *a, enum mg_event_type type, const char *reason)
 {
-	struct mg_event *ev = mg_event_new(MG_EV_AGENT_STARTED);
-	if (!ev)
-		return -ENOMEM;
-	struct mg_event_agent *ag = mg_event_agent(ev);
-	int r = ag ? mg_set_str(&ag->version, MYNAGUARD_VERSION) : -ENOMEM;
-	if (r == 0) {
-		ag->pid = (uint64_t)getpid();
-		r = record(a, ev);
-	}
-	mg_event_free(&ev);
-	return r;
-}
-
-int mg_agent_stopping(struct mg_agent *a, const char *reason)
-{
-	struct mg_event *ev = mg_event_new(MG_EV_AGENT_STOPPED);
+	struct mg_event *ev = mg_event_new(type);
 	if (!ev)
 		return -ENOMEM;
 	struct mg_event_agent *ag = mg_event_agent(ev);
@@ -292,6 +278,16 @@ int mg_agent_stopping(struct mg_agent *a, const char *reason)
 	}
 	mg_event_free(&ev);
 	return r;
+}
+
+int mg_agent_started(struct mg_agent *a)
+{
+	return record_agent(a, MG_EV_AGENT_STARTED, NULL);
+}
+
+int mg_agent_stopping(struct mg_agent *a, const char *reason)
+{
+	return record_agent(a, MG_EV_AGENT_STOPPED, reason);
 }
 
 /* ---- interfaces ---- */
@@ -602,9 +598,7 @@ static int parent_hash(struct mg_agent *a, const char *devpath, bool at_start, c
 	size_t len = 0;
 	int r = mg_sysfs_read_attr(fd, "uevent", buf, sizeof(buf), &len);
 	close(fd);
-	struct mg_uevent ev;
-	if (r < 0 || mg_uevent_parse(buf, len, '\n', &ev, NULL, 0) < 0 ||
-	    ev.kind != MG_UEVENT_USB_DEVICE)
+	if (r < 0 || !mg_uevent_file_is_usb_device(buf, len))
 		return 0; /* a root hub's parent (PCI controller, platform device) */
 	/* Decide the parent first (it was there before its child); the path is shorter each time.
 	 */

@@ -83,6 +83,20 @@ int mg_uevent_from_fields(const char *action, const char *devpath, const char *s
 	return 0;
 }
 
+bool mg_uevent_file_is_usb_device(const char *buf, size_t len)
+{
+	static const char want[] = "DEVTYPE=usb_device";
+	size_t pos = 0;
+	while (pos < len) {
+		const char *nl = memchr(buf + pos, '\n', len - pos);
+		size_t n = nl ? (size_t)(nl - (buf + pos)) : len - pos;
+		if (n == sizeof(want) - 1 && memcmp(buf + pos, want, n) == 0)
+			return true;
+		pos += n + 1;
+	}
+	return false;
+}
+
 int mg_uevent_parse(const char *buf, size_t len, char sep, struct mg_uevent *out, char *errmsg,
                     size_t errlen)
 {

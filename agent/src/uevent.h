@@ -7,6 +7,7 @@
 #ifndef MG_UEVENT_H
 #define MG_UEVENT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #define MG_DEVPATH_MAX 1024
@@ -43,6 +44,12 @@ int mg_uevent_from_fields(const char *action, const char *devpath, const char *s
 /* Parses buf[0..len) of KEY=VALUE entries separated by sep ('\n' or '\0'), then classifies. */
 int mg_uevent_parse(const char *buf, size_t len, char sep, struct mg_uevent *out, char *errmsg,
                     size_t errlen);
+
+/*
+ * True when a sysfs `uevent` file (KEY=VALUE lines; it has no SUBSYSTEM line) describes a
+ * USB device (a line "DEVTYPE=usb_device").
+ */
+bool mg_uevent_file_is_usb_device(const char *buf, size_t len);
 
 /*
  * True for a DEVPATH we accept: "/devices/" followed by components of printable ASCII other

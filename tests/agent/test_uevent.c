@@ -83,6 +83,14 @@ static void test_parse_file_and_netlink(void **state)
 	/* A sysfs uevent file has no ACTION/DEVPATH/SUBSYSTEM: not a USB event to act on. */
 	assert_int_equal(mg_uevent_parse(file, sizeof(file) - 1, '\n', &ev, err, sizeof(err)), 0);
 	assert_int_equal(ev.kind, MG_UEVENT_IGNORE);
+	/* ...but it does say whether the directory is a USB device (a hub's parent check). */
+	assert_true(mg_uevent_file_is_usb_device(file, sizeof(file) - 1));
+	const char iface[] = "DEVTYPE=usb_interface\nDRIVER=usbhid\nINTERFACE=3/1/1\n";
+	assert_false(mg_uevent_file_is_usb_device(iface, sizeof(iface) - 1));
+	const char pci[] = "DRIVER=xhci_hcd\nPCI_CLASS=C0330\nXDEVTYPE=usb_device\n";
+	assert_false(mg_uevent_file_is_usb_device(pci, sizeof(pci) - 1));
+	const char last[] = "MAJOR=189\nDEVTYPE=usb_device"; /* no final newline */
+	assert_true(mg_uevent_file_is_usb_device(last, sizeof(last) - 1));
 
 	const char nl[] = "add@/devices/p/usb1/1-2\0ACTION=add\0DEVPATH=/devices/p/usb1/1-2\0"
 	                  "SUBSYSTEM=usb\0DEVTYPE=usb_device\0SEQNUM=1234\0";

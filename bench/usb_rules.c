@@ -53,7 +53,6 @@ static struct mg_device *device_of(const struct bench_topology *t, size_t i,
 	d->syspath = dup_or_die(n->path);
 	d->port = dup_or_die(n->port);
 	d->name = dup_or_die(c->product_name ? c->product_name : "");
-	d->manufacturer = dup_or_die(c->manufacturer ? c->manufacturer : "");
 	d->serial = dup_or_die(n->serial);
 	snprintf(d->vendor_id, sizeof(d->vendor_id), "%04x", c->vendor);
 	snprintf(d->product_id, sizeof(d->product_id), "%04x", c->product);

@@ -92,7 +92,6 @@ void mg_device_free(struct mg_device **dev)
 	free(d->syspath);
 	free(d->port);
 	free(d->name);
-	free(d->manufacturer);
 	free(d->serial);
 	free(d->connect_type);
 	free(d->hash);
@@ -192,7 +191,6 @@ int mg_device_read(int dirfd, const char *devpath, const char *parent_hash, stru
 	if (r < 0)
 		goto fail;
 	if ((r = read_optional(dirfd, "product", &d->name, errmsg, errlen)) < 0 ||
-	    (r = read_optional(dirfd, "manufacturer", &d->manufacturer, errmsg, errlen)) < 0 ||
 	    (r = read_optional(dirfd, "serial", &d->serial, errmsg, errlen)) < 0)
 		goto fail;
 	if (d->root_hub) {

@@ -15,9 +15,8 @@ struct mg_device {
 	char *syspath; /* DEVPATH below /sys: "/devices/pci0000:00/0000:00:14.0/usb1/1-2" */
 	char *port;    /* sysfs name: "1-2", or "usb1" for a root hub */
 	char *name;    /* `product` attribute (trailing \n, \r, \t, \b, \0 trimmed); "" if none */
-	char *manufacturer; /* `manufacturer`; "" if none */
-	char *serial;       /* `serial`; "" if none */
-	char vendor_id[5];  /* "0781": from `idVendor`, lower-case hex */
+	char *serial;  /* `serial`; "" if none */
+	char vendor_id[5]; /* "0781": from `idVendor`, lower-case hex */
 	char product_id[5];
 	uint16_t vendor, product;
 	char *connect_type;      /* `port/connect_type`: "hotplug", "hardwired", ...; "" if none */

@@ -39,7 +39,6 @@ static void dev_set(struct mg_device *d, uint16_t vendor, uint16_t product, cons
 	d->connect_type = dup("hotplug");
 	d->hash = dup("HASH=");
 	d->parent_hash = dup("PARENT=");
-	d->manufacturer = dup("");
 	d->syspath = dup("/devices/pci0000:00/0000:00:14.0/usb1/1-2");
 }
 
@@ -67,7 +66,6 @@ static void dev_free(struct mg_device *d)
 	free(d->connect_type);
 	free(d->hash);
 	free(d->parent_hash);
-	free(d->manufacturer);
 	free(d->syspath);
 	memset(d, 0, sizeof(*d));
 }

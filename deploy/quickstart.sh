@@ -50,7 +50,10 @@ fi
 
 # The collector on embedded SQLite.
 collector="$build/server/mynaguard-collector"
-"$collector" init --data-dir "$demo/collector" >"$demo/collector-init.txt"
+# The first administrator's password: random, kept 0600 beside the demo.
+( umask 077; openssl rand -base64 18 > "$demo/admin-password" )
+"$collector" init --data-dir "$demo/collector" --admin admin \
+  --admin-password-file "$demo/admin-password" >"$demo/collector-init.txt"
 "$collector" serve --data-dir "$demo/collector" --listen 127.0.0.1:8443 \
   2>"$demo/collector.log" &
 cpid=$!
@@ -84,6 +87,7 @@ fi
 echo "collector: https://127.0.0.1:8443 (SQLite in $demo/collector, CA $demo/collector/ca.pem);"
 echo "  $(sed -n 's/^policy public key: /policy public key: /p' "$demo/collector-init.txt")"
 echo "  enrolment token for a terminal: $token"
+echo "  admin API: user admin, password in $demo/admin-password (docs/API.md)"
 echo "  (agents do not enrol and upload yet: event-pipeline issue)"
 if [ -t 0 ] && [ "${CI:-}" != "true" ]; then
   echo "mynaguard-agent is running on a simulated USB bus; stop with Ctrl-C."

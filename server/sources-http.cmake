@@ -10,12 +10,16 @@ add_library(mg_collector_core STATIC
   src/api_body.c
   src/api_enroll.c
   src/api_events.c
+  src/api_admin.c
   src/api_heartbeat.c
+  src/api_policy.c
+  src/api_requests.c
   src/ca.c
   src/http.c)
 target_include_directories(mg_collector_core PUBLIC ${CMAKE_CURRENT_SOURCE_DIR}/src)
 target_link_libraries(mg_collector_core
-  PUBLIC mg_collector_store mg_policy_verify mg_common PkgConfig::LIBCRYPTO
+  PUBLIC mg_collector_policy mg_collector_store mg_policy_verify mg_rules mg_common
+         PkgConfig::LIBCRYPTO
   PRIVATE PkgConfig::MICROHTTPD PkgConfig::GNUTLS)
 mg_target_defaults(mg_collector_core)
 

@@ -1,26 +1,35 @@
-/* Routing of the terminal-facing API (api.h): one table of endpoints. */
+/* Routing of the collector API (api.h): one table of terminal endpoints; /v1/admin/ goes to
+ * the admin router (api_admin.c). */
 #include "api.h"
 
 #include <errno.h>
 #include <string.h>
 
 static const struct {
+	const char *method;
 	const char *path;
 	int (*fn)(struct mg_api *api, const struct mg_http_request *req,
 	          struct mg_http_response *resp);
 } routes[] = {
-    {"/v1/enroll", mg_api_enroll},
-    {"/v1/events", mg_api_events},
-    {"/v1/heartbeat", mg_api_heartbeat},
+    {"POST", "/v1/enroll", mg_api_enroll},
+    {"POST", "/v1/events", mg_api_events},
+    {"POST", "/v1/heartbeat", mg_api_heartbeat},
+    {"GET", "/v1/policy", mg_api_policy_get},
+    {"POST", "/v1/policy/applied", mg_api_policy_applied},
+    {"POST", "/v1/requests", mg_api_requests},
 };
+
+#define ADMIN_PREFIX "/v1/admin/"
 
 int mg_api_handle(void *ctx, const struct mg_http_request *req, struct mg_http_response *resp)
 {
 	struct mg_api *api = ctx;
+	if (strncmp(req->url, ADMIN_PREFIX, strlen(ADMIN_PREFIX)) == 0)
+		return mg_api_admin(api, req, resp);
 	for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
 		if (strcmp(req->url, routes[i].path) != 0)
 			continue;
-		if (strcmp(req->method, "POST") != 0)
+		if (strcmp(req->method, routes[i].method) != 0)
 			return mg_http_error(resp, 405, "method not allowed");
 		return routes[i].fn(api, req, resp);
 	}

@@ -1,7 +1,9 @@
 /*
- * The terminal-facing collector API (docs/API.md) on top of the store, the CA and the HTTP
- * adapter: POST /v1/enroll, /v1/events, /v1/heartbeat. mg_api_handle() is an
- * mg_http_handler; it never logs (answers carry the reason).
+ * The collector API (docs/API.md) on top of the store, the CA and the HTTP adapter. Terminal
+ * side (client certificate): POST /v1/enroll, /v1/events, /v1/heartbeat, /v1/requests,
+ * /v1/policy/applied, GET /v1/policy. Admin side (session token): /v1/admin/... (api_admin.h).
+ * mg_api_handle() is the mg_http_handler for all of it; it never logs (answers carry the
+ * reason; admin actions are recorded in the store).
  */
 #ifndef MG_API_H
 #define MG_API_H
@@ -9,18 +11,26 @@
 #include <stdatomic.h>
 #include <stdint.h>
 
+#include "admin_auth.h"
 #include "ca.h"
 #include "http.h"
 #include "policy_sign.h"
 #include "store.h"
 
 struct mg_api {
-	struct mg_store *store; /* borrowed */
-	struct mg_ca *ca;       /* borrowed */
-	uint32_t cert_days;     /* validity of issued client certificates */
-	unsigned max_inflight;  /* concurrent /v1/events ingests; more: 503 */
+	struct mg_store *store;                 /* borrowed */
+	struct mg_ca *ca;                       /* borrowed */
+	const struct mg_policy_key *policy_key; /* borrowed: signs new policy versions */
+	uint32_t cert_days;                     /* validity of issued client certificates */
+	unsigned max_inflight;                  /* concurrent /v1/events ingests; more: 503 */
 	atomic_uint inflight;
 	char policy_pubkey[MG_POLICY_PUBKEY_B64_SIZE]; /* base64 Ed25519 key terminals pin */
+	int64_t policy_validity_us;                    /* lifetime of a published policy */
+	/* Admin side. */
+	int64_t session_ttl_us;                /* sliding session lifetime */
+	const struct mg_argon2_params *argon2; /* cost of new password hashes */
+	unsigned max_logins;                   /* concurrent password checks; more: 503 */
+	atomic_uint logins;
 };
 
 int mg_api_handle(void *ctx, const struct mg_http_request *req, struct mg_http_response *resp);
@@ -32,6 +42,18 @@ int mg_api_events(struct mg_api *api, const struct mg_http_request *req,
                   struct mg_http_response *resp);
 int mg_api_heartbeat(struct mg_api *api, const struct mg_http_request *req,
                      struct mg_http_response *resp);
+/* GET /v1/policy (api_policy.c). */
+int mg_api_policy_get(struct mg_api *api, const struct mg_http_request *req,
+                      struct mg_http_response *resp);
+/* POST /v1/policy/applied (api_policy.c). */
+int mg_api_policy_applied(struct mg_api *api, const struct mg_http_request *req,
+                          struct mg_http_response *resp);
+/* POST /v1/requests (api_requests.c). */
+int mg_api_requests(struct mg_api *api, const struct mg_http_request *req,
+                    struct mg_http_response *resp);
+/* Everything under /v1/admin/ (api_admin.c). */
+int mg_api_admin(struct mg_api *api, const struct mg_http_request *req,
+                 struct mg_http_response *resp);
 
 /*
  * The enrolled, non-revoked host behind req's client certificate, or resp filled with 401

@@ -1,7 +1,7 @@
 /*
  * mynaguard-collector: the central collector's command line. The table below is the map of
  * the tool:
- *   init --data-dir DIR [--db URL] [--listen-name NAME]
+ *   init --data-dir DIR [--db URL] [--listen-name NAME] --admin NAME --admin-password-file FILE
  *   serve --data-dir DIR --listen ADDR:PORT [--db URL] [--threads N] [--ready-fd FD]
  *   token create --data-dir DIR [--db URL] [--expires DURATION] [--uses N]
  * The default database is sqlite:DIR/collector.db.
@@ -21,6 +21,7 @@
 #include <openssl/rand.h>
 
 #include "api.h"
+#include "admin_auth.h"
 #include "api_body.h"
 #include "ca.h"
 #include "http.h"
@@ -38,6 +39,8 @@ struct opts {
 	const char *db;
 	const char *listen_name;
 	const char *listen;
+	const char *admin;
+	const char *admin_pw_file;
 	const char *expires;
 	uint64_t uses;
 	uint64_t threads;
@@ -49,6 +52,7 @@ struct opts {
 static void usage(FILE *f)
 {
 	fputs("usage: mynaguard-collector init --data-dir DIR [--db URL] [--listen-name NAME]\n"
+	      "                                --admin NAME --admin-password-file FILE\n"
 	      "       mynaguard-collector serve --data-dir DIR --listen ADDR:PORT [--db URL]\n"
 	      "                                 [--threads N] [--cert-days N] [--ready-fd FD]\n"
 	      "       mynaguard-collector token create --data-dir DIR [--db URL]\n"
@@ -69,6 +73,10 @@ static int set_opt(struct opts *o, const char *k, const char *v)
 		o->listen_name = v;
 	else if (strcmp(k, "--listen") == 0)
 		o->listen = v;
+	else if (strcmp(k, "--admin") == 0)
+		o->admin = v;
+	else if (strcmp(k, "--admin-password-file") == 0)
+		o->admin_pw_file = v;
 	else if (strcmp(k, "--expires") == 0)
 		o->expires = v;
 	else if (strcmp(k, "--uses") == 0)
@@ -134,16 +142,68 @@ static int open_store(const struct opts *o, struct mg_store **s)
 	return r;
 }
 
+/*
+ * The first admin's password hash: the password is the first line of file (which must not be
+ * group or world readable), checked against the password policy and hashed with Argon2id.
+ */
+static int admin_password_from_file(const char *file, char hash[MG_ADMIN_HASH_SIZE])
+{
+	struct mg_file_rules rules = {.owner = geteuid(), .secret = true, .max_size = 4096};
+	const char *why = NULL;
+	char *pw = NULL;
+	size_t len = 0;
+	int r = mg_safe_read_file(file, &rules, &pw, &len, &why);
+	if (r < 0)
+		return mg_log_errno(MG_LOG_ERR, r, "%s%s%s", file, why ? ": " : "", why ? why : ""),
+		       r;
+	pw[strcspn(pw, "\r\n")] = '\0';
+	r = mg_admin_password_hash(pw, &mg_argon2_production, hash);
+	explicit_bzero(pw, len);
+	free(pw);
+	if (r == -ERANGE || r == -EINVAL)
+		return mg_err(
+		           "%s: the password must be %u or more characters of UTF-8 text without "
+		           "control characters",
+		           file, MG_ADMIN_PASSWORD_MIN),
+		       r;
+	if (r < 0)
+		mg_log_errno(MG_LOG_ERR, r, "hashing the admin password");
+	return r;
+}
+
+static int add_first_admin(struct mg_store *s, const char *name, const char *hash)
+{
+	int64_t id;
+	int r = mg_store_admin_add(s, NULL, name, hash, MG_ROLE_ADMIN, mg_now_us(), &id);
+	if (r == -EEXIST)
+		mg_err("admin %s already exists", name);
+	else if (r == -EINVAL)
+		mg_err("admin name %s: use 1-63 of A-Z a-z 0-9 . _ @ -", name);
+	else if (r < 0)
+		mg_log_errno(MG_LOG_ERR, r, "storing admin %s", name);
+	return r;
+}
+
 static int cmd_init(int argc, char **argv)
 {
-	static const char *const allowed[] = {"--data-dir", "--db", "--listen-name", NULL};
+	static const char *const allowed[] = {
+	    "--data-dir", "--db", "--listen-name", "--admin", "--admin-password-file", NULL};
 	struct opts o = {0};
 	const char *names[4];
 	size_t n = 0;
 	struct mg_store *s = NULL;
+	char hash[MG_ADMIN_HASH_SIZE];
 	int r = parse_opts(argc, argv, allowed, &o);
 	if (r < 0)
 		return 2;
+	if (!o.admin || !o.admin_pw_file) {
+		fprintf(stderr, "mynaguard-collector: init needs --admin NAME and "
+		                "--admin-password-file FILE (the first administrator)\n");
+		return 2;
+	}
+	/* Everything that can be checked is checked before anything is created. */
+	if (admin_password_from_file(o.admin_pw_file, hash) < 0)
+		return 1;
 	if (mkdir(o.data_dir, 0700) < 0 && errno != EEXIST)
 		return mg_log_errno(MG_LOG_ERR, -errno, "mkdir %s", o.data_dir), 1;
 	if (chmod(o.data_dir, 0700) < 0)
@@ -174,7 +234,11 @@ static int cmd_init(int argc, char **argv)
 		return mg_log_errno(MG_LOG_ERR, r, "creating the policy-signing key"), 1;
 	if (open_store(&o, &s) < 0)
 		return 1;
+	r = add_first_admin(s, o.admin, hash);
+	explicit_bzero(hash, sizeof(hash));
 	mg_store_close(&s);
+	if (r < 0)
+		return 1;
 	printf("initialised %s (CA: %s/ca.pem)\npolicy public key: %s\n", o.data_dir, o.data_dir,
 	       pub);
 	return 0;

@@ -30,6 +30,9 @@ struct req_state {
 	size_t len, cap;
 	bool too_large;
 	size_t discarded; /* bytes received after the cap was passed */
+	struct mg_http_arg args[MG_HTTP_MAX_ARGS];
+	size_t n_args;
+	bool bad_args; /* too many or a repeated key */
 };
 
 /*
@@ -50,6 +53,28 @@ int mg_http_error(struct mg_http_response *resp, unsigned status, const char *ms
 	return body ? 0 : -ENOMEM;
 }
 
+const char *mg_http_arg(const struct mg_http_request *req, const char *key)
+{
+	for (size_t i = 0; i < req->n_args; i++)
+		if (strcmp(req->args[i].key, key) == 0)
+			return req->args[i].value;
+	return NULL;
+}
+
+int mg_http_header(struct mg_http_response *resp, const char *name, const char *value)
+{
+	if (resp->n_headers >= MG_HTTP_MAX_HEADERS ||
+	    strlen(name) >= sizeof(resp->headers[0].name) ||
+	    strlen(value) >= sizeof(resp->headers[0].value))
+		return -E2BIG;
+	if (strpbrk(name, "\r\n:") || strpbrk(value, "\r\n"))
+		return -EINVAL;
+	strcpy(resp->headers[resp->n_headers].name, name);
+	strcpy(resp->headers[resp->n_headers].value, value);
+	resp->n_headers++;
+	return 0;
+}
+
 static enum MHD_Result send_response(struct MHD_Connection *conn, const struct mg_http_response *r)
 {
 	const char *body = r->body ? r->body : "";
@@ -61,7 +86,10 @@ static enum MHD_Result send_response(struct MHD_Connection *conn, const struct m
 	if (!resp)
 		return MHD_NO;
 	if (r->body)
-		MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
+		                        r->content_type ? r->content_type : "application/json");
+	for (unsigned i = 0; i < r->n_headers && i < MG_HTTP_MAX_HEADERS; i++)
+		MHD_add_response_header(resp, r->headers[i].name, r->headers[i].value);
 	if (r->retry_after) {
 		snprintf(ra, sizeof(ra), "%u", r->retry_after);
 		MHD_add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER, ra);
@@ -177,6 +205,26 @@ static int append(struct req_state *st, const char *data, size_t n)
 	return 0;
 }
 
+static enum MHD_Result on_arg(void *cls, enum MHD_ValueKind kind, const char *key,
+                              const char *value)
+{
+	struct req_state *st = cls;
+	(void)kind;
+	if (!key || st->n_args >= MG_HTTP_MAX_ARGS) {
+		st->bad_args = true;
+		return MHD_NO;
+	}
+	for (size_t i = 0; i < st->n_args; i++)
+		if (strcmp(st->args[i].key, key) == 0) {
+			st->bad_args = true;
+			return MHD_NO;
+		}
+	st->args[st->n_args].key = key;
+	st->args[st->n_args].value = value ? value : "";
+	st->n_args++;
+	return MHD_YES;
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
                                   const char *method, const char *version, const char *upload_data,
                                   size_t *upload_data_size, void **con_cls)
@@ -211,6 +259,16 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 	if (st->too_large)
 		return send_error(conn, 413, "request body larger than 1 MiB");
 
+	st->n_args = 0;
+	MHD_get_connection_values(conn, MHD_GET_ARGUMENT_KIND, on_arg, st);
+	if (st->bad_args)
+		return send_error(conn, 400, "too many or repeated query arguments");
+	req.args = st->args;
+	req.n_args = st->n_args;
+	req.if_none_match =
+	    MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_IF_NONE_MATCH);
+	req.authorization =
+	    MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
 	req.method = method;
 	req.url = url;
 	req.body = st->buf ? st->buf : "";

@@ -10,7 +10,15 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define MG_HTTP_MAX_BODY (1024u * 1024u)
+#define MG_HTTP_MAX_BODY    (1024u * 1024u)
+#define MG_HTTP_MAX_ARGS    32u /* query arguments per request; more: 400 */
+#define MG_HTTP_MAX_HEADERS 4u  /* extra response headers */
+
+/* One query argument ("?key=value", percent-decoded; "?key" has value ""). */
+struct mg_http_arg {
+	const char *key;
+	const char *value;
+};
 
 enum mg_http_peer {
 	MG_PEER_NONE,     /* no client certificate was sent */
@@ -26,13 +34,30 @@ struct mg_http_request {
 	enum mg_http_peer peer;
 	char serial[72]; /* lower-case hex, no leading zero bytes; "" unless VERIFIED */
 	char remote[64]; /* client address */
+	/* Query arguments, each key at most once (the adapter answers 400 to a repeated key). */
+	const struct mg_http_arg *args;
+	size_t n_args;
+	const char *if_none_match; /* If-None-Match header; NULL: absent */
+	const char *authorization; /* Authorization header; NULL: absent */
 };
+
+/* The value of query argument key, NULL when absent. */
+const char *mg_http_arg(const struct mg_http_request *req, const char *key);
 
 struct mg_http_response {
 	unsigned status;
-	char *body;           /* malloc'd JSON or NULL (the server frees it) */
-	unsigned retry_after; /* seconds; 0: no Retry-After header */
+	char *body;               /* malloc'd, NUL-terminated, or NULL (the server frees it) */
+	const char *content_type; /* static string; NULL: application/json when there is a body */
+	unsigned retry_after;     /* seconds; 0: no Retry-After header */
+	struct {
+		char name[32];
+		char value[256];
+	} headers[MG_HTTP_MAX_HEADERS]; /* more response headers (ETag, Content-Disposition...) */
+	unsigned n_headers;
 };
+
+/* Adds a response header. 0, -E2BIG (no room, or name/value too long), -EINVAL (CR/LF). */
+int mg_http_header(struct mg_http_response *resp, const char *name, const char *value);
 
 /* Returns 0 with resp filled; a negative errno makes the server answer 500. */
 typedef int (*mg_http_handler)(void *ctx, const struct mg_http_request *req,

@@ -1,12 +1,6 @@
 /*
- * The collector's terminal API end to end: `mynaguard-collector init` into a temporary
- * directory, `serve` on 127.0.0.1 (a free port, announced on --ready-fd), requests over HTTPS
- * with libcurl and client certificates made here with OpenSSL. Outcomes are checked in the
- * answers and in the database (a second store handle on the same database).
- *
- * Backend: SQLite in the data directory; with MG_TEST_STORE_URL_FILE (the state file of
- * tests/server/pg-test-server.sh) a new database on that PostgreSQL server (exit 77: skipped
- * when the fixture says so).
+ * The collector's terminal API end to end (enrolment, events, heartbeat) over HTTPS, on the
+ * harness of api_harness.h: outcomes are checked in the answers and in the database.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -36,6 +30,7 @@
 #include <openssl/x509v3.h>
 
 #include "api.h"
+#include "api_harness.h"
 #include "api_body.h"
 #include "ca.h"
 #include "mg/event.h"
@@ -43,288 +38,10 @@
 
 #define BOOT    "7d2c0e4a-61b3-4f0e-8c55-3a9e1f04b2d7"
 #define MAX_SEQ 64
-#define WAIT_MS 30000
-
-static const char *g_bin;
-static char g_dir[512];
-static pid_t g_pid = -1;
-static unsigned g_port;
-static char g_db[1024];            /* --db URL */
-static const char *g_extra_header; /* one more request header for post(); NULL: none */
 
 /* The enrolled host the event tests use, and its chain. */
 static int64_t g_host_id;
-static char g_key[PATH_MAX], g_cert[PATH_MAX];
 static char g_hash[MAX_SEQ + 1][65];
-
-/* ---- processes ---- */
-
-static void start_server(void)
-{
-	int fds[2];
-	char buf[32] = "";
-	size_t got = 0;
-	struct pollfd pfd;
-	assert_int_equal(pipe2(fds, O_CLOEXEC), 0);
-	g_pid = fork();
-	assert_true(g_pid >= 0);
-	if (g_pid == 0) {
-		char listen[] = "127.0.0.1:0";
-		dup2(fds[1], 3);
-		execl(g_bin, g_bin, "serve", "--data-dir", g_dir, "--listen", listen, "--ready-fd",
-		      "3", "--db", g_db, (char *)NULL);
-		_exit(127);
-	}
-	close(fds[1]);
-	/* Bounded wait for the port line (the server writes it once it accepts). */
-	pfd = (struct pollfd){.fd = fds[0], .events = POLLIN};
-	while (!memchr(buf, '\n', got)) {
-		ssize_t n;
-		assert_int_equal(poll(&pfd, 1, WAIT_MS), 1);
-		n = read(fds[0], buf + got, sizeof(buf) - 1 - got);
-		assert_true(n > 0);
-		got += (size_t)n;
-		buf[got] = '\0';
-	}
-	close(fds[0]);
-	g_port = (unsigned)strtoul(buf, NULL, 10);
-	assert_true(g_port > 0 && g_port < 65536);
-}
-
-/* Reaps pid within WAIT_MS (then kills it and fails). Returns its wait status. */
-static int reap(pid_t pid)
-{
-	int status = -1;
-	int fd = (int)syscall(SYS_pidfd_open, pid, 0);
-	if (fd >= 0) {
-		struct pollfd pfd = {.fd = fd, .events = POLLIN};
-		int r = poll(&pfd, 1, WAIT_MS);
-		close(fd);
-		if (r != 1) {
-			kill(pid, SIGKILL);
-			waitpid(pid, &status, 0);
-			fail_msg("process %d did not end within %d ms", (int)pid, WAIT_MS);
-		}
-	}
-	waitpid(pid, &status, 0);
-	return status;
-}
-
-static int stop_server(int sig)
-{
-	pid_t pid = g_pid;
-	if (pid <= 0)
-		return -1;
-	g_pid = -1;
-	kill(pid, sig);
-	return reap(pid);
-}
-
-/* Runs the collector with args; its stdout (first line) into out. Returns the exit status. */
-static int run(char *out, size_t size, const char *a1, const char *a2, const char *a3,
-               const char *a4, const char *a5, const char *a6)
-{
-	int fds[2], status = -1;
-	size_t got = 0;
-	pid_t pid;
-	assert_int_equal(pipe2(fds, O_CLOEXEC), 0);
-	pid = fork();
-	assert_true(pid >= 0);
-	if (pid == 0) {
-		dup2(fds[1], 1);
-		execl(g_bin, g_bin, a1, a2, a3, a4, a5, a6, (char *)NULL);
-		_exit(127);
-	}
-	close(fds[1]);
-	for (;;) {
-		struct pollfd pfd = {.fd = fds[0], .events = POLLIN};
-		ssize_t n;
-		if (poll(&pfd, 1, WAIT_MS) != 1)
-			break; /* reap() below fails the test */
-		n = read(fds[0], out + got, size - 1 - got);
-		if (n <= 0)
-			break;
-		got += (size_t)n;
-	}
-	out[got] = '\0';
-	out[strcspn(out, "\n")] = '\0';
-	close(fds[0]);
-	status = reap(pid);
-	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
-
-static void token_create(char *tok, size_t size)
-{
-	assert_int_equal(run(tok, size, "token", "create", "--data-dir", g_dir, "--db", g_db), 0);
-	assert_true(strlen(tok) >= 40);
-}
-
-static struct mg_store *store(void)
-{
-	char msg[256];
-	struct mg_store *s = NULL;
-	assert_int_equal(mg_store_open(g_db, &s, msg, sizeof(msg)), 0);
-	return s;
-}
-
-static uint64_t event_count(int64_t host_id)
-{
-	struct mg_store *s = store();
-	struct mg_store_event_filter f = {.host_id = host_id, .type = "agent.started"};
-	uint64_t n = 0;
-	assert_int_equal(mg_store_events_count(s, &f, &n), 0);
-	mg_store_close(&s);
-	return n;
-}
-
-/* ---- HTTPS ---- */
-
-struct buf {
-	char *p;
-	size_t n;
-};
-
-static size_t on_data(char *ptr, size_t size, size_t nmemb, void *ud)
-{
-	struct buf *b = ud;
-	char *p = realloc(b->p, b->n + size * nmemb + 1);
-	if (!p)
-		return 0;
-	memcpy(p + b->n, ptr, size * nmemb);
-	b->p = p;
-	b->n += size * nmemb;
-	b->p[b->n] = '\0';
-	return size * nmemb;
-}
-
-/* POSTs body; returns the HTTP status (0 on a transport error) and the parsed JSON answer. */
-static long post(const char *path, const char *body, size_t len, const char *cert, const char *key,
-                 json_t **answer)
-{
-	CURL *c = curl_easy_init();
-	struct curl_slist *h = NULL;
-	struct buf b = {0};
-	char url[128], ca[PATH_MAX + 16];
-	long status = 0;
-	assert_non_null(c);
-	snprintf(url, sizeof(url), "https://127.0.0.1:%u%s", g_port, path);
-	snprintf(ca, sizeof(ca), "%s/ca.pem", g_dir);
-	h = curl_slist_append(h, "Content-Type: application/json");
-	h = curl_slist_append(h, g_extra_header ? g_extra_header : "Expect:");
-	curl_easy_setopt(c, CURLOPT_URL, url);
-	curl_easy_setopt(c, CURLOPT_CAINFO, ca);
-	curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
-	curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
-	curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
-	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
-	curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
-	curl_easy_setopt(c, CURLOPT_TIMEOUT, 30L);
-	if (cert) {
-		curl_easy_setopt(c, CURLOPT_SSLCERT, cert);
-		curl_easy_setopt(c, CURLOPT_SSLKEY, key);
-	}
-	if (curl_easy_perform(c) == CURLE_OK)
-		curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
-	if (answer)
-		*answer = b.p ? json_loads(b.p, 0, NULL) : NULL;
-	free(b.p);
-	curl_slist_free_all(h);
-	curl_easy_cleanup(c);
-	return status;
-}
-
-static long post_json(const char *path, json_t *o, bool with_cert, json_t **answer)
-{
-	char *body = json_dumps(o, JSON_COMPACT);
-	long st;
-	assert_non_null(body);
-	st = post(path, body, strlen(body), with_cert ? g_cert : NULL, with_cert ? g_key : NULL,
-	          answer);
-	free(body);
-	json_decref(o);
-	return st;
-}
-
-static const char *err_of(json_t *a)
-{
-	const char *e = json_string_value(json_object_get(a, "error"));
-	return e ? e : "";
-}
-
-/* ---- keys and certificates ---- */
-
-static EVP_PKEY *new_key(void)
-{
-	EVP_PKEY *k = EVP_EC_gen("P-256");
-	assert_non_null(k);
-	return k;
-}
-
-static char *make_csr(EVP_PKEY *key)
-{
-	X509_REQ *req = X509_REQ_new();
-	BIO *bio = BIO_new(BIO_s_mem());
-	char *data, *pem;
-	long n;
-	assert_int_equal(X509_REQ_set_pubkey(req, key), 1);
-	assert_true(X509_REQ_sign(req, key, EVP_sha256()) > 0);
-	assert_int_equal(PEM_write_bio_X509_REQ(bio, req), 1);
-	n = BIO_get_mem_data(bio, &data);
-	pem = strndup(data, (size_t)n);
-	BIO_free(bio);
-	X509_REQ_free(req);
-	return pem;
-}
-
-static void write_key(EVP_PKEY *key, const char *path)
-{
-	FILE *f = fopen(path, "w");
-	assert_non_null(f);
-	assert_int_equal(PEM_write_PrivateKey(f, key, NULL, NULL, 0, NULL, NULL), 1);
-	fclose(f);
-}
-
-static void write_text(const char *path, const char *text)
-{
-	FILE *f = fopen(path, "w");
-	assert_non_null(f);
-	fputs(text, f);
-	fclose(f);
-}
-
-static json_t *enroll_body(const char *token, const char *csr, const char *hostname)
-{
-	return json_pack("{s:s,s:s,s:s,s:s}", "token", token, "csr", csr, "hostname", hostname,
-	                 "agent_version", "0.1.0");
-}
-
-/* Enrols a host; its key and certificate go to DIR/<name>.key and DIR/<name>.pem. */
-static int64_t enroll(const char *name, char *keypath, char *certpath)
-{
-	char tok[128];
-	EVP_PKEY *key = new_key();
-	char *csr = make_csr(key);
-	json_t *a = NULL;
-	int64_t id;
-	token_create(tok, sizeof(tok));
-	assert_int_equal(post_json("/v1/enroll", enroll_body(tok, csr, name), false, &a), 200);
-	id = json_integer_value(json_object_get(a, "host_id"));
-	assert_true(id > 0);
-	/* The policy key terminals pin: 32 raw bytes in base64, and not the CA or TLS key. */
-	const char *pk = json_string_value(json_object_get(a, "policy_public_key"));
-	assert_non_null(pk);
-	assert_int_equal(strlen(pk), 44);
-	assert_int_equal(pk[43], '=');
-	assert_non_null(strstr(json_string_value(json_object_get(a, "ca")), "BEGIN CERTIFICATE"));
-	snprintf(keypath, PATH_MAX, "%s/%s.key", g_dir, name);
-	snprintf(certpath, PATH_MAX, "%s/%s.pem", g_dir, name);
-	write_key(key, keypath);
-	write_text(certpath, json_string_value(json_object_get(a, "certificate")));
-	json_decref(a);
-	free(csr);
-	EVP_PKEY_free(key);
-	return id;
-}
 
 /* ---- events ---- */
 
@@ -727,7 +444,17 @@ static void test_cli(void **state)
 	struct stat st;
 	(void)state;
 	/* init refuses to replace an existing CA */
-	assert_int_equal(run(out, sizeof(out), "init", "--data-dir", g_dir, "--db", g_db, NULL), 1);
+	{
+		char pw[sizeof(g_dir) + 16];
+		snprintf(pw, sizeof(pw), "%s.admin-pw", g_dir);
+		const char *args[] = {"init", "--data-dir", g_dir,    "--db",
+		                      g_db,   "--admin",    "second", "--admin-password-file",
+		                      pw,     NULL};
+		assert_int_equal(runv(out, sizeof(out), args), 1);
+		/* the first admin is required */
+		assert_int_equal(
+		    run(out, sizeof(out), "init", "--data-dir", g_dir, "--db", g_db, NULL), 2);
+	}
 	assert_int_equal(stat(g_dir, &st), 0);
 	assert_int_equal(st.st_mode & 0777, 0700);
 	{
@@ -755,82 +482,8 @@ static void test_sigterm(void **state)
 	assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
 }
 
-/*
- * g_db: a new database on the fixture's PostgreSQL server. 0, 77 (skip: no server and not
- * under CI) or -1.
- */
-static int pg_database(const char *state_file)
-{
-	FILE *f = fopen(state_file, "r");
-	char line[900], sql[128];
-	int r = getenv("CI") ? -1 : 77;
-	if (!f)
-		return -1;
-	while (fgets(line, sizeof(line), f)) {
-		line[strcspn(line, "\n")] = '\0';
-		if (strncmp(line, "url ", 4) == 0) {
-			PGconn *c = PQconnectdb(line + 4);
-			char *slash = strrchr(line + 4, '/');
-			r = -1;
-			snprintf(sql, sizeof(sql), "CREATE DATABASE api_%d", (int)getpid());
-			if (slash && PQstatus(c) == CONNECTION_OK) {
-				PGresult *res = PQexec(c, sql);
-				if (PQresultStatus(res) == PGRES_COMMAND_OK) {
-					*slash = '\0';
-					snprintf(g_db, sizeof(g_db), "%s/api_%d", line + 4,
-					         (int)getpid());
-					r = 0;
-				}
-				PQclear(res);
-			}
-			PQfinish(c);
-			break;
-		}
-	}
-	fclose(f);
-	return r;
-}
-
-static int setup(void **state)
-{
-	char out[512];
-	const char *tmp = getenv("TMPDIR");
-	(void)state;
-	g_bin = getenv("MG_COLLECTOR");
-	if (!g_bin)
-		return -1;
-	snprintf(g_dir, sizeof(g_dir), "%s/mg-api-XXXXXX", tmp ? tmp : "/tmp");
-	if (!mkdtemp(g_dir))
-		return -1;
-	strcat(g_dir, "/data");
-	if (!g_db[0])
-		snprintf(g_db, sizeof(g_db), "sqlite:%s/collector.db", g_dir);
-	if (run(out, sizeof(out), "init", "--data-dir", g_dir, "--db", g_db, NULL) != 0)
-		return -1;
-	curl_global_init(CURL_GLOBAL_DEFAULT);
-	start_server();
-	return 0;
-}
-
-static int teardown(void **state)
-{
-	char cmd[PATH_MAX + 16];
-	(void)state;
-	stop_server(SIGKILL);
-	curl_global_cleanup();
-	*strrchr(g_dir, '/') = '\0';
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", g_dir);
-	return system(cmd) == 0 ? 0 : -1;
-}
-
 int main(void)
 {
-	const char *pg = getenv("MG_TEST_STORE_URL_FILE");
-	if (pg && *pg) {
-		int r = pg_database(pg);
-		if (r != 0)
-			return r == 77 ? 77 : 1;
-	}
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_enroll),
 	    cmocka_unit_test(test_events_exactly_once),
@@ -844,5 +497,5 @@ int main(void)
 	    cmocka_unit_test(test_cli),
 	    cmocka_unit_test(test_sigterm),
 	};
-	return cmocka_run_group_tests(tests, setup, teardown);
+	return api_main("test_api", tests, sizeof(tests) / sizeof(tests[0]));
 }

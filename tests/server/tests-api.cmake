@@ -8,7 +8,7 @@ mg_require_pkg(LIBPQ libpq libpq-dev)
 # The body parsers alone.
 mg_add_test(test_api_body SOURCES server/test_api_body.c LIBS mg_collector_core)
 
-add_executable(test_api server/test_api.c)
+add_executable(test_api server/test_api.c server/api_harness.c)
 target_link_libraries(test_api PRIVATE mg_collector_core PkgConfig::LIBCURL PkgConfig::LIBCRYPTO
   PkgConfig::CMOCKA)
 mg_target_defaults(test_api)

@@ -1,0 +1,95 @@
+/*
+ * The admin API under /v1/admin/ (docs/API.md, "Admin API"): the router with
+ * authentication and the role check (api_admin.c), and the endpoint groups:
+ *   api_admin.c          login, logout, me, own password; the route table
+ *   api_admin_accounts.c admin accounts, enrolment tokens
+ *   api_admin_hosts.c    hosts (list, revoke), device ledger, tamper alerts, audit log
+ *   api_admin_rules.c    rules, policy versions, device requests (approve -> rule, deny)
+ *   api_admin_events.c   events: filter, paginate, export (JSON, JSON lines, CSV)
+ * Request bodies are parsed by the pure parsers of api_admin_body.h (fuzzed).
+ *
+ * Authentication: "Authorization: Bearer <session token>" (admin_auth.h); no cookies, so
+ * cross-site requests cannot carry a session. The router answers 401 without or with a bad,
+ * expired or disabled session, 403 when the admin's role may not do the route's action
+ * (mg_admin_may), then calls the endpoint. Every mutation passes `who->actor` to the store,
+ * which records the action and its event in the same transaction; actions that change no
+ * stored data but matter to auditors (login, logout, export) use mg_store_admin_log().
+ */
+#ifndef MG_API_ADMIN_H
+#define MG_API_ADMIN_H
+
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "admin_auth.h"
+#include "api.h"
+
+#define MG_ADMIN_MAX_PARAMS 2     /* "{id}" parts of a route pattern */
+#define MG_ADMIN_PAGE_MAX   1000u /* default and largest "limit" of a JSON list page */
+
+/* The authenticated admin of one request. */
+struct mg_admin_ctx {
+	struct mg_store_admin admin; /* password_hash wiped */
+	struct mg_store_actor actor; /* {admin.name, req->remote}: pass to store mutations */
+	char token_hash[MG_ADMIN_TOKEN_HASH_SIZE];
+};
+
+/*
+ * An endpoint. params: the path parts matched by "{id}" in the route pattern, in order,
+ * already checked to be decimal integers 1..2^53-1.
+ */
+typedef int (*mg_admin_fn)(struct mg_api *api, const struct mg_admin_ctx *who,
+                           const struct mg_http_request *req, const int64_t *params,
+                           struct mg_http_response *resp);
+
+/* Endpoints of api_admin_rules.c */
+int mg_admin_rules_list(struct mg_api *, const struct mg_admin_ctx *,
+                        const struct mg_http_request *, const int64_t *, struct mg_http_response *);
+int mg_admin_rules_add(struct mg_api *, const struct mg_admin_ctx *, const struct mg_http_request *,
+                       const int64_t *, struct mg_http_response *);
+int mg_admin_rules_remove(struct mg_api *, const struct mg_admin_ctx *,
+                          const struct mg_http_request *, const int64_t *,
+                          struct mg_http_response *);
+int mg_admin_policy_info(struct mg_api *, const struct mg_admin_ctx *,
+                         const struct mg_http_request *, const int64_t *,
+                         struct mg_http_response *);
+int mg_admin_policy_publish(struct mg_api *, const struct mg_admin_ctx *,
+                            const struct mg_http_request *, const int64_t *,
+                            struct mg_http_response *);
+int mg_admin_requests_list(struct mg_api *, const struct mg_admin_ctx *,
+                           const struct mg_http_request *, const int64_t *,
+                           struct mg_http_response *);
+int mg_admin_request_approve(struct mg_api *, const struct mg_admin_ctx *,
+                             const struct mg_http_request *, const int64_t *,
+                             struct mg_http_response *);
+int mg_admin_request_deny(struct mg_api *, const struct mg_admin_ctx *,
+                          const struct mg_http_request *, const int64_t *,
+                          struct mg_http_response *);
+/* Endpoints of api_admin_events.c */
+int mg_admin_events_list(struct mg_api *, const struct mg_admin_ctx *,
+                         const struct mg_http_request *, const int64_t *,
+                         struct mg_http_response *);
+
+/* ---- helpers for the endpoints (api_admin.c) ---- */
+
+/* resp = status with the JSON of o (consumed; NULL: -ENOMEM). */
+int mg_admin_json(struct mg_http_response *resp, unsigned status, json_t *o);
+/* resp = a 400/404/409... error; returns 0 (or -ENOMEM) so endpoints can `return` it. */
+#define mg_admin_error mg_http_error
+/*
+ * Integer query argument key within [min, max]; def when absent. 0, or resp = 400 naming the
+ * argument and -EINVAL.
+ */
+int mg_admin_arg_i64(const struct mg_http_request *req, const char *key, int64_t min, int64_t max,
+                     int64_t def, int64_t *out, struct mg_http_response *resp);
+/* RFC 3339 time query argument into microseconds; 0 when absent. 0 or 400 + -EINVAL. */
+int mg_admin_arg_time(const struct mg_http_request *req, const char *key, int64_t *out,
+                      struct mg_http_response *resp);
+/* Maps a store error to an answer: -ENOENT 404, -EEXIST/-EALREADY 409, -EINVAL 400,
+ * -ETIMEDOUT 503 with Retry-After, -ENOSPC 507; other errors are returned (500). */
+int mg_admin_store_error(struct mg_http_response *resp, int r, const char *what);
+/* "2026-11-25T00:00:00.000000Z" for us (> 0), JSON null for 0. */
+json_t *mg_admin_time_json(int64_t us);
+
+#endif

@@ -31,8 +31,10 @@
 #include "mg/time.h"
 #include "store.h"
 
-#define CA_DAYS     3650u
-#define SERVER_DAYS 825u
+#define CA_DAYS            3650u
+#define SERVER_DAYS        825u
+#define POLICY_VALIDITY_US (INT64_C(7) * 86400 * 1000000) /* a terminal offline for a week */
+#define SESSION_TTL_US     (INT64_C(30) * 60 * 1000000)   /* sliding */
 
 struct opts {
 	const char *data_dir;
@@ -291,6 +293,7 @@ static int cmd_serve(int argc, char **argv)
 	struct mg_http_server *srv = NULL;
 	struct mg_store *s = NULL;
 	struct mg_ca *ca = NULL;
+	struct mg_policy_key *pk = NULL;
 	char *key = NULL, *cert = NULL;
 	sigset_t set;
 	int sig = 0, ret = 1;
@@ -316,21 +319,25 @@ static int cmd_serve(int argc, char **argv)
 		goto done;
 	}
 	char keypath[PATH_MAX];
-	struct mg_policy_key *pk = NULL;
 	snprintf(keypath, sizeof(keypath), "%s/policy.key", o.data_dir);
 	if (mg_policy_key_load(keypath, &pk) < 0 ||
 	    mg_policy_key_public_b64(pk, api.policy_pubkey) < 0) {
-		mg_policy_key_free(&pk);
 		mg_err("cannot load the policy-signing key %s", keypath);
 		goto done;
 	}
-	mg_policy_key_free(&pk);
 	if (open_store(&o, &s) < 0)
 		goto done;
 	api.store = s;
 	api.ca = ca;
+	api.policy_key = pk;
+	api.policy_validity_us = POLICY_VALIDITY_US;
 	api.cert_days = (uint32_t)o.cert_days;
 	api.max_inflight = 64;
+	api.session_ttl_us = SESSION_TTL_US;
+	api.argon2 = &mg_argon2_production;
+	/* Argon2id at production cost takes 64 MiB per check: one at a time keeps the RSS bounded
+	 * and slows password guessing. */
+	api.max_logins = 1;
 	cfg.address = addr;
 	cfg.key_pem = key;
 	cfg.cert_pem = cert;
@@ -358,6 +365,7 @@ done:
 	mg_http_stop(&srv);
 	mg_store_close(&s);
 	mg_ca_free(&ca);
+	mg_policy_key_free(&pk);
 	if (key) {
 		explicit_bzero(key, strlen(key));
 		free(key);

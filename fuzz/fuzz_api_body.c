@@ -1,7 +1,8 @@
 /*
  * libFuzzer target: the collector's request-body parsers (server/src/api_body.c). The first
- * byte picks the parser (enroll, heartbeat, events), the rest is the body. What the events
- * parser accepts must be canonical, hash-consistent and within the batch limit.
+ * byte picks the parser (enroll, heartbeat, events, policy applied, device request: byte % 5),
+ * the rest is the body. What the events parser accepts must be canonical, hash-consistent and
+ * within the batch limit; what the others accept must be within their limits.
  */
 #include <stddef.h>
 #include <stdint.h>
@@ -32,6 +33,28 @@ static void check_batch(const struct mg_events_batch *b)
 	}
 }
 
+/* An accepted device request: bounded, NUL-terminated strings that the store accepts. */
+static void check_request(const struct mg_store_request *r)
+{
+	size_t n = strnlen(r->request_id, sizeof(r->request_id));
+	if (n == 0 || n == sizeof(r->request_id) ||
+	    strspn(r->request_id,
+	           "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-") != n)
+		abort();
+	if (strnlen(r->user, sizeof(r->user)) == 0 ||
+	    strnlen(r->user, sizeof(r->user)) == sizeof(r->user) ||
+	    strnlen(r->reason, sizeof(r->reason)) == 0 ||
+	    strnlen(r->reason, sizeof(r->reason)) == sizeof(r->reason))
+		abort();
+	if (strlen(r->dev.vendor_id) != 4 || strlen(r->dev.product_id) != 4 ||
+	    strnlen(r->dev.serial, sizeof(r->dev.serial)) == sizeof(r->dev.serial) ||
+	    strnlen(r->dev.name, sizeof(r->dev.name)) == sizeof(r->dev.name) ||
+	    strnlen(r->dev.hash, sizeof(r->dev.hash)) == sizeof(r->dev.hash))
+		abort();
+	if (r->host_id != 0 || r->id != 0)
+		abort();
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	char err[256];
@@ -40,7 +63,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	size--;
 	err[0] = '\0';
-	switch (data[0] % 3) {
+	switch (data[0] % 5) {
 	case 0: {
 		struct mg_enroll_req r;
 		if (mg_api_parse_enroll(body, size, &r, err, sizeof(err)) == 0) {
@@ -53,6 +76,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	case 1: {
 		struct mg_heartbeat_req r;
 		(void)mg_api_parse_heartbeat(body, size, &r, err, sizeof(err));
+		break;
+	}
+	case 3: {
+		struct mg_policy_applied_req r;
+		if (mg_api_parse_policy_applied(body, size, &r, err, sizeof(err)) == 0 &&
+		    (r.version < 1 || r.version > (1ULL << 53) - 1))
+			abort();
+		break;
+	}
+	case 4: {
+		struct mg_store_request r;
+		if (mg_api_parse_request(body, size, &r, err, sizeof(err)) == 0)
+			check_request(&r);
 		break;
 	}
 	default: {

@@ -31,7 +31,13 @@ struct mg_api {
 	const struct mg_argon2_params *argon2; /* cost of new password hashes */
 	unsigned max_logins;                   /* concurrent password checks; more: 503 */
 	atomic_uint logins;
+	/* GET /v1/policy (api_policy.c): the latest published version as last seen, re-read from
+	 * the store at most every MG_API_POLICY_RECHECK_US (CLOCK_MONOTONIC; 0: never read). */
+	_Atomic uint64_t policy_latest;
+	_Atomic int64_t policy_checked_us;
 };
+
+#define MG_API_POLICY_RECHECK_US 1000000
 
 int mg_api_handle(void *ctx, const struct mg_http_request *req, struct mg_http_response *resp);
 
@@ -45,6 +51,12 @@ int mg_api_heartbeat(struct mg_api *api, const struct mg_http_request *req,
 /* GET /v1/policy (api_policy.c). */
 int mg_api_policy_get(struct mg_api *api, const struct mg_http_request *req,
                       struct mg_http_response *resp);
+/*
+ * Tells the API (ctx: struct mg_api *) that version was just published, so GET /v1/policy
+ * serves it at once instead of after the next re-check. Thread-safe; lower versions are
+ * ignored. Fits mg_policy_refresher's published callback.
+ */
+void mg_api_policy_published(void *ctx, uint64_t version);
 /* POST /v1/policy/applied (api_policy.c). */
 int mg_api_policy_applied(struct mg_api *api, const struct mg_http_request *req,
                           struct mg_http_response *resp);

@@ -1,10 +1,518 @@
-/* PLACEHOLDER (being written): the admin router. */
-#include "api.h"
+/*
+ * The admin router (api_admin.h): the route table of /v1/admin/, authentication with session
+ * tokens, the role check; the session endpoints (login, logout, me, own password) and the
+ * helpers the endpoint files share.
+ */
+#include "api_admin.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "api_admin_body.h"
+#include "mg/time.h"
+
+#define PREFIX   "/v1/admin/"
+#define ID_MAX   ((INT64_C(1) << 53) - 1)
+#define BAD_AUTH "wrong name or password"
+
+static int login(struct mg_api *, const struct mg_admin_ctx *, const struct mg_http_request *,
+                 const int64_t *, struct mg_http_response *);
+static int logout(struct mg_api *, const struct mg_admin_ctx *, const struct mg_http_request *,
+                  const int64_t *, struct mg_http_response *);
+static int me(struct mg_api *, const struct mg_admin_ctx *, const struct mg_http_request *,
+              const int64_t *, struct mg_http_response *);
+static int password(struct mg_api *, const struct mg_admin_ctx *, const struct mg_http_request *,
+                    const int64_t *, struct mg_http_response *);
+
+/* The map of the admin API: method, path under /v1/admin/ ("{id}": 1..2^53-1), the least
+ * action the caller's role must allow, and the endpoint. "login" alone needs no session. */
+static const struct route {
+	const char *method;
+	const char *pattern;
+	enum mg_admin_action action;
+	mg_admin_fn fn;
+} routes[] = {
+    {"POST", "login", MG_ACT_READ, login},
+    {"POST", "logout", MG_ACT_READ, logout},
+    {"GET", "me", MG_ACT_READ, me},
+    {"POST", "password", MG_ACT_OWN_PASSWORD, password},
+    {"GET", "admins", MG_ACT_READ, mg_admin_admins_list},
+    {"POST", "admins", MG_ACT_ADMINS_MANAGE, mg_admin_admin_add},
+    {"POST", "admins/{id}", MG_ACT_ADMINS_MANAGE, mg_admin_admin_update},
+    {"POST", "tokens", MG_ACT_TOKENS_MANAGE, mg_admin_token_add},
+    {"GET", "hosts", MG_ACT_READ, mg_admin_hosts_list},
+    {"POST", "hosts/{id}/revoke", MG_ACT_HOSTS_MANAGE, mg_admin_host_revoke},
+    {"GET", "devices", MG_ACT_READ, mg_admin_devices_list},
+    {"GET", "alerts", MG_ACT_READ, mg_admin_alerts_list},
+    {"GET", "audit", MG_ACT_READ, mg_admin_audit_list},
+    {"GET", "rules", MG_ACT_READ, mg_admin_rules_list},
+    {"POST", "rules", MG_ACT_RULES_MANAGE, mg_admin_rules_add},
+    {"DELETE", "rules/{id}", MG_ACT_RULES_MANAGE, mg_admin_rules_remove},
+    {"GET", "policy", MG_ACT_READ, mg_admin_policy_info},
+    {"POST", "policy/publish", MG_ACT_POLICY_PUBLISH, mg_admin_policy_publish},
+    {"GET", "requests", MG_ACT_READ, mg_admin_requests_list},
+    {"POST", "requests/{id}/approve", MG_ACT_REQUEST_DECIDE, mg_admin_request_approve},
+    {"POST", "requests/{id}/deny", MG_ACT_REQUEST_DECIDE, mg_admin_request_deny},
+    {"GET", "events", MG_ACT_READ, mg_admin_events_list},
+};
+
+/* ---- helpers (api_admin.h) ---- */
+
+int mg_admin_json(struct mg_http_response *resp, unsigned status, json_t *o)
+{
+	if (!o)
+		return -ENOMEM;
+	resp->body = json_dumps(o, JSON_COMPACT);
+	json_decref(o);
+	if (!resp->body)
+		return -ENOMEM;
+	resp->status = status;
+	return 0;
+}
+
+/* Strict decimal: optional '-', digits without a leading zero, no overflow. */
+static int parse_i64(const char *s, int64_t *out)
+{
+	bool neg = *s == '-';
+	uint64_t v = 0, lim;
+	const char *p = s + neg;
+	if (!*p || (p[0] == '0' && p[1]) || (neg && p[0] == '0'))
+		return -EINVAL;
+	lim = neg ? (uint64_t)INT64_MAX + 1 : (uint64_t)INT64_MAX;
+	for (; *p; p++) {
+		unsigned d;
+		if (*p < '0' || *p > '9')
+			return -EINVAL;
+		d = (unsigned)(*p - '0');
+		if (v > (lim - d) / 10)
+			return -ERANGE;
+		v = v * 10 + d;
+	}
+	*out = neg ? (v == (uint64_t)INT64_MAX + 1 ? INT64_MIN : -(int64_t)v) : (int64_t)v;
+	return 0;
+}
+
+int mg_admin_arg_i64(const struct mg_http_request *req, const char *key, int64_t min, int64_t max,
+                     int64_t def, int64_t *out, struct mg_http_response *resp)
+{
+	const char *v = mg_http_arg(req, key);
+	int64_t x;
+	char msg[128];
+	if (!v) {
+		*out = def;
+		return 0;
+	}
+	if (parse_i64(v, &x) < 0 || x < min || x > max) {
+		snprintf(msg, sizeof(msg), "%s: expected an integer from %lld to %lld", key,
+		         (long long)min, (long long)max);
+		int r = mg_http_error(resp, 400, msg);
+		return r < 0 ? r : -EINVAL;
+	}
+	*out = x;
+	return 0;
+}
+
+int mg_admin_arg_time(const struct mg_http_request *req, const char *key, int64_t *out,
+                      struct mg_http_response *resp)
+{
+	const char *v = mg_http_arg(req, key);
+	int64_t us;
+	char msg[128];
+	if (!v) {
+		*out = 0;
+		return 0;
+	}
+	if (strlen(v) > 64 || mg_time_parse(v, &us) < 0) {
+		snprintf(msg, sizeof(msg), "%s: expected an RFC 3339 time", key);
+		int r = mg_http_error(resp, 400, msg);
+		return r < 0 ? r : -EINVAL;
+	}
+	*out = us;
+	return 0;
+}
+
+int mg_admin_page_args(const struct mg_http_request *req, int64_t *after, uint32_t *limit,
+                       struct mg_http_response *resp)
+{
+	int64_t a, l;
+	int r = mg_admin_arg_i64(req, "after", 0, ID_MAX, 0, &a, resp);
+	if (r == 0)
+		r = mg_admin_arg_i64(req, "limit", 1, MG_ADMIN_PAGE_MAX, MG_ADMIN_PAGE_MAX, &l,
+		                     resp);
+	if (r < 0)
+		return r;
+	*after = a;
+	*limit = (uint32_t)l;
+	return 0;
+}
+
+int mg_admin_store_error(struct mg_http_response *resp, int r, const char *what)
+{
+	char msg[160];
+	const char *w = what ? what : "request";
+	switch (r) {
+	case -ENOENT:
+		snprintf(msg, sizeof(msg), "%s: not found", w);
+		return mg_http_error(resp, 404, msg);
+	case -EEXIST:
+		snprintf(msg, sizeof(msg), "%s: already exists", w);
+		return mg_http_error(resp, 409, msg);
+	case -EALREADY:
+		snprintf(msg, sizeof(msg), "%s: already done", w);
+		return mg_http_error(resp, 409, msg);
+	case -EINVAL:
+		snprintf(msg, sizeof(msg), "%s: invalid", w);
+		return mg_http_error(resp, 400, msg);
+	case -ETIMEDOUT:
+		resp->retry_after = 1;
+		return mg_http_error(resp, 503, "database busy");
+	case -ENOSPC:
+		return mg_http_error(resp, 507, "collector storage full");
+	default:
+		return r < 0 ? r : -EIO;
+	}
+}
+
+json_t *mg_admin_time_json(int64_t us)
+{
+	char buf[MG_RFC3339_LEN];
+	if (us <= 0 || mg_time_format(us, buf) < 0)
+		return json_null();
+	return json_string(buf);
+}
+
+int mg_admin_argon2_enter(struct mg_api *api, struct mg_http_response *resp)
+{
+	if (atomic_fetch_add(&api->logins, 1) >= api->max_logins) {
+		atomic_fetch_sub(&api->logins, 1);
+		resp->retry_after = 1;
+		int r = mg_http_error(resp, 503, "too many password checks at once");
+		return r < 0 ? r : -EBUSY;
+	}
+	return 0;
+}
+
+void mg_admin_argon2_leave(struct mg_api *api)
+{
+	atomic_fetch_sub(&api->logins, 1);
+}
+
+int mg_admin_password_error(struct mg_http_response *resp, int r, const char *field)
+{
+	char msg[160];
+	if (r == -ERANGE)
+		snprintf(msg, sizeof(msg),
+		         "%s: must have at least %u characters and at most %u bytes", field,
+		         MG_ADMIN_PASSWORD_MIN, MG_ADMIN_PASSWORD_MAX);
+	else if (r == -EINVAL)
+		snprintf(msg, sizeof(msg), "%s: must be UTF-8 text without control characters",
+		         field);
+	else
+		return r;
+	return mg_http_error(resp, 400, msg);
+}
+
+/* ---- routing ---- */
+
+/* One path segment [s, s + n) as an id 1..2^53-1. */
+static bool segment_id(const char *s, size_t n, int64_t *out)
+{
+	int64_t v = 0;
+	if (n == 0 || n > 16 || s[0] == '0')
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		if (s[i] < '0' || s[i] > '9')
+			return false;
+		v = v * 10 + (s[i] - '0');
+	}
+	if (v > ID_MAX)
+		return false;
+	*out = v;
+	return true;
+}
+
+/* path (after the prefix) against pattern; params get the "{id}" parts. */
+static bool match(const char *pattern, const char *path, int64_t params[MG_ADMIN_MAX_PARAMS])
+{
+	size_t n = 0;
+	for (;;) {
+		size_t pl = strcspn(pattern, "/"), sl = strcspn(path, "/");
+		if (pl == 4 && strncmp(pattern, "{id}", 4) == 0) {
+			if (n >= MG_ADMIN_MAX_PARAMS || !segment_id(path, sl, &params[n]))
+				return false;
+			n++;
+		} else if (pl != sl || strncmp(pattern, path, pl) != 0) {
+			return false;
+		}
+		pattern += pl;
+		path += sl;
+		if (!*pattern || !*path)
+			return !*pattern && !*path;
+		pattern++;
+		path++;
+	}
+}
+
+static int unauthorized(struct mg_http_response *resp, const char *msg)
+{
+	int r = mg_http_header(resp, "WWW-Authenticate", "Bearer realm=\"mynaguard\"");
+	if (r < 0)
+		return r;
+	return mg_http_error(resp, 401, msg);
+}
+
+/* The session behind the Authorization header into who (extended to now + ttl); or resp = 401
+ * and -EACCES, or another answer (503...) and -EAGAIN, or an error. */
+static int authenticate(struct mg_api *api, const struct mg_http_request *req,
+                        struct mg_admin_ctx *who, struct mg_http_response *resp)
+{
+	const char *h = req->authorization, *tok;
+	int64_t now = mg_now_us();
+	int r;
+
+	if (!h || strncasecmp(h, "Bearer ", 7) != 0) {
+		r = unauthorized(resp, "session token required (Authorization: Bearer)");
+		return r < 0 ? r : -EACCES;
+	}
+	for (tok = h + 7; *tok == ' ';)
+		tok++;
+	r = mg_admin_session_check(api->store, tok, now, &who->admin);
+	if (r == 0)
+		r = mg_admin_token_hash(tok, who->token_hash);
+	if (r == 0 && api->session_ttl_us > 0 && now <= INT64_MAX - api->session_ttl_us)
+		r = mg_store_session_extend(api->store, who->token_hash, now + api->session_ttl_us);
+	switch (r) {
+	case 0:
+		who->actor.admin = who->admin.name;
+		who->actor.remote = req->remote[0] ? req->remote : NULL;
+		return 0;
+	case -EACCES:
+	case -ENOENT:
+		r = unauthorized(resp, "invalid session token");
+		break;
+	case -ETIME:
+		r = unauthorized(resp, "session expired");
+		break;
+	case -EPERM:
+		r = unauthorized(resp, "account disabled");
+		break;
+	default:
+		r = mg_admin_store_error(resp, r, "session");
+		return r < 0 ? r : -EAGAIN;
+	}
+	return r < 0 ? r : -EACCES;
+}
 
 int mg_api_admin(struct mg_api *api, const struct mg_http_request *req,
                  struct mg_http_response *resp)
 {
-	(void)api;
+	const char *path;
+	const struct route *rt = NULL;
+	bool path_known = false;
+	int64_t params[MG_ADMIN_MAX_PARAMS] = {0};
+	struct mg_admin_ctx who = {0};
+	char msg[96];
+	int r;
+
+	if (strncmp(req->url, PREFIX, strlen(PREFIX)) != 0)
+		return mg_http_error(resp, 404, "not found");
+	path = req->url + strlen(PREFIX);
+	for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
+		int64_t p[MG_ADMIN_MAX_PARAMS] = {0};
+		if (!match(routes[i].pattern, path, p))
+			continue;
+		path_known = true;
+		if (strcmp(req->method, routes[i].method) == 0) {
+			rt = &routes[i];
+			memcpy(params, p, sizeof(params));
+			break;
+		}
+	}
+	if (!rt)
+		return mg_http_error(resp, path_known ? 405 : 404,
+		                     path_known ? "method not allowed" : "not found");
+	if (rt->fn == login)
+		return login(api, NULL, req, params, resp);
+
+	r = authenticate(api, req, &who, resp);
+	if (r < 0) {
+		explicit_bzero(&who, sizeof(who));
+		return r == -EACCES || r == -EAGAIN ? 0 : r;
+	}
+	if (!mg_admin_may(who.admin.role, rt->action)) {
+		snprintf(msg, sizeof(msg), "role %s may not %s",
+		         mg_admin_role_name(who.admin.role) ? mg_admin_role_name(who.admin.role)
+		                                            : "?",
+		         mg_admin_action_name(rt->action));
+		r = mg_http_error(resp, 403, msg);
+	} else {
+		r = rt->fn(api, &who, req, params, resp);
+	}
+	explicit_bzero(&who, sizeof(who));
+	return r;
+}
+
+/* ---- session endpoints ---- */
+
+/* A failed login is recorded (action "login.failed", admin = the account) when the account
+ * exists; guesses of unknown names are not, so the log holds no attacker-chosen names. */
+static void record_failed_login(struct mg_api *api, const struct mg_http_request *req,
+                                const char *name, int64_t now)
+{
+	struct mg_store_admin a;
+	struct mg_store_actor by = {name, req->remote[0] ? req->remote : NULL};
+	if (!mg_admin_name_ok(name) || mg_store_admin_get(api->store, name, &a) < 0)
+		return;
+	explicit_bzero(a.password_hash, sizeof(a.password_hash));
+	/* Best effort: the answer is 401 either way. */
+	(void)mg_store_admin_log(
+	    api->store, &by, "login.failed", NULL,
+	    a.disabled ? "{\"reason\":\"disabled\"}" : "{\"reason\":\"password\"}", now);
+}
+
+static int login(struct mg_api *api, const struct mg_admin_ctx *who,
+                 const struct mg_http_request *req, const int64_t *params,
+                 struct mg_http_response *resp)
+{
+	struct mg_admin_login_req in;
+	struct mg_store_admin a;
+	struct mg_store_actor by;
+	char token[MG_ADMIN_TOKEN_SIZE] = "", err[256];
+	int64_t now;
+	int r;
+	(void)who;
+	(void)params;
+
+	r = mg_admin_parse_login(req->body, req->body_len, &in, err, sizeof(err));
+	if (r < 0)
+		return r == -EINVAL ? mg_http_error(resp, 400, err) : r;
+	r = mg_admin_argon2_enter(api, resp);
+	if (r < 0) {
+		explicit_bzero(&in, sizeof(in));
+		return r == -EBUSY ? 0 : r;
+	}
+	now = mg_now_us();
+	r = mg_admin_login(api->store, in.name, in.password, now, api->session_ttl_us, token, &a);
+	mg_admin_argon2_leave(api);
+	explicit_bzero(in.password, sizeof(in.password));
+	if (r == -EACCES) {
+		record_failed_login(api, req, in.name, now);
+		return unauthorized(resp, BAD_AUTH);
+	}
+	if (r < 0)
+		return mg_admin_store_error(resp, r, "login");
+	explicit_bzero(a.password_hash, sizeof(a.password_hash));
+	by = (struct mg_store_actor){a.name, req->remote[0] ? req->remote : NULL};
+	r = mg_store_admin_log(api->store, &by, "login", NULL, NULL, now);
+	if (r < 0) {
+		/* no session without its record */
+		(void)mg_admin_session_end(api->store, token);
+		r = mg_admin_store_error(resp, r, "audit log");
+	} else {
+		r = mg_admin_json(resp, 200,
+		                  json_pack("{s:s,s:o,s:s,s:s}", "token", token, "expires_at",
+		                            mg_admin_time_json(now + api->session_ttl_us), "name",
+		                            a.name, "role", mg_admin_role_name(a.role)));
+	}
+	explicit_bzero(token, sizeof(token));
+	return r;
+}
+
+static int logout(struct mg_api *api, const struct mg_admin_ctx *who,
+                  const struct mg_http_request *req, const int64_t *params,
+                  struct mg_http_response *resp)
+{
+	int64_t now = mg_now_us();
+	int r;
 	(void)req;
-	return mg_http_error(resp, 501, "not implemented yet");
+	(void)params;
+	r = mg_store_admin_log(api->store, &who->actor, "logout", NULL, NULL, now);
+	if (r == 0)
+		r = mg_store_session_delete(api->store, who->token_hash);
+	if (r < 0)
+		return mg_admin_store_error(resp, r, "session");
+	resp->status = 204;
+	return 0;
+}
+
+static int me(struct mg_api *api, const struct mg_admin_ctx *who, const struct mg_http_request *req,
+              const int64_t *params, struct mg_http_response *resp)
+{
+	struct mg_store_admin a;
+	int64_t exp = 0;
+	int r;
+	(void)req;
+	(void)params;
+	r = mg_store_session_get(api->store, who->token_hash, mg_now_us(), &a, &exp);
+	if (r < 0)
+		return mg_admin_store_error(resp, r, "session");
+	explicit_bzero(a.password_hash, sizeof(a.password_hash));
+	return mg_admin_json(resp, 200,
+	                     json_pack("{s:I,s:s,s:s,s:o}", "id", (json_int_t)a.id, "name", a.name,
+	                               "role", mg_admin_role_name(a.role), "expires_at",
+	                               mg_admin_time_json(exp)));
+}
+
+static int password(struct mg_api *api, const struct mg_admin_ctx *who,
+                    const struct mg_http_request *req, const int64_t *params,
+                    struct mg_http_response *resp)
+{
+	struct mg_admin_password_req in;
+	struct mg_store_admin a;
+	char hash[MG_ADMIN_HASH_SIZE] = "", err[256];
+	int r;
+	(void)params;
+
+	r = mg_admin_parse_password(req->body, req->body_len, &in, err, sizeof(err));
+	if (r < 0)
+		return r == -EINVAL ? mg_http_error(resp, 400, err) : r;
+	if (strcmp(in.old_password, in.new_password) == 0) {
+		r = mg_http_error(resp, 400, "new_password: must differ from old_password");
+		goto done;
+	}
+	r = mg_admin_argon2_enter(api, resp);
+	if (r < 0) {
+		r = r == -EBUSY ? 0 : r;
+		goto done;
+	}
+	r = mg_store_admin_get_id(api->store, who->admin.id, &a);
+	if (r == 0) {
+		r = mg_admin_password_verify(a.password_hash, in.old_password);
+		explicit_bzero(a.password_hash, sizeof(a.password_hash));
+		if (r == 0)
+			r = mg_admin_password_hash(in.new_password, api->argon2, hash);
+		else if (r == -EACCES || r == -EINVAL)
+			r = -EKEYREJECTED;
+	}
+	mg_admin_argon2_leave(api);
+	if (r == -EKEYREJECTED) {
+		r = mg_http_error(resp, 403, "old_password: wrong password");
+	} else if (r == -EINVAL || r == -ERANGE) {
+		r = mg_admin_password_error(resp, r, "new_password");
+	} else if (r < 0) {
+		r = mg_admin_store_error(resp, r, "account");
+	} else {
+		/* The store ends every session of the account with the old password, this one
+		 * too; the caller continues on a new session. */
+		char token[MG_ADMIN_TOKEN_SIZE] = "";
+		int64_t now = mg_now_us();
+		r = mg_store_admin_set_password(api->store, &who->actor, who->admin.id, hash, now);
+		if (r == 0)
+			r = mg_admin_session_create(api->store, who->admin.id, now,
+			                            api->session_ttl_us, token);
+		if (r < 0)
+			r = mg_admin_store_error(resp, r, "account");
+		else
+			r = mg_admin_json(resp, 200,
+			                  json_pack("{s:s,s:o}", "token", token, "expires_at",
+			                            mg_admin_time_json(now + api->session_ttl_us)));
+		explicit_bzero(token, sizeof(token));
+	}
+done:
+	explicit_bzero(&in, sizeof(in));
+	explicit_bzero(hash, sizeof(hash));
+	return r;
 }

@@ -92,4 +92,45 @@ int mg_admin_store_error(struct mg_http_response *resp, int r, const char *what)
 /* "2026-11-25T00:00:00.000000Z" for us (> 0), JSON null for 0. */
 json_t *mg_admin_time_json(int64_t us);
 
+/* ---- endpoints of api_admin_accounts.c (admin accounts, enrolment tokens) ---- */
+int mg_admin_admins_list(struct mg_api *, const struct mg_admin_ctx *,
+                         const struct mg_http_request *, const int64_t *,
+                         struct mg_http_response *);
+int mg_admin_admin_add(struct mg_api *, const struct mg_admin_ctx *, const struct mg_http_request *,
+                       const int64_t *, struct mg_http_response *);
+int mg_admin_admin_update(struct mg_api *, const struct mg_admin_ctx *,
+                          const struct mg_http_request *, const int64_t *,
+                          struct mg_http_response *);
+int mg_admin_token_add(struct mg_api *, const struct mg_admin_ctx *, const struct mg_http_request *,
+                       const int64_t *, struct mg_http_response *);
+/* ---- endpoints of api_admin_hosts.c (hosts, device ledger, tamper alerts, audit log) ---- */
+int mg_admin_hosts_list(struct mg_api *, const struct mg_admin_ctx *,
+                        const struct mg_http_request *, const int64_t *, struct mg_http_response *);
+int mg_admin_host_revoke(struct mg_api *, const struct mg_admin_ctx *,
+                         const struct mg_http_request *, const int64_t *,
+                         struct mg_http_response *);
+int mg_admin_devices_list(struct mg_api *, const struct mg_admin_ctx *,
+                          const struct mg_http_request *, const int64_t *,
+                          struct mg_http_response *);
+int mg_admin_alerts_list(struct mg_api *, const struct mg_admin_ctx *,
+                         const struct mg_http_request *, const int64_t *,
+                         struct mg_http_response *);
+int mg_admin_audit_list(struct mg_api *, const struct mg_admin_ctx *,
+                        const struct mg_http_request *, const int64_t *, struct mg_http_response *);
+
+/*
+ * Argon2id at production cost takes 64 MiB and ~0.2-1 s: at most api->max_logins run at once
+ * (logins, password changes, new passwords). 0 with a slot taken (give it back with
+ * mg_admin_argon2_leave), or resp = 503 with Retry-After: 1 and -EBUSY.
+ */
+int mg_admin_argon2_enter(struct mg_api *api, struct mg_http_response *resp);
+void mg_admin_argon2_leave(struct mg_api *api);
+/* resp = 400 naming field for a password-policy error of mg_admin_password_hash() (-EINVAL,
+ * -ERANGE) and 0; other errors are returned. */
+int mg_admin_password_error(struct mg_http_response *resp, int r, const char *field);
+/* "after" (0..2^53-1, default 0) and "limit" (1..MG_ADMIN_PAGE_MAX, default the max) of a page;
+ * 0, or resp = 400 and -EINVAL. */
+int mg_admin_page_args(const struct mg_http_request *req, int64_t *after, uint32_t *limit,
+                       struct mg_http_response *resp);
+
 #endif

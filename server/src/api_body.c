@@ -443,3 +443,142 @@ fail:
 	json_decref(root);
 	return ret;
 }
+
+int mg_api_parse_policy_applied(const char *buf, size_t len, struct mg_policy_applied_req *out,
+                                char *err, size_t errlen)
+{
+	static const char *const keys[] = {"version", NULL};
+	struct mg_policy_applied_req r = {0};
+	json_t *root = load_object(buf, len, err, errlen);
+	int ret = -EINVAL;
+	if (!root)
+		goto fail;
+	if (only_keys(root, keys, err, errlen) < 0 ||
+	    get_uint(root, "version", &r.version, err, errlen) < 0)
+		goto fail;
+	if (r.version == 0) {
+		seterr(err, errlen, "version: must be at least 1");
+		goto fail;
+	}
+	*out = r;
+	ret = 0;
+fail:
+	json_decref(root);
+	return ret;
+}
+
+/* No byte below 0x20 (except those in allowed) and no DEL. */
+static bool no_controls(const char *s, const char *allowed)
+{
+	for (; *s; s++)
+		if (((unsigned char)*s < 0x20 && !strchr(allowed, *s)) || *s == 0x7f)
+			return false;
+	return true;
+}
+
+/* Optional string member: absent, or a string of 0..size-1 bytes without NUL. */
+static int get_opt_str(json_t *obj, const char *key, char *dst, size_t size, char *err,
+                       size_t errlen)
+{
+	json_t *v = json_object_get(obj, key);
+	size_t n;
+	dst[0] = '\0';
+	if (!v)
+		return 0;
+	if (!json_is_string(v)) {
+		seterr(err, errlen, "%s: expected a string", key);
+		return -EINVAL;
+	}
+	n = json_string_length(v);
+	if (n >= size || memchr(json_string_value(v), '\0', n)) {
+		seterr(err, errlen, "%s: must be at most %zu bytes", key, size - 1);
+		return -EINVAL;
+	}
+	memcpy(dst, json_string_value(v), n + 1);
+	return 0;
+}
+
+static int parse_device(json_t *dev, struct mg_store_device_id *d, char *err, size_t errlen)
+{
+	static const char *const keys[] = {"vendor_id", "product_id", "serial",
+	                                   "name",      "hash",       NULL};
+	char e[160] = "";
+	int r = -EINVAL;
+	if (!json_is_object(dev)) {
+		seterr(err, errlen, "device: expected an object");
+		return -EINVAL;
+	}
+	if (only_keys(dev, keys, e, sizeof(e)) < 0 ||
+	    get_str(dev, "vendor_id", d->vendor_id, sizeof(d->vendor_id), e, sizeof(e)) < 0 ||
+	    get_str(dev, "product_id", d->product_id, sizeof(d->product_id), e, sizeof(e)) < 0 ||
+	    get_opt_str(dev, "serial", d->serial, sizeof(d->serial), e, sizeof(e)) < 0 ||
+	    get_opt_str(dev, "name", d->name, sizeof(d->name), e, sizeof(e)) < 0 ||
+	    get_opt_str(dev, "hash", d->hash, sizeof(d->hash), e, sizeof(e)) < 0)
+		goto fail;
+	if (!is_hex4(d->vendor_id)) {
+		snprintf(e, sizeof(e), "vendor_id: expected 4 lower-case hex digits");
+		goto fail;
+	}
+	if (!is_hex4(d->product_id)) {
+		snprintf(e, sizeof(e), "product_id: expected 4 lower-case hex digits");
+		goto fail;
+	}
+	if (strspn(d->hash, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=") !=
+	    strlen(d->hash)) {
+		snprintf(e, sizeof(e), "hash: expected base64");
+		goto fail;
+	}
+	r = 0;
+fail:
+	if (r < 0)
+		seterr(err, errlen, "device.%s", e);
+	return r;
+}
+
+int mg_api_parse_request(const char *buf, size_t len, struct mg_store_request *out, char *err,
+                         size_t errlen)
+{
+	static const char *const keys[] = {"request_id", "user", "device", "reason", NULL};
+	struct mg_store_request *r = calloc(1, sizeof(*r));
+	json_t *root = load_object(buf, len, err, errlen);
+	int ret = -EINVAL;
+	if (!r) {
+		ret = -ENOMEM;
+		goto fail;
+	}
+	if (!root)
+		goto fail;
+	if (only_keys(root, keys, err, errlen) < 0 ||
+	    get_str(root, "request_id", r->request_id, sizeof(r->request_id), err, errlen) < 0 ||
+	    get_str(root, "user", r->user, sizeof(r->user), err, errlen) < 0 ||
+	    get_str(root, "reason", r->reason, sizeof(r->reason), err, errlen) < 0)
+		goto fail;
+	if (strspn(r->request_id,
+	           "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-") !=
+	    strlen(r->request_id)) {
+		seterr(err, errlen, "request_id: use only A-Z a-z 0-9 . _ -");
+		goto fail;
+	}
+	if (!no_controls(r->user, "")) {
+		seterr(err, errlen, "user: control characters are not allowed");
+		goto fail;
+	}
+	if (!no_controls(r->reason, "\t\n")) {
+		seterr(err, errlen,
+		       "reason: control characters other than tab and newline are not "
+		       "allowed");
+		goto fail;
+	}
+	if (!json_object_get(root, "device")) {
+		seterr(err, errlen, "device: missing");
+		goto fail;
+	}
+	if (parse_device(json_object_get(root, "device"), &r->dev, err, errlen) < 0)
+		goto fail;
+	*out = *r;
+	ret = 0;
+fail:
+	free(r);
+	json_decref(root);
+	return ret;
+}

@@ -60,6 +60,27 @@ int mg_api_parse_events(const char *buf, size_t len, struct mg_events_batch **ou
                         size_t errlen);
 void mg_events_batch_free(struct mg_events_batch **b);
 
+/* POST /v1/policy/applied: {"version": N}, N the version the terminal applied (1..2^53-1). */
+struct mg_policy_applied_req {
+	uint64_t version;
+};
+int mg_api_parse_policy_applied(const char *buf, size_t len, struct mg_policy_applied_req *out,
+                                char *err, size_t errlen);
+
+/*
+ * POST /v1/requests: a terminal user's request for a blocked device.
+ *   {"request_id": "[A-Za-z0-9._-]{1,63}", "user": "1..255 bytes",
+ *    "device": {"vendor_id": "4 lower-case hex", "product_id": "4 lower-case hex",
+ *               "serial"?: "0..1023 bytes", "name"?: "0..1023 bytes", "hash"?: "base64, 0..127"},
+ *    "reason": "1..1023 bytes"}
+ * Optional members are absent or strings ("" = absent). No string holds NUL; user holds no
+ * control character, reason none but tab and newline (device strings are the device's own,
+ * repaired to UTF-8 by the agent, and are kept as sent).
+ * Fills request_id, user, dev and reason of out (everything else zero).
+ */
+int mg_api_parse_request(const char *buf, size_t len, struct mg_store_request *out, char *err,
+                         size_t errlen);
+
 /* Lower-case hex SHA-256 of data into hex[65]. 0 or -EIO. */
 int mg_api_sha256_hex(const void *data, size_t len, char hex[65]);
 

@@ -1,10 +1,88 @@
-/* PLACEHOLDER (being written): POST /v1/requests. */
+/*
+ * POST /v1/requests (docs/API.md): a terminal user asks for a blocked device. Filed for the
+ * host behind the client certificate, idempotent by the terminal's request_id: 201 when new,
+ * 200 with the same answer for an identical retry, 409 for the same request_id with other
+ * content.
+ */
+#include <errno.h>
+#include <stdlib.h>
+
+#include <jansson.h>
+
 #include "api.h"
+#include "api_body.h"
+#include "mg/time.h"
+
+static const char *state_name(enum mg_request_state s)
+{
+	switch (s) {
+	case MG_REQUEST_PENDING:
+		return "pending";
+	case MG_REQUEST_APPROVED:
+		return "approved";
+	case MG_REQUEST_DENIED:
+		return "denied";
+	}
+	return "unknown";
+}
+
+static int store_error(struct mg_http_response *resp, int r)
+{
+	switch (r) {
+	case -EEXIST:
+		return mg_http_error(resp, 409, "request_id already used for a different request");
+	case -EINVAL:
+		return mg_http_error(resp, 400, "a field is out of bounds");
+	case -ETIMEDOUT:
+		resp->retry_after = 1;
+		return mg_http_error(resp, 503, "database busy");
+	default:
+		return r;
+	}
+}
 
 int mg_api_requests(struct mg_api *api, const struct mg_http_request *req,
                     struct mg_http_response *resp)
 {
-	(void)api;
-	(void)req;
-	return mg_http_error(resp, 501, "not implemented yet");
+	struct mg_store_host host;
+	struct mg_store_request *q = NULL, *got = NULL;
+	char err[256] = "";
+	int64_t id = 0, now = mg_now_us();
+	json_t *o;
+	int r = mg_api_host(api, req, resp, &host);
+	if (r < 0)
+		return r == -EACCES ? 0 : r;
+	q = calloc(1, sizeof(*q));
+	got = calloc(1, sizeof(*got));
+	r = -ENOMEM;
+	if (!q || !got)
+		goto done;
+	r = mg_api_parse_request(req->body, req->body_len, q, err, sizeof(err));
+	if (r == -EINVAL) {
+		r = mg_http_error(resp, 400, err);
+		goto done;
+	}
+	if (r < 0)
+		goto done;
+	q->host_id = host.id;
+	r = mg_store_request_add(api->store, q, now, &id);
+	if (r == 0)
+		r = mg_store_request_get(api->store, id, got);
+	if (r < 0) {
+		r = store_error(resp, r);
+		goto done;
+	}
+	o = json_pack("{s:I,s:s}", "id", (json_int_t)got->id, "state", state_name(got->state));
+	resp->body = o ? json_dumps(o, JSON_COMPACT) : NULL;
+	json_decref(o);
+	r = -ENOMEM;
+	if (!resp->body)
+		goto done;
+	/* A retry finds the row its first attempt created, with that attempt's time. */
+	resp->status = got->created_us == now ? 201 : 200;
+	r = 0;
+done:
+	free(q);
+	free(got);
+	return r;
 }

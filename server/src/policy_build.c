@@ -130,7 +130,8 @@ int mg_policy_build(struct mg_store *s, uint64_t version, int64_t now_us, int64_
 		c.hosts[i].t.p = NULL;
 		b->n_hosts++;
 	}
-	qsort(b->hosts, b->n_hosts, sizeof(*b->hosts), cmp_host);
+	if (b->n_hosts > 1) /* qsort's array may not be NULL, even for 0 elements */
+		qsort(b->hosts, b->n_hosts, sizeof(*b->hosts), cmp_host);
 	*out = b;
 	b = NULL;
 	r = 0;

@@ -312,6 +312,13 @@ int mg_store_host_heartbeat(struct mg_store *s, int64_t id, int64_t now_us, uint
 	                              agent_version ? agent_version : "");
 }
 
+int mg_store_host_policy_applied(struct mg_store *s, int64_t id, uint64_t version, int64_t now_us)
+{
+	if (!s || id <= 0 || version < 1 || version > U53_MAX)
+		return -EINVAL;
+	return s->ops->host_policy_applied(s, id, version, now_us);
+}
+
 int mg_store_host_foreach(struct mg_store *s, int (*cb)(void *ctx, const struct mg_store_host *h),
                           void *ctx)
 {

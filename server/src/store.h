@@ -120,6 +120,11 @@ int mg_store_host_revoke(struct mg_store *s, const struct mg_store_actor *by, in
 int mg_store_host_heartbeat(struct mg_store *s, int64_t id, int64_t now_us, uint64_t spool_depth,
                             int64_t oldest_unsent_us, uint64_t policy_version,
                             const char *agent_version);
+/*
+ * The policy version (1..2^53-1) host id reports as applied; only policy_version changes and
+ * last_seen_us moves forward (the other heartbeat fields stay). -ENOENT: unknown host.
+ */
+int mg_store_host_policy_applied(struct mg_store *s, int64_t id, uint64_t version, int64_t now_us);
 /* Calls cb for every host, ordered by id. */
 int mg_store_host_foreach(struct mg_store *s, int (*cb)(void *ctx, const struct mg_store_host *h),
                           void *ctx);
@@ -350,6 +355,8 @@ int mg_store_admin_add(struct mg_store *s, const struct mg_store_actor *by, cons
                        int64_t *id_out);
 int mg_store_admin_get(struct mg_store *s, const char *name, struct mg_store_admin *out);
 int mg_store_admin_get_id(struct mg_store *s, int64_t id, struct mg_store_admin *out);
+/* A new password also ends every session of the account (a stolen session dies with the
+ * password it came from). */
 int mg_store_admin_set_password(struct mg_store *s, const struct mg_store_actor *by, int64_t id,
                                 const char *password_hash, int64_t now_us);
 int mg_store_admin_set_role(struct mg_store *s, const struct mg_store_actor *by, int64_t id,

@@ -55,6 +55,8 @@ struct mg_store_ops {
 	int (*host_heartbeat)(struct mg_store *s, int64_t id, int64_t now_us, uint64_t spool_depth,
 	                      int64_t oldest_unsent_us, uint64_t policy_version,
 	                      const char *agent_version);
+	int (*host_policy_applied)(struct mg_store *s, int64_t id, uint64_t version,
+	                           int64_t now_us);
 	int (*host_foreach)(struct mg_store *s, int (*cb)(void *, const struct mg_store_host *),
 	                    void *ctx);
 	int (*ingest)(struct mg_store *s, int64_t host_id, const struct mg_store_batch *b,

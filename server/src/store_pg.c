@@ -51,6 +51,8 @@ static const char *const pg_sql[PG_NSTMT] = {
                           " agent_version = $6 WHERE id = $1",
     [PG_HOST_STATE] = "SELECT revoked FROM hosts WHERE id = $1",
     [PG_HOST_SEEN] = "UPDATE hosts SET last_seen_us = GREATEST(last_seen_us, $2) WHERE id = $1",
+    [PG_HOST_APPLIED] = "UPDATE hosts SET last_seen_us = GREATEST(last_seen_us, $2),"
+                        " policy_version = $3 WHERE id = $1",
     [PG_STREAM_LOCK] = "SELECT id, last_seq, last_hash FROM streams"
                        " WHERE host_id = $1 AND boot_id = $2 FOR UPDATE",
     [PG_STREAM_ADD] = "INSERT INTO streams(host_id, boot_id, last_seq, last_hash, updated_us)"
@@ -548,6 +550,7 @@ static const struct mg_store_ops pg_ops = {
     .host_get = pgs_host_get,
     .host_revoke = pgs_host_revoke,
     .host_heartbeat = pgs_host_heartbeat,
+    .host_policy_applied = pgs_host_policy_applied,
     .host_foreach = pgs_host_foreach,
     .ingest = pgs_ingest,
     .cursor_get = pgs_cursor_get,

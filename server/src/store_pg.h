@@ -31,6 +31,7 @@ enum pg_stmt_id {
 	PG_HOST_HEARTBEAT,
 	PG_HOST_STATE,
 	PG_HOST_SEEN,
+	PG_HOST_APPLIED,
 	PG_STREAM_LOCK,
 	PG_STREAM_ADD,
 	PG_STREAM_SET,
@@ -174,6 +175,7 @@ int pgs_host_revoke(struct mg_store *s, struct mg_store_action *act, int64_t id)
 int pgs_host_heartbeat(struct mg_store *s, int64_t id, int64_t now_us, uint64_t spool_depth,
                        int64_t oldest_unsent_us, uint64_t policy_version,
                        const char *agent_version);
+int pgs_host_policy_applied(struct mg_store *s, int64_t id, uint64_t version, int64_t now_us);
 int pgs_host_foreach(struct mg_store *s, int (*cb)(void *, const struct mg_store_host *),
                      void *ctx);
 int pgs_ingest(struct mg_store *s, int64_t host_id, const struct mg_store_batch *b, int64_t now_us,

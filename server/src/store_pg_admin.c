@@ -160,7 +160,7 @@ static int admin_update_fn(struct pg_conn *c, void *arg)
 		pg_p_int(&p, j->disabled);
 	}
 	int r = pg_run_one(c, id, &p);
-	if (r == 0 && id == PG_ADMIN_SET_DISABLED && j->disabled) {
+	if (r == 0 && (id == PG_ADMIN_SET_PW || (id == PG_ADMIN_SET_DISABLED && j->disabled))) {
 		struct pg_params d = {0};
 		pg_p_int(&d, j->id);
 		r = pg_run(c, PG_SESSIONS_DEL_ADMIN, &d, NULL);

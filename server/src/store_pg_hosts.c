@@ -188,3 +188,19 @@ int pgs_host_heartbeat(struct mg_store *s, int64_t id, int64_t now_us, uint64_t 
 	                     .agent_version = agent_version};
 	return pg_tx((struct pg_store *)s, host_heartbeat_fn, &j);
 }
+
+static int host_applied_fn(struct pg_conn *c, void *arg)
+{
+	struct host_job *j = arg;
+	struct pg_params p = {0};
+	pg_p_int(&p, j->id);
+	pg_p_int(&p, j->now_us);
+	pg_p_int(&p, (int64_t)j->policy_version);
+	return pg_run_one(c, PG_HOST_APPLIED, &p);
+}
+
+int pgs_host_policy_applied(struct mg_store *s, int64_t id, uint64_t version, int64_t now_us)
+{
+	struct host_job j = {.id = id, .now_us = now_us, .policy_version = version};
+	return pg_tx((struct pg_store *)s, host_applied_fn, &j);
+}

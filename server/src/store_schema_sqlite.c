@@ -47,7 +47,7 @@ const char *const mg_store_sqlite_schema[] = {
     " first_host_id INTEGER NOT NULL, last_host_id INTEGER NOT NULL,"
     " sightings INTEGER NOT NULL, UNIQUE (vendor_id, product_id, serial, hash));",
     "CREATE TABLE IF NOT EXISTS rules ("
-    " id INTEGER PRIMARY KEY, text TEXT NOT NULL, host_id INTEGER NOT NULL,"
+    " id INTEGER PRIMARY KEY AUTOINCREMENT, text TEXT NOT NULL, host_id INTEGER NOT NULL,"
     " expires_us INTEGER NOT NULL, created_us INTEGER NOT NULL, created_by TEXT NOT NULL,"
     " request_id INTEGER NOT NULL, comment TEXT NOT NULL);",
     "CREATE TABLE IF NOT EXISTS policies ("

@@ -60,6 +60,8 @@ static const char *const sq_sql[SQ_NSTMT] = {
                           " agent_version = ?6 WHERE id = ?1",
     [SQ_HOST_STATE] = "SELECT revoked FROM hosts WHERE id = ?1",
     [SQ_HOST_SEEN] = "UPDATE hosts SET last_seen_us = max(last_seen_us, ?2) WHERE id = ?1",
+    [SQ_HOST_APPLIED] = "UPDATE hosts SET last_seen_us = max(last_seen_us, ?2),"
+                        " policy_version = ?3 WHERE id = ?1",
     [SQ_STREAM_GET] = "SELECT id, last_seq, last_hash FROM streams"
                       " WHERE host_id = ?1 AND boot_id = ?2",
     [SQ_STREAM_ADD] = "INSERT INTO streams(host_id, boot_id, last_seq, last_hash, updated_us)"
@@ -485,6 +487,7 @@ static const struct mg_store_ops sq_ops = {
     .host_get = sq_host_get,
     .host_revoke = sq_host_revoke,
     .host_heartbeat = sq_host_heartbeat,
+    .host_policy_applied = sq_host_policy_applied,
     .host_foreach = sq_host_foreach,
     .ingest = sq_ingest,
     .cursor_get = sq_cursor_get,

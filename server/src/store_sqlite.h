@@ -35,6 +35,7 @@ enum sq_stmt_id {
 	SQ_HOST_HEARTBEAT,
 	SQ_HOST_STATE,
 	SQ_HOST_SEEN,
+	SQ_HOST_APPLIED,
 	SQ_STREAM_GET,
 	SQ_STREAM_ADD,
 	SQ_STREAM_SET,
@@ -158,6 +159,7 @@ int sq_host_get(struct mg_store *s, int64_t id, const char *cert_serial, struct 
 int sq_host_revoke(struct mg_store *s, struct mg_store_action *act, int64_t id);
 int sq_host_heartbeat(struct mg_store *s, int64_t id, int64_t now_us, uint64_t spool_depth,
                       int64_t oldest_unsent_us, uint64_t policy_version, const char *agent_version);
+int sq_host_policy_applied(struct mg_store *s, int64_t id, uint64_t version, int64_t now_us);
 int sq_host_foreach(struct mg_store *s, int (*cb)(void *, const struct mg_store_host *), void *ctx);
 int sq_ingest(struct mg_store *s, int64_t host_id, const struct mg_store_batch *b, int64_t now_us,
               struct mg_ingest_result *res);

@@ -187,7 +187,7 @@ static int admin_update_fn(struct sq_conn *c, void *arg)
 	else
 		sqlite3_bind_int(st, 2, j->disabled);
 	r = sq_step_one(c, st);
-	if (r == 0 && id == SQ_ADMIN_SET_DISABLED && j->disabled) {
+	if (r == 0 && (id == SQ_ADMIN_SET_PW || (id == SQ_ADMIN_SET_DISABLED && j->disabled))) {
 		st = sq_stmt(c, SQ_SESSIONS_DEL_ADMIN, &r);
 		if (!st)
 			return r;

@@ -219,3 +219,22 @@ int sq_host_heartbeat(struct mg_store *s, int64_t id, int64_t now_us, uint64_t s
 	                     .agent_version = agent_version};
 	return sq_write((struct sq_store *)s, host_heartbeat_fn, &j);
 }
+
+static int host_applied_fn(struct sq_conn *c, void *arg)
+{
+	struct host_job *j = arg;
+	int r = 0;
+	sqlite3_stmt *st = sq_stmt(c, SQ_HOST_APPLIED, &r);
+	if (!st)
+		return r;
+	sqlite3_bind_int64(st, 1, j->id);
+	sqlite3_bind_int64(st, 2, j->now_us);
+	sqlite3_bind_int64(st, 3, (sqlite3_int64)j->policy_version);
+	return sq_step_one(c, st);
+}
+
+int sq_host_policy_applied(struct mg_store *s, int64_t id, uint64_t version, int64_t now_us)
+{
+	struct host_job j = {.id = id, .now_us = now_us, .policy_version = version};
+	return sq_write((struct sq_store *)s, host_applied_fn, &j);
+}

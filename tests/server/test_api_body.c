@@ -196,13 +196,163 @@ static void test_events_limits(void **state)
 	assert_null(b);
 }
 
+static void test_policy_applied(void **state)
+{
+	struct mg_policy_applied_req a = {0};
+	char err[256];
+	const char *ok = "{\"version\":9007199254740991}";
+	(void)state;
+	assert_int_equal(mg_api_parse_policy_applied(ok, strlen(ok), &a, err, sizeof(err)), 0);
+	assert_int_equal(a.version, 9007199254740991ULL);
+
+	const char *bad[] = {
+	    "{\"version\":0}",
+	    "{\"version\":-1}",
+	    "{\"version\":9007199254740992}",
+	    "{\"version\":1.0}",
+	    "{\"version\":\"1\"}",
+	    "{\"version\":null}",
+	    "{}",
+	    "{\"version\":1,\"version\":1}",
+	    "{\"version\":1,\"host\":\"h\"}",
+	    "[1]",
+	    "{\"version\":1",
+	    "",
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		a.version = 77;
+		err[0] = '\0';
+		assert_int_equal(
+		    mg_api_parse_policy_applied(bad[i], strlen(bad[i]), &a, err, sizeof(err)),
+		    -EINVAL);
+		assert_int_equal(a.version, 77); /* untouched on failure */
+		assert_true(strlen(err) > 0);
+	}
+}
+
+#define REQ_DEV "\"device\":{\"vendor_id\":\"0781\",\"product_id\":\"5581\""
+
+static void test_request(void **state)
+{
+	struct mg_store_request r;
+	char err[256];
+	const char *full = "{\"request_id\":\"req-1.A_b\",\"user\":\"tanaka\"," REQ_DEV
+	                   ",\"serial\":\"4C53\",\"name\":\"Ultra \xe3\x83\xa1\","
+	                   "\"hash\":\"abc+/=\"},\"reason\":\"\xe6\x9b\xb8\xe9\xa1\x9e\\n\\t"
+	                   "copy\"}";
+	const char *min =
+	    "{\"request_id\":\"r\",\"user\":\"u\"," REQ_DEV ",\"serial\":\"\"},\"reason\":\"x\"}";
+	(void)state;
+	assert_int_equal(mg_api_parse_request(full, strlen(full), &r, err, sizeof(err)), 0);
+	assert_string_equal(r.request_id, "req-1.A_b");
+	assert_string_equal(r.user, "tanaka");
+	assert_string_equal(r.dev.vendor_id, "0781");
+	assert_string_equal(r.dev.product_id, "5581");
+	assert_string_equal(r.dev.serial, "4C53");
+	assert_string_equal(r.dev.name, "Ultra \xe3\x83\xa1");
+	assert_string_equal(r.dev.hash, "abc+/=");
+	assert_string_equal(r.reason, "\xe6\x9b\xb8\xe9\xa1\x9e\n\tcopy");
+	assert_int_equal(r.host_id, 0);
+	assert_int_equal(r.id, 0);
+	assert_int_equal(mg_api_parse_request(min, strlen(min), &r, err, sizeof(err)), 0);
+	assert_string_equal(r.dev.serial, "");
+	assert_string_equal(r.dev.name, "");
+	assert_string_equal(r.dev.hash, "");
+
+	/* 63 bytes of request_id fit, 64 do not */
+	char body[600];
+	snprintf(body, sizeof(body),
+	         "{\"request_id\":\"%063d\",\"user\":\"u\"," REQ_DEV "},\"reason\":\"x\"}", 7);
+	assert_int_equal(mg_api_parse_request(body, strlen(body), &r, err, sizeof(err)), 0);
+	snprintf(body, sizeof(body),
+	         "{\"request_id\":\"%064d\",\"user\":\"u\"," REQ_DEV "},\"reason\":\"x\"}", 7);
+	assert_int_equal(mg_api_parse_request(body, strlen(body), &r, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "request_id"));
+
+	const struct {
+		const char *body, *field;
+	} bad[] = {
+	    {"{\"request_id\":\"a b\",\"user\":\"u\"," REQ_DEV "},\"reason\":\"x\"}", "request_id"},
+	    {"{\"request_id\":\"a/b\",\"user\":\"u\"," REQ_DEV "},\"reason\":\"x\"}", "request_id"},
+	    {"{\"request_id\":\"\",\"user\":\"u\"," REQ_DEV "},\"reason\":\"x\"}", "request_id"},
+	    {"{\"user\":\"u\"," REQ_DEV "},\"reason\":\"x\"}", "request_id"},
+	    {"{\"request_id\":\"r\",\"user\":\"\"," REQ_DEV "},\"reason\":\"x\"}", "user"},
+	    {"{\"request_id\":\"r\",\"user\":\"a\\nb\"," REQ_DEV "},\"reason\":\"x\"}", "user"},
+	    {"{\"request_id\":\"r\",\"user\":\"a\\u0000b\"," REQ_DEV "},\"reason\":\"x\"}",
+	     "invalid JSON"},
+	    {"{\"request_id\":\"r\",\"user\":\"u\"," REQ_DEV "},\"reason\":\"\"}", "reason"},
+	    {"{\"request_id\":\"r\",\"user\":\"u\"," REQ_DEV "},\"reason\":\"a\\rb\"}", "reason"},
+	    {"{\"request_id\":\"r\",\"user\":\"u\"," REQ_DEV "}}", "reason"},
+	    {"{\"request_id\":\"r\",\"user\":\"u\",\"reason\":\"x\"}", "device"},
+	    {"{\"request_id\":\"r\",\"user\":\"u\",\"device\":[],\"reason\":\"x\"}", "device"},
+	    {"{\"request_id\":\"r\",\"user\":\"u\",\"device\":{\"vendor_id\":\"0781\"},"
+	     "\"reason\":\"x\"}",
+	     "device.product_id"},
+	    {"{\"request_id\":\"r\",\"user\":\"u\",\"device\":{\"vendor_id\":\"078G\","
+	     "\"product_id\":\"5581\"},\"reason\":\"x\"}",
+	     "device.vendor_id"},
+	    {"{\"request_id\":\"r\",\"user\":\"u\",\"device\":{\"vendor_id\":\"0781\","
+	     "\"product_id\":\"558A\"},\"reason\":\"x\"}",
+	     "device.product_id"},
+	    {"{\"request_id\":\"r\",\"user\":\"u\",\"device\":{\"vendor_id\":\"781\","
+	     "\"product_id\":\"5581\"},\"reason\":\"x\"}",
+	     "device.vendor_id"},
+	    {"{\"request_id\":\"r\",\"user\":\"u\"," REQ_DEV ",\"serial\":null},\"reason\":\"x\"}",
+	     "device.serial"},
+	    {"{\"request_id\":\"r\",\"user\":\"u\"," REQ_DEV ",\"hash\":\"a b\"},\"reason\":\"x\"}",
+	     "device.hash"},
+	    {"{\"request_id\":\"r\",\"user\":\"u\"," REQ_DEV ",\"bus\":1},\"reason\":\"x\"}",
+	     "device.bus"},
+	    {"{\"request_id\":\"r\",\"user\":\"u\"," REQ_DEV "},\"reason\":\"x\",\"host_id\":1}",
+	     "host_id"},
+	    {"{\"request_id\":\"r\",\"request_id\":\"r\",\"user\":\"u\"," REQ_DEV
+	     "},\"reason\":\"x\"}",
+	     "invalid JSON"},
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		err[0] = '\0';
+		assert_int_equal(
+		    mg_api_parse_request(bad[i].body, strlen(bad[i].body), &r, err, sizeof(err)),
+		    -EINVAL);
+		if (!strstr(err, bad[i].field))
+			fail_msg("case %zu: error \"%s\" does not name %s", i, err, bad[i].field);
+	}
+
+	/* size caps: a serial of 1023 bytes fits, 1024 does not; reason 1023 / 1024 */
+	char *big = malloc(4096);
+	char *pad = malloc(1100);
+	assert_non_null(big);
+	assert_non_null(pad);
+	memset(pad, 's', 1023);
+	pad[1023] = '\0';
+	snprintf(big, 4096,
+	         "{\"request_id\":\"r\",\"user\":\"u\"," REQ_DEV ",\"serial\":\"%s\"},"
+	         "\"reason\":\"%s\"}",
+	         pad, pad);
+	assert_int_equal(mg_api_parse_request(big, strlen(big), &r, err, sizeof(err)), 0);
+	assert_int_equal(strlen(r.dev.serial), 1023);
+	assert_int_equal(strlen(r.reason), 1023);
+	strcat(pad, "s");
+	snprintf(big, 4096,
+	         "{\"request_id\":\"r\",\"user\":\"u\"," REQ_DEV ",\"serial\":\"%s\"},"
+	         "\"reason\":\"x\"}",
+	         pad);
+	assert_int_equal(mg_api_parse_request(big, strlen(big), &r, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "device.serial"));
+	snprintf(big, 4096, "{\"request_id\":\"r\",\"user\":\"u\"," REQ_DEV "},\"reason\":\"%s\"}",
+	         pad);
+	assert_int_equal(mg_api_parse_request(big, strlen(big), &r, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "reason"));
+	free(pad);
+	free(big);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_enroll),
-	    cmocka_unit_test(test_heartbeat),
-	    cmocka_unit_test(test_events),
-	    cmocka_unit_test(test_events_limits),
+	    cmocka_unit_test(test_enroll),         cmocka_unit_test(test_heartbeat),
+	    cmocka_unit_test(test_events),         cmocka_unit_test(test_events_limits),
+	    cmocka_unit_test(test_policy_applied), cmocka_unit_test(test_request),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -26,3 +26,107 @@ set_tests_properties(test_api_pg PROPERTIES
   ENVIRONMENT "CMOCKA_MESSAGE_OUTPUT=stdout;MG_COLLECTOR=$<TARGET_FILE:mynaguard-collector>;MG_TEST_STORE_URL_FILE=${mg_store_pg_state}"
   SKIP_RETURN_CODE 77
   TIMEOUT 300)
+
+# The shared rule service (server/src/rule_ops.c) on throwaway SQLite stores.
+mg_add_test(test_rule_ops SOURCES server/test_rule_ops.c LIBS mg_collector_core)
+mg_add_test(test_api_admin_body_rules SOURCES server/test_api_admin_body_rules.c
+  LIBS mg_collector_core)
+
+# The admin API core over HTTPS (tests/server/test_api_admin.c): sessions, roles, accounts,
+# enrolment tokens, hosts, device ledger, alerts, audit log. test_api_admin: SQLite;
+# test_api_admin_pg: PostgreSQL (fixture store_pg). Its body parsers alone: test_api_admin_body.
+mg_add_test(test_api_admin_body SOURCES server/test_api_admin_body.c LIBS mg_collector_core)
+
+add_executable(test_api_admin server/test_api_admin.c server/api_harness.c
+  server/store_testgen.c)
+target_link_libraries(test_api_admin PRIVATE mg_collector_core PkgConfig::LIBCURL
+  PkgConfig::LIBCRYPTO PkgConfig::LIBPQ PkgConfig::CMOCKA)
+mg_target_defaults(test_api_admin)
+add_dependencies(test_api_admin mynaguard-collector)
+add_test(NAME test_api_admin COMMAND test_api_admin)
+set_tests_properties(test_api_admin PROPERTIES
+  ENVIRONMENT "CMOCKA_MESSAGE_OUTPUT=stdout;MG_COLLECTOR=$<TARGET_FILE:mynaguard-collector>"
+  TIMEOUT 300)
+add_test(NAME test_api_admin_pg COMMAND test_api_admin)
+set_tests_properties(test_api_admin_pg PROPERTIES
+  FIXTURES_REQUIRED store_pg
+  ENVIRONMENT "CMOCKA_MESSAGE_OUTPUT=stdout;MG_COLLECTOR=$<TARGET_FILE:mynaguard-collector>;MG_TEST_STORE_URL_FILE=${mg_store_pg_state}"
+  SKIP_RETURN_CODE 77
+  TIMEOUT 300)
+
+# The admin API's rules, policy, requests and events over HTTPS (tests/server/
+# test_api_admin_rules.c), on SQLite and on PostgreSQL (fixture store_pg).
+add_executable(test_api_admin_rules server/test_api_admin_rules.c server/api_harness.c)
+target_link_libraries(test_api_admin_rules PRIVATE mg_collector_core PkgConfig::LIBCURL
+  PkgConfig::LIBCRYPTO PkgConfig::LIBPQ PkgConfig::CMOCKA)
+mg_target_defaults(test_api_admin_rules)
+add_dependencies(test_api_admin_rules mynaguard-collector)
+add_test(NAME test_api_admin_rules COMMAND test_api_admin_rules)
+set_tests_properties(test_api_admin_rules PROPERTIES
+  ENVIRONMENT "CMOCKA_MESSAGE_OUTPUT=stdout;MG_COLLECTOR=$<TARGET_FILE:mynaguard-collector>"
+  TIMEOUT 300)
+add_test(NAME test_api_admin_rules_pg COMMAND test_api_admin_rules)
+set_tests_properties(test_api_admin_rules_pg PROPERTIES
+  FIXTURES_REQUIRED store_pg
+  ENVIRONMENT "CMOCKA_MESSAGE_OUTPUT=stdout;MG_COLLECTOR=$<TARGET_FILE:mynaguard-collector>;MG_TEST_STORE_URL_FILE=${mg_store_pg_state}"
+  SKIP_RETURN_CODE 77
+  TIMEOUT 300)
+
+# ---- Policies and device requests over HTTPS (tests/server/test_api_policy.c), and kill -9
+# of the collector around the commit of an event batch. test_api_policy: SQLite;
+# test_api_policy_pg: PostgreSQL (fixture store_pg). mynaguard-collector-faults is the
+# collector built from the same sources with the fault points of server/collector_faults.c
+# (-Wl,--wrap; MG_FAULT_POINT arms them); it is built for the tests only, never installed.
+get_target_property(mg_collector_srcs mynaguard-collector SOURCES)
+get_target_property(mg_collector_dir mynaguard-collector SOURCE_DIR)
+get_target_property(mg_collector_libs mynaguard-collector LINK_LIBRARIES)
+set(mg_faults_srcs "")
+foreach(src IN LISTS mg_collector_srcs)
+  if(IS_ABSOLUTE "${src}")
+    list(APPEND mg_faults_srcs "${src}")
+  else()
+    list(APPEND mg_faults_srcs "${mg_collector_dir}/${src}")
+  endif()
+endforeach()
+add_executable(mynaguard-collector-faults ${mg_faults_srcs} server/collector_faults.c)
+target_link_libraries(mynaguard-collector-faults PRIVATE ${mg_collector_libs}
+  PkgConfig::SQLITE3 PkgConfig::LIBPQ)
+target_link_options(mynaguard-collector-faults PRIVATE
+  "LINKER:--wrap=mg_store_ingest,--wrap=sqlite3_step,--wrap=PQexec")
+mg_target_defaults(mynaguard-collector-faults)
+
+# When the collector publishes on its own (server/src/policy_refresh.c), on SQLite stores.
+mg_add_test(test_policy_refresh SOURCES server/test_policy_refresh.c LIBS mg_collector_core)
+
+add_executable(test_api_policy server/test_api_policy.c server/api_harness.c)
+target_link_libraries(test_api_policy PRIVATE mg_collector_core PkgConfig::LIBCURL
+  PkgConfig::LIBCRYPTO PkgConfig::LIBPQ PkgConfig::CMOCKA)
+mg_target_defaults(test_api_policy)
+add_dependencies(test_api_policy mynaguard-collector mynaguard-collector-faults)
+set(mg_api_policy_env "CMOCKA_MESSAGE_OUTPUT=stdout;MG_COLLECTOR=$<TARGET_FILE:mynaguard-collector>;MG_COLLECTOR_FAULTS=$<TARGET_FILE:mynaguard-collector-faults>")
+add_test(NAME test_api_policy COMMAND test_api_policy)
+set_tests_properties(test_api_policy PROPERTIES ENVIRONMENT "${mg_api_policy_env}" TIMEOUT 300)
+add_test(NAME test_api_policy_pg COMMAND test_api_policy)
+set_tests_properties(test_api_policy_pg PROPERTIES
+  FIXTURES_REQUIRED store_pg
+  ENVIRONMENT "${mg_api_policy_env};MG_TEST_STORE_URL_FILE=${mg_store_pg_state}"
+  SKIP_RETURN_CODE 77
+  TIMEOUT 300)
+
+# mynaguard-collector's command line (tests/server/test_collector_cli.c): events, hosts, rules,
+# serve limits and collector.conf, on SQLite and on PostgreSQL (fixture store_pg).
+add_executable(test_collector_cli server/test_collector_cli.c server/api_harness.c)
+target_link_libraries(test_collector_cli PRIVATE mg_collector_core PkgConfig::LIBCURL
+  PkgConfig::LIBCRYPTO PkgConfig::LIBPQ PkgConfig::CMOCKA)
+mg_target_defaults(test_collector_cli)
+add_dependencies(test_collector_cli mynaguard-collector)
+add_test(NAME test_collector_cli COMMAND test_collector_cli)
+set_tests_properties(test_collector_cli PROPERTIES
+  ENVIRONMENT "CMOCKA_MESSAGE_OUTPUT=stdout;MG_COLLECTOR=$<TARGET_FILE:mynaguard-collector>;MG_SOURCE_DIR=${PROJECT_SOURCE_DIR}"
+  TIMEOUT 300)
+add_test(NAME test_collector_cli_pg COMMAND test_collector_cli)
+set_tests_properties(test_collector_cli_pg PROPERTIES
+  FIXTURES_REQUIRED store_pg
+  ENVIRONMENT "CMOCKA_MESSAGE_OUTPUT=stdout;MG_COLLECTOR=$<TARGET_FILE:mynaguard-collector>;MG_SOURCE_DIR=${PROJECT_SOURCE_DIR};MG_TEST_STORE_URL_FILE=${mg_store_pg_state}"
+  SKIP_RETURN_CODE 77
+  TIMEOUT 300)

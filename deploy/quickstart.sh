@@ -87,7 +87,10 @@ fi
 echo "collector: https://127.0.0.1:8443 (SQLite in $demo/collector, CA $demo/collector/ca.pem);"
 echo "  $(sed -n 's/^policy public key: /policy public key: /p' "$demo/collector-init.txt")"
 echo "  enrolment token for a terminal: $token"
-echo "  admin API: user admin, password in $demo/admin-password (docs/API.md)"
+echo "  admin API: user admin, password in $demo/admin-password (docs/API.md), e.g."
+echo "    curl --cacert $demo/collector/ca.pem https://127.0.0.1:8443/v1/admin/login \\"
+echo "      -d '{\"name\":\"admin\",\"password\":\"'\$(cat $demo/admin-password)'\"}'"
+echo "  CLI: $collector hosts|events|rules list --data-dir $demo/collector"
 echo "  (agents do not enrol and upload yet: event-pipeline issue)"
 if [ -t 0 ] && [ "${CI:-}" != "true" ]; then
   echo "mynaguard-agent is running on a simulated USB bus; stop with Ctrl-C."

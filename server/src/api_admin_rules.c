@@ -163,10 +163,12 @@ int mg_admin_rules_add(struct mg_api *api, const struct mg_admin_ctx *who,
 		r = mg_admin_error(resp, 404, "host_id: unknown host");
 	else if (r < 0)
 		r = fail(resp, r, version, "rule");
-	else
+	else {
+		mg_api_policy_published(api, version); /* terminals' next poll sees it */
 		r = mg_admin_json(resp, 201,
 		                  json_pack("{s:I,s:I}", "id", (json_int_t)id, "policy_version",
 		                            (json_int_t)version));
+	}
 out:
 	free(b);
 	return r;
@@ -184,6 +186,7 @@ int mg_admin_rules_remove(struct mg_api *api, const struct mg_admin_ctx *who,
 	r = mg_rule_ops_remove(&ops, &who->actor, params[0], mg_now_us(), &version);
 	if (r < 0)
 		return fail(resp, r, version, "rule");
+	mg_api_policy_published(api, version); /* terminals' next poll sees it */
 	return mg_admin_json(resp, 200, json_pack("{s:I}", "policy_version", (json_int_t)version));
 }
 
@@ -245,6 +248,7 @@ int mg_admin_policy_publish(struct mg_api *api, const struct mg_admin_ctx *who,
 		return mg_admin_error(resp, 500, "a stored rule is not valid rules text");
 	if (r < 0)
 		return fail(resp, r, NOT_PUBLISHED, "policy");
+	mg_api_policy_published(api, version);
 	return mg_admin_json(resp, 201, json_pack("{s:I}", "version", (json_int_t)version));
 }
 
@@ -369,6 +373,7 @@ int mg_admin_request_approve(struct mg_api *api, const struct mg_admin_ctx *who,
 		    "by hand");
 	if (r < 0)
 		return fail(resp, r, version, "request");
+	mg_api_policy_published(api, version);
 	return mg_admin_json(resp, 200,
 	                     json_pack("{s:I,s:I}", "rule_id", (json_int_t)rule_id,
 	                               "policy_version", (json_int_t)version));

@@ -144,42 +144,51 @@ fail:
 	return r;
 }
 
-int mg_policy_publish(struct mg_store *s, const struct mg_store_actor *by,
-                      const struct mg_policy_key *key, int64_t now_us, int64_t validity_us,
-                      uint64_t *version_out)
+int mg_policy_publish_version(struct mg_store *s, const struct mg_store_actor *by,
+                              const struct mg_policy_key *key, uint64_t version,
+                              uint64_t rules_revision, int64_t now_us, int64_t validity_us)
 {
 	struct mg_policy_bundle *b = NULL;
 	char sig[MG_POLICY_SIG_B64_SIZE];
 	char *json = NULL;
-	uint64_t latest, revision;
+	size_t len = 0;
+	int r;
+	if (!s || !key)
+		return -EINVAL;
+	r = mg_policy_build(s, version, now_us, validity_us, &b);
+	if (r == 0)
+		r = mg_policy_bundle_to_json(b, &json, &len);
+	if (r == 0)
+		r = mg_policy_sign(key, json, len, sig);
+	if (r == 0)
+		r = mg_store_policy_add(s, by, version, rules_revision, json, (const uint8_t *)sig,
+		                        strlen(sig), now_us);
+	free(json);
+	mg_policy_bundle_free(&b);
+	return r;
+}
+
+int mg_policy_publish(struct mg_store *s, const struct mg_store_actor *by,
+                      const struct mg_policy_key *key, int64_t now_us, int64_t validity_us,
+                      uint64_t *version_out)
+{
+	uint64_t latest = 0, revision;
 	int r = -EEXIST;
 
 	if (!s || !key)
 		return -EINVAL;
 	for (int tries = 0; tries < PUBLISH_TRIES && r == -EEXIST; tries++) {
-		free(json);
-		json = NULL;
-		mg_policy_bundle_free(&b);
 		/* Revision first: a rule change racing the walk gives a newer bundle labelled
 		 * with an older revision, which only causes one more publish. */
 		if ((r = mg_store_rules_revision(s, &revision)) < 0 ||
 		    (r = mg_store_policy_latest(s, &latest)) < 0)
-			goto fail;
-		if (latest >= MG_POLICY_U53_MAX) {
-			r = -EOVERFLOW;
-			goto fail;
-		}
-		if ((r = mg_policy_build(s, latest + 1, now_us, validity_us, &b)) < 0 ||
-		    (r = mg_policy_bundle_to_json(b, &json, NULL)) < 0 ||
-		    (r = mg_policy_sign(key, json, strlen(json), sig)) < 0)
-			goto fail;
-		r = mg_store_policy_add(s, by, b->version, revision, json, (const uint8_t *)sig,
-		                        strlen(sig), now_us);
+			return r;
+		if (latest >= MG_POLICY_U53_MAX)
+			return -EOVERFLOW;
+		r = mg_policy_publish_version(s, by, key, latest + 1, revision, now_us,
+		                              validity_us);
 	}
 	if (r == 0 && version_out)
-		*version_out = b->version;
-fail:
-	free(json);
-	mg_policy_bundle_free(&b);
+		*version_out = latest + 1;
 	return r;
 }

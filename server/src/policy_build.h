@@ -29,6 +29,14 @@ int mg_policy_publish(struct mg_store *s, const struct mg_store_actor *by,
                       uint64_t *version_out);
 
 /*
+ * One attempt of mg_policy_publish() at a given version, labelled with rules_revision (read
+ * before the rules are walked). -EEXIST when the version is taken (the caller decides again).
+ */
+int mg_policy_publish_version(struct mg_store *s, const struct mg_store_actor *by,
+                              const struct mg_policy_key *key, uint64_t version,
+                              uint64_t rules_revision, int64_t now_us, int64_t validity_us);
+
+/*
  * Builds the bundle that mg_policy_publish() would sign for version (exposed for tests and
  * previews). *out owned by the caller.
  */

@@ -56,27 +56,6 @@ static bool due(const struct latest *l, uint64_t revision, int64_t now_us, int64
 	return now_us >= renew;
 }
 
-/* Builds, signs and stores version (-EEXIST: taken meanwhile). */
-static int publish(struct mg_store *s, const struct mg_policy_key *key, uint64_t version,
-                   uint64_t revision, int64_t now_us, int64_t validity_us)
-{
-	struct mg_policy_bundle *b = NULL;
-	char sig[MG_POLICY_SIG_B64_SIZE];
-	char *json = NULL;
-	size_t len = 0;
-	int r = mg_policy_build(s, version, now_us, validity_us, &b);
-	if (r == 0)
-		r = mg_policy_bundle_to_json(b, &json, &len);
-	if (r == 0)
-		r = mg_policy_sign(key, json, len, sig);
-	if (r == 0)
-		r = mg_store_policy_add(s, NULL, version, revision, json, (const uint8_t *)sig,
-		                        strlen(sig), now_us);
-	free(json);
-	mg_policy_bundle_free(&b);
-	return r;
-}
-
 int mg_policy_refresh(struct mg_store *s, const struct mg_policy_key *key, int64_t now_us,
                       int64_t validity_us, uint64_t *published)
 {
@@ -97,7 +76,8 @@ int mg_policy_refresh(struct mg_store *s, const struct mg_policy_key *key, int64
 		}
 		if (l.version >= MG_POLICY_U53_MAX)
 			return -EOVERFLOW;
-		r = publish(s, key, l.version + 1, revision, now_us, validity_us);
+		r = mg_policy_publish_version(s, NULL, key, l.version + 1, revision, now_us,
+		                              validity_us);
 	}
 	if (r == 0 && published)
 		*published = l.version + 1;

@@ -1,5 +1,5 @@
 /* Routing of the collector API (api.h): one table of terminal endpoints; /v1/admin/ goes to
- * the admin router (api_admin.c). */
+ * the admin router (api_admin.c). Also the JSON answer all endpoints share. */
 #include "api.h"
 
 #include <errno.h>
@@ -34,6 +34,18 @@ int mg_api_handle(void *ctx, const struct mg_http_request *req, struct mg_http_r
 		return routes[i].fn(api, req, resp);
 	}
 	return mg_http_error(resp, 404, "not found");
+}
+
+int mg_api_json(struct mg_http_response *resp, unsigned status, json_t *o)
+{
+	if (!o)
+		return -ENOMEM;
+	resp->body = json_dumps(o, JSON_COMPACT);
+	json_decref(o);
+	if (!resp->body)
+		return -ENOMEM;
+	resp->status = status;
+	return 0;
 }
 
 int mg_api_host(struct mg_api *api, const struct mg_http_request *req,

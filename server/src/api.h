@@ -11,6 +11,8 @@
 #include <stdatomic.h>
 #include <stdint.h>
 
+#include <jansson.h>
+
 #include "admin_auth.h"
 #include "ca.h"
 #include "http.h"
@@ -66,6 +68,9 @@ int mg_api_requests(struct mg_api *api, const struct mg_http_request *req,
 /* Everything under /v1/admin/ (api_admin.c). */
 int mg_api_admin(struct mg_api *api, const struct mg_http_request *req,
                  struct mg_http_response *resp);
+
+/* resp = status with the compact JSON of o (consumed; NULL: -ENOMEM). 0 or -ENOMEM. */
+int mg_api_json(struct mg_http_response *resp, unsigned status, json_t *o);
 
 /*
  * The enrolled, non-revoked host behind req's client certificate, or resp filled with 401

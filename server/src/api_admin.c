@@ -61,18 +61,6 @@ static const struct route {
 
 /* ---- helpers (api_admin.h) ---- */
 
-int mg_admin_json(struct mg_http_response *resp, unsigned status, json_t *o)
-{
-	if (!o)
-		return -ENOMEM;
-	resp->body = json_dumps(o, JSON_COMPACT);
-	json_decref(o);
-	if (!resp->body)
-		return -ENOMEM;
-	resp->status = status;
-	return 0;
-}
-
 /* Strict decimal: optional '-', digits without a leading zero, no overflow. */
 static int parse_i64(const char *s, int64_t *out)
 {
@@ -182,6 +170,20 @@ json_t *mg_admin_time_json(int64_t us)
 	if (us <= 0 || mg_time_format(us, buf) < 0)
 		return json_null();
 	return json_string(buf);
+}
+
+int mg_admin_list_add(void *arr, json_t *o)
+{
+	return o && json_array_append_new(arr, o) == 0 ? 0 : -ENOMEM;
+}
+
+int mg_admin_list_answer(struct mg_http_response *resp, const char *list, json_t *arr, int r)
+{
+	if (r < 0) {
+		json_decref(arr);
+		return mg_admin_store_error(resp, r, list);
+	}
+	return mg_api_json(resp, 200, json_pack("{s:o}", list, arr));
 }
 
 int mg_admin_argon2_enter(struct mg_api *api, struct mg_http_response *resp)
@@ -412,10 +414,10 @@ static int login(struct mg_api *api, const struct mg_admin_ctx *who,
 		(void)mg_admin_session_end(api->store, token);
 		r = mg_admin_store_error(resp, r, "audit log");
 	} else {
-		r = mg_admin_json(resp, 200,
-		                  json_pack("{s:s,s:o,s:s,s:s}", "token", token, "expires_at",
-		                            mg_admin_time_json(now + api->session_ttl_us), "name",
-		                            a.name, "role", mg_admin_role_name(a.role)));
+		r = mg_api_json(resp, 200,
+		                json_pack("{s:s,s:o,s:s,s:s}", "token", token, "expires_at",
+		                          mg_admin_time_json(now + api->session_ttl_us), "name",
+		                          a.name, "role", mg_admin_role_name(a.role)));
 	}
 	explicit_bzero(token, sizeof(token));
 	return r;
@@ -450,10 +452,10 @@ static int me(struct mg_api *api, const struct mg_admin_ctx *who, const struct m
 	if (r < 0)
 		return mg_admin_store_error(resp, r, "session");
 	explicit_bzero(a.password_hash, sizeof(a.password_hash));
-	return mg_admin_json(resp, 200,
-	                     json_pack("{s:I,s:s,s:s,s:o}", "id", (json_int_t)a.id, "name", a.name,
-	                               "role", mg_admin_role_name(a.role), "expires_at",
-	                               mg_admin_time_json(exp)));
+	return mg_api_json(resp, 200,
+	                   json_pack("{s:I,s:s,s:s,s:o}", "id", (json_int_t)a.id, "name", a.name,
+	                             "role", mg_admin_role_name(a.role), "expires_at",
+	                             mg_admin_time_json(exp)));
 }
 
 static int password(struct mg_api *api, const struct mg_admin_ctx *who,
@@ -506,9 +508,9 @@ static int password(struct mg_api *api, const struct mg_admin_ctx *who,
 		if (r < 0)
 			r = mg_admin_store_error(resp, r, "account");
 		else
-			r = mg_admin_json(resp, 200,
-			                  json_pack("{s:s,s:o}", "token", token, "expires_at",
-			                            mg_admin_time_json(now + api->session_ttl_us)));
+			r = mg_api_json(resp, 200,
+			                json_pack("{s:s,s:o}", "token", token, "expires_at",
+			                          mg_admin_time_json(now + api->session_ttl_us)));
 		explicit_bzero(token, sizeof(token));
 	}
 done:

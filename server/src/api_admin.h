@@ -73,8 +73,7 @@ int mg_admin_events_list(struct mg_api *, const struct mg_admin_ctx *,
 
 /* ---- helpers for the endpoints (api_admin.c) ---- */
 
-/* resp = status with the JSON of o (consumed; NULL: -ENOMEM). */
-int mg_admin_json(struct mg_http_response *resp, unsigned status, json_t *o);
+/* JSON answers: mg_api_json() (api.h). */
 /* resp = a 400/404/409... error; returns 0 (or -ENOMEM) so endpoints can `return` it. */
 #define mg_admin_error mg_http_error
 /*
@@ -91,6 +90,10 @@ int mg_admin_arg_time(const struct mg_http_request *req, const char *key, int64_
 int mg_admin_store_error(struct mg_http_response *resp, int r, const char *what);
 /* "2026-11-25T00:00:00.000000Z" for us (> 0), JSON null for 0. */
 json_t *mg_admin_time_json(int64_t us);
+/* Appends o (consumed) to the JSON array arr: the body of a store row callback. 0 or -ENOMEM. */
+int mg_admin_list_add(void *arr, json_t *o);
+/* resp = 200 {list: arr}, or the store error r (mg_admin_store_error). Consumes arr. */
+int mg_admin_list_answer(struct mg_http_response *resp, const char *list, json_t *arr, int r);
 
 /* ---- endpoints of api_admin_accounts.c (admin accounts, enrolment tokens) ---- */
 int mg_admin_admins_list(struct mg_api *, const struct mg_admin_ctx *,

@@ -20,8 +20,7 @@ static json_t *admin_json(const struct mg_store_admin *a)
 
 static int admin_row(void *ctx, const struct mg_store_admin *a)
 {
-	json_t *o = admin_json(a);
-	return o && json_array_append_new(ctx, o) == 0 ? 0 : -ENOMEM;
+	return mg_admin_list_add(ctx, admin_json(a));
 }
 
 int mg_admin_admins_list(struct mg_api *api, const struct mg_admin_ctx *who,
@@ -36,11 +35,7 @@ int mg_admin_admins_list(struct mg_api *api, const struct mg_admin_ctx *who,
 	if (!arr)
 		return -ENOMEM;
 	r = mg_store_admins_foreach(api->store, admin_row, arr);
-	if (r < 0) {
-		json_decref(arr);
-		return mg_admin_store_error(resp, r, "admins");
-	}
-	return mg_admin_json(resp, 200, json_pack("{s:o}", "admins", arr));
+	return mg_admin_list_answer(resp, "admins", arr, r);
 }
 
 /* Hashes password at api->argon2 cost under the Argon2 limit. 0; or resp filled (400 policy,
@@ -97,7 +92,7 @@ int mg_admin_admin_add(struct mg_api *api, const struct mg_admin_ctx *who,
 	else if (r < 0)
 		r = mg_admin_store_error(resp, r, "admin");
 	else
-		r = mg_admin_json(resp, 201, json_pack("{s:I}", "id", (json_int_t)id));
+		r = mg_api_json(resp, 201, json_pack("{s:I}", "id", (json_int_t)id));
 done:
 	explicit_bzero(&in, sizeof(in));
 	explicit_bzero(hash, sizeof(hash));
@@ -147,7 +142,7 @@ int mg_admin_admin_update(struct mg_api *api, const struct mg_admin_ctx *who,
 		goto done;
 	}
 	explicit_bzero(a.password_hash, sizeof(a.password_hash));
-	r = mg_admin_json(resp, 200, admin_json(&a));
+	r = mg_api_json(resp, 200, admin_json(&a));
 done:
 	explicit_bzero(&in, sizeof(in));
 	explicit_bzero(hash, sizeof(hash));
@@ -174,10 +169,10 @@ int mg_admin_token_add(struct mg_api *api, const struct mg_admin_ctx *who,
 	if (r < 0)
 		r = mg_admin_store_error(resp, r, "token");
 	else
-		r = mg_admin_json(resp, 201,
-		                  json_pack("{s:s,s:o,s:I}", "token", token, "expires_at",
-		                            mg_admin_time_json(expires), "uses",
-		                            (json_int_t)in.uses));
+		r = mg_api_json(resp, 201,
+		                json_pack("{s:s,s:o,s:I}", "token", token, "expires_at",
+		                          mg_admin_time_json(expires), "uses",
+		                          (json_int_t)in.uses));
 	explicit_bzero(token, sizeof(token));
 	return r;
 }

@@ -2,25 +2,11 @@
 #include "api_admin_body.h"
 
 #include <errno.h>
-#include <stdarg.h>
-#include <stdio.h>
 #include <string.h>
 
 #include <jansson.h>
 
-#include "api_body.h"
-
-static void seterr(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void seterr(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-	if (!err || errlen == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
+#include "json_body.h"
 
 bool mg_admin_name_ok(const char *name)
 {
@@ -39,76 +25,11 @@ bool mg_admin_name_ok(const char *name)
 	return true;
 }
 
-/* One JSON object of at most MG_API_MAX_BODY bytes, no duplicate keys (jansson rejects
- * invalid UTF-8 and NUL in strings), whose keys are all in names (NULL-terminated). */
-static json_t *load_object(const char *buf, size_t len, const char *const *names, char *err,
-                           size_t errlen)
-{
-	json_error_t je;
-	json_t *root, *v;
-	const char *key;
-	if (len > MG_API_MAX_BODY) {
-		seterr(err, errlen, "body larger than %u bytes", MG_API_MAX_BODY);
-		return NULL;
-	}
-	root = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &je);
-	if (!root) {
-		/* je.text may quote the input (a password): give only the position. */
-		seterr(err, errlen, "invalid JSON (line %d, column %d)", je.line, je.column);
-		return NULL;
-	}
-	if (!json_is_object(root)) {
-		seterr(err, errlen, "expected a JSON object");
-		json_decref(root);
-		return NULL;
-	}
-	json_object_foreach(root, key, v)
-	{
-		bool known = false;
-		(void)v;
-		for (size_t i = 0; names[i]; i++)
-			if (strcmp(key, names[i]) == 0)
-				known = true;
-		if (!known) {
-			char shown[65];
-			/* the key itself is untrusted: show it only when printable ASCII */
-			size_t n = strnlen(key, 64);
-			bool printable = true;
-			for (size_t i = 0; i < n; i++)
-				if (key[i] < 0x20 || key[i] > 0x7e)
-					printable = false;
-			snprintf(shown, sizeof(shown), "%.*s", (int)n, printable ? key : "");
-			seterr(err, errlen, "%s: unknown key", printable ? shown : "(a key)");
-			json_decref(root);
-			return NULL;
-		}
-	}
-	return root;
-}
-
 /* String member key of 1..size-1 bytes into dst; absent: -ENOENT when optional. */
 static int get_str(json_t *obj, const char *key, bool optional, char *dst, size_t size, char *err,
                    size_t errlen)
 {
-	json_t *v = json_object_get(obj, key);
-	size_t n;
-	if (!v) {
-		if (optional)
-			return -ENOENT;
-		seterr(err, errlen, "%s: missing", key);
-		return -EINVAL;
-	}
-	if (!json_is_string(v)) {
-		seterr(err, errlen, "%s: expected a string", key);
-		return -EINVAL;
-	}
-	n = json_string_length(v);
-	if (n == 0 || n >= size || memchr(json_string_value(v), '\0', n)) {
-		seterr(err, errlen, "%s: must be 1 to %zu bytes", key, size - 1);
-		return -EINVAL;
-	}
-	memcpy(dst, json_string_value(v), n + 1);
-	return 0;
+	return mg_body_str(obj, key, optional ? MG_BODY_OPTIONAL : 0, 1, dst, size, err, errlen);
 }
 
 static int get_role(json_t *obj, bool optional, enum mg_admin_role *out, char *err, size_t errlen)
@@ -120,7 +41,7 @@ static int get_role(json_t *obj, bool optional, enum mg_admin_role *out, char *e
 	if (r == -ENOENT)
 		return r;
 	if (r == -ERANGE || (r == 0 && mg_admin_role_from_name(s, out) < 0)) {
-		seterr(err, errlen, "role: expected \"admin\", \"approver\" or \"auditor\"");
+		mg_body_err(err, errlen, "role: expected \"admin\", \"approver\" or \"auditor\"");
 		return -EINVAL;
 	}
 	return r;
@@ -136,8 +57,8 @@ static int get_int(json_t *obj, const char *key, int64_t min, int64_t max, int64
 		return 0;
 	}
 	if (!json_is_integer(v) || json_integer_value(v) < min || json_integer_value(v) > max) {
-		seterr(err, errlen, "%s: expected an integer from %lld to %lld", key,
-		       (long long)min, (long long)max);
+		mg_body_err(err, errlen, "%s: expected an integer from %lld to %lld", key,
+		            (long long)min, (long long)max);
 		return -EINVAL;
 	}
 	*out = (int64_t)json_integer_value(v);
@@ -149,7 +70,7 @@ int mg_admin_parse_login(const char *buf, size_t len, struct mg_admin_login_req 
 {
 	static const char *const keys[] = {"name", "password", NULL};
 	struct mg_admin_login_req r = {0};
-	json_t *root = load_object(buf, len, keys, err, errlen);
+	json_t *root = mg_body_object(buf, len, false, keys, err, errlen);
 	int ret = -EINVAL;
 	if (!root)
 		goto done;
@@ -169,7 +90,7 @@ int mg_admin_parse_password(const char *buf, size_t len, struct mg_admin_passwor
 {
 	static const char *const keys[] = {"old_password", "new_password", NULL};
 	struct mg_admin_password_req r = {0};
-	json_t *root = load_object(buf, len, keys, err, errlen);
+	json_t *root = mg_body_object(buf, len, false, keys, err, errlen);
 	int ret = -EINVAL;
 	if (!root)
 		goto done;
@@ -191,14 +112,14 @@ int mg_admin_parse_admin_new(const char *buf, size_t len, struct mg_admin_new_re
 {
 	static const char *const keys[] = {"name", "password", "role", NULL};
 	struct mg_admin_new_req r = {0};
-	json_t *root = load_object(buf, len, keys, err, errlen);
+	json_t *root = mg_body_object(buf, len, false, keys, err, errlen);
 	int ret = -EINVAL;
 	if (!root)
 		goto done;
 	if (get_str(root, "name", false, r.name, sizeof(r.name), err, errlen) < 0)
 		goto done;
 	if (!mg_admin_name_ok(r.name)) {
-		seterr(err, errlen, "name: use 1 to 63 of A-Z a-z 0-9 . _ @ -");
+		mg_body_err(err, errlen, "name: use 1 to 63 of A-Z a-z 0-9 . _ @ -");
 		goto done;
 	}
 	if (get_str(root, "password", false, r.password, sizeof(r.password), err, errlen) < 0 ||
@@ -217,7 +138,7 @@ int mg_admin_parse_admin_update(const char *buf, size_t len, struct mg_admin_upd
 {
 	static const char *const keys[] = {"role", "disabled", "password", NULL};
 	struct mg_admin_update_req r = {0};
-	json_t *root = load_object(buf, len, keys, err, errlen);
+	json_t *root = mg_body_object(buf, len, false, keys, err, errlen);
 	json_t *d;
 	int ret = -EINVAL, k;
 	if (!root)
@@ -229,7 +150,7 @@ int mg_admin_parse_admin_update(const char *buf, size_t len, struct mg_admin_upd
 	d = json_object_get(root, "disabled");
 	if (d) {
 		if (!json_is_boolean(d)) {
-			seterr(err, errlen, "disabled: expected true or false");
+			mg_body_err(err, errlen, "disabled: expected true or false");
 			goto done;
 		}
 		r.has_disabled = true;
@@ -240,7 +161,7 @@ int mg_admin_parse_admin_update(const char *buf, size_t len, struct mg_admin_upd
 		goto done;
 	r.has_password = k == 0;
 	if (!r.has_role && !r.has_disabled && !r.has_password) {
-		seterr(err, errlen, "expected at least one of role, disabled, password");
+		mg_body_err(err, errlen, "expected at least one of role, disabled, password");
 		goto done;
 	}
 	*out = r;
@@ -263,7 +184,7 @@ int mg_admin_parse_token(const char *buf, size_t len, struct mg_admin_token_req 
 		*out = r;
 		return 0;
 	}
-	root = load_object(buf, len, keys, err, errlen);
+	root = mg_body_object(buf, len, false, keys, err, errlen);
 	if (!root)
 		return -EINVAL;
 	if (get_int(root, "expires_in", MG_ADMIN_TOKEN_EXPIRES_MIN, MG_ADMIN_TOKEN_EXPIRES_MAX,

@@ -2,84 +2,14 @@
 #include "api_admin_body_rules.h"
 
 #include <errno.h>
-#include <stdarg.h>
-#include <stdio.h>
 #include <string.h>
 
 #include <jansson.h>
 
-#include "api_body.h"
+#include "json_body.h"
 #include "mg/time.h"
 
 #define U53_MAX ((INT64_C(1) << 53) - 1)
-
-static void seterr(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void seterr(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-	if (!err || errlen == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
-
-/*
- * One JSON object of at most MG_API_MAX_BODY bytes, no duplicate keys (jansson rejects
- * invalid UTF-8 and \u0000), whose keys are all in names (NULL-terminated). An empty body is
- * {} when empty_ok.
- */
-static json_t *load_object(const char *buf, size_t len, bool empty_ok, const char *const *names,
-                           char *err, size_t errlen)
-{
-	json_error_t je;
-	json_t *root, *v;
-	const char *key;
-	if (len > MG_API_MAX_BODY) {
-		seterr(err, errlen, "body larger than %u bytes", MG_API_MAX_BODY);
-		return NULL;
-	}
-	if (len == 0 && empty_ok)
-		return json_object();
-	if (!buf) {
-		seterr(err, errlen, "expected a JSON object");
-		return NULL;
-	}
-	root = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &je);
-	if (!root) {
-		/* je.text may quote the input: give only the position. */
-		seterr(err, errlen, "invalid JSON (line %d, column %d)", je.line, je.column);
-		return NULL;
-	}
-	if (!json_is_object(root)) {
-		seterr(err, errlen, "expected a JSON object");
-		json_decref(root);
-		return NULL;
-	}
-	json_object_foreach(root, key, v)
-	{
-		bool known = false, printable = true;
-		size_t n = strnlen(key, 64);
-		(void)v;
-		for (size_t i = 0; names[i]; i++)
-			if (strcmp(key, names[i]) == 0)
-				known = true;
-		if (known)
-			continue;
-		/* The key is untrusted: shown only when short printable ASCII. */
-		for (size_t i = 0; i < n; i++)
-			if (key[i] < 0x20 || key[i] > 0x7e)
-				printable = false;
-		if (printable)
-			seterr(err, errlen, "%.*s: unknown key", (int)n, key);
-		else
-			seterr(err, errlen, "(a key): unknown key");
-		json_decref(root);
-		return NULL;
-	}
-	return root;
-}
 
 /* Member key is absent or null. */
 static bool absent(json_t *obj, const char *key)
@@ -92,26 +22,9 @@ static bool absent(json_t *obj, const char *key)
 static int get_str(json_t *obj, const char *key, bool optional, size_t min, char *dst, size_t size,
                    char *err, size_t errlen)
 {
-	json_t *v = json_object_get(obj, key);
-	size_t n;
-	dst[0] = '\0';
-	if (absent(obj, key)) {
-		if (optional)
-			return 0;
-		seterr(err, errlen, "%s: missing", key);
-		return -EINVAL;
-	}
-	if (!json_is_string(v)) {
-		seterr(err, errlen, "%s: expected a string", key);
-		return -EINVAL;
-	}
-	n = json_string_length(v);
-	if (n < min || n >= size || memchr(json_string_value(v), '\0', n)) {
-		seterr(err, errlen, "%s: must be %zu to %zu bytes", key, min, size - 1);
-		return -EINVAL;
-	}
-	memcpy(dst, json_string_value(v), n + 1);
-	return 0;
+	int r = mg_body_str(obj, key, MG_BODY_NULL_ABSENT | (optional ? MG_BODY_OPTIONAL : 0u), min,
+	                    dst, size, err, errlen);
+	return r == -ENOENT ? 0 : r;
 }
 
 /* Optional RFC 3339 time member; 0 when absent or null. */
@@ -124,7 +37,7 @@ static int get_time(json_t *obj, const char *key, int64_t *out, char *err, size_
 		return 0;
 	if (!json_is_string(v) || json_string_length(v) >= MG_RFC3339_LEN + 8 ||
 	    mg_time_parse(json_string_value(v), &us) < 0 || us <= 0) {
-		seterr(err, errlen, "%s: expected an RFC 3339 time", key);
+		mg_body_err(err, errlen, "%s: expected an RFC 3339 time", key);
 		return -EINVAL;
 	}
 	*out = us;
@@ -136,7 +49,7 @@ int mg_admin_parse_rule(const char *buf, size_t len, struct mg_admin_rule_req *o
 {
 	static const char *const keys[] = {"rule", "host_id", "expires_at", "comment", NULL};
 	struct mg_admin_rule_req r;
-	json_t *root = load_object(buf, len, false, keys, err, errlen);
+	json_t *root = mg_body_object(buf, len, false, keys, err, errlen);
 	json_t *h;
 	int ret = -EINVAL;
 	memset(&r, 0, sizeof(r));
@@ -150,8 +63,8 @@ int mg_admin_parse_rule(const char *buf, size_t len, struct mg_admin_rule_req *o
 	if (!absent(root, "host_id")) {
 		if (!json_is_integer(h) || json_integer_value(h) < 0 ||
 		    json_integer_value(h) > U53_MAX) {
-			seterr(err, errlen,
-			       "host_id: expected 0 (all hosts) or a host id up to 2^53 - 1");
+			mg_body_err(err, errlen,
+			            "host_id: expected 0 (all hosts) or a host id up to 2^53 - 1");
 			goto fail;
 		}
 		r.host_id = (int64_t)json_integer_value(h);
@@ -169,18 +82,18 @@ int mg_admin_parse_approve(const char *buf, size_t len, struct mg_admin_approve_
 	static const char *const keys[] = {"scope", "expires_at", "note", NULL};
 	struct mg_admin_approve_req r;
 	char scope[8];
-	json_t *root = load_object(buf, len, true, keys, err, errlen);
+	json_t *root = mg_body_object(buf, len, true, keys, err, errlen);
 	int ret = -EINVAL;
 	memset(&r, 0, sizeof(r));
 	if (!root)
 		goto fail;
 	if (!json_is_string(json_object_get(root, "scope")) && !absent(root, "scope")) {
-		seterr(err, errlen, "scope: expected \"host\" or \"all\"");
+		mg_body_err(err, errlen, "scope: expected \"host\" or \"all\"");
 		goto fail;
 	}
 	if (get_str(root, "scope", true, 1, scope, sizeof(scope), NULL, 0) < 0 ||
 	    (scope[0] && strcmp(scope, "host") != 0 && strcmp(scope, "all") != 0)) {
-		seterr(err, errlen, "scope: expected \"host\" or \"all\"");
+		mg_body_err(err, errlen, "scope: expected \"host\" or \"all\"");
 		goto fail;
 	}
 	r.all_hosts = strcmp(scope, "all") == 0;
@@ -199,7 +112,7 @@ int mg_admin_parse_deny(const char *buf, size_t len, struct mg_admin_deny_req *o
 {
 	static const char *const keys[] = {"note", NULL};
 	struct mg_admin_deny_req r;
-	json_t *root = load_object(buf, len, true, keys, err, errlen);
+	json_t *root = mg_body_object(buf, len, true, keys, err, errlen);
 	int ret = -EINVAL;
 	memset(&r, 0, sizeof(r));
 	if (!root)
@@ -216,7 +129,7 @@ fail:
 int mg_admin_parse_publish(const char *buf, size_t len, char *err, size_t errlen)
 {
 	static const char *const keys[] = {NULL};
-	json_t *root = load_object(buf, len, true, keys, err, errlen);
+	json_t *root = mg_body_object(buf, len, true, keys, err, errlen);
 	if (!root)
 		return -EINVAL;
 	json_decref(root);

@@ -35,6 +35,17 @@ static int page_add(struct page *p, int64_t id, json_t *o)
 	return 0;
 }
 
+/* Reads "after" and "limit" and starts p's array: 0; 1 with resp answered (400); or -ENOMEM. */
+static int page_begin(const struct mg_http_request *req, struct page *p, int64_t *after,
+                      struct mg_http_response *resp)
+{
+	int r = mg_admin_page_args(req, after, &p->limit, resp);
+	if (r < 0)
+		return r == -EINVAL ? 1 : r;
+	p->arr = json_array();
+	return p->arr ? 0 : -ENOMEM;
+}
+
 /* resp = 200 {list: [...], "next_after": id|null}; or the store error r. Frees p->arr. */
 static int page_answer(struct mg_http_response *resp, struct page *p, const char *list, int r)
 {
@@ -42,9 +53,9 @@ static int page_answer(struct mg_http_response *resp, struct page *p, const char
 		json_decref(p->arr);
 		return mg_admin_store_error(resp, r, list);
 	}
-	return mg_admin_json(resp, 200,
-	                     json_pack("{s:o,s:o}", list, p->arr, "next_after",
-	                               p->more ? json_integer(p->last_id) : json_null()));
+	return mg_api_json(resp, 200,
+	                   json_pack("{s:o,s:o}", list, p->arr, "next_after",
+	                             p->more ? json_integer(p->last_id) : json_null()));
 }
 
 /* Text that may be empty: JSON null for "". */
@@ -65,7 +76,7 @@ static int host_row(void *ctx, const struct mg_store_host *h)
 	    h->policy_version ? json_integer((json_int_t)h->policy_version) : json_null(),
 	    "spool_depth", (json_int_t)h->spool_depth, "oldest_unsent",
 	    mg_admin_time_json(h->oldest_unsent_us), "agent_version", opt_str(h->agent_version));
-	return o && json_array_append_new(ctx, o) == 0 ? 0 : -ENOMEM;
+	return mg_admin_list_add(ctx, o);
 }
 
 int mg_admin_hosts_list(struct mg_api *api, const struct mg_admin_ctx *who,
@@ -80,11 +91,7 @@ int mg_admin_hosts_list(struct mg_api *api, const struct mg_admin_ctx *who,
 	if (!arr)
 		return -ENOMEM;
 	r = mg_store_host_foreach(api->store, host_row, arr);
-	if (r < 0) {
-		json_decref(arr);
-		return mg_admin_store_error(resp, r, "hosts");
-	}
-	return mg_admin_json(resp, 200, json_pack("{s:o}", "hosts", arr));
+	return mg_admin_list_answer(resp, "hosts", arr, r);
 }
 
 int mg_admin_host_revoke(struct mg_api *api, const struct mg_admin_ctx *who,
@@ -127,12 +134,9 @@ int mg_admin_devices_list(struct mg_api *api, const struct mg_admin_ctx *who,
 	int r;
 	(void)who;
 	(void)params;
-	r = mg_admin_page_args(req, &after, &p.limit, resp);
-	if (r < 0)
-		return r == -EINVAL ? 0 : r;
-	p.arr = json_array();
-	if (!p.arr)
-		return -ENOMEM;
+	r = page_begin(req, &p, &after, resp);
+	if (r != 0)
+		return r > 0 ? 0 : r;
 	r = mg_store_devices_foreach(api->store, after, p.limit + 1, device_row, &p);
 	return page_answer(resp, &p, "devices", r);
 }
@@ -165,13 +169,11 @@ int mg_admin_alerts_list(struct mg_api *api, const struct mg_admin_ctx *who,
 	(void)who;
 	(void)params;
 	r = mg_admin_arg_i64(req, "host", 1, ID_MAX, 0, &host, resp);
-	if (r == 0)
-		r = mg_admin_page_args(req, &after, &p.limit, resp);
 	if (r < 0)
 		return r == -EINVAL ? 0 : r;
-	p.arr = json_array();
-	if (!p.arr)
-		return -ENOMEM;
+	r = page_begin(req, &p, &after, resp);
+	if (r != 0)
+		return r > 0 ? 0 : r;
 	r = mg_store_alerts_foreach(api->store, host, after, p.limit + 1, alert_row, &p);
 	return page_answer(resp, &p, "alerts", r);
 }
@@ -198,12 +200,9 @@ int mg_admin_audit_list(struct mg_api *api, const struct mg_admin_ctx *who,
 	int r;
 	(void)who;
 	(void)params;
-	r = mg_admin_page_args(req, &after, &p.limit, resp);
-	if (r < 0)
-		return r == -EINVAL ? 0 : r;
-	p.arr = json_array();
-	if (!p.arr)
-		return -ENOMEM;
+	r = page_begin(req, &p, &after, resp);
+	if (r != 0)
+		return r > 0 ? 0 : r;
 	r = mg_store_admin_actions_foreach(api->store, after, p.limit + 1, action_row, &p);
 	return page_answer(resp, &p, "actions", r);
 }

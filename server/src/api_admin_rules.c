@@ -97,8 +97,7 @@ static json_t *rule_json(const struct mg_store_rule *r)
 
 static int add_rule(void *ctx, const struct mg_store_rule *r)
 {
-	json_t *o = rule_json(r);
-	return o && json_array_append_new(ctx, o) == 0 ? 0 : -ENOMEM;
+	return mg_admin_list_add(ctx, rule_json(r));
 }
 
 int mg_admin_rules_list(struct mg_api *api, const struct mg_admin_ctx *who,
@@ -129,8 +128,8 @@ int mg_admin_rules_list(struct mg_api *api, const struct mg_admin_ctx *who,
 		json_decref(arr);
 		return fail(resp, r, NOT_PUBLISHED, "rules");
 	}
-	return mg_admin_json(
-	    resp, 200, json_pack("{s:o,s:I}", "rules", arr, "revision", (json_int_t)revision));
+	return mg_api_json(resp, 200,
+	                   json_pack("{s:o,s:I}", "rules", arr, "revision", (json_int_t)revision));
 }
 
 int mg_admin_rules_add(struct mg_api *api, const struct mg_admin_ctx *who,
@@ -165,9 +164,9 @@ int mg_admin_rules_add(struct mg_api *api, const struct mg_admin_ctx *who,
 		r = fail(resp, r, version, "rule");
 	else {
 		mg_api_policy_published(api, version); /* terminals' next poll sees it */
-		r = mg_admin_json(resp, 201,
-		                  json_pack("{s:I,s:I}", "id", (json_int_t)id, "policy_version",
-		                            (json_int_t)version));
+		r = mg_api_json(resp, 201,
+		                json_pack("{s:I,s:I}", "id", (json_int_t)id, "policy_version",
+		                          (json_int_t)version));
 	}
 out:
 	free(b);
@@ -187,7 +186,7 @@ int mg_admin_rules_remove(struct mg_api *api, const struct mg_admin_ctx *who,
 	if (r < 0)
 		return fail(resp, r, version, "rule");
 	mg_api_policy_published(api, version); /* terminals' next poll sees it */
-	return mg_admin_json(resp, 200, json_pack("{s:I}", "policy_version", (json_int_t)version));
+	return mg_api_json(resp, 200, json_pack("{s:I}", "policy_version", (json_int_t)version));
 }
 
 int mg_admin_policy_info(struct mg_api *api, const struct mg_admin_ctx *who,
@@ -216,14 +215,14 @@ int mg_admin_policy_info(struct mg_api *api, const struct mg_admin_ctx *who,
 		goto out;
 	memcpy(sig, p->sig, p->sig_len);
 	sig[p->sig_len] = '\0';
-	r = mg_admin_json(resp, 200,
-	                  json_pack("{s:I,s:I,s:o,s:o,s:o,s:s,s:s,s:s}", "version",
-	                            (json_int_t)p->version, "rules_revision",
-	                            (json_int_t)p->rules_revision, "issued_at",
-	                            mg_admin_time_json(b->issued_us), "expires_at",
-	                            mg_admin_time_json(b->expires_us), "created_at",
-	                            mg_admin_time_json(p->created_us), "public_key",
-	                            api->policy_pubkey, "signature", sig, "sha256", sha));
+	r = mg_api_json(resp, 200,
+	                json_pack("{s:I,s:I,s:o,s:o,s:o,s:s,s:s,s:s}", "version",
+	                          (json_int_t)p->version, "rules_revision",
+	                          (json_int_t)p->rules_revision, "issued_at",
+	                          mg_admin_time_json(b->issued_us), "expires_at",
+	                          mg_admin_time_json(b->expires_us), "created_at",
+	                          mg_admin_time_json(p->created_us), "public_key",
+	                          api->policy_pubkey, "signature", sig, "sha256", sha));
 out:
 	mg_policy_bundle_free(&b);
 	mg_store_policy_free(&p);
@@ -249,23 +248,10 @@ int mg_admin_policy_publish(struct mg_api *api, const struct mg_admin_ctx *who,
 	if (r < 0)
 		return fail(resp, r, NOT_PUBLISHED, "policy");
 	mg_api_policy_published(api, version);
-	return mg_admin_json(resp, 201, json_pack("{s:I}", "version", (json_int_t)version));
+	return mg_api_json(resp, 201, json_pack("{s:I}", "version", (json_int_t)version));
 }
 
 /* ---- device requests ---- */
-
-static const char *state_name(enum mg_request_state s)
-{
-	switch (s) {
-	case MG_REQUEST_PENDING:
-		return "pending";
-	case MG_REQUEST_APPROVED:
-		return "approved";
-	case MG_REQUEST_DENIED:
-		return "denied";
-	}
-	return "unknown";
-}
 
 static json_t *request_json(const struct mg_store_request *q)
 {
@@ -275,13 +261,13 @@ static json_t *request_json(const struct mg_store_request *q)
 	              str_or_null(q->dev.name), "hash", str_or_null(q->dev.hash));
 	if (!dev)
 		return NULL;
-	return json_pack("{s:I,s:s,s:I,s:s,s:o,s:s,s:o,s:s,s:o,s:o,s:s,s:o}", "id",
-	                 (json_int_t)q->id, "request_id", q->request_id, "host_id",
-	                 (json_int_t)q->host_id, "user", q->user, "device", dev, "reason",
-	                 q->reason, "created_at", mg_admin_time_json(q->created_us), "state",
-	                 state_name(q->state), "decided_at", mg_admin_time_json(q->decided_us),
-	                 "decided_by", str_or_null(q->decided_by), "note", q->note, "rule_id",
-	                 id_or_null(q->rule_id));
+	return json_pack(
+	    "{s:I,s:s,s:I,s:s,s:o,s:s,s:o,s:s,s:o,s:o,s:s,s:o}", "id", (json_int_t)q->id,
+	    "request_id", q->request_id, "host_id", (json_int_t)q->host_id, "user", q->user,
+	    "device", dev, "reason", q->reason, "created_at", mg_admin_time_json(q->created_us),
+	    "state", mg_request_state_name(q->state), "decided_at",
+	    mg_admin_time_json(q->decided_us), "decided_by", str_or_null(q->decided_by), "note",
+	    q->note, "rule_id", id_or_null(q->rule_id));
 }
 
 struct page {
@@ -341,10 +327,9 @@ int mg_admin_requests_list(struct mg_api *api, const struct mg_admin_ctx *who,
 		json_decref(pg.arr);
 		return fail(resp, r, NOT_PUBLISHED, "requests");
 	}
-	return mg_admin_json(
-	    resp, 200,
-	    json_pack("{s:o,s:o}", "requests", pg.arr, "next_after",
-	              pg.more ? json_integer((json_int_t)pg.last_id) : json_null()));
+	return mg_api_json(resp, 200,
+	                   json_pack("{s:o,s:o}", "requests", pg.arr, "next_after",
+	                             pg.more ? json_integer((json_int_t)pg.last_id) : json_null()));
 }
 
 int mg_admin_request_approve(struct mg_api *api, const struct mg_admin_ctx *who,
@@ -374,9 +359,9 @@ int mg_admin_request_approve(struct mg_api *api, const struct mg_admin_ctx *who,
 	if (r < 0)
 		return fail(resp, r, version, "request");
 	mg_api_policy_published(api, version);
-	return mg_admin_json(resp, 200,
-	                     json_pack("{s:I,s:I}", "rule_id", (json_int_t)rule_id,
-	                               "policy_version", (json_int_t)version));
+	return mg_api_json(resp, 200,
+	                   json_pack("{s:I,s:I}", "rule_id", (json_int_t)rule_id, "policy_version",
+	                             (json_int_t)version));
 }
 
 int mg_admin_request_deny(struct mg_api *api, const struct mg_admin_ctx *who,

@@ -2,7 +2,6 @@
 #include "api_body.h"
 
 #include <errno.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,6 +10,7 @@
 #include <jansson.h>
 #include <openssl/evp.h>
 
+#include "json_body.h"
 #include "mg/event.h"
 #include "mg/time.h"
 #include "mg/utf8.h"
@@ -28,18 +28,6 @@ struct batch_priv {
 	size_t n;
 };
 
-static void seterr(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void seterr(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-	if (!err || errlen == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
-
 int mg_api_sha256_hex(const void *data, size_t len, char hex[65])
 {
 	unsigned char md[EVP_MAX_MD_SIZE];
@@ -55,69 +43,10 @@ int mg_api_sha256_hex(const void *data, size_t len, char hex[65])
 	return 0;
 }
 
-/* Strict top-level object: at most MG_API_MAX_BODY bytes, no duplicate keys, valid UTF-8. */
-static json_t *load_object(const char *buf, size_t len, char *err, size_t errlen)
-{
-	json_error_t je;
-	json_t *root;
-	if (len > MG_API_MAX_BODY) {
-		seterr(err, errlen, "body larger than %u bytes", MG_API_MAX_BODY);
-		return NULL;
-	}
-	root = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &je);
-	if (!root) {
-		/* je.text may quote the input: give only the position. */
-		seterr(err, errlen, "invalid JSON (line %d, column %d)", je.line, je.column);
-		return NULL;
-	}
-	if (!json_is_object(root)) {
-		seterr(err, errlen, "expected a JSON object");
-		json_decref(root);
-		return NULL;
-	}
-	return root;
-}
-
-/* Every key of obj is one of names (NULL-terminated). */
-static int only_keys(json_t *obj, const char *const *names, char *err, size_t errlen)
-{
-	const char *key;
-	json_t *v;
-	json_object_foreach(obj, key, v)
-	{
-		bool known = false;
-		(void)v;
-		for (size_t i = 0; names[i]; i++)
-			if (strcmp(key, names[i]) == 0)
-				known = true;
-		if (!known) {
-			seterr(err, errlen, "%.64s: unknown key", key);
-			return -EINVAL;
-		}
-	}
-	return 0;
-}
-
 /* Required string member of 1..size-1 bytes copied into dst. */
 static int get_str(json_t *obj, const char *key, char *dst, size_t size, char *err, size_t errlen)
 {
-	json_t *v = json_object_get(obj, key);
-	size_t n;
-	if (!v) {
-		seterr(err, errlen, "%s: missing", key);
-		return -EINVAL;
-	}
-	if (!json_is_string(v)) {
-		seterr(err, errlen, "%s: expected a string", key);
-		return -EINVAL;
-	}
-	n = json_string_length(v);
-	if (n == 0 || n >= size || memchr(json_string_value(v), '\0', n)) {
-		seterr(err, errlen, "%s: must be 1 to %zu bytes", key, size - 1);
-		return -EINVAL;
-	}
-	memcpy(dst, json_string_value(v), n + 1);
-	return 0;
+	return mg_body_str(obj, key, 0, 1, dst, size, err, errlen);
 }
 
 /* Required integer member in 0..2^53-1. */
@@ -125,12 +54,12 @@ static int get_uint(json_t *obj, const char *key, uint64_t *out, char *err, size
 {
 	json_t *v = json_object_get(obj, key);
 	if (!v) {
-		seterr(err, errlen, "%s: missing", key);
+		mg_body_err(err, errlen, "%s: missing", key);
 		return -EINVAL;
 	}
 	if (!json_is_integer(v) || json_integer_value(v) < 0 ||
 	    json_integer_value(v) > (json_int_t)((1ULL << 53) - 1)) {
-		seterr(err, errlen, "%s: expected an integer from 0 to 2^53 - 1", key);
+		mg_body_err(err, errlen, "%s: expected an integer from 0 to 2^53 - 1", key);
 		return -EINVAL;
 	}
 	*out = (uint64_t)json_integer_value(v);
@@ -164,13 +93,12 @@ int mg_api_parse_enroll(const char *buf, size_t len, struct mg_enroll_req *out, 
 {
 	static const char *const keys[] = {"token", "csr", "hostname", "agent_version", NULL};
 	struct mg_enroll_req r = {0};
-	json_t *root = load_object(buf, len, err, errlen);
+	json_t *root = mg_body_object(buf, len, false, keys, err, errlen);
 	json_t *csr;
 	int ret = -EINVAL;
 	if (!root)
 		goto fail;
-	if (only_keys(root, keys, err, errlen) < 0 ||
-	    get_str(root, "token", r.token, sizeof(r.token), err, errlen) < 0 ||
+	if (get_str(root, "token", r.token, sizeof(r.token), err, errlen) < 0 ||
 	    get_str(root, "hostname", r.hostname, sizeof(r.hostname), err, errlen) < 0 ||
 	    get_str(root, "agent_version", r.agent_version, sizeof(r.agent_version), err, errlen) <
 	        0)
@@ -178,8 +106,8 @@ int mg_api_parse_enroll(const char *buf, size_t len, struct mg_enroll_req *out, 
 	csr = json_object_get(root, "csr");
 	if (!json_is_string(csr) || json_string_length(csr) == 0 ||
 	    json_string_length(csr) > MG_API_MAX_CSR) {
-		seterr(err, errlen, "csr: expected a PEM string of at most %u bytes",
-		       MG_API_MAX_CSR);
+		mg_body_err(err, errlen, "csr: expected a PEM string of at most %u bytes",
+		            MG_API_MAX_CSR);
 		goto fail;
 	}
 	r.csr_len = json_string_length(csr);
@@ -204,26 +132,25 @@ int mg_api_parse_heartbeat(const char *buf, size_t len, struct mg_heartbeat_req 
 	static const char *const keys[] = {"spool_depth", "oldest_unsent", "policy_version",
 	                                   "agent_version", NULL};
 	struct mg_heartbeat_req r = {0};
-	json_t *root = load_object(buf, len, err, errlen);
+	json_t *root = mg_body_object(buf, len, false, keys, err, errlen);
 	json_t *old;
 	int ret = -EINVAL;
 	if (!root)
 		goto fail;
-	if (only_keys(root, keys, err, errlen) < 0 ||
-	    get_uint(root, "spool_depth", &r.spool_depth, err, errlen) < 0 ||
+	if (get_uint(root, "spool_depth", &r.spool_depth, err, errlen) < 0 ||
 	    get_uint(root, "policy_version", &r.policy_version, err, errlen) < 0 ||
 	    get_str(root, "agent_version", r.agent_version, sizeof(r.agent_version), err, errlen) <
 	        0)
 		goto fail;
 	old = json_object_get(root, "oldest_unsent");
 	if (!old) {
-		seterr(err, errlen, "oldest_unsent: missing");
+		mg_body_err(err, errlen, "oldest_unsent: missing");
 		goto fail;
 	}
 	if (!json_is_null(old) &&
 	    (!json_is_string(old) || json_string_length(old) > 64 ||
 	     mg_time_parse(json_string_value(old), &r.oldest_unsent_us) < 0)) {
-		seterr(err, errlen, "oldest_unsent: expected an RFC 3339 time or null");
+		mg_body_err(err, errlen, "oldest_unsent: expected an RFC 3339 time or null");
 		goto fail;
 	}
 	*out = r;
@@ -280,12 +207,12 @@ static int take_hashes(json_t *o, size_t i, struct item *it, char *err, size_t e
 	json_t *h = json_object_get(o, "hash");
 	json_t *p = json_object_get(o, "prev_hash");
 	if (!json_is_string(h) || !is_hex64(json_string_value(h))) {
-		seterr(err, errlen, "events[%zu].hash: expected 64 lower-case hex digits", i);
+		mg_body_err(err, errlen, "events[%zu].hash: expected 64 lower-case hex digits", i);
 		return -EINVAL;
 	}
 	if (!json_is_string(p) || (json_string_length(p) != 0 && !is_hex64(json_string_value(p)))) {
-		seterr(err, errlen,
-		       "events[%zu].prev_hash: expected \"\" or 64 lower-case hex digits", i);
+		mg_body_err(err, errlen,
+		            "events[%zu].prev_hash: expected \"\" or 64 lower-case hex digits", i);
 		return -EINVAL;
 	}
 	memcpy(it->hash, json_string_value(h), 65);
@@ -307,7 +234,7 @@ static int parse_one(json_t *elem, size_t i, const char *boot_id, struct item *i
 	int ret = -EINVAL;
 
 	if (!json_is_object(elem)) {
-		seterr(err, errlen, "events[%zu]: expected an object", i);
+		mg_body_err(err, errlen, "events[%zu]: expected an object", i);
 		goto fail;
 	}
 	o = json_deep_copy(elem);
@@ -324,29 +251,30 @@ static int parse_one(json_t *elem, size_t i, const char *boot_id, struct item *i
 	}
 	ret = mg_event_from_json(text, strlen(text), &ev, msg, sizeof(msg));
 	if (ret < 0) {
-		seterr(err, errlen, "events[%zu]: %s", i, msg);
+		mg_body_err(err, errlen, "events[%zu]: %s", i, msg);
 		ret = ret == -ENOMEM ? -ENOMEM : -EINVAL;
 		goto fail;
 	}
 	ret = -EINVAL;
 	if (strcmp(ev->boot_id, boot_id) != 0) {
-		seterr(err, errlen, "events[%zu].boot_id: differs from the batch's boot_id", i);
+		mg_body_err(err, errlen, "events[%zu].boot_id: differs from the batch's boot_id",
+		            i);
 		goto fail;
 	}
 	if (ev->seq == 0) {
-		seterr(err, errlen, "events[%zu].seq: must be at least 1", i);
+		mg_body_err(err, errlen, "events[%zu].seq: must be at least 1", i);
 		goto fail;
 	}
 	ret = mg_event_to_json(ev, &it->json, &jlen);
 	if (ret < 0) {
-		seterr(err, errlen, "events[%zu]: cannot be written canonically", i);
+		mg_body_err(err, errlen, "events[%zu]: cannot be written canonically", i);
 		goto fail;
 	}
 	ret = mg_api_sha256_hex(it->json, jlen, hex);
 	if (ret < 0)
 		goto fail;
 	if (strcmp(hex, it->hash) != 0) {
-		seterr(err, errlen, "events[%zu].hash: does not match the event", i);
+		mg_body_err(err, errlen, "events[%zu].hash: does not match the event", i);
 		ret = -EBADMSG;
 		goto fail;
 	}
@@ -391,14 +319,12 @@ int mg_api_parse_events(const char *buf, size_t len, struct mg_events_batch **ou
 	static const char *const keys[] = {"boot_id", "events", NULL};
 	struct mg_events_batch *b = NULL;
 	struct batch_priv *p = NULL;
-	json_t *root = load_object(buf, len, err, errlen);
+	json_t *root = mg_body_object(buf, len, false, keys, err, errlen);
 	json_t *arr;
 	size_t n;
 	int ret = -EINVAL;
 
 	if (!root)
-		goto fail;
-	if (only_keys(root, keys, err, errlen) < 0)
 		goto fail;
 	ret = -ENOMEM;
 	b = calloc(1, sizeof(*b));
@@ -410,12 +336,12 @@ int mg_api_parse_events(const char *buf, size_t len, struct mg_events_batch **ou
 		goto fail;
 	arr = json_object_get(root, "events");
 	if (!json_is_array(arr) || json_array_size(arr) == 0) {
-		seterr(err, errlen, "events: expected a non-empty array");
+		mg_body_err(err, errlen, "events: expected a non-empty array");
 		goto fail;
 	}
 	n = json_array_size(arr);
 	if (n > MG_API_MAX_EVENTS) {
-		seterr(err, errlen, "events: more than %u events", MG_API_MAX_EVENTS);
+		mg_body_err(err, errlen, "events: more than %u events", MG_API_MAX_EVENTS);
 		ret = -EFBIG;
 		goto fail;
 	}
@@ -449,15 +375,14 @@ int mg_api_parse_policy_applied(const char *buf, size_t len, struct mg_policy_ap
 {
 	static const char *const keys[] = {"version", NULL};
 	struct mg_policy_applied_req r = {0};
-	json_t *root = load_object(buf, len, err, errlen);
+	json_t *root = mg_body_object(buf, len, false, keys, err, errlen);
 	int ret = -EINVAL;
 	if (!root)
 		goto fail;
-	if (only_keys(root, keys, err, errlen) < 0 ||
-	    get_uint(root, "version", &r.version, err, errlen) < 0)
+	if (get_uint(root, "version", &r.version, err, errlen) < 0)
 		goto fail;
 	if (r.version == 0) {
-		seterr(err, errlen, "version: must be at least 1");
+		mg_body_err(err, errlen, "version: must be at least 1");
 		goto fail;
 	}
 	*out = r;
@@ -480,22 +405,10 @@ static bool no_controls(const char *s, const char *allowed)
 static int get_opt_str(json_t *obj, const char *key, char *dst, size_t size, char *err,
                        size_t errlen)
 {
-	json_t *v = json_object_get(obj, key);
-	size_t n;
-	dst[0] = '\0';
-	if (!v)
-		return 0;
-	if (!json_is_string(v)) {
-		seterr(err, errlen, "%s: expected a string", key);
-		return -EINVAL;
-	}
-	n = json_string_length(v);
-	if (n >= size || memchr(json_string_value(v), '\0', n)) {
-		seterr(err, errlen, "%s: must be at most %zu bytes", key, size - 1);
-		return -EINVAL;
-	}
-	memcpy(dst, json_string_value(v), n + 1);
-	return 0;
+	int r = mg_body_str(obj, key, MG_BODY_OPTIONAL, 0, dst, size, err, errlen);
+	if (r == -EINVAL && json_is_string(json_object_get(obj, key)))
+		mg_body_err(err, errlen, "%s: must be at most %zu bytes", key, size - 1);
+	return r == -ENOENT ? 0 : r;
 }
 
 static int parse_device(json_t *dev, struct mg_store_device_id *d, char *err, size_t errlen)
@@ -505,10 +418,10 @@ static int parse_device(json_t *dev, struct mg_store_device_id *d, char *err, si
 	char e[160] = "";
 	int r = -EINVAL;
 	if (!json_is_object(dev)) {
-		seterr(err, errlen, "device: expected an object");
+		mg_body_err(err, errlen, "device: expected an object");
 		return -EINVAL;
 	}
-	if (only_keys(dev, keys, e, sizeof(e)) < 0 ||
+	if (mg_body_keys(dev, keys, e, sizeof(e)) < 0 ||
 	    get_str(dev, "vendor_id", d->vendor_id, sizeof(d->vendor_id), e, sizeof(e)) < 0 ||
 	    get_str(dev, "product_id", d->product_id, sizeof(d->product_id), e, sizeof(e)) < 0 ||
 	    get_opt_str(dev, "serial", d->serial, sizeof(d->serial), e, sizeof(e)) < 0 ||
@@ -531,7 +444,7 @@ static int parse_device(json_t *dev, struct mg_store_device_id *d, char *err, si
 	r = 0;
 fail:
 	if (r < 0)
-		seterr(err, errlen, "device.%s", e);
+		mg_body_err(err, errlen, "device.%s", e);
 	return r;
 }
 
@@ -540,7 +453,7 @@ int mg_api_parse_request(const char *buf, size_t len, struct mg_store_request *o
 {
 	static const char *const keys[] = {"request_id", "user", "device", "reason", NULL};
 	struct mg_store_request *r = calloc(1, sizeof(*r));
-	json_t *root = load_object(buf, len, err, errlen);
+	json_t *root = mg_body_object(buf, len, false, keys, err, errlen);
 	int ret = -EINVAL;
 	if (!r) {
 		ret = -ENOMEM;
@@ -548,29 +461,28 @@ int mg_api_parse_request(const char *buf, size_t len, struct mg_store_request *o
 	}
 	if (!root)
 		goto fail;
-	if (only_keys(root, keys, err, errlen) < 0 ||
-	    get_str(root, "request_id", r->request_id, sizeof(r->request_id), err, errlen) < 0 ||
+	if (get_str(root, "request_id", r->request_id, sizeof(r->request_id), err, errlen) < 0 ||
 	    get_str(root, "user", r->user, sizeof(r->user), err, errlen) < 0 ||
 	    get_str(root, "reason", r->reason, sizeof(r->reason), err, errlen) < 0)
 		goto fail;
 	if (strspn(r->request_id,
 	           "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-") !=
 	    strlen(r->request_id)) {
-		seterr(err, errlen, "request_id: use only A-Z a-z 0-9 . _ -");
+		mg_body_err(err, errlen, "request_id: use only A-Z a-z 0-9 . _ -");
 		goto fail;
 	}
 	if (!no_controls(r->user, "")) {
-		seterr(err, errlen, "user: control characters are not allowed");
+		mg_body_err(err, errlen, "user: control characters are not allowed");
 		goto fail;
 	}
 	if (!no_controls(r->reason, "\t\n")) {
-		seterr(err, errlen,
-		       "reason: control characters other than tab and newline are not "
-		       "allowed");
+		mg_body_err(err, errlen,
+		            "reason: control characters other than tab and newline are not "
+		            "allowed");
 		goto fail;
 	}
 	if (!json_object_get(root, "device")) {
-		seterr(err, errlen, "device: missing");
+		mg_body_err(err, errlen, "device: missing");
 		goto fail;
 	}
 	if (parse_device(json_object_get(root, "device"), &r->dev, err, errlen) < 0)

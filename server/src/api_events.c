@@ -8,41 +8,30 @@
 #include "api_body.h"
 #include "mg/time.h"
 
-static int answer(struct mg_http_response *resp, unsigned status, json_t *o)
-{
-	if (!o)
-		return -ENOMEM;
-	resp->body = json_dumps(o, JSON_COMPACT);
-	json_decref(o);
-	if (!resp->body)
-		return -ENOMEM;
-	resp->status = status;
-	return 0;
-}
-
 static int result(struct mg_http_response *resp, const struct mg_ingest_result *res)
 {
 	switch (res->status) {
 	case MG_INGEST_OK:
-		return answer(resp, 200,
-		              json_pack("{s:I,s:I}", "acked_through",
-		                        (json_int_t)res->acked_through, "stored",
-		                        (json_int_t)res->stored));
+		return mg_api_json(resp, 200,
+		                   json_pack("{s:I,s:I}", "acked_through",
+		                             (json_int_t)res->acked_through, "stored",
+		                             (json_int_t)res->stored));
 	case MG_INGEST_GAP:
-		return answer(resp, 409,
-		              json_pack("{s:s,s:I,s:I}", "error",
-		                        "events missing before this batch", "resend_from",
-		                        (json_int_t)res->resend_from, "acked_through",
-		                        (json_int_t)res->acked_through));
+		return mg_api_json(resp, 409,
+		                   json_pack("{s:s,s:I,s:I}", "error",
+		                             "events missing before this batch", "resend_from",
+		                             (json_int_t)res->resend_from, "acked_through",
+		                             (json_int_t)res->acked_through));
 	case MG_INGEST_CONFLICT:
-		return answer(resp, 422,
-		              json_pack("{s:s,s:I}", "error",
-		                        "an event differs from the one already stored", "seq",
-		                        (json_int_t)res->bad_seq));
+		return mg_api_json(resp, 422,
+		                   json_pack("{s:s,s:I}", "error",
+		                             "an event differs from the one already stored", "seq",
+		                             (json_int_t)res->bad_seq));
 	case MG_INGEST_BROKEN_CHAIN:
-		return answer(resp, 422,
-		              json_pack("{s:s,s:I}", "error", "prev_hash breaks the hash chain",
-		                        "seq", (json_int_t)res->bad_seq));
+		return mg_api_json(resp, 422,
+		                   json_pack("{s:s,s:I}", "error",
+		                             "prev_hash breaks the hash chain", "seq",
+		                             (json_int_t)res->bad_seq));
 	}
 	return -EINVAL;
 }

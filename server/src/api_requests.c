@@ -13,19 +13,6 @@
 #include "api_body.h"
 #include "mg/time.h"
 
-static const char *state_name(enum mg_request_state s)
-{
-	switch (s) {
-	case MG_REQUEST_PENDING:
-		return "pending";
-	case MG_REQUEST_APPROVED:
-		return "approved";
-	case MG_REQUEST_DENIED:
-		return "denied";
-	}
-	return "unknown";
-}
-
 static int store_error(struct mg_http_response *resp, int r)
 {
 	switch (r) {
@@ -72,7 +59,8 @@ int mg_api_requests(struct mg_api *api, const struct mg_http_request *req,
 		r = store_error(resp, r);
 		goto done;
 	}
-	o = json_pack("{s:I,s:s}", "id", (json_int_t)got->id, "state", state_name(got->state));
+	o = json_pack("{s:I,s:s}", "id", (json_int_t)got->id, "state",
+	              mg_request_state_name(got->state));
 	resp->body = o ? json_dumps(o, JSON_COMPACT) : NULL;
 	json_decref(o);
 	r = -ENOMEM;

@@ -16,6 +16,8 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include <jansson.h>
+
 #include "admin_auth.h"
 #include "mg/config.h"
 #include "store.h"
@@ -115,7 +117,7 @@ int cli_parse_when(const char *s, int64_t now_us, int64_t *us);
 /* The admin name recorded for actions taken on the command line: "cli.<unix user>". */
 void cli_actor_name(char out[MG_STORE_NAME_SIZE]);
 
-/* ---- tables for people (collector_table.c) ---- */
+/* ---- tables for people and JSON lines (collector_table.c) ---- */
 
 /* Columns a UTF-8 string takes on a terminal (East Asian wide characters count 2). */
 size_t cli_text_width(const char *s);
@@ -128,6 +130,9 @@ size_t cli_text_width(const char *s);
 void cli_cell(FILE *f, const char *s, size_t width);
 /* Local time with its UTC offset, "2026-11-26 06:17:59 +0900"; "-" for 0. */
 void cli_time_text(int64_t us, char *buf, size_t size);
+/* Prints o (consumed) on stdout as one line of compact JSON with sorted keys (--json).
+ * 0, -ENOMEM, or -EIO once stdout has failed. */
+int cli_json_line(json_t *o);
 
 /*
  * The Argon2id hash of the password on the first line of file (owned by the caller, mode

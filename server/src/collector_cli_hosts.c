@@ -31,31 +31,20 @@ static json_t *time_or_null(int64_t us)
 
 static int print_json(const struct mg_store_host *h)
 {
-	json_t *o = json_pack(
+	return cli_json_line(json_pack(
 	    "{s:I,s:s,s:s,s:o,s:o,s:b,s:I,s:I,s:o,s:s}", "id", (json_int_t)h->id, "hostname",
 	    h->hostname, "cert_serial", h->cert_serial, "enrolled", time_or_null(h->enrolled_us),
 	    "last_seen", time_or_null(h->last_seen_us), "revoked", h->revoked, "policy_version",
 	    (json_int_t)h->policy_version, "spool_depth", (json_int_t)h->spool_depth,
-	    "oldest_unsent", time_or_null(h->oldest_unsent_us), "agent_version", h->agent_version);
-	char *line = o ? json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
-	json_decref(o);
-	if (!line)
-		return -ENOMEM;
-	printf("%s\n", line);
-	free(line);
-	return 0;
+	    "oldest_unsent", time_or_null(h->oldest_unsent_us), "agent_version", h->agent_version));
 }
 
 static int on_host(void *ctx, const struct mg_store_host *h)
 {
 	const bool *json = ctx;
 	char id[24], seen[64], policy[24], spool[24];
-	if (*json) {
-		int r = print_json(h);
-		if (r < 0)
-			return r;
-		return ferror(stdout) ? -EIO : 0;
-	}
+	if (*json)
+		return print_json(h);
 	snprintf(id, sizeof(id), "%" PRId64, h->id);
 	cli_time_text(h->last_seen_us, seen, sizeof(seen));
 	snprintf(policy, sizeof(policy), "%" PRIu64, h->policy_version);

@@ -32,7 +32,6 @@ static int print_rule_json(const struct mg_store_rule *r)
 {
 	char exp[MG_RFC3339_LEN], created[MG_RFC3339_LEN];
 	json_t *o;
-	char *line;
 	if (mg_time_format(r->created_us, created) < 0)
 		created[0] = '\0';
 	if (r->expires_us && mg_time_format(r->expires_us, exp) < 0)
@@ -42,23 +41,15 @@ static int print_rule_json(const struct mg_store_rule *r)
 	              r->expires_us ? json_string(exp) : json_null(), "created", created,
 	              "created_by", r->created_by, "request_id", (json_int_t)r->request_id,
 	              "comment", r->comment);
-	line = o ? json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
-	json_decref(o);
-	if (!line)
-		return -ENOMEM;
-	printf("%s\n", line);
-	free(line);
-	return 0;
+	return cli_json_line(o);
 }
 
 static int on_rule(void *ctx, const struct mg_store_rule *r)
 {
 	const struct list_ctx *l = ctx;
 	char id[24], host[24], exp[96], text[MG_STORE_RULE_SIZE + MG_STORE_TEXT_SIZE + 8];
-	if (l->json) {
-		int ret = print_rule_json(r);
-		return ret < 0 ? ret : ferror(stdout) ? -EIO : 0;
-	}
+	if (l->json)
+		return print_rule_json(r);
 	snprintf(id, sizeof(id), "%" PRId64, r->id);
 	if (r->host_id)
 		snprintf(host, sizeof(host), "%" PRId64, r->host_id);

@@ -1,10 +1,13 @@
 /*
  * Tables that mynaguard-collector prints for people: cells measured in terminal columns (a
  * Japanese character takes two), and text from terminals and devices shown without its
- * control characters, so a crafted USB serial cannot drive the operator's terminal.
+ * control characters, so a crafted USB serial cannot drive the operator's terminal. Also the
+ * --json form: one JSON object per line.
  */
 #include "collector_cli.h"
 
+#include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -104,4 +107,15 @@ void cli_time_text(int64_t us, char *buf, size_t size)
 	if (us <= 0 || !localtime_r(&t, &tm) ||
 	    strftime(buf, size, "%Y-%m-%d %H:%M:%S %z", &tm) == 0)
 		snprintf(buf, size, "-");
+}
+
+int cli_json_line(json_t *o)
+{
+	char *line = o ? json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+	json_decref(o);
+	if (!line)
+		return -ENOMEM;
+	printf("%s\n", line);
+	free(line);
+	return ferror(stdout) ? -EIO : 0;
 }

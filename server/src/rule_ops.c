@@ -2,26 +2,14 @@
 #include "rule_ops.h"
 
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "json_body.h"
 #include "mg/utf8.h"
 #include "policy_build.h"
 #include "rules.h"
-
-static void seterr(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void seterr(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-	if (!err || errlen == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
 
 /* 0-based offset of a '#' outside double quotes (a comment), or len when none. Called on
  * text the parser accepted, so quotes and escapes are well formed. */
@@ -49,28 +37,28 @@ int mg_rule_check(const char *text, char *err, size_t errlen)
 	if (err && errlen)
 		err[0] = '\0';
 	if (!text) {
-		seterr(err, errlen, "rule:1:1: missing");
+		mg_body_err(err, errlen, "rule:1:1: missing");
 		return -EINVAL;
 	}
 	len = strnlen(text, MG_STORE_RULE_SIZE);
 	if (len >= MG_STORE_RULE_SIZE) {
-		seterr(err, errlen, "rule:1:%u: longer than %u bytes", MG_STORE_RULE_SIZE,
-		       MG_STORE_RULE_SIZE - 1);
+		mg_body_err(err, errlen, "rule:1:%u: longer than %u bytes", MG_STORE_RULE_SIZE,
+		            MG_STORE_RULE_SIZE - 1);
 		return -EINVAL;
 	}
 	for (size_t i = 0; i < len; i++) {
 		const unsigned char c = (unsigned char)text[i];
 		if (c == '\n' || c == '\r') {
-			seterr(err, errlen, "rule:1:%zu: must be exactly one line", i + 1);
+			mg_body_err(err, errlen, "rule:1:%zu: must be exactly one line", i + 1);
 			return -EINVAL;
 		}
 		if ((c < 0x20 && c != '\t') || c == 0x7f) {
-			seterr(err, errlen, "rule:1:%zu: control character", i + 1);
+			mg_body_err(err, errlen, "rule:1:%zu: control character", i + 1);
 			return -EINVAL;
 		}
 	}
 	if (!mg_utf8_valid(text, len)) {
-		seterr(err, errlen, "rule:1:1: not valid UTF-8");
+		mg_body_err(err, errlen, "rule:1:1: not valid UTF-8");
 		return -EINVAL;
 	}
 	memset(&re, 0, sizeof(re));
@@ -81,8 +69,8 @@ int mg_rule_check(const char *text, char *err, size_t errlen)
 		/* The answer is JSON: a message that quotes a cut multibyte character is repaired.
 		 */
 		char *msg = mg_utf8_repair(re.msg, strnlen(re.msg, sizeof(re.msg)), NULL);
-		seterr(err, errlen, "rule:1:%u: %s", re.column ? re.column : 1,
-		       msg ? msg : "invalid rule");
+		mg_body_err(err, errlen, "rule:1:%u: %s", re.column ? re.column : 1,
+		            msg ? msg : "invalid rule");
 		free(msg);
 		r = -EINVAL;
 		goto out;
@@ -90,12 +78,12 @@ int mg_rule_check(const char *text, char *err, size_t errlen)
 	r = -EINVAL;
 	at = comment_at(text, len);
 	if (at < len) {
-		seterr(err, errlen, "rule:1:%zu: comments are not allowed in a stored rule",
-		       at + 1);
+		mg_body_err(err, errlen, "rule:1:%zu: comments are not allowed in a stored rule",
+		            at + 1);
 		goto out;
 	}
 	if (mg_ruleset_count(rs) != 1) {
-		seterr(err, errlen, "rule:1:1: expected a rule (allow, block or reject ...)");
+		mg_body_err(err, errlen, "rule:1:1: expected a rule (allow, block or reject ...)");
 		goto out;
 	}
 	r = 0;
@@ -198,7 +186,7 @@ static bool ops_ok(const struct mg_rule_ops *o)
 static int check_expiry(int64_t expires_us, int64_t now_us, char *err, size_t errlen)
 {
 	if (expires_us < 0 || (expires_us != 0 && expires_us <= now_us)) {
-		seterr(err, errlen, "expires_at: must be in the future");
+		mg_body_err(err, errlen, "expires_at: must be in the future");
 		return -EINVAL;
 	}
 	return 0;
@@ -217,13 +205,13 @@ int mg_rule_ops_add(const struct mg_rule_ops *o, const struct mg_store_actor *by
 	if ((r = mg_rule_check(text, err, errlen)) < 0)
 		return r;
 	if (host_id < 0) {
-		seterr(err, errlen, "host_id: must be 0 (all hosts) or a host id");
+		mg_body_err(err, errlen, "host_id: must be 0 (all hosts) or a host id");
 		return -EINVAL;
 	}
 	if ((r = check_expiry(expires_us, now_us, err, errlen)) < 0)
 		return r;
 	if (comment && strnlen(comment, MG_STORE_TEXT_SIZE) >= MG_STORE_TEXT_SIZE) {
-		seterr(err, errlen, "comment: longer than %u bytes", MG_STORE_TEXT_SIZE - 1);
+		mg_body_err(err, errlen, "comment: longer than %u bytes", MG_STORE_TEXT_SIZE - 1);
 		return -EINVAL;
 	}
 	r = mg_store_rule_add(o->store, by, text, host_id, expires_us, comment, now_us, &id);

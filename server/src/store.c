@@ -636,6 +636,19 @@ int mg_store_requests_foreach(struct mg_store *s, int state, int64_t after_id, u
 
 /* ---- admins and sessions ---- */
 
+const char *mg_request_state_name(enum mg_request_state s)
+{
+	switch (s) {
+	case MG_REQUEST_PENDING:
+		return "pending";
+	case MG_REQUEST_APPROVED:
+		return "approved";
+	case MG_REQUEST_DENIED:
+		return "denied";
+	}
+	return "unknown";
+}
+
 const char *mg_admin_role_name(enum mg_admin_role role)
 {
 	switch (role) {

@@ -295,6 +295,8 @@ enum mg_request_state {
 	MG_REQUEST_APPROVED,
 	MG_REQUEST_DENIED,
 };
+/* "pending", "approved", "denied"; "unknown" for another value. */
+const char *mg_request_state_name(enum mg_request_state s);
 struct mg_store_request {
 	int64_t id;
 	char request_id[MG_STORE_NAME_SIZE]; /* the terminal's idempotency key, [A-Za-z0-9._-] */

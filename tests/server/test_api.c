@@ -286,7 +286,7 @@ static void test_events_auth(void **state)
 static void test_limits(void **state)
 {
 	json_t *a = NULL;
-	size_t big = 2u * 1024u * 1024u;
+	size_t big = 10u * 1024u * 1024u; /* 10 MiB */
 	char *body = malloc(big);
 	const char *trunc = "{\"boot_id\":\"" BOOT "\",\"events\":[{\"type\":";
 	const char bad_utf8[] = "{\"boot_id\":\"\xff\xfe\",\"events\":[]}";
@@ -303,12 +303,14 @@ static void test_limits(void **state)
 	json_decref(a);
 	/* chunked, no length announced: the cap is enforced while receiving */
 	g_extra_header = "Transfer-Encoding: chunked";
+	big = 2u * 1024u * 1024u;
+	body[big - 1] = '}';
 	assert_int_equal(post("/v1/events", body, big, g_cert, g_key, &a), 413);
 	assert_non_null(strstr(err_of(a), "1 MiB"));
 	json_decref(a);
 	free(body);
-	/* chunked and endless (here 5 MiB): the connection is closed, the server lives on */
-	big = 5u * 1024u * 1024u;
+	/* chunked and endless (here 10 MiB): the connection is closed, the server lives on */
+	big = 10u * 1024u * 1024u;
 	body = malloc(big);
 	assert_non_null(body);
 	memset(body, ' ', big);
@@ -326,6 +328,24 @@ static void test_limits(void **state)
 	                 400);
 	assert_true(strlen(err_of(a)) > 0);
 	json_decref(a);
+
+	/* wrong types and numbers too large for any field */
+	{
+		static const char *const bad[] = {
+		    "{\"boot_id\":\"" BOOT "\",\"events\":\"many\"}",
+		    "{\"boot_id\":7,\"events\":[]}",
+		    "[]",
+		    "{\"boot_id\":\"" BOOT "\",\"events\":[{\"seq\":18446744073709551616}]}",
+		    "{\"boot_id\":\"" BOOT "\",\"events\":[{\"seq\":1e308}]}",
+		    "{\"boot_id\":\"" BOOT "\",\"events\":[{\"seq\":-1}]}",
+		};
+		for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+			assert_int_equal(
+			    post("/v1/events", bad[i], strlen(bad[i]), g_cert, g_key, &a), 400);
+			assert_true(strlen(err_of(a)) > 0);
+			json_decref(a);
+		}
+	}
 
 	/* more than 1000 events */
 	arr = json_array();

@@ -762,7 +762,6 @@ int mg_event_from_json(const char *buf, size_t len, struct mg_event **out, char 
                        size_t errlen)
 {
 	struct perr err = {errmsg, errlen}, *e = &err;
-	struct mg_event *ev = NULL;
 	json_t *root = NULL;
 	json_error_t jerr;
 	int r;
@@ -788,7 +787,24 @@ int mg_event_from_json(const char *buf, size_t len, struct mg_event **out, char 
 		         jerr.text);
 		goto fail;
 	}
-	r = -ENOMEM;
+	r = mg_event_from_json_value(root, out, errmsg, errlen);
+fail:
+	if (r == -ENOMEM)
+		set_msg(e, "out of memory");
+	json_decref(root);
+	return r;
+}
+
+int mg_event_from_json_value(json_t *root, struct mg_event **out, char *errmsg, size_t errlen)
+{
+	struct perr err = {errmsg, errlen}, *e = &err;
+	struct mg_event *ev = NULL;
+	int r = -ENOMEM;
+
+	if (errmsg && errlen > 0)
+		errmsg[0] = '\0';
+	if (!out || !root)
+		return FAIL("no input or no output");
 	ev = calloc(1, sizeof(*ev));
 	if (!ev)
 		goto fail;
@@ -801,6 +817,5 @@ fail:
 	if (r == -ENOMEM)
 		set_msg(e, "out of memory");
 	mg_event_free(&ev);
-	json_decref(root);
 	return r;
 }

@@ -227,7 +227,6 @@ static int parse_one(json_t *elem, size_t i, const char *boot_id, struct item *i
 {
 	char msg[160] = "";
 	char hex[65];
-	char *text = NULL;
 	size_t jlen = 0;
 	struct mg_event *ev = NULL;
 	json_t *o = NULL;
@@ -237,19 +236,12 @@ static int parse_one(json_t *elem, size_t i, const char *boot_id, struct item *i
 		mg_body_err(err, errlen, "events[%zu]: expected an object", i);
 		goto fail;
 	}
-	o = json_deep_copy(elem);
-	if (!o) {
-		ret = -ENOMEM;
-		goto fail;
-	}
+	/* The hash members come out of the body's own object (the body is discarded after
+	 * parsing), and the event is checked on that tree: no copy, no second parse. */
+	o = json_incref(elem);
 	if (take_hashes(o, i, it, err, errlen) < 0)
 		goto fail;
-	text = json_dumps(o, JSON_COMPACT);
-	if (!text) {
-		ret = -ENOMEM;
-		goto fail;
-	}
-	ret = mg_event_from_json(text, strlen(text), &ev, msg, sizeof(msg));
+	ret = mg_event_from_json_value(o, &ev, msg, sizeof(msg));
 	if (ret < 0) {
 		mg_body_err(err, errlen, "events[%zu]: %s", i, msg);
 		ret = ret == -ENOMEM ? -ENOMEM : -EINVAL;
@@ -268,6 +260,12 @@ static int parse_one(json_t *elem, size_t i, const char *boot_id, struct item *i
 	ret = mg_event_to_json(ev, &it->json, &jlen);
 	if (ret < 0) {
 		mg_body_err(err, errlen, "events[%zu]: cannot be written canonically", i);
+		goto fail;
+	}
+	ret = -EINVAL;
+	if (jlen > MG_EVENT_MAX_JSON) {
+		mg_body_err(err, errlen, "events[%zu]: event larger than %u bytes", i,
+		            MG_EVENT_MAX_JSON);
 		goto fail;
 	}
 	ret = mg_api_sha256_hex(it->json, jlen, hex);
@@ -308,7 +306,6 @@ static int parse_one(json_t *elem, size_t i, const char *boot_id, struct item *i
 	ret = 0;
 fail:
 	mg_event_free(&ev);
-	free(text);
 	json_decref(o);
 	return ret;
 }

@@ -175,4 +175,13 @@ int mg_event_to_json(const struct mg_event *ev, char **out, size_t *len);
 int mg_event_from_json(const char *buf, size_t len, struct mg_event **out, char *errmsg,
                        size_t errlen);
 
+/*
+ * The same checks on a JSON value already parsed (with JSON_REJECT_DUPLICATES), for callers
+ * that hold the event inside a larger document (the collector's batches): saves writing and
+ * parsing it again. The size limit is the caller's. root is not modified.
+ */
+struct json_t;
+int mg_event_from_json_value(struct json_t *root, struct mg_event **out, char *errmsg,
+                             size_t errlen);
+
 #endif

@@ -15,7 +15,7 @@
 #define TOKEN_RAW 32u
 
 const struct mg_argon2_params mg_argon2_production = {
-    .t_cost = 3, .m_cost_kib = 64u * 1024u, .parallelism = 1};
+    .t_cost = 2, .m_cost_kib = 19u * 1024u, .parallelism = 1};
 const struct mg_argon2_params mg_argon2_test = {.t_cost = 1, .m_cost_kib = 64, .parallelism = 1};
 
 /*

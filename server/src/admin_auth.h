@@ -21,7 +21,11 @@ struct mg_argon2_params {
 	uint32_t m_cost_kib;  /* memory in KiB */
 	uint32_t parallelism; /* lanes and threads */
 };
-/* t=3, m=64 MiB, p=1 (RFC 9106 section 4, second recommended option). */
+/*
+ * t=2, m=19 MiB, p=1 (OWASP Password Storage Cheat Sheet, Argon2id). RFC 9106's second option
+ * (m=64 MiB, t=3) would lift the collector's peak RSS above its 64 MB budget during a login;
+ * hashes carry their parameters, so stronger ones can be introduced without breaking logins.
+ */
 extern const struct mg_argon2_params mg_argon2_production;
 /* t=1, m=64 KiB, p=1: for tests only. */
 extern const struct mg_argon2_params mg_argon2_test;

@@ -122,7 +122,7 @@ int mg_admin_audit_list(struct mg_api *, const struct mg_admin_ctx *,
                         const struct mg_http_request *, const int64_t *, struct mg_http_response *);
 
 /*
- * Argon2id at production cost takes 64 MiB and ~0.2-1 s: at most api->max_logins run at once
+ * Argon2id at production cost takes 19 MiB and ~0.2-1 s: at most api->max_logins run at once
  * (logins, password changes, new passwords). 0 with a slot taken (give it back with
  * mg_admin_argon2_leave), or resp = 503 with Retry-After: 1 and -EBUSY.
  */

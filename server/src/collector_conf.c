@@ -76,7 +76,7 @@ const struct mg_config_key mg_collector_conf_keys[] = {
      .def = "64",
      .min = 1,
      .max = 4096},
-    /* Admin password checks at once (Argon2id takes 64 MiB each); more get 503. */
+    /* Admin password checks at once (Argon2id takes 19 MiB each); more get 503. */
     {.name = "max_concurrent_logins",
      .type = MG_CFG_UINT,
      .offset = OFF(max_concurrent_logins),

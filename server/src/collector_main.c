@@ -156,7 +156,7 @@ static int cmd_serve(int argc, char **argv)
 	api.max_inflight = (unsigned)c->max_inflight_ingests;
 	api.session_ttl_us = (int64_t)c->session_ttl * US_PER_S;
 	api.argon2 = &mg_argon2_production;
-	/* Argon2id at production cost takes 64 MiB per check: few at a time keeps the RSS bounded
+	/* Argon2id at production cost takes 19 MiB per check: few at a time keeps the RSS bounded
 	 * and slows password guessing. */
 	api.max_logins = (unsigned)c->max_concurrent_logins;
 	cfg.address = addr;

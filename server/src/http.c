@@ -4,11 +4,14 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 
 #include <gnutls/gnutls.h>
 #include <gnutls/x509.h>
@@ -17,11 +20,27 @@
 
 #include "mg/config.h"
 
+/*
+ * Request bodies held in memory at once are bounded (cfg.body_budget): a request whose body
+ * needs more than what is left waits, suspended before its body is read (the bytes stay in
+ * the kernel and TCP pushes back on the client), and is resumed in arrival order when bodies
+ * ahead of it are done. Bodies below SMALL_BODY (heartbeats, enrolments, admin requests) do
+ * not count and never wait.
+ */
+#define DEFAULT_BODY_BUDGET (8u * 1024u * 1024u)
+#define SMALL_BODY          (64u * 1024u)
+
+struct req_state;
+
 struct mg_http_server {
 	struct MHD_Daemon *d;
 	mg_http_handler handler;
 	void *ctx;
 	uint16_t port;
+	pthread_mutex_t lock; /* the body budget and its queue */
+	size_t budget_left;
+	atomic_bool stopping;
+	struct req_state *wait_head, *wait_tail; /* suspended, waiting for budget */
 };
 
 /* Per-connection request state (MHD's con_cls). */
@@ -32,7 +51,30 @@ struct req_state {
 	size_t discarded; /* bytes received after the cap was passed */
 	struct mg_http_arg args[MG_HTTP_MAX_ARGS];
 	size_t n_args;
-	bool bad_args; /* too many or a repeated key */
+	bool bad_args;    /* too many or a repeated key */
+	size_t announced; /* Content-Length, 0 when absent */
+	size_t need;      /* body bytes to reserve from the budget (0: small body) */
+	size_t reserved;  /* reserved and not yet given back */
+	bool suspended;   /* by budget_wait(): MHD repeats the first call after the resume */
+	struct MHD_Connection *conn;
+	struct req_state *next_wait;
+};
+
+/*
+ * Per-TLS-connection state (MHD's socket context): the client certificate's verification,
+ * made on the first request and reused by later requests on the same connection as long as
+ * the session presents the same certificate (compared byte for byte), at most PEER_CACHE_S
+ * seconds and not past the certificate's expiry.
+ */
+#define PEER_CACHE_S 300
+
+struct conn_state {
+	bool checked;
+	enum mg_http_peer peer;
+	char serial[72];
+	time_t until; /* monotonic seconds */
+	unsigned char *der;
+	size_t der_len;
 };
 
 /*
@@ -110,32 +152,34 @@ static enum MHD_Result send_error(struct MHD_Connection *conn, unsigned status, 
 	return ret;
 }
 
-/* Classifies the client certificate of the TLS session; serial of a verified one. */
-static enum mg_http_peer peer_of(struct MHD_Connection *conn, char *serial, size_t size)
+static time_t mono_s(void)
 {
-	const union MHD_ConnectionInfo *ci =
-	    MHD_get_connection_info(conn, MHD_CONNECTION_INFO_GNUTLS_SESSION);
-	gnutls_session_t s;
-	const gnutls_datum_t *certs;
-	unsigned int n = 0, status = 0;
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec;
+}
+
+/*
+ * Classifies the client certificate of the TLS session; serial of a verified one; *expires:
+ * its notAfter (0 when not verified).
+ */
+static enum mg_http_peer verify_peer(gnutls_session_t s, const gnutls_datum_t *cert, char *serial,
+                                     size_t size, time_t *expires)
+{
+	unsigned int status = 0;
 	gnutls_x509_crt_t crt = NULL;
 	unsigned char raw[64];
 	size_t rawlen = sizeof(raw), i = 0, o = 0;
 	enum mg_http_peer ret = MG_PEER_INVALID;
 	static const char digits[] = "0123456789abcdef";
 
-	if (!ci || !ci->tls_session)
-		return MG_PEER_NONE;
-	s = (gnutls_session_t)ci->tls_session;
-	certs = gnutls_certificate_get_peers(s, &n);
-	if (!certs || n == 0)
-		return MG_PEER_NONE;
+	*expires = 0;
 	/* The verification status, not only the presence of a certificate. */
 	if (gnutls_certificate_verify_peers2(s, &status) < 0 || status != 0)
 		return MG_PEER_INVALID;
 	if (gnutls_x509_crt_init(&crt) < 0)
 		return MG_PEER_INVALID;
-	if (gnutls_x509_crt_import(crt, &certs[0], GNUTLS_X509_FMT_DER) < 0 ||
+	if (gnutls_x509_crt_import(crt, cert, GNUTLS_X509_FMT_DER) < 0 ||
 	    gnutls_x509_crt_get_serial(crt, raw, &rawlen) < 0 || rawlen == 0)
 		goto done;
 	while (i + 1 < rawlen && raw[i] == 0)
@@ -147,10 +191,83 @@ static enum mg_http_peer peer_of(struct MHD_Connection *conn, char *serial, size
 		serial[o++] = digits[raw[i] & 15];
 	}
 	serial[o] = '\0';
+	*expires = gnutls_x509_crt_get_expiration_time(crt);
 	ret = MG_PEER_VERIFIED;
 done:
 	gnutls_x509_crt_deinit(crt);
 	return ret;
+}
+
+/* The peer of conn's TLS session, from the connection's cache when still valid. */
+static enum mg_http_peer peer_of(struct MHD_Connection *conn, char *serial, size_t size)
+{
+	const union MHD_ConnectionInfo *ci =
+	    MHD_get_connection_info(conn, MHD_CONNECTION_INFO_GNUTLS_SESSION);
+	const union MHD_ConnectionInfo *sc =
+	    MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+	struct conn_state *cs = sc ? sc->socket_context : NULL;
+	gnutls_session_t s;
+	const gnutls_datum_t *certs;
+	unsigned int n = 0;
+	enum mg_http_peer peer;
+	time_t expires, now;
+	char tmp[sizeof(cs->serial)];
+
+	if (!ci || !ci->tls_session)
+		return MG_PEER_NONE;
+	s = (gnutls_session_t)ci->tls_session;
+	certs = gnutls_certificate_get_peers(s, &n);
+	if (!certs || n == 0)
+		return MG_PEER_NONE;
+	now = mono_s();
+	if (cs && cs->checked && now < cs->until && cs->der_len == certs[0].size &&
+	    memcmp(cs->der, certs[0].data, cs->der_len) == 0) {
+		if (cs->peer != MG_PEER_VERIFIED)
+			return cs->peer;
+		if (strlen(cs->serial) >= size)
+			return MG_PEER_INVALID;
+		strcpy(serial, cs->serial);
+		return MG_PEER_VERIFIED;
+	}
+	tmp[0] = '\0';
+	peer = verify_peer(s, &certs[0], tmp, sizeof(tmp), &expires);
+	if (peer == MG_PEER_VERIFIED) {
+		if (strlen(tmp) >= size)
+			return MG_PEER_INVALID;
+		strcpy(serial, tmp);
+	}
+	if (cs) {
+		/* Cache: expiry is wall-clock time, the deadline monotonic. */
+		time_t left = PEER_CACHE_S, wall = time(NULL);
+		if (peer == MG_PEER_VERIFIED && expires - wall < left)
+			left = expires - wall;
+		free(cs->der);
+		cs->der = malloc(certs[0].size);
+		cs->checked = cs->der != NULL && left > 0;
+		if (cs->checked) {
+			memcpy(cs->der, certs[0].data, certs[0].size);
+			cs->der_len = certs[0].size;
+			cs->peer = peer;
+			memcpy(cs->serial, tmp, sizeof(cs->serial));
+			cs->until = now + left;
+		}
+	}
+	return peer;
+}
+
+static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
+                          enum MHD_ConnectionNotificationCode code)
+{
+	(void)cls;
+	(void)conn;
+	if (code == MHD_CONNECTION_NOTIFY_STARTED) {
+		*socket_context = calloc(1, sizeof(struct conn_state)); /* NULL: no cache */
+	} else if (code == MHD_CONNECTION_NOTIFY_CLOSED && *socket_context) {
+		struct conn_state *cs = *socket_context;
+		free(cs->der);
+		free(cs);
+		*socket_context = NULL;
+	}
 }
 
 static void remote_of(struct MHD_Connection *conn, char *buf, size_t size)
@@ -189,7 +306,8 @@ static int append(struct req_state *st, const char *data, size_t n)
 		return 0;
 	}
 	if (st->len + n + 1 > st->cap) {
-		size_t cap = st->cap ? st->cap : 4096;
+		/* the announced length (already checked against the cap) at once */
+		size_t cap = st->cap ? st->cap : st->announced ? st->announced + 1 : 4096;
 		char *p;
 		while (cap < st->len + n + 1)
 			cap *= 2;
@@ -225,6 +343,71 @@ static enum MHD_Result on_arg(void *cls, enum MHD_ValueKind kind, const char *ke
 	return MHD_YES;
 }
 
+/* Gives st's reservation back and resumes the waiters that now fit, in order. */
+static void budget_release(struct mg_http_server *srv, struct req_state *st)
+{
+	struct req_state *go = NULL, **tail = &go;
+	pthread_mutex_lock(&srv->lock);
+	srv->budget_left += st->reserved;
+	st->reserved = 0;
+	while (srv->wait_head && (srv->stopping || srv->wait_head->need <= srv->budget_left)) {
+		struct req_state *w = srv->wait_head;
+		srv->wait_head = w->next_wait;
+		if (!srv->wait_head)
+			srv->wait_tail = NULL;
+		if (!srv->stopping) {
+			srv->budget_left -= w->need;
+			w->reserved = w->need;
+		}
+		w->next_wait = NULL;
+		*tail = w;
+		tail = &w->next_wait;
+	}
+	pthread_mutex_unlock(&srv->lock);
+	/* Only suspended connections are ever queued (see budget_wait()). */
+	while (go) {
+		struct req_state *w = go;
+		go = w->next_wait;
+		w->next_wait = NULL;
+		MHD_resume_connection(w->conn);
+	}
+}
+
+/*
+ * Reserves st->need bytes of the body budget; when they are not available, suspends conn
+ * (its body is not read) and queues it: budget_release() reserves for it and resumes it.
+ */
+static void budget_wait(struct mg_http_server *srv, struct MHD_Connection *conn,
+                        struct req_state *st)
+{
+	bool granted, stopping;
+	pthread_mutex_lock(&srv->lock);
+	stopping = srv->stopping;
+	granted = !stopping && st->need <= srv->budget_left && !srv->wait_head;
+	if (granted) {
+		srv->budget_left -= st->need;
+		st->reserved = st->need;
+	}
+	pthread_mutex_unlock(&srv->lock);
+	if (granted || stopping)
+		return; /* stopping: the next call closes the connection */
+	/* Suspended before it is queued, so that whoever dequeues it may resume it. */
+	st->suspended = true;
+	MHD_suspend_connection(conn);
+	pthread_mutex_lock(&srv->lock);
+	st->conn = conn;
+	st->next_wait = NULL;
+	if (srv->wait_tail)
+		srv->wait_tail->next_wait = st;
+	else
+		srv->wait_head = st;
+	srv->wait_tail = st;
+	pthread_mutex_unlock(&srv->lock);
+	/* Budget given back between the check and the queueing: let it reach the queue. */
+	struct req_state none = {0};
+	budget_release(srv, &none);
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
                                   const char *method, const char *version, const char *upload_data,
                                   size_t *upload_data_size, void **con_cls)
@@ -248,7 +431,23 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 			st->too_large = true;
 			return send_error(conn, 413, "request body larger than 1 MiB");
 		}
+		if (cl && mg_parse_u64(cl, 0, MG_HTTP_MAX_BODY, &n) == 0)
+			st->announced = (size_t)n;
+		else if (!cl && MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+		                                            MHD_HTTP_HEADER_TRANSFER_ENCODING))
+			st->need = MG_HTTP_MAX_BODY; /* chunked: up to the cap */
+		if (st->announced >= SMALL_BODY)
+			st->need = st->announced;
+		if (st->need)
+			budget_wait(srv, conn, st);
 		return MHD_YES;
+	}
+	if (srv->stopping && st->need && !st->reserved)
+		return MHD_NO; /* resumed to be closed */
+	if (st->suspended) {
+		st->suspended = false;
+		if (*upload_data_size == 0)
+			return MHD_YES; /* the first call again, after the resume */
 	}
 	if (*upload_data_size > 0) {
 		if (append(st, upload_data, *upload_data_size) < 0)
@@ -281,18 +480,26 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 	}
 	ret = send_response(conn, &resp);
 	free(resp.body);
+	/* The body is no longer needed: give its memory and its budget back now. */
+	free(st->buf);
+	st->buf = NULL;
+	st->len = st->cap = 0;
+	if (st->reserved)
+		budget_release(srv, st);
 	return ret;
 }
 
 static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
                          enum MHD_RequestTerminationCode toe)
 {
+	struct mg_http_server *srv = cls;
 	struct req_state *st = *con_cls;
-	(void)cls;
 	(void)conn;
 	(void)toe;
 	if (!st)
 		return;
+	if (st->reserved)
+		budget_release(srv, st);
 	free(st->buf);
 	free(st);
 	*con_cls = NULL;
@@ -329,14 +536,19 @@ int mg_http_start(const struct mg_http_config *cfg, struct mg_http_server **out)
 		goto fail;
 	srv->handler = cfg->handler;
 	srv->ctx = cfg->handler_ctx;
+	srv->budget_left = cfg->body_budget ? cfg->body_budget : DEFAULT_BODY_BUDGET;
+	if (srv->budget_left < MG_HTTP_MAX_BODY)
+		srv->budget_left = MG_HTTP_MAX_BODY; /* one body of any size fits */
+	pthread_mutex_init(&srv->lock, NULL);
 	srv->d = MHD_start_daemon(
-	    flags, cfg->port, NULL, NULL, on_request, srv, MHD_OPTION_SOCK_ADDR, sa,
-	    MHD_OPTION_HTTPS_MEM_KEY, cfg->key_pem, MHD_OPTION_HTTPS_MEM_CERT, cfg->cert_pem,
-	    MHD_OPTION_HTTPS_MEM_TRUST, cfg->trust_pem, MHD_OPTION_HTTPS_PRIORITIES,
-	    "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2", MHD_OPTION_THREAD_POOL_SIZE, cfg->threads,
-	    MHD_OPTION_CONNECTION_LIMIT, cfg->max_connections, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
-	    cfg->per_ip, MHD_OPTION_CONNECTION_TIMEOUT, cfg->timeout_s, MHD_OPTION_NOTIFY_COMPLETED,
-	    on_completed, NULL, MHD_OPTION_END);
+	    flags | MHD_ALLOW_SUSPEND_RESUME, cfg->port, NULL, NULL, on_request, srv,
+	    MHD_OPTION_SOCK_ADDR, sa, MHD_OPTION_HTTPS_MEM_KEY, cfg->key_pem,
+	    MHD_OPTION_HTTPS_MEM_CERT, cfg->cert_pem, MHD_OPTION_HTTPS_MEM_TRUST, cfg->trust_pem,
+	    MHD_OPTION_HTTPS_PRIORITIES, "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2",
+	    MHD_OPTION_THREAD_POOL_SIZE, cfg->threads, MHD_OPTION_CONNECTION_LIMIT,
+	    cfg->max_connections, MHD_OPTION_PER_IP_CONNECTION_LIMIT, cfg->per_ip,
+	    MHD_OPTION_CONNECTION_TIMEOUT, cfg->timeout_s, MHD_OPTION_NOTIFY_COMPLETED,
+	    on_completed, srv, MHD_OPTION_NOTIFY_CONNECTION, on_connection, NULL, MHD_OPTION_END);
 	if (!srv->d) {
 		ret = -EIO;
 		goto fail;
@@ -360,8 +572,16 @@ void mg_http_stop(struct mg_http_server **srv)
 {
 	if (!srv || !*srv)
 		return;
-	if ((*srv)->d)
+	if ((*srv)->d) {
+		/* MHD must not stop with suspended connections: resume them to be closed. */
+		struct req_state none = {0};
+		pthread_mutex_lock(&(*srv)->lock);
+		(*srv)->stopping = true;
+		pthread_mutex_unlock(&(*srv)->lock);
+		budget_release(*srv, &none);
 		MHD_stop_daemon((*srv)->d);
+	}
+	pthread_mutex_destroy(&(*srv)->lock);
 	free(*srv);
 	*srv = NULL;
 }

@@ -71,6 +71,9 @@ struct mg_http_config {
 	unsigned max_connections; /* total */
 	unsigned per_ip;          /* connections per client address */
 	unsigned timeout_s;       /* idle connection timeout */
+	/* Bytes of request bodies held in memory at once (bodies from 64 KiB up count); a request
+	 * that does not fit waits, unread, until earlier ones are done. 0: 8 MiB. */
+	size_t body_budget;
 	mg_http_handler handler;
 	void *handler_ctx;
 };

@@ -353,6 +353,12 @@ int mg_api_parse_events(const char *buf, size_t len, struct mg_events_batch **ou
 		                err, errlen);
 		if (ret < 0)
 			goto fail;
+		/* The event's tree is no longer needed (its canonical text is kept): free it now,
+		 * so a batch in flight holds one tree, not a thousand. */
+		if (json_array_set_new(arr, i, json_null()) < 0) {
+			ret = -ENOMEM;
+			goto fail;
+		}
 	}
 	b->n = n;
 	b->priv = p;

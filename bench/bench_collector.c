@@ -43,6 +43,8 @@
 #include <unistd.h>
 
 #include <curl/curl.h>
+
+#include "api_body.h"
 #include <jansson.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
@@ -412,21 +414,6 @@ done:
 
 /* ---- request bodies ---- */
 
-static int sha256_hex(const char *s, size_t n, char hex[65])
-{
-	unsigned char md[EVP_MAX_MD_SIZE];
-	unsigned int mdlen = 0;
-	static const char digits[] = "0123456789abcdef";
-	if (EVP_Digest(s, n, md, &mdlen, EVP_sha256(), NULL) != 1 || mdlen != 32)
-		return -EIO;
-	for (size_t i = 0; i < 32; i++) {
-		hex[2 * i] = digits[md[i] >> 4];
-		hex[2 * i + 1] = digits[md[i] & 15];
-	}
-	hex[64] = '\0';
-	return 0;
-}
-
 /*
  * The body of events from..to of agent a as the agent sends it: each event in canonical form
  * (mg_event_to_json of the parsed test event) with "hash" (its SHA-256) and "prev_hash"
@@ -451,7 +438,8 @@ static int make_body(const struct agent *a, uint64_t from, uint64_t to, char pre
 		size_t clen = 0;
 		const char *j = tb.evs[i].json;
 		if (mg_event_from_json(j, strlen(j), &ev, msg, sizeof(msg)) < 0 ||
-		    mg_event_to_json(ev, &canon, &clen) < 0 || sha256_hex(canon, clen, hash) < 0) {
+		    mg_event_to_json(ev, &canon, &clen) < 0 ||
+		    mg_api_sha256_hex(canon, clen, hash) < 0) {
 			fprintf(stderr, "test event %" PRIu64 ": %s\n", tb.evs[i].seq, msg);
 			mg_event_free(&ev);
 			free(canon);

@@ -35,6 +35,7 @@
 #include <openssl/x509.h>
 
 #include "api_body.h"
+#include "mg/event.h"
 
 const char *g_bin;
 char g_dir[512];
@@ -365,8 +366,7 @@ json_t *enroll_body(const char *token, const char *csr, const char *hostname)
 	                 "agent_version", "0.1.0");
 }
 
-/* Enrols a host; its key and certificate go to DIR/<name>.key and DIR/<name>.pem. */
-int64_t enroll(const char *name, char *keypath, char *certpath)
+int64_t enroll_pub(const char *name, char *keypath, char *certpath, char pub[45])
 {
 	char tok[128];
 	EVP_PKEY *key = new_key();
@@ -382,6 +382,7 @@ int64_t enroll(const char *name, char *keypath, char *certpath)
 	assert_non_null(pk);
 	assert_int_equal(strlen(pk), 44);
 	assert_int_equal(pk[43], '=');
+	memcpy(pub, pk, 45);
 	assert_non_null(strstr(json_string_value(json_object_get(a, "ca")), "BEGIN CERTIFICATE"));
 	snprintf(keypath, PATH_MAX, "%s/%s.key", g_dir, name);
 	snprintf(certpath, PATH_MAX, "%s/%s.pem", g_dir, name);
@@ -391,6 +392,50 @@ int64_t enroll(const char *name, char *keypath, char *certpath)
 	free(csr);
 	EVP_PKEY_free(key);
 	return id;
+}
+
+/* Enrols a host; its key and certificate go to DIR/<name>.key and DIR/<name>.pem. */
+int64_t enroll(const char *name, char *keypath, char *certpath)
+{
+	char pub[45];
+	return enroll_pub(name, keypath, certpath, pub);
+}
+
+/* ---- events ---- */
+
+json_t *wire_event(const char *host, const char *boot, uint64_t seq, uint64_t pid, const char *prev,
+                   char hash[65])
+{
+	struct mg_event *ev = mg_event_new(MG_EV_AGENT_STARTED);
+	char *canon = NULL;
+	size_t len = 0;
+	json_t *o;
+	assert_non_null(ev);
+	ev->time_us = 1767225600000000LL + (int64_t)seq;
+	ev->host = strdup(host);
+	ev->seq = seq;
+	memcpy(ev->boot_id, boot, sizeof(ev->boot_id));
+	mg_event_agent(ev)->version = strdup("0.1.0");
+	mg_event_agent(ev)->pid = pid;
+	assert_int_equal(mg_event_to_json(ev, &canon, &len), 0);
+	assert_int_equal(mg_api_sha256_hex(canon, len, hash), 0);
+	o = json_loads(canon, 0, NULL);
+	assert_non_null(o);
+	json_object_set_new(o, "prev_hash", json_string(prev));
+	json_object_set_new(o, "hash", json_string(hash));
+	free(canon);
+	mg_event_free(&ev);
+	return o;
+}
+
+json_t *wire_batch(const char *host, const char *boot, uint64_t from, uint64_t to,
+                   uint64_t pid_base, char (*hashes)[65])
+{
+	json_t *arr = json_array();
+	for (uint64_t s = from; s <= to; s++)
+		json_array_append_new(arr, wire_event(host, boot, s, pid_base + s,
+		                                      s > 1 ? hashes[s - 1] : "", hashes[s]));
+	return json_pack("{s:s,s:o}", "boot_id", boot, "events", arr);
 }
 /*
  * g_db: a new database on the fixture's PostgreSQL server. 0, 77 (skip: no server and not

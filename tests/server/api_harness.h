@@ -87,6 +87,21 @@ json_t *enroll_body(const char *token, const char *csr, const char *hostname);
 /* Enrols a host; its key and certificate go to DIR/<name>.key and DIR/<name>.pem. */
 int64_t enroll(const char *name, char *keypath, char *certpath);
 
+/* ---- events ---- */
+/*
+ * The wire form of an agent.started event (host, boot, seq, pid) as POST /v1/events takes
+ * it: canonical JSON plus "prev_hash" (prev, "" for none) and "hash" (written to hash).
+ */
+json_t *wire_event(const char *host, const char *boot, uint64_t seq, uint64_t pid, const char *prev,
+                   char hash[65]);
+/* A batch {boot_id, events} of seq from..to (pid pid_base + seq) chained through hashes
+ * (hashes[seq] receives each hash; hashes[from - 1] is the link of the first when from > 1). */
+json_t *wire_batch(const char *host, const char *boot, uint64_t from, uint64_t to,
+                   uint64_t pid_base, char (*hashes)[65]);
+
+/* Enrols a host as enroll() does and copies the answer's policy_public_key to pub. */
+int64_t enroll_pub(const char *name, char *keypath, char *certpath, char pub[45]);
+
 /* Runs the cmocka group tests with the collector set up around it (and the PostgreSQL
  * database when MG_TEST_STORE_URL_FILE is set). Returns the process exit status. */
 int api_main(const char *name, const struct CMUnitTest *tests, size_t n);

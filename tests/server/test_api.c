@@ -45,39 +45,10 @@ static char g_hash[MAX_SEQ + 1][65];
 
 /* ---- events ---- */
 
-/* The wire form of agent.started seq with pid, chained to prev (""), hash into hash. */
-static json_t *wire_event(uint64_t seq, uint64_t pid, const char *prev, char hash[65])
-{
-	struct mg_event *ev = mg_event_new(MG_EV_AGENT_STARTED);
-	char *canon = NULL;
-	size_t len = 0;
-	json_t *o;
-	assert_non_null(ev);
-	ev->time_us = 1767225600000000LL + (int64_t)seq;
-	ev->host = strdup("mn-term-01");
-	ev->seq = seq;
-	memcpy(ev->boot_id, BOOT, sizeof(ev->boot_id));
-	mg_event_agent(ev)->version = strdup("0.1.0");
-	mg_event_agent(ev)->pid = pid;
-	assert_int_equal(mg_event_to_json(ev, &canon, &len), 0);
-	assert_int_equal(mg_api_sha256_hex(canon, len, hash), 0);
-	o = json_loads(canon, 0, NULL);
-	assert_non_null(o);
-	json_object_set_new(o, "prev_hash", json_string(prev));
-	json_object_set_new(o, "hash", json_string(hash));
-	free(canon);
-	mg_event_free(&ev);
-	return o;
-}
-
 /* Batch of seq from..to (pid 100 + seq), chained through g_hash. */
 static json_t *batch(uint64_t from, uint64_t to)
 {
-	json_t *arr = json_array();
-	for (uint64_t s = from; s <= to; s++)
-		json_array_append_new(
-		    arr, wire_event(s, 100 + s, s > 1 ? g_hash[s - 1] : "", g_hash[s]));
-	return json_pack("{s:s,s:o}", "boot_id", BOOT, "events", arr);
+	return wire_batch("mn-term-01", BOOT, from, to, 100, g_hash);
 }
 
 static uint64_t acked(json_t *a)
@@ -196,7 +167,8 @@ static void test_events_gap_conflict_chain(void **state)
 	json_decref(a);
 
 	/* conflicting content for a stored seq (hash consistent with it): 422 + tamper alert */
-	b = json_pack("{s:s,s:[o]}", "boot_id", BOOT, "events", wire_event(2, 999, g_hash[1], h));
+	b = json_pack("{s:s,s:[o]}", "boot_id", BOOT, "events",
+	              wire_event("mn-term-01", BOOT, 2, 999, g_hash[1], h));
 	assert_int_equal(post_json("/v1/events", b, true, &a), 422);
 	assert_int_equal(json_integer_value(json_object_get(a, "seq")), 2);
 	json_decref(a);
@@ -206,7 +178,8 @@ static void test_events_gap_conflict_chain(void **state)
 	assert_int_equal(alerts, 1);
 
 	/* broken hash: the hash does not match the event */
-	b = json_pack("{s:s,s:[o]}", "boot_id", BOOT, "events", wire_event(4, 104, g_hash[3], h));
+	b = json_pack("{s:s,s:[o]}", "boot_id", BOOT, "events",
+	              wire_event("mn-term-01", BOOT, 4, 104, g_hash[3], h));
 	json_object_set_new(json_array_get(json_object_get(b, "events"), 0), "hash",
 	                    json_string(g_hash[1]));
 	assert_int_equal(post_json("/v1/events", b, true, &a), 422);
@@ -214,7 +187,8 @@ static void test_events_gap_conflict_chain(void **state)
 	json_decref(a);
 
 	/* broken chain: prev_hash is not the hash of seq 3 */
-	b = json_pack("{s:s,s:[o]}", "boot_id", BOOT, "events", wire_event(4, 104, g_hash[1], h));
+	b = json_pack("{s:s,s:[o]}", "boot_id", BOOT, "events",
+	              wire_event("mn-term-01", BOOT, 4, 104, g_hash[1], h));
 	assert_int_equal(post_json("/v1/events", b, true, &a), 422);
 	assert_non_null(strstr(err_of(a), "chain"));
 	json_decref(a);

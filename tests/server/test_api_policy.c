@@ -47,32 +47,6 @@ static char g_hash[MAX_SEQ + 1][65];
 
 /* ---- helpers ---- */
 
-/* Enrols name like the harness's enroll(), keeping the policy key of the answer. */
-static int64_t enroll_keep_pub(const char *name, char *keypath, char *certpath, char *pub)
-{
-	char tok[128];
-	EVP_PKEY *key = new_key();
-	char *csr = make_csr(key);
-	json_t *a = NULL;
-	int64_t id;
-	token_create(tok, sizeof(tok));
-	assert_int_equal(post_json("/v1/enroll", enroll_body(tok, csr, name), false, &a), 200);
-	id = json_integer_value(json_object_get(a, "host_id"));
-	assert_true(id > 0);
-	const char *pk = json_string_value(json_object_get(a, "policy_public_key"));
-	assert_non_null(pk);
-	assert_int_equal(strlen(pk), 44);
-	memcpy(pub, pk, 45);
-	snprintf(keypath, PATH_MAX, "%s/%s.key", g_dir, name);
-	snprintf(certpath, PATH_MAX, "%s/%s.pem", g_dir, name);
-	write_key(key, keypath);
-	write_text(certpath, json_string_value(json_object_get(a, "certificate")));
-	json_decref(a);
-	free(csr);
-	EVP_PKEY_free(key);
-	return id;
-}
-
 /* GET /v1/policy as host (cert/key), with If-None-Match inm (NULL: none). */
 static long get_policy(const char *inm, const char *cert, const char *key, struct api_reply *r)
 {
@@ -152,37 +126,10 @@ static struct mg_policy_bundle *check_download(const struct api_reply *r)
 	return b;
 }
 
-/* The wire form of agent.started seq (pid 200 + seq), chained to g_hash[seq - 1]. */
-static json_t *wire_event(uint64_t seq)
-{
-	struct mg_event *ev = mg_event_new(MG_EV_AGENT_STARTED);
-	char *canon = NULL;
-	size_t len = 0;
-	json_t *o;
-	assert_non_null(ev);
-	ev->time_us = 1767225600000000LL + (int64_t)seq;
-	ev->host = strdup("mn-term-02");
-	ev->seq = seq;
-	memcpy(ev->boot_id, BOOT, sizeof(ev->boot_id));
-	mg_event_agent(ev)->version = strdup("0.1.0");
-	mg_event_agent(ev)->pid = 200 + seq;
-	assert_int_equal(mg_event_to_json(ev, &canon, &len), 0);
-	assert_int_equal(mg_api_sha256_hex(canon, len, g_hash[seq]), 0);
-	o = json_loads(canon, 0, NULL);
-	assert_non_null(o);
-	json_object_set_new(o, "prev_hash", json_string(seq > 1 ? g_hash[seq - 1] : ""));
-	json_object_set_new(o, "hash", json_string(g_hash[seq]));
-	free(canon);
-	mg_event_free(&ev);
-	return o;
-}
-
+/* agent.started seq from..to (pid 200 + seq), chained through g_hash. */
 static json_t *batch(uint64_t from, uint64_t to)
 {
-	json_t *arr = json_array();
-	for (uint64_t s = from; s <= to; s++)
-		json_array_append_new(arr, wire_event(s));
-	return json_pack("{s:s,s:o}", "boot_id", BOOT, "events", arr);
+	return wire_batch("mn-term-02", BOOT, from, to, 200, g_hash);
 }
 
 static uint64_t cursor(void)
@@ -207,8 +154,8 @@ static void test_enroll(void **state)
 {
 	char pub_b[MG_POLICY_PUBKEY_B64_SIZE];
 	(void)state;
-	g_host_id = enroll_keep_pub("host-a", g_key, g_cert, g_pub);
-	g_host_b = enroll_keep_pub("host-b", g_key_b, g_cert_b, pub_b);
+	g_host_id = enroll_pub("host-a", g_key, g_cert, g_pub);
+	g_host_b = enroll_pub("host-b", g_key_b, g_cert_b, pub_b);
 	assert_string_equal(g_pub, pub_b);
 }
 

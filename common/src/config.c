@@ -111,7 +111,7 @@ static void *field(void *target, const struct mg_config_key *k)
 	return (char *)target + k->offset;
 }
 
-static int parse_duration(const char *s, uint64_t *out)
+int mg_parse_duration(const char *s, uint64_t *out)
 {
 	char num[32];
 	size_t n = strlen(s);
@@ -230,7 +230,7 @@ static int set_value(const struct mg_config_key *k, const char *value, void *tar
 	case MG_CFG_DURATION: {
 		uint64_t v;
 		r = k->type == MG_CFG_UINT ? mg_parse_u64(value, 0, UINT64_MAX, &v)
-		                           : parse_duration(value, &v);
+		                           : mg_parse_duration(value, &v);
 		if (r == -EINVAL)
 			return fail(err, file, line, "'%s' must be %s, got '%s'", k->name,
 			            k->type == MG_CFG_UINT

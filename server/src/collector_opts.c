@@ -260,34 +260,10 @@ int cli_split_listen(const char *s, char *addr, size_t size, uint16_t *port)
 
 int cli_parse_duration(const char *s, int64_t *us)
 {
-	char num[24];
-	size_t n = strspn(s, "0123456789");
-	uint64_t v, mult = 1;
-	if (n == 0 || n >= sizeof(num))
+	uint64_t v;
+	if (mg_parse_duration(s, &v) < 0 || v < 1 || v > 3650ull * 86400)
 		return -EINVAL;
-	memcpy(num, s, n);
-	num[n] = '\0';
-	switch (s[n]) {
-	case '\0':
-	case 's':
-		break;
-	case 'm':
-		mult = 60;
-		break;
-	case 'h':
-		mult = 3600;
-		break;
-	case 'd':
-		mult = 86400;
-		break;
-	default:
-		return -EINVAL;
-	}
-	if (s[n] && s[n + 1])
-		return -EINVAL;
-	if (mg_parse_u64(num, 1, 3650ull * 86400, &v) < 0 || v * mult > 3650ull * 86400)
-		return -EINVAL;
-	*us = (int64_t)(v * mult) * 1000000;
+	*us = (int64_t)v * 1000000;
 	return 0;
 }
 

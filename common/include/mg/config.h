@@ -73,6 +73,9 @@ const char *mg_config_error_str(const struct mg_config_error *err, char *buf, si
 
 /* Range-checked unsigned decimal: no sign, no spaces, no leading zeros beyond "0". */
 int mg_parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out);
+/* A duration in seconds: digits with an optional unit s, m, h or d ("90", "15m", "7d").
+ * 0 or -EINVAL / -ERANGE. */
+int mg_parse_duration(const char *s, uint64_t *seconds);
 
 void mg_strv_free(struct mg_strv *sv);
 /* Appends a copy of s[0..len) (mg_strv_add: all of s). 0 or -ENOMEM (sv keeps its items). */

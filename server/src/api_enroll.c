@@ -34,7 +34,6 @@ int mg_api_enroll(struct mg_api *api, const struct mg_http_request *req,
 	char token_hex[65];
 	char serial[MG_CA_SERIAL_HEX];
 	char *cert = NULL;
-	json_t *o = NULL;
 	int64_t host_id = 0;
 	int64_t now = mg_now_us();
 	int r = mg_api_parse_enroll(req->body, req->body_len, &er, err, sizeof(err));
@@ -60,15 +59,11 @@ int mg_api_enroll(struct mg_api *api, const struct mg_http_request *req,
 		                   &cert);
 	if (r < 0)
 		goto done;
-	r = -ENOMEM;
-	o = json_pack("{s:I,s:s,s:s,s:s}", "host_id", (json_int_t)host_id, "certificate", cert,
-	              "ca", mg_ca_pem(api->ca), "policy_public_key", api->policy_pubkey);
-	if (!o || !(resp->body = json_dumps(o, JSON_COMPACT)))
-		goto done;
-	resp->status = 200;
-	r = 0;
+	r = mg_api_json(resp, 200,
+	                json_pack("{s:I,s:s,s:s,s:s}", "host_id", (json_int_t)host_id,
+	                          "certificate", cert, "ca", mg_ca_pem(api->ca),
+	                          "policy_public_key", api->policy_pubkey));
 done:
-	json_decref(o);
 	free(cert);
 	mg_enroll_req_clear(&er);
 	return r;

@@ -121,7 +121,6 @@ int mg_api_policy_get(struct mg_api *api, const struct mg_http_request *req,
 	struct mg_store_policy *p = NULL;
 	char etag[32];
 	uint64_t v = 0;
-	json_t *o;
 	int r = mg_api_host(api, req, resp, &host);
 	if (r < 0)
 		return r == -EACCES ? 0 : r;
@@ -145,15 +144,12 @@ int mg_api_policy_get(struct mg_api *api, const struct mg_http_request *req,
 		r = not_modified(resp, etag);
 		goto done;
 	}
-	o = json_pack("{s:I,s:s%,s:s%}", "version", (json_int_t)p->version, "bundle", p->json,
-	              p->json_len, "signature", (const char *)p->sig, p->sig_len);
-	resp->body = o ? json_dumps(o, JSON_COMPACT) : NULL;
-	json_decref(o);
-	r = -ENOMEM;
-	if (!resp->body)
-		goto done;
-	resp->status = 200;
-	r = mg_http_header(resp, "ETag", etag);
+	r = mg_api_json(resp, 200,
+	                json_pack("{s:I,s:s%,s:s%}", "version", (json_int_t)p->version, "bundle",
+	                          p->json, p->json_len, "signature", (const char *)p->sig,
+	                          p->sig_len));
+	if (r == 0)
+		r = mg_http_header(resp, "ETag", etag);
 done:
 	mg_store_policy_free(&p);
 	return r;

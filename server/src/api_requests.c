@@ -35,7 +35,6 @@ int mg_api_requests(struct mg_api *api, const struct mg_http_request *req,
 	struct mg_store_request *q = NULL, *got = NULL;
 	char err[256] = "";
 	int64_t id = 0, now = mg_now_us();
-	json_t *o;
 	int r = mg_api_host(api, req, resp, &host);
 	if (r < 0)
 		return r == -EACCES ? 0 : r;
@@ -59,16 +58,10 @@ int mg_api_requests(struct mg_api *api, const struct mg_http_request *req,
 		r = store_error(resp, r);
 		goto done;
 	}
-	o = json_pack("{s:I,s:s}", "id", (json_int_t)got->id, "state",
-	              mg_request_state_name(got->state));
-	resp->body = o ? json_dumps(o, JSON_COMPACT) : NULL;
-	json_decref(o);
-	r = -ENOMEM;
-	if (!resp->body)
-		goto done;
 	/* A retry finds the row its first attempt created, with that attempt's time. */
-	resp->status = got->created_us == now ? 201 : 200;
-	r = 0;
+	r = mg_api_json(resp, got->created_us == now ? 201 : 200,
+	                json_pack("{s:I,s:s}", "id", (json_int_t)got->id, "state",
+	                          mg_request_state_name(got->state)));
 done:
 	free(q);
 	free(got);

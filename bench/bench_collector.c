@@ -90,7 +90,7 @@ struct bench {
 	char db[1024];
 	char url_events[64], url_policy[64], url_enroll[64];
 	char ca_path[4096];
-	uint64_t agents, batches, rate, small, paced_s, polls_s, threads;
+	uint64_t agents, batches, rate, small, paced_s, polls_s, threads, work_threads;
 	const char *label;
 	pid_t pid;
 	unsigned port;
@@ -183,18 +183,20 @@ static int run_collector(const struct bench *b, const char *const *args, char *o
 static int start_server(struct bench *b)
 {
 	int fds[2];
-	char buf[32] = "", threads[24];
+	char buf[32] = "", threads[24], work[24];
 	size_t got = 0;
 	snprintf(threads, sizeof(threads), "%" PRIu64, b->threads);
+	snprintf(work, sizeof(work), "%" PRIu64, b->work_threads);
 	if (pipe2(fds, O_CLOEXEC) < 0)
 		return -1;
 	b->pid = fork();
 	if (b->pid < 0)
 		return -1;
 	if (b->pid == 0) {
-		const char *argv[] = {b->collector,  "serve",      "--data-dir", b->dir, "--listen",
-		                      "127.0.0.1:0", "--ready-fd", "3",          "--db", b->db,
-		                      "--threads",   threads,      NULL};
+		const char *argv[] = {b->collector,     "serve",       "--data-dir", b->dir,
+		                      "--listen",       "127.0.0.1:0", "--ready-fd", "3",
+		                      "--db",           b->db,         "--threads",  threads,
+		                      "--work-threads", work,          NULL};
 		dup2(fds[1], 3);
 		execv(b->collector, (char *const *)(uintptr_t)argv);
 		_exit(127);
@@ -812,7 +814,8 @@ static void usage(const char *argv0)
 {
 	fprintf(stderr,
 	        "usage: %s -C COLLECTOR -D DIR [-u DB_URL] [-a AGENTS] [-n BATCHES] [-r RATE]\n"
-	        "          [-s EVENTS] [-d SECONDS] [-p SECONDS] [-t THREADS] [-l LABEL]\n",
+	        "          [-s EVENTS] [-d SECONDS] [-p SECONDS] [-t THREADS] [-w WORK_THREADS]\n"
+	        "          [-l LABEL]\n",
 	        argv0);
 }
 
@@ -825,11 +828,12 @@ int main(int argc, char **argv)
 	                  .paced_s = 30,
 	                  .polls_s = 10,
 	                  .threads = 4,
+	                  .work_threads = 4,
 	                  .label = NULL,
 	                  .pid = -1};
 	const char *url = NULL;
 	int opt, ret = 1;
-	while ((opt = getopt(argc, argv, "C:D:u:a:n:r:s:d:p:t:l:")) != -1) {
+	while ((opt = getopt(argc, argv, "C:D:u:a:n:r:s:d:p:t:w:l:")) != -1) {
 		int r = 0;
 		switch (opt) {
 		case 'C':
@@ -864,6 +868,9 @@ int main(int argc, char **argv)
 			break;
 		case 't':
 			r = mg_parse_u64(optarg, 1, 256, &b.threads);
+			break;
+		case 'w':
+			r = mg_parse_u64(optarg, 1, 64, &b.work_threads);
 			break;
 		default:
 			r = -EINVAL;

@@ -5,7 +5,11 @@
  * transaction, WAL and synchronous=FULL, no threads, no cursor, no checks. The collector must
  * reach at least half of this over HTTPS.
  *
- *   mynaguard-bench-sqlite-ceiling [-n ROWS] [-b ROWS_PER_TXN] PATH
+ * With -s STREAMS the rows are those of STREAMS agents (hosts, boots) of ROWS / STREAMS events
+ * each, one transaction per agent batch, the agents in turn: the rows the end-to-end benchmark
+ * makes its collector store, in the order they arrive. -s 1 (the default) is one agent's.
+ *
+ *   mynaguard-bench-sqlite-ceiling [-n ROWS] [-b ROWS_PER_TXN] [-s STREAMS] PATH
  *
  * PATH is replaced (with its -wal and -shm). Prints one Markdown table row.
  */
@@ -50,18 +54,21 @@ static int exec(sqlite3 *db, const char *sql)
 
 int main(int argc, char **argv)
 {
-	uint64_t rows = 200000, per_txn = 1000;
+	uint64_t rows = 200000, per_txn = 1000, streams = 1;
 	int opt;
-	while ((opt = getopt(argc, argv, "n:b:")) != -1) {
+	while ((opt = getopt(argc, argv, "n:b:s:")) != -1) {
 		if ((opt == 'n' && mg_parse_u64(optarg, 1000, 100000000, &rows) < 0) ||
 		    (opt == 'b' && mg_parse_u64(optarg, 1, 100000, &per_txn) < 0) ||
-		    (opt != 'n' && opt != 'b')) {
-			fprintf(stderr, "usage: %s [-n ROWS] [-b ROWS_PER_TXN] PATH\n", argv[0]);
+		    (opt == 's' && mg_parse_u64(optarg, 1, 100000, &streams) < 0) ||
+		    (opt != 'n' && opt != 'b' && opt != 's')) {
+			fprintf(stderr, "usage: %s [-n ROWS] [-b ROWS_PER_TXN] [-s STREAMS] PATH\n",
+			        argv[0]);
 			return 2;
 		}
 	}
 	if (optind + 1 != argc) {
-		fprintf(stderr, "usage: %s [-n ROWS] [-b ROWS_PER_TXN] PATH\n", argv[0]);
+		fprintf(stderr, "usage: %s [-n ROWS] [-b ROWS_PER_TXN] [-s STREAMS] PATH\n",
+		        argv[0]);
 		return 2;
 	}
 	const char *path = argv[optind];
@@ -72,20 +79,37 @@ int main(int argc, char **argv)
 		unlink(p);
 	}
 
-	/* The rows, made before the clock starts. */
-	struct tg_batch b;
-	if (tg_batch_make(&b, "mn-term-01", BOOT, 1, rows, 0, TG_MIXED) < 0) {
+	/* The rows, made before the clock starts: streams (host, boot) of rows / streams events
+	 * each, sent the way agents send them: a transaction of per_txn rows of one stream,
+	 * the streams in turn. */
+	if (rows % streams != 0) {
+		fprintf(stderr, "ROWS must be a multiple of STREAMS\n");
+		return 2;
+	}
+	uint64_t per_stream = rows / streams;
+	struct tg_batch *b = calloc(streams, sizeof(*b));
+	if (!b) {
 		fprintf(stderr, "out of memory\n");
 		return 1;
 	}
 	size_t json_bytes = 0;
-	for (size_t i = 0; i < b.n; i++)
-		json_bytes += strlen(b.evs[i].json);
+	for (uint64_t s = 0; s < streams; s++) {
+		char host[32], boot[48];
+		snprintf(host, sizeof(host), "mn-term-%03llu", (unsigned long long)s + 1);
+		snprintf(boot, sizeof(boot), "%.24s%012llx", BOOT, (unsigned long long)s);
+		if (tg_batch_make(&b[s], host, boot, 1, per_stream, 0, TG_MIXED) < 0) {
+			fprintf(stderr, "out of memory\n");
+			return 1;
+		}
+		for (size_t i = 0; i < b[s].n; i++)
+			json_bytes += strlen(b[s].evs[i].json);
+	}
 
 	sqlite3 *db = NULL;
 	sqlite3_stmt *ins = NULL;
 	int rc = 1;
-	size_t ntxn = (size_t)((rows + per_txn - 1) / per_txn);
+	size_t txn_per_stream = (size_t)((per_stream + per_txn - 1) / per_txn);
+	size_t ntxn = txn_per_stream * streams;
 	double *lat = calloc(ntxn, sizeof(double));
 	if (!lat || sqlite3_open(path, &db) != SQLITE_OK) {
 		fprintf(stderr, "%s: cannot open\n", path);
@@ -110,12 +134,15 @@ int main(int argc, char **argv)
 		double t1 = now_s();
 		if (exec(db, "BEGIN") < 0)
 			goto fail;
-		size_t end = (t + 1) * per_txn < b.n ? (t + 1) * per_txn : b.n;
-		for (size_t i = t * per_txn; i < end; i++) {
-			const struct mg_store_event *e = &b.evs[i];
-			sqlite3_bind_int64(ins, 1, 1);
+		const struct tg_batch *sb = &b[t % streams];
+		const sqlite3_int64 sid = (sqlite3_int64)(t % streams) + 1;
+		size_t round = t / streams;
+		size_t end = (round + 1) * per_txn < sb->n ? (round + 1) * per_txn : sb->n;
+		for (size_t i = round * per_txn; i < end; i++) {
+			const struct mg_store_event *e = &sb->evs[i];
+			sqlite3_bind_int64(ins, 1, sid);
 			sqlite3_bind_int64(ins, 2, (sqlite3_int64)e->seq);
-			sqlite3_bind_int64(ins, 3, 1);
+			sqlite3_bind_int64(ins, 3, sid);
 			sqlite3_bind_int64(ins, 4, e->time_us);
 			sqlite3_bind_text(ins, 5, e->type, -1, SQLITE_STATIC);
 			if (e->user)
@@ -142,14 +169,18 @@ int main(int argc, char **argv)
 	}
 	double wall = now_s() - t0;
 	qsort(lat, ntxn, sizeof(double), cmp_double);
-	printf("| SQLite raw ceiling | 1 | %llu | %llu | %.2f | %.0f | %.1f | %.1f | %.0f |\n",
-	       (unsigned long long)per_txn, (unsigned long long)rows, wall, (double)rows / wall,
-	       lat[ntxn / 2], lat[ntxn * 99 / 100], (double)json_bytes / (double)rows);
+	printf("| SQLite raw ceiling, %llu stream%s | 1 | %llu | %llu | %.2f | %.0f | %.1f | %.1f "
+	       "| %.0f |\n",
+	       (unsigned long long)streams, streams == 1 ? "" : "s", (unsigned long long)per_txn,
+	       (unsigned long long)rows, wall, (double)rows / wall, lat[ntxn / 2],
+	       lat[ntxn * 99 / 100], (double)json_bytes / (double)rows);
 	rc = 0;
 fail:
 	sqlite3_finalize(ins);
 	sqlite3_close(db);
 	free(lat);
-	tg_batch_free(&b);
+	for (uint64_t s = 0; s < streams; s++)
+		tg_batch_free(&b[s]);
+	free(b);
 	return rc;
 }

@@ -25,7 +25,8 @@ add_library(mg_collector_core STATIC
   src/ca.c
   src/enroll_token.c
   src/rule_ops.c
-  src/http.c)
+  src/http.c
+  src/workq.c)
 target_include_directories(mg_collector_core PUBLIC ${CMAKE_CURRENT_SOURCE_DIR}/src)
 target_link_libraries(mg_collector_core
   PUBLIC mg_collector_policy mg_collector_store mg_policy_verify mg_rules mg_common

@@ -440,6 +440,26 @@ fail:
 	return r;
 }
 
+int mg_event_to_json_from(const json_t *root, const struct mg_event *ev, char **out, size_t *len)
+{
+	char when[MG_RFC3339_LEN];
+	const char *t = json_string_value(json_object_get(root, "time"));
+	if (!ev || !out || !t || mg_time_format(ev->time_us, when) < 0 || strcmp(t, when) != 0)
+		return mg_event_to_json(ev, out, len);
+	char *text = json_dumps(root, JSON_COMPACT | JSON_SORT_KEYS);
+	if (!text)
+		return -ENOMEM;
+	const size_t n = strlen(text);
+	if (n > MG_EVENT_MAX_JSON) {
+		free(text);
+		return -EFBIG;
+	}
+	*out = text;
+	if (len)
+		*len = n;
+	return 0;
+}
+
 /* --- parsing -------------------------------------------------------------------------- */
 
 struct perr {
@@ -482,6 +502,10 @@ static int nibble(char c)
 	return -1;
 }
 
+/* The member's path for a message, made only when there is one (a path costs a printf). */
+#define PATH  path_of(path, where, name)
+#define HPATH path_of(hpath, where, key)
+
 /* An optional string member with its optional "_hex" twin; *out stays NULL when absent. */
 static int get_str(struct perr *e, const char *where, json_t *j, const char *name, size_t max,
                    char **out)
@@ -490,22 +514,25 @@ static int get_str(struct perr *e, const char *where, json_t *j, const char *nam
 	char *raw = NULL, *fixed = NULL;
 	int r;
 
-	snprintf(key, sizeof(key), "%s_hex", name);
-	path_of(path, where, name);
-	path_of(hpath, where, key);
+	/* "name_hex" (names are short constants); the paths are made only for a message */
+	const size_t nlen = strlen(name);
+	if (nlen + sizeof("_hex") > sizeof(key))
+		return -EINVAL;
+	memcpy(key, name, nlen);
+	memcpy(key + nlen, "_hex", sizeof("_hex"));
 	json_t *v = json_object_get(j, name);
 	json_t *h = json_object_get(j, key);
 	if (!v)
-		return h ? FAIL("%s: present without %s", hpath, path) : 0;
+		return h ? FAIL("%s: present without %s", HPATH, PATH) : 0;
 	if (!json_is_string(v))
-		return FAIL("%s: expected a string", path);
+		return FAIL("%s: expected a string", PATH);
 	const char *text = json_string_value(v);
 	const size_t tlen = json_string_length(v);
 	if (!h) {
 		if (tlen > max)
-			return FAIL("%s: longer than %zu bytes", path, max);
+			return FAIL("%s: longer than %zu bytes", PATH, max);
 		if (memchr(text, '\0', tlen))
-			return FAIL("%s: contains a NUL byte", path);
+			return FAIL("%s: contains a NUL byte", PATH);
 		raw = strndup(text, tlen);
 		if (!raw)
 			return -ENOMEM;
@@ -514,14 +541,14 @@ static int get_str(struct perr *e, const char *where, json_t *j, const char *nam
 	}
 
 	if (!json_is_string(h))
-		return FAIL("%s: expected a string", hpath);
+		return FAIL("%s: expected a string", HPATH);
 	const char *hex = json_string_value(h);
 	const size_t hlen = json_string_length(h);
 	if (hlen % 2 != 0)
-		return FAIL("%s: odd number of hex digits", hpath);
+		return FAIL("%s: odd number of hex digits", HPATH);
 	const size_t n = hlen / 2;
 	if (n > max)
-		return FAIL("%s: longer than %zu bytes", hpath, max);
+		return FAIL("%s: longer than %zu bytes", HPATH, max);
 	r = -ENOMEM;
 	raw = malloc(n + 1);
 	if (!raw)
@@ -529,14 +556,14 @@ static int get_str(struct perr *e, const char *where, json_t *j, const char *nam
 	for (size_t i = 0; i < n; i++) {
 		const int hi = nibble(hex[2 * i]), lo = nibble(hex[2 * i + 1]);
 		if (hi < 0 || lo < 0) {
-			r = FAIL("%s: expected lower-case hex digits", hpath);
+			r = FAIL("%s: expected lower-case hex digits", HPATH);
 			goto fail;
 		}
 		raw[i] = (char)(hi << 4 | lo);
 	}
 	raw[n] = '\0';
 	if (memchr(raw, '\0', n)) {
-		r = FAIL("%s: holds a NUL byte, which an event string cannot", hpath);
+		r = FAIL("%s: holds a NUL byte, which an event string cannot", HPATH);
 		goto fail;
 	}
 	r = -ENOMEM;
@@ -544,11 +571,11 @@ static int get_str(struct perr *e, const char *where, json_t *j, const char *nam
 	if (!fixed)
 		goto fail;
 	if (strlen(fixed) != tlen || memcmp(fixed, text, tlen) != 0) {
-		r = FAIL("%s: does not match %s", hpath, path);
+		r = FAIL("%s: does not match %s", HPATH, PATH);
 		goto fail;
 	}
 	if (mg_utf8_valid(raw, n)) {
-		r = FAIL("%s: not needed, %s is valid UTF-8", hpath, path);
+		r = FAIL("%s: not needed, %s is valid UTF-8", HPATH, PATH);
 		goto fail;
 	}
 	*out = raw;
@@ -564,16 +591,15 @@ static int get_u64(struct perr *e, const char *where, json_t *j, const char *nam
 {
 	char path[PATH_LEN];
 	json_t *v = json_object_get(j, name);
-	path_of(path, where, name);
 	if (!v)
-		return FAIL("%s: missing", path);
+		return FAIL("%s: missing", PATH);
 	if (!json_is_integer(v))
-		return FAIL("%s: expected an integer", path);
+		return FAIL("%s: expected an integer", PATH);
 	const json_int_t i = json_integer_value(v);
 	if (i < 0)
-		return FAIL("%s: must not be negative", path);
+		return FAIL("%s: must not be negative", PATH);
 	if ((uint64_t)i > MAX_INT)
-		return FAIL("%s: larger than 2^53 - 1", path);
+		return FAIL("%s: larger than 2^53 - 1", PATH);
 	*out = (uint64_t)i;
 	return 0;
 }
@@ -582,11 +608,10 @@ static int get_bool(struct perr *e, const char *where, json_t *j, const char *na
 {
 	char path[PATH_LEN];
 	json_t *v = json_object_get(j, name);
-	path_of(path, where, name);
 	if (!v)
-		return FAIL("%s: missing", path);
+		return FAIL("%s: missing", PATH);
 	if (!json_is_boolean(v))
-		return FAIL("%s: expected true or false", path);
+		return FAIL("%s: expected true or false", PATH);
 	*out = json_is_true(v);
 	return 0;
 }
@@ -598,11 +623,10 @@ static int get_strv(struct perr *e, const char *where, json_t *j, const char *na
 	struct mg_strv sv = {NULL, 0};
 	int r;
 	json_t *a = json_object_get(j, name);
-	path_of(path, where, name);
 	if (!a)
-		return FAIL("%s: missing", path);
+		return FAIL("%s: missing", PATH);
 	if (!json_is_array(a))
-		return FAIL("%s: expected an array of strings", path);
+		return FAIL("%s: expected an array of strings", PATH);
 	const size_t n = json_array_size(a);
 	if (n > 0) {
 		sv.v = calloc(n, sizeof(*sv.v));
@@ -612,12 +636,12 @@ static int get_strv(struct perr *e, const char *where, json_t *j, const char *na
 	for (size_t i = 0; i < n; i++) {
 		json_t *v = json_array_get(a, i);
 		if (!json_is_string(v)) {
-			r = FAIL("%s[%zu]: expected a string", path, i);
+			r = FAIL("%s[%zu]: expected a string", PATH, i);
 			goto fail;
 		}
 		const size_t len = json_string_length(v);
 		if (len > MAX_STR || memchr(json_string_value(v), '\0', len)) {
-			r = FAIL("%s[%zu]: longer than %u bytes or holds a NUL byte", path, i,
+			r = FAIL("%s[%zu]: longer than %u bytes or holds a NUL byte", PATH, i,
 			         MAX_STR);
 			goto fail;
 		}
@@ -634,6 +658,9 @@ fail:
 	mg_strv_free(&sv);
 	return r;
 }
+
+#undef PATH
+#undef HPATH
 
 /* True when key is a member of ms, or "<string member>_hex". */
 static bool known_key(const struct member *ms, size_t n, const char *key)

@@ -36,6 +36,14 @@ int mg_api_handle(void *ctx, const struct mg_http_request *req, struct mg_http_r
 	return mg_http_error(resp, 404, "not found");
 }
 
+bool mg_api_offload(const char *method, const char *url)
+{
+	(void)url;
+	/* Everything but reads changes the database and waits for its commit (or, for a login,
+	 * for Argon2id): off the connection threads. Policy polls stay on them. */
+	return strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0;
+}
+
 int mg_api_json(struct mg_http_response *resp, unsigned status, json_t *o)
 {
 	if (!o)

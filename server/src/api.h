@@ -42,6 +42,8 @@ struct mg_api {
 #define MG_API_POLICY_RECHECK_US 1000000
 
 int mg_api_handle(void *ctx, const struct mg_http_request *req, struct mg_http_response *resp);
+/* The mg_http_config offload predicate: true for the requests that write (not GET/HEAD). */
+bool mg_api_offload(const char *method, const char *url);
 
 /* Endpoints (req has a body, method POST checked by mg_api_handle()). */
 int mg_api_enroll(struct mg_api *api, const struct mg_http_request *req,

@@ -257,7 +257,7 @@ static int parse_one(json_t *elem, size_t i, const char *boot_id, struct item *i
 		mg_body_err(err, errlen, "events[%zu].seq: must be at least 1", i);
 		goto fail;
 	}
-	ret = mg_event_to_json(ev, &it->json, &jlen);
+	ret = mg_event_to_json_from(o, ev, &it->json, &jlen);
 	if (ret < 0) {
 		mg_body_err(err, errlen, "events[%zu]: cannot be written canonically", i);
 		goto fail;

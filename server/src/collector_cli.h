@@ -32,6 +32,7 @@ struct mg_collector_conf {
 	char *database; /* database: sqlite:PATH or postgresql://... */
 	char *listen;   /* listen: ADDR:PORT or [ADDR]:PORT */
 	uint64_t threads;
+	uint64_t work_threads;
 	uint64_t max_connections;
 	uint64_t per_ip_connections;
 	uint64_t connection_timeout; /* seconds */

@@ -49,6 +49,14 @@ const struct mg_config_key mg_collector_conf_keys[] = {
      .def = "4",
      .min = 1,
      .max = 256},
+    /* Threads that run the requests that write (event batches, heartbeats, admin changes):
+     * each waits for its commit there while the HTTPS threads serve other connections. */
+    {.name = "work_threads",
+     .type = MG_CFG_UINT,
+     .offset = OFF(work_threads),
+     .def = "4",
+     .min = 1,
+     .max = 64},
     /* Open connections in total, and per client address (terminals behind NAT share one). */
     {.name = "max_connections",
      .type = MG_CFG_UINT,

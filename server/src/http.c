@@ -19,6 +19,7 @@
 #include <microhttpd.h>
 
 #include "mg/config.h"
+#include "workq.h"
 
 /*
  * Request bodies held in memory at once are bounded (cfg.body_budget): a request whose body
@@ -36,6 +37,10 @@ struct mg_http_server {
 	struct MHD_Daemon *d;
 	mg_http_handler handler;
 	void *ctx;
+	/* Handlers of requests that offload() picks run on this pool, their connection
+	 * suspended meanwhile: a connection thread never waits for a commit (see run_job()). */
+	struct mg_workq *work;
+	bool (*offload)(const char *method, const char *url);
 	uint16_t port;
 	pthread_mutex_t lock; /* the body budget and its queue */
 	size_t budget_left;
@@ -58,6 +63,13 @@ struct req_state {
 	bool suspended;   /* by budget_wait(): MHD repeats the first call after the resume */
 	struct MHD_Connection *conn;
 	struct req_state *next_wait;
+	/* A request handed to the work pool: the handler's input and output, and the state. */
+	enum { JOB_NONE, JOB_QUEUED, JOB_DONE } job;
+	struct mg_workq_item work;
+	struct mg_http_server *srv;
+	struct mg_http_request req;
+	struct mg_http_response resp;
+	int rc;
 };
 
 /*
@@ -408,6 +420,61 @@ static void budget_wait(struct mg_http_server *srv, struct MHD_Connection *conn,
 	budget_release(srv, &none);
 }
 
+/* Queues the handler's answer (500 for a failed handler) and gives the body back. */
+static enum MHD_Result finish(struct mg_http_server *srv, struct MHD_Connection *conn,
+                              struct req_state *st, int rc, struct mg_http_response *resp)
+{
+	enum MHD_Result ret;
+	if (rc < 0 || resp->status < 100 || resp->status > 599)
+		ret = send_error(conn, 500, "internal error");
+	else
+		ret = send_response(conn, resp);
+	free(resp->body);
+	resp->body = NULL;
+	/* The body is no longer needed: give its memory and its budget back now. */
+	free(st->buf);
+	st->buf = NULL;
+	st->len = st->cap = 0;
+	if (st->reserved)
+		budget_release(srv, st);
+	return ret;
+}
+
+/* On a pool thread: the handler, then the connection is resumed and answered by finish(). */
+static void run_job(struct mg_workq_item *it)
+{
+	struct req_state *st = (struct req_state *)((char *)it - offsetof(struct req_state, work));
+	struct mg_http_server *srv = st->srv;
+	st->rc = srv->handler(srv->ctx, &st->req, &st->resp);
+	st->job = JOB_DONE;
+	MHD_resume_connection(st->conn);
+}
+
+/*
+ * Hands st's request to the work pool, the connection suspended until run_job() is done.
+ * false when the server is stopping (the caller runs the handler itself).
+ */
+static bool offload(struct mg_http_server *srv, struct MHD_Connection *conn, struct req_state *st,
+                    const struct mg_http_request *req)
+{
+	pthread_mutex_lock(&srv->lock);
+	bool go = !srv->stopping;
+	if (go) {
+		/* Under the lock: mg_http_stop() drains the pool only after every push it can see.
+		 */
+		st->req = *req;
+		memset(&st->resp, 0, sizeof(st->resp));
+		st->srv = srv;
+		st->conn = conn;
+		st->job = JOB_QUEUED;
+		st->work.fn = run_job;
+		MHD_suspend_connection(conn); /* before the push: run_job() may resume at once */
+		mg_workq_push(srv->work, &st->work);
+	}
+	pthread_mutex_unlock(&srv->lock);
+	return go;
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
                                   const char *method, const char *version, const char *upload_data,
                                   size_t *upload_data_size, void **con_cls)
@@ -416,7 +483,6 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 	struct req_state *st = *con_cls;
 	struct mg_http_request req = {0};
 	struct mg_http_response resp = {0};
-	enum MHD_Result ret;
 	(void)version;
 
 	if (!st) {
@@ -441,6 +507,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		if (st->need)
 			budget_wait(srv, conn, st);
 		return MHD_YES;
+	}
+	if (st->job == JOB_DONE) {
+		st->job = JOB_NONE;
+		return finish(srv, conn, st, st->rc, &st->resp);
 	}
 	if (srv->stopping && st->need && !st->reserved)
 		return MHD_NO; /* resumed to be closed */
@@ -474,19 +544,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 	req.body_len = st->len;
 	req.peer = peer_of(conn, req.serial, sizeof(req.serial));
 	remote_of(conn, req.remote, sizeof(req.remote));
-	if (srv->handler(srv->ctx, &req, &resp) < 0 || resp.status < 100 || resp.status > 599) {
-		free(resp.body);
-		return send_error(conn, 500, "internal error");
-	}
-	ret = send_response(conn, &resp);
-	free(resp.body);
-	/* The body is no longer needed: give its memory and its budget back now. */
-	free(st->buf);
-	st->buf = NULL;
-	st->len = st->cap = 0;
-	if (st->reserved)
-		budget_release(srv, st);
-	return ret;
+	if (srv->work && srv->offload && srv->offload(method, url) && offload(srv, conn, st, &req))
+		return MHD_YES;
+	return finish(srv, conn, st, srv->handler(srv->ctx, &req, &resp), &resp);
 }
 
 static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
@@ -536,6 +596,13 @@ int mg_http_start(const struct mg_http_config *cfg, struct mg_http_server **out)
 		goto fail;
 	srv->handler = cfg->handler;
 	srv->ctx = cfg->handler_ctx;
+	srv->offload = cfg->offload;
+	if (cfg->offload && cfg->work_threads > 0) {
+		ret = mg_workq_start(cfg->work_threads, "mg-http-work", &srv->work);
+		if (ret < 0)
+			goto fail;
+		ret = -ENOMEM;
+	}
 	srv->budget_left = cfg->body_budget ? cfg->body_budget : DEFAULT_BODY_BUDGET;
 	if (srv->budget_left < MG_HTTP_MAX_BODY)
 		srv->budget_left = MG_HTTP_MAX_BODY; /* one body of any size fits */
@@ -578,9 +645,12 @@ void mg_http_stop(struct mg_http_server **srv)
 		pthread_mutex_lock(&(*srv)->lock);
 		(*srv)->stopping = true;
 		pthread_mutex_unlock(&(*srv)->lock);
+		/* Every queued request is answered (and its connection resumed) first. */
+		mg_workq_stop(&(*srv)->work);
 		budget_release(*srv, &none);
 		MHD_stop_daemon((*srv)->d);
 	}
+	mg_workq_stop(&(*srv)->work);
 	pthread_mutex_destroy(&(*srv)->lock);
 	free(*srv);
 	*srv = NULL;

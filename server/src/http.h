@@ -7,6 +7,7 @@
 #ifndef MG_HTTP_H
 #define MG_HTTP_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -76,6 +77,11 @@ struct mg_http_config {
 	size_t body_budget;
 	mg_http_handler handler;
 	void *handler_ctx;
+	/* Requests for which offload(method, url) is true run their handler on a pool of
+	 * work_threads threads instead of the connection's thread, which meanwhile serves its
+	 * other connections (for handlers that wait for a database commit). NULL or 0: none. */
+	bool (*offload)(const char *method, const char *url);
+	unsigned work_threads;
 };
 
 struct mg_http_server;

@@ -465,6 +465,12 @@ static int filter_prepare(struct pg_conn *c, unsigned mask, char name[16])
 	size_t len =
 	    (size_t)snprintf(sql, sizeof(sql), "SELECT %s FROM events WHERE id > $1",
 	                     mask & PG_F_COUNT ? "count(*)" : "id, coalesce(host_id, 0), json");
+	/* A time range without a host: one range of events_host_time per host (and the
+	 * collector's own events, host NULL); no index on time alone (docs/ARCHITECTURE.md). */
+	if ((mask & (PG_F_FROM | PG_F_TO)) && !(mask & PG_F_HOST))
+		len += (size_t)snprintf(sql + len, sizeof(sql) - len,
+		                        " AND (host_id = ANY(ARRAY(SELECT id FROM hosts))"
+		                        " OR host_id IS NULL)");
 	for (size_t i = 0; i < sizeof(conds) / sizeof(conds[0]); i++)
 		if (mask & conds[i].bit)
 			len += (size_t)snprintf(sql + len, sizeof(sql) - len, " AND %s $%d",

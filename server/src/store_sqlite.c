@@ -185,11 +185,17 @@ sqlite3_stmt *sq_events_stmt(struct sq_conn *c, unsigned mask, int *err)
 	if (c->evq[mask])
 		return c->evq[mask];
 	char sql[512];
+	/* A time range without a host: one range of events_host_time per host (and one for the
+	 * collector's own events, host NULL); events are not indexed by time alone (docs/
+	 * ARCHITECTURE.md, "Why no index on time alone"). */
+	const char *host = mask & SQ_F_HOST ? " AND host_id = ?2"
+	                   : mask & (SQ_F_FROM | SQ_F_TO)
+	                       ? " AND (host_id IN (SELECT id FROM hosts) OR host_id IS NULL)"
+	                       : "";
 	snprintf(
 	    sql, sizeof(sql), "SELECT %s FROM events WHERE id > ?1%s%s%s%s%s%s%s",
-	    mask & SQ_F_COUNT ? "count(*)" : "id, coalesce(host_id, 0), json",
-	    mask & SQ_F_HOST ? " AND host_id = ?2" : "", mask & SQ_F_TYPE ? " AND type = ?3" : "",
-	    mask & SQ_F_USER ? " AND username = ?4" : "",
+	    mask & SQ_F_COUNT ? "count(*)" : "id, coalesce(host_id, 0), json", host,
+	    mask & SQ_F_TYPE ? " AND type = ?3" : "", mask & SQ_F_USER ? " AND username = ?4" : "",
 	    mask & SQ_F_SERIAL ? " AND device_serial = ?5" : "",
 	    mask & SQ_F_FROM ? " AND time_us >= ?6" : "", mask & SQ_F_TO ? " AND time_us < ?7" : "",
 	    mask & SQ_F_COUNT ? "" : " ORDER BY id LIMIT ?8");

@@ -840,6 +840,30 @@ static void test_events_query(void **state)
 	assert_int_equal(c.n, 10);
 	for (int i = 0; i < c.n; i++)
 		assert_int_equal(c.hosts[i], h1);
+	/* a time range alone: every host's events in it, and the collector's own (no host) */
+	assert_int_equal(mg_store_admin_log(s, &admin_sato, "session.login", "admin:1", NULL,
+	                                    TG_TIME0 + 15 * 1000),
+	                 0);
+	assert_int_equal(mg_store_admin_log(s, &admin_sato, "session.login", "admin:1", NULL,
+	                                    TG_TIME0 + 25 * 1000),
+	                 0);
+	f = (struct mg_store_event_filter){
+	    .from_us = TG_TIME0 + 10 * 1000, .to_us = TG_TIME0 + 20 * 1000, .limit = 100};
+	assert_int_equal(mg_store_events_count(s, &f, &n), 0);
+	assert_int_equal(n, 21); /* seq 10..19 of h1 and of h2, the first log entry */
+	struct collect tc = {0};
+	assert_int_equal(mg_store_events_query(s, &f, collect_cb, &tc), 0);
+	assert_int_equal(tc.n, 21);
+	int own = 0;
+	for (int i = 0; i < tc.n; i++) {
+		assert_true(i == 0 || tc.ids[i] > tc.ids[i - 1]); /* in id order */
+		own += tc.hosts[i] == 0;
+	}
+	assert_int_equal(own, 1);
+	f.from_us = TG_TIME0 + 20 * 1000;
+	f.to_us = 0;
+	assert_int_equal(mg_store_events_count(s, &f, &n), 0);
+	assert_int_equal(n, 23); /* seq 20..40 of h1, seq 20 of h2, the second log entry */
 	/* all filters at once */
 	f = (struct mg_store_event_filter){.host_id = h1,
 	                                   .type = "auth.success",
@@ -866,7 +890,7 @@ static void test_events_query(void **state)
 		total += pc.n;
 		after = pc.ids[pc.n - 1];
 	}
-	assert_int_equal(total, 60);
+	assert_int_equal(total, 62); /* and the two log entries */
 
 	/* a callback stops the walk */
 	int stops = 0;

@@ -184,4 +184,15 @@ struct json_t;
 int mg_event_from_json_value(struct json_t *root, struct mg_event **out, char *errmsg,
                              size_t errlen);
 
+/*
+ * mg_event_to_json(ev) for an ev that mg_event_from_json_value() made from root, without
+ * building a second tree when it can: root written with sorted keys and no white space is
+ * the canonical form whenever root's time is already written canonically (the parser rejects
+ * unknown members, needs every member the writer always writes, keeps strings as they are
+ * and checks "_hex" twins, so the time spelling is what writing the parsed event changes).
+ * fuzz_event compares the two. Same results as mg_event_to_json().
+ */
+int mg_event_to_json_from(const struct json_t *root, const struct mg_event *ev, char **out,
+                          size_t *len);
+
 #endif

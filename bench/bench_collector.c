@@ -7,12 +7,15 @@
  * connections per address, a real site has one address per terminal).
  *
  *   mynaguard-bench-collector -C COLLECTOR -D DIR [-u DB_URL] [-a AGENTS] [-n BATCHES]
- *       [-r RATE] [-s EVENTS] [-d SECONDS] [-p SECONDS] [-t THREADS] [-l LABEL]
+ *       [-r RATE] [-s EVENTS] [-d SECONDS] [-p SECONDS] [-t THREADS] [-w WORK_THREADS]
+ *       [-l LABEL]
  *
  * Phases, each printed as one Markdown table row:
  *   connect   one GET /v1/policy per agent (TLS handshakes with client certificates)
  *   ingest    every agent sends BATCHES consecutive batches of 1,000 hash-chained events of
- *             its own boot_id as fast as they are acknowledged (-n, default 2)
+ *             its own boot_id as fast as they are acknowledged (-n, default 2), over a
+ *             connection of its own opened (before the clock) by the lean client
+ *             (bench_poller.c): libcurl took a third of the shared CPUs here
  *   paced     RATE events/s in all (-r, default 1000) in batches of EVENTS (-s, default 10),
  *             one batch every EVENTS/RATE s, taking the agents in turn, for SECONDS (-d, 30);
  *             latency counts from the scheduled send time
@@ -597,14 +600,6 @@ static void connect_done(struct bench *b, struct agent *a, CURLcode cr, long sta
 	}
 }
 
-/* ingest: each agent sends its batches 0..batches-1 back to back. */
-static void ingest_done(struct bench *b, struct agent *a, CURLcode cr, long status, double t)
-{
-	bool again = post_done(b, a, cr, status, t);
-	if (!again && a->next < b->batches)
-		start_post(b, a, now_s());
-}
-
 static void paced_done(struct bench *b, struct agent *a, CURLcode cr, long status, double t)
 {
 	(void)post_done(b, a, cr, status, t);
@@ -641,7 +636,9 @@ static void phase_end(struct bench *b, const struct phase_stats *ps, const char 
 	       b->label, phase, b->nlat, units, wall, (double)units / wall, p50, p99, mx,
 	       100.0 * srv / wall, 100.0 * self / wall,
 	       (double)proc_status_kib(b->pid, "VmRSS") / 1024.0);
-	fprintf(stderr, "%s, %s: %" PRIu64 " new connections\n", b->label, phase, b->new_conns);
+	if (b->new_conns) /* counted by libcurl; the lean client's are opened before */
+		fprintf(stderr, "%s, %s: %" PRIu64 " new connections\n", b->label, phase,
+		        b->new_conns);
 	if (b->failed || b->busy503 || b->st_other)
 		fprintf(stderr,
 		        "%s, %s: %" PRIu64 " failed, %" PRIu64 " answered 503, %" PRIu64
@@ -676,6 +673,92 @@ static long wait_policy(struct bench *b)
 	return status;
 }
 
+/* The agents as the lean client (bench_poller.h) sees them; with_posts: their big batches. */
+struct lean_agents {
+	struct poller_agent *pa;
+	char (*srcs)[24];
+	struct poller_post *posts;
+	size_t n;
+};
+
+static void lean_agents_free(struct lean_agents *la)
+{
+	free(la->pa);
+	free(la->srcs);
+	free(la->posts);
+	memset(la, 0, sizeof(*la));
+}
+
+static int lean_agents_make(const struct bench *b, bool with_posts, struct lean_agents *la)
+{
+	const size_t A = b->agents, N = with_posts ? b->batches : 0;
+	la->n = A;
+	la->pa = calloc(A, sizeof(*la->pa));
+	la->srcs = calloc(A, sizeof(*la->srcs));
+	la->posts = calloc(A * N + 1, sizeof(*la->posts));
+	if (!la->pa || !la->srcs || !la->posts) {
+		lean_agents_free(la);
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < A; i++) {
+		const struct agent *a = &b->a[i];
+		snprintf(la->srcs[i], sizeof(la->srcs[i]), "%s", a->src + strlen("host!"));
+		for (size_t k = 0; k < N; k++)
+			la->posts[i * N + k] =
+			    (struct poller_post){.body = a->bodies[k].p,
+			                         .len = a->bodies[k].len,
+			                         .last_seq = a->bodies[k].last_seq,
+			                         .events = a->bodies[k].events};
+		la->pa[i] = (struct poller_agent){.cert_pem = a->cert,
+		                                  .key_pem = a->key,
+		                                  .src = la->srcs[i],
+		                                  .etag = a->etag[0] ? a->etag : "\"0\"",
+		                                  .posts = N ? &la->posts[i * N] : NULL,
+		                                  .n_posts = N};
+	}
+	return 0;
+}
+
+/*
+ * ingest: every agent sends its batches 0..batches-1 back to back on a connection of the
+ * lean client (handshakes before the clock).
+ */
+static int lean_ingest(struct bench *b)
+{
+	struct lean_agents la;
+	struct poller *p = NULL;
+	struct phase_stats ps;
+	int r = lean_agents_make(b, true, &la);
+	if (r < 0)
+		return r;
+	r = poller_open(b->ca_path, b->port, la.pa, la.n, &p);
+	if (r == 0) {
+		struct poller_result pr = {.lat_ms = b->lat, .cap_lat = b->caplat};
+		phase_begin(b, &ps);
+		r = poller_send(p, 600, &pr);
+		b->nlat = pr.n_lat;
+		b->failed = pr.failed;
+		b->busy503 = pr.busy503;
+		b->last_status = pr.last_status;
+		snprintf(b->last_err, sizeof(b->last_err), "%s", pr.err);
+		char name[96];
+		snprintf(name, sizeof(name),
+		         "ingest: %" PRIu64 " agents x %" PRIu64 " batches of %u", b->agents,
+		         b->batches, BIG_BATCH);
+		phase_end(b, &ps, name, pr.events);
+		if (r == 0 && (pr.failed || pr.events != b->agents * b->batches * BIG_BATCH))
+			r = -EIO;
+	} else {
+		fprintf(stderr, "lean client: %s\n", strerror(-r));
+	}
+	poller_free(&p);
+	/* The paced phase goes on with the batches after these, from the curl handles. */
+	for (size_t i = 0; i < b->agents; i++)
+		b->a[i].next = b->batches;
+	lean_agents_free(&la);
+	return r;
+}
+
 static int run_phases(struct bench *b)
 {
 	struct phase_stats ps;
@@ -702,36 +785,10 @@ static int run_phases(struct bench *b)
 	if (b->failed)
 		return -EIO;
 
-	/* ingest */
-	phase_begin(b, &ps);
-	for (size_t i = 0; i < A; i++)
-		if (start_post(b, &b->a[i], ps.t0) < 0)
-			return -EIO;
-	limit = ps.t0 + 600;
-	for (;;) {
-		r = pump(b, 50, ingest_done);
-		if (r < 0)
-			return r;
-		double t = now_s();
-		bool pending = false;
-		for (size_t i = 0; i < A; i++) {
-			struct agent *a = &b->a[i];
-			if (a->busy || a->next >= b->batches)
-				continue;
-			pending = true;
-			if (a->retry_at <= t)
-				start_post(b, a, t);
-		}
-		if ((r == 0 && !pending) || t > limit)
-			break;
-	}
-	char name[96];
-	snprintf(name, sizeof(name), "ingest: %" PRIu64 " agents x %" PRIu64 " batches of %u",
-	         b->agents, b->batches, BIG_BATCH);
-	uint64_t ingested = b->events;
-	phase_end(b, &ps, name, ingested);
-	if (b->failed || ingested != A * b->batches * BIG_BATCH)
-		return -EIO;
+	/* ingest: the lean client, over connections of its own (opened before the clock) */
+	r = lean_ingest(b);
+	if (r < 0)
+		return r;
 
 	/* paced: slot k at t0 + k * interval goes to agent k % A */
 	phase_begin(b, &ps);
@@ -758,6 +815,7 @@ static int run_phases(struct bench *b)
 		if ((k >= slots && r == 0) || now_s() > limit)
 			break;
 	}
+	char name[96];
 	snprintf(name, sizeof(name), "paced: %" PRIu64 " events/s in batches of %" PRIu64, b->rate,
 	         b->small);
 	phase_end(b, &ps, name, b->events);
@@ -772,22 +830,12 @@ static int run_phases(struct bench *b)
 		    b->label, policy_status);
 		return 0;
 	}
-	struct poller_agent *pa = calloc(A, sizeof(*pa));
-	char(*srcs)[24] = calloc(A, sizeof(*srcs));
+	struct lean_agents la;
 	struct poller *p = NULL;
-	if (!pa || !srcs) {
-		free(pa);
-		free(srcs);
-		return -ENOMEM;
-	}
-	for (size_t i = 0; i < A; i++) {
-		snprintf(srcs[i], sizeof(srcs[i]), "%s", b->a[i].src + strlen("host!"));
-		pa[i] = (struct poller_agent){.cert_pem = b->a[i].cert,
-		                              .key_pem = b->a[i].key,
-		                              .src = srcs[i],
-		                              .etag = b->a[i].etag};
-	}
-	r = poller_open(b->ca_path, b->port, pa, A, &p);
+	r = lean_agents_make(b, false, &la);
+	if (r < 0)
+		return r;
+	r = poller_open(b->ca_path, b->port, la.pa, A, &p);
 	if (r == 0) {
 		struct poller_result pr = {.lat_ms = b->lat, .cap_lat = b->caplat};
 		phase_begin(b, &ps);
@@ -805,8 +853,7 @@ static int run_phases(struct bench *b)
 		fprintf(stderr, "poller: %s\n", strerror(-r));
 	}
 	poller_free(&p);
-	free(pa);
-	free(srcs);
+	lean_agents_free(&la);
 	return r;
 }
 

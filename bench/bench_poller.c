@@ -1,4 +1,4 @@
-/* The lean policy poller of bench_collector.c (bench_poller.h). */
+/* The lean HTTPS client of bench_collector.c (bench_poller.h). */
 #include "bench_poller.h"
 
 #include <arpa/inet.h>
@@ -32,6 +32,13 @@ struct pconn {
 	size_t len;
 	double sent;
 	bool dead;
+	/* poller_send(): the posts, the one in flight, what is left of it to write */
+	const struct poller_post *posts;
+	size_t n_posts, next;
+	char head[256];
+	size_t head_len, off; /* off: bytes of head + body written */
+	bool want_out;        /* EPOLLOUT registered */
+	double retry_at;      /* after a 503; 0: none */
 };
 
 struct poller {
@@ -39,6 +46,7 @@ struct poller {
 	struct pconn *c;
 	size_t n;
 	int ep;
+	unsigned port;
 };
 
 static double now_s(void)
@@ -91,6 +99,9 @@ static int connect_one(struct poller *p, struct pconn *c, const struct poller_ag
 	if (n < 0 || (size_t)n >= sizeof(c->req))
 		return -E2BIG;
 	c->req_len = (size_t)n;
+	c->posts = a->posts;
+	c->n_posts = a->n_posts;
+	SSL_set_mode(c->ssl, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
 	/* Non-blocking from here: the loop waits with epoll. */
 	if (fcntl(c->fd, F_SETFL, fcntl(c->fd, F_GETFL) | O_NONBLOCK) < 0)
 		return -errno;
@@ -113,6 +124,7 @@ int poller_open(const char *ca_path, unsigned port, const struct poller_agent *a
 	for (size_t i = 0; i < n; i++)
 		p->c[i].fd = -1;
 	p->n = n;
+	p->port = port;
 	r = -EINVAL;
 	if (SSL_CTX_load_verify_locations(p->ctx, ca_path, NULL) != 1)
 		goto fail;
@@ -231,6 +243,169 @@ int poller_run(struct poller *p, double seconds, struct poller_result *res)
 					res->failed++;
 					break;
 				}
+			}
+		}
+	}
+	return 0;
+}
+
+/* Registers EPOLLOUT while c has bytes to write, and only then. */
+static int want_out(struct poller *p, struct pconn *c, bool on)
+{
+	if (c->want_out == on)
+		return 0;
+	struct epoll_event ev = {.events = EPOLLIN | (on ? EPOLLOUT : 0u), .data.ptr = c};
+	c->want_out = on;
+	return epoll_ctl(p->ep, EPOLL_CTL_MOD, c->fd, &ev) < 0 ? -errno : 0;
+}
+
+/* Writes what it can of c's post in flight (head, then body). 0 or -EIO. */
+static int post_write(struct poller *p, struct pconn *c)
+{
+	const struct poller_post *po = &c->posts[c->next];
+	size_t total = c->head_len + po->len;
+	while (c->off < total) {
+		const char *from =
+		    c->off < c->head_len ? c->head + c->off : po->body + (c->off - c->head_len);
+		size_t n = c->off < c->head_len ? c->head_len - c->off : total - c->off;
+		int w = SSL_write(c->ssl, from, n > 1u << 20 ? 1 << 20 : (int)n);
+		if (w > 0) {
+			c->off += (size_t)w;
+			continue;
+		}
+		int e = SSL_get_error(c->ssl, w);
+		if (e == SSL_ERROR_WANT_WRITE || e == SSL_ERROR_WANT_READ)
+			return want_out(p, c, true);
+		return -EIO;
+	}
+	return want_out(p, c, false);
+}
+
+static int post_start(struct poller *p, struct pconn *c)
+{
+	const struct poller_post *po = &c->posts[c->next];
+	int n = snprintf(c->head, sizeof(c->head),
+	                 "POST /v1/events HTTP/1.1\r\nHost: 127.0.0.1:%u\r\n"
+	                 "Content-Type: application/json\r\nAccept: application/json\r\n"
+	                 "Content-Length: %zu\r\n\r\n",
+	                 p->port, po->len);
+	if (n < 0 || (size_t)n >= sizeof(c->head))
+		return -E2BIG;
+	c->head_len = (size_t)n;
+	c->off = 0;
+	c->len = 0;
+	c->retry_at = 0;
+	c->sent = now_s();
+	return post_write(p, c);
+}
+
+/* The answer to c's post in flight: counted; true when the post is to be sent again. */
+static bool post_answer(struct pconn *c, long status, size_t used, double t,
+                        struct poller_result *res)
+{
+	const struct poller_post *po = &c->posts[c->next];
+	static const char key[] = "\"acked_through\":";
+	if (res->n_lat < res->cap_lat)
+		res->lat_ms[res->n_lat++] = (t - c->sent) * 1e3;
+	if (status == 503) {
+		res->busy503++;
+		c->retry_at = t + 1.0;
+		return true;
+	}
+	c->buf[used < RBUF ? used : RBUF - 1] = '\0';
+	const char *a = strstr(c->buf, key);
+	if (status == 200 && a && strtoull(a + strlen(key), NULL, 10) == po->last_seq) {
+		res->acked++;
+		res->events += po->events;
+	} else {
+		res->failed++;
+		res->last_status = status;
+		snprintf(res->err, sizeof(res->err), "%.200s", c->buf);
+	}
+	c->next++;
+	return false;
+}
+
+int poller_send(struct poller *p, double limit_s, struct poller_result *res)
+{
+	struct epoll_event evs[64];
+	double deadline = now_s() + limit_s;
+	size_t active = 0;
+	for (size_t i = 0; i < p->n; i++) {
+		struct pconn *c = &p->c[i];
+		c->next = 0;
+		if (c->n_posts == 0)
+			continue;
+		if (post_start(p, c) < 0)
+			return -EIO;
+		active++;
+	}
+	while (active > 0) {
+		int n = epoll_wait(p->ep, evs, 64, 10);
+		if (n < 0 && errno != EINTR)
+			return -errno;
+		double t = now_s();
+		if (t > deadline)
+			return -ETIMEDOUT;
+		for (int k = 0; k < n; k++) {
+			struct pconn *c = evs[k].data.ptr;
+			if (c->dead || c->retry_at > 0)
+				continue;
+			if ((evs[k].events & EPOLLOUT) && post_write(p, c) < 0) {
+				c->dead = true;
+				active--;
+				res->failed++;
+				snprintf(res->err, sizeof(res->err), "write failed");
+				continue;
+			}
+			for (;;) {
+				int got =
+				    SSL_read(c->ssl, c->buf + c->len, (int)(RBUF - 1 - c->len));
+				if (got <= 0) {
+					int e = SSL_get_error(c->ssl, got);
+					if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE)
+						break;
+					c->dead = true;
+					active--;
+					res->failed++;
+					snprintf(res->err, sizeof(res->err), "connection lost (%d)",
+					         e);
+					break;
+				}
+				c->len += (size_t)got;
+				long status = 0;
+				size_t used = complete(c, &status);
+				if (!used) {
+					if (c->len < RBUF - 1)
+						continue;
+					c->dead = true;
+					active--;
+					res->failed++;
+					snprintf(res->err, sizeof(res->err), "answer too long");
+					break;
+				}
+				bool again = post_answer(c, status, used, now_s(), res);
+				if (!again && c->next == c->n_posts) {
+					active--; /* done */
+					(void)want_out(p, c, false);
+					break;
+				}
+				if (!again && post_start(p, c) < 0) {
+					c->dead = true;
+					active--;
+					res->failed++;
+				}
+				break;
+			}
+		}
+		/* Posts answered 503: sent again once their second is over. */
+		for (size_t i = 0; i < p->n; i++) {
+			struct pconn *c = &p->c[i];
+			if (!c->dead && c->retry_at > 0 && c->retry_at <= t &&
+			    post_start(p, c) < 0) {
+				c->dead = true;
+				active--;
+				res->failed++;
 			}
 		}
 	}

@@ -31,6 +31,9 @@
 #define DEFAULT_BODY_BUDGET (8u * 1024u * 1024u)
 #define SMALL_BODY          (64u * 1024u)
 
+/* libmicrohttpd's memory per connection (headers and read buffer; default 32 KiB). */
+#define CONN_MEMORY (16u * 1024u)
+
 struct req_state;
 
 struct mg_http_server {
@@ -614,8 +617,9 @@ int mg_http_start(const struct mg_http_config *cfg, struct mg_http_server **out)
 	    MHD_OPTION_HTTPS_PRIORITIES, "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2",
 	    MHD_OPTION_THREAD_POOL_SIZE, cfg->threads, MHD_OPTION_CONNECTION_LIMIT,
 	    cfg->max_connections, MHD_OPTION_PER_IP_CONNECTION_LIMIT, cfg->per_ip,
-	    MHD_OPTION_CONNECTION_TIMEOUT, cfg->timeout_s, MHD_OPTION_NOTIFY_COMPLETED,
-	    on_completed, srv, MHD_OPTION_NOTIFY_CONNECTION, on_connection, NULL, MHD_OPTION_END);
+	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)CONN_MEMORY, MHD_OPTION_CONNECTION_TIMEOUT,
+	    cfg->timeout_s, MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv,
+	    MHD_OPTION_NOTIFY_CONNECTION, on_connection, NULL, MHD_OPTION_END);
 	if (!srv->d) {
 		ret = -EIO;
 		goto fail;

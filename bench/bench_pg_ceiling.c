@@ -47,6 +47,13 @@ static int cmp_double(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
+/* The schema's "DROP INDEX IF EXISTS" notices are not results. */
+static void no_notices(void *arg, const char *msg)
+{
+	(void)arg;
+	(void)msg;
+}
+
 static int exec(PGconn *c, const char *sql)
 {
 	PGresult *r = PQexec(c, sql);
@@ -196,6 +203,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "%s: %s", argv[optind], c ? PQerrorMessage(c) : "out of memory\n");
 		goto fail;
 	}
+	PQsetNoticeProcessor(c, no_notices, NULL);
 	if (exec(c, "BEGIN") < 0)
 		goto fail;
 	for (size_t i = 0; mg_store_pg_schema[i]; i++)

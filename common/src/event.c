@@ -440,13 +440,33 @@ fail:
 	return r;
 }
 
+/* True when every object in v has its keys in byte order already (jansson keeps the order
+ * of the text): writing it needs no sort then. */
+static bool keys_sorted(const json_t *v)
+{
+	const char *key, *prev = NULL;
+	json_t *m;
+	size_t i;
+	if (json_is_object(v)) {
+		json_object_foreach((json_t *)(uintptr_t)v, key, m)
+		{
+			if ((prev && strcmp(prev, key) >= 0) || !keys_sorted(m))
+				return false;
+			prev = key;
+		}
+	} else if (json_is_array(v)) {
+		json_array_foreach(v, i, m) if (!keys_sorted(m)) return false;
+	}
+	return true;
+}
+
 int mg_event_to_json_from(const json_t *root, const struct mg_event *ev, char **out, size_t *len)
 {
 	char when[MG_RFC3339_LEN];
 	const char *t = json_string_value(json_object_get(root, "time"));
 	if (!ev || !out || !t || mg_time_format(ev->time_us, when) < 0 || strcmp(t, when) != 0)
 		return mg_event_to_json(ev, out, len);
-	char *text = json_dumps(root, JSON_COMPACT | JSON_SORT_KEYS);
+	char *text = json_dumps(root, JSON_COMPACT | (keys_sorted(root) ? 0 : JSON_SORT_KEYS));
 	if (!text)
 		return -ENOMEM;
 	const size_t n = strlen(text);

@@ -412,6 +412,10 @@ static void test_to_json_from(void **state)
 	    "\"interfaces\":[\"08:06:50\"]} }",
 	    "{\"boot_id\":\"" BOOT "\",\"host\":\"pc01\",\"seq\":1,"
 	    "\"time\":\"2026-11-25T21:17:59Z\",\"type\":\"agent.started\"}",
+	    /* sorted at the top, not inside */
+	    "{\"boot_id\":\"" BOOT "\",\"device\":{\"port\":\"1-2\",\"interfaces\":[]},"
+	    "\"host\":\"pc01\",\"seq\":7,\"time\":\"2026-11-25T21:17:59.123456Z\","
+	    "\"type\":\"device.removed\"}",
 	    "{\"boot_id\":\"" BOOT "\",\"host\":\"pc01\",\"seq\":1,"
 	    "\"time\":\"2026-11-25T21:17:59.123456z\",\"type\":\"agent.started\"}",
 	    "{\"boot_id\":\"" BOOT "\",\"host\":\"pc01\",\"seq\":1,"

@@ -10,9 +10,20 @@
 #include <string.h>
 
 #include "api_body.h"
+#include "json_arena.h"
 #include "mg/event.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+int LLVMFuzzerInitialize(int *argc, char ***argv);
+
+/* The events parser runs with the collector's jansson arena, as in serve. */
+int LLVMFuzzerInitialize(int *argc, char ***argv)
+{
+	(void)argc;
+	(void)argv;
+	mg_json_arena_install();
+	return 0;
+}
 
 static void check_batch(const struct mg_events_batch *b)
 {

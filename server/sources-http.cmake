@@ -8,6 +8,7 @@ mg_require_pkg(LIBCRYPTO libcrypto libssl-dev)
 add_library(mg_collector_core STATIC
   src/api.c
   src/api_body.c
+  src/json_arena.c
   src/json_body.c
   src/api_enroll.c
   src/api_events.c

@@ -11,6 +11,7 @@
 #include <jansson.h>
 #include <openssl/evp.h>
 
+#include "json_arena.h"
 #include "json_body.h"
 #include "mg/event.h"
 #include "mg/time.h"
@@ -269,7 +270,10 @@ static int parse_one(json_t *elem, size_t i, const char *boot_id, struct item *i
 		mg_body_err(err, errlen, "events[%zu].seq: must be at least 1", i);
 		goto fail;
 	}
+	/* The canonical text outlives the batch's tree: written outside its arena. */
+	mg_json_arena_pause();
 	ret = mg_event_to_json_from(o, ev, &it->json, &jlen);
+	mg_json_arena_resume();
 	if (ret < 0) {
 		mg_body_err(err, errlen, "events[%zu]: cannot be written canonically", i);
 		goto fail;
@@ -328,6 +332,8 @@ int mg_api_parse_events(const char *buf, size_t len, struct mg_events_batch **ou
 	static const char *const keys[] = {"boot_id", "events", NULL};
 	struct mg_events_batch *b = NULL;
 	struct batch_priv *p = NULL;
+	/* The whole tree in this thread's arena, dropped at once below (json_arena.h). */
+	(void)mg_json_arena_begin();
 	json_t *root = mg_body_object(buf, len, false, keys, err, errlen);
 	json_t *arr;
 	size_t n;
@@ -366,7 +372,8 @@ int mg_api_parse_events(const char *buf, size_t len, struct mg_events_batch **ou
 		if (ret < 0)
 			goto fail;
 		/* The event's tree is no longer needed (its canonical text is kept): free it now,
-		 * so a batch in flight holds one tree, not a thousand. */
+		 * so a batch in flight holds one tree, not a thousand (in the arena: at its end).
+		 */
 		if (json_array_set_new(arr, i, json_null()) < 0) {
 			ret = -ENOMEM;
 			goto fail;
@@ -382,6 +389,7 @@ fail:
 	priv_free(p);
 	mg_events_batch_free(&b);
 	json_decref(root);
+	mg_json_arena_end();
 	return ret;
 }
 

@@ -28,6 +28,7 @@
 #include "ca.h"
 #include "collector_cli.h"
 #include "http.h"
+#include "json_arena.h"
 #include "mg/i18n.h"
 #include "mg/log.h"
 #include "mg/safe_open.h"
@@ -130,6 +131,8 @@ static int cmd_serve(int argc, char **argv)
 	 * system when freed: glibc would otherwise raise this threshold after the first such free
 	 * and keep the memory in each thread's arena (RSS, docs/PERFORMANCE.md). */
 	mallopt(M_MMAP_THRESHOLD, 256 * 1024);
+	/* Event batches are parsed with their nodes in a per-thread arena (json_arena.h). */
+	mg_json_arena_install();
 	/* Signals are taken by sigwait() below; the server's threads inherit the mask. */
 	sigemptyset(&set);
 	sigaddset(&set, SIGTERM);

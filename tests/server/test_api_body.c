@@ -10,7 +10,10 @@
 
 #include <cmocka.h>
 
+#include <jansson.h>
+
 #include "api_body.h"
+#include "json_arena.h"
 
 #define BOOT "7d2c0e4a-61b3-4f0e-8c55-3a9e1f04b2d7"
 /* agent.started seq 1, canonical */
@@ -196,6 +199,71 @@ static void test_events_limits(void **state)
 	assert_null(b);
 }
 
+/* A chained batch of n agent.started events seq from.., host named host. */
+static char *chained_batch(const char *host, unsigned from, unsigned n)
+{
+	size_t cap = 64 + (size_t)n * 512, len = 0;
+	char *body = malloc(cap), prev[65] = "", hash[65], ev[400];
+	assert_non_null(body);
+	len += (size_t)snprintf(body, cap, "{\"boot_id\":\"%s\",\"events\":[", BOOT);
+	for (unsigned i = 0; i < n; i++) {
+		int k =
+		    snprintf(ev, sizeof(ev),
+		             "{\"agent\":{\"pid\":%u,\"version\":\"0.1.0\"},\"boot_id\":\"%s\","
+		             "\"host\":\"%s\",\"seq\":%u,\"time\":\"2026-11-26T06:17:59.%06uZ\","
+		             "\"type\":\"agent.started\"}",
+		             from + i, BOOT, host, from + i, i);
+		assert_true(k > 0 && (size_t)k < sizeof(ev));
+		assert_int_equal(mg_api_sha256_hex(ev, (size_t)k, hash), 0);
+		len += (size_t)snprintf(body + len, cap - len,
+		                        "%s%.*s,\"hash\":\"%s\",\"prev_hash\":\"%s\"}",
+		                        i ? "," : "", k - 1, ev, hash, prev);
+		memcpy(prev, hash, sizeof(prev));
+	}
+	snprintf(body + len, cap - len, "]}");
+	return body;
+}
+
+/*
+ * The batch's tree lives in the thread's arena (json_arena.h, installed in main()); what the
+ * parser returns must not: a second batch reuses the arena and must leave the first intact.
+ */
+static void test_events_arena(void **state)
+{
+	struct mg_events_batch *a = NULL, *b = NULL;
+	char err[256];
+	(void)state;
+	char *body_a = chained_batch("host-a", 1, 300), *body_b = chained_batch("host-b", 1, 300);
+	assert_int_equal(parse(body_a, &a, err), 0);
+	assert_int_equal(mg_json_arena_used(), 0); /* reset at the end of the parse */
+	char *copy[300];
+	for (size_t i = 0; i < 300; i++) {
+		copy[i] = strdup(a->evs[i].json);
+		assert_non_null(copy[i]);
+		assert_non_null(strstr(copy[i], "\"host\":\"host-a\""));
+	}
+	assert_int_equal(parse(body_b, &b, err), 0);
+	assert_int_equal(b->n, 300);
+	for (size_t i = 0; i < 300; i++) {
+		assert_string_equal(a->evs[i].json, copy[i]);
+		assert_non_null(strstr(b->evs[i].json, "\"host\":\"host-b\""));
+		free(copy[i]);
+	}
+	mg_events_batch_free(&b);
+	/* Errors leave the arena reset too, and jansson outside it still works. */
+	body_b[strlen(body_b) / 2] = '\0';
+	assert_int_equal(parse(body_b, &b, err), -EINVAL);
+	assert_int_equal(mg_json_arena_used(), 0);
+	json_t *o = json_pack("{s:i}", "x", 1);
+	char *text = json_dumps(o, JSON_COMPACT);
+	assert_string_equal(text, "{\"x\":1}");
+	free(text);
+	json_decref(o);
+	mg_events_batch_free(&a);
+	free(body_a);
+	free(body_b);
+}
+
 static void test_policy_applied(void **state)
 {
 	struct mg_policy_applied_req a = {0};
@@ -349,10 +417,12 @@ static void test_request(void **state)
 
 int main(void)
 {
+	mg_json_arena_install(); /* as mynaguard-collector serve does */
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_enroll),         cmocka_unit_test(test_heartbeat),
-	    cmocka_unit_test(test_events),         cmocka_unit_test(test_events_limits),
-	    cmocka_unit_test(test_policy_applied), cmocka_unit_test(test_request),
+	    cmocka_unit_test(test_enroll),       cmocka_unit_test(test_heartbeat),
+	    cmocka_unit_test(test_events),       cmocka_unit_test(test_events_limits),
+	    cmocka_unit_test(test_events_arena), cmocka_unit_test(test_policy_applied),
+	    cmocka_unit_test(test_request),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -173,6 +173,34 @@ static size_t complete(const struct pconn *c, long *status)
 	return c->len >= head + body ? head + body : 0;
 }
 
+/*
+ * Reads from c until its answer is complete. 1: complete (*status, *used bytes); 0: wait for
+ * more bytes; -1: the connection failed (counted in res, the reason in res->err).
+ */
+static int read_answer(struct pconn *c, long *status, size_t *used, struct poller_result *res)
+{
+	for (;;) {
+		int got = SSL_read(c->ssl, c->buf + c->len, (int)(RBUF - 1 - c->len));
+		if (got <= 0) {
+			int e = SSL_get_error(c->ssl, got);
+			if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE)
+				return 0;
+			res->failed++;
+			snprintf(res->err, sizeof(res->err), "connection lost (%d)", e);
+			return -1;
+		}
+		c->len += (size_t)got;
+		*used = complete(c, status);
+		if (*used)
+			return 1;
+		if (c->len >= RBUF - 1) {
+			res->failed++;
+			snprintf(res->err, sizeof(res->err), "answer too long");
+			return -1;
+		}
+	}
+}
+
 int poller_run(struct poller *p, double seconds, struct poller_result *res)
 {
 	struct epoll_event evs[64];
@@ -194,32 +222,15 @@ int poller_run(struct poller *p, double seconds, struct poller_result *res)
 			if (c->dead)
 				continue;
 			for (;;) {
-				int got =
-				    SSL_read(c->ssl, c->buf + c->len, (int)(RBUF - 1 - c->len));
-				if (got <= 0) {
-					int e = SSL_get_error(c->ssl, got);
-					if (e == SSL_ERROR_WANT_READ)
-						break;
-					c->dead = true;
-					active--;
-					res->failed++;
-					snprintf(res->err, sizeof(res->err), "connection lost (%d)",
-					         e);
-					break;
-				}
-				c->len += (size_t)got;
 				long status = 0;
-				size_t used = complete(c, &status);
-				if (!used) {
-					if (c->len >= RBUF - 1) {
+				size_t used = 0;
+				int r = read_answer(c, &status, &used, res);
+				if (r <= 0) {
+					if (r < 0) {
 						c->dead = true;
 						active--;
-						res->failed++;
-						snprintf(res->err, sizeof(res->err),
-						         "answer too long");
-						break;
 					}
-					continue;
+					break;
 				}
 				double t = now_s();
 				if (res->n_lat < res->cap_lat)
@@ -359,29 +370,14 @@ int poller_send(struct poller *p, double limit_s, struct poller_result *res)
 				continue;
 			}
 			for (;;) {
-				int got =
-				    SSL_read(c->ssl, c->buf + c->len, (int)(RBUF - 1 - c->len));
-				if (got <= 0) {
-					int e = SSL_get_error(c->ssl, got);
-					if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE)
-						break;
-					c->dead = true;
-					active--;
-					res->failed++;
-					snprintf(res->err, sizeof(res->err), "connection lost (%d)",
-					         e);
-					break;
-				}
-				c->len += (size_t)got;
 				long status = 0;
-				size_t used = complete(c, &status);
-				if (!used) {
-					if (c->len < RBUF - 1)
-						continue;
-					c->dead = true;
-					active--;
-					res->failed++;
-					snprintf(res->err, sizeof(res->err), "answer too long");
+				size_t used = 0;
+				int r = read_answer(c, &status, &used, res);
+				if (r <= 0) {
+					if (r < 0) {
+						c->dead = true;
+						active--;
+					}
 					break;
 				}
 				bool again = post_answer(c, status, used, now_s(), res);

@@ -82,7 +82,6 @@ struct agent {
 	size_t nbodies, next;
 	bool busy;
 	double sched; /* when the request in flight was due (latency origin) */
-	double retry_at;
 	char resp[RESP_MAX];
 	size_t resp_len;
 	char etag[64];
@@ -525,15 +524,15 @@ static int start_get(struct bench *b, struct agent *a, double sched, struct curl
 	return curl_multi_add_handle(b->multi, a->h) == CURLM_OK ? 0 : -EIO;
 }
 
-/* A finished POST /v1/events: checks the acknowledgement; true when it is to be sent again. */
-static bool post_done(struct bench *b, struct agent *a, CURLcode cr, long status, double t)
+/* A finished POST /v1/events: checks the acknowledgement. A batch answered 503 stays the
+ * agent's next one (sent again in the agent's next slot). */
+static void post_done(struct bench *b, struct agent *a, CURLcode cr, long status, double t)
 {
 	const struct body *bd = &a->bodies[a->next];
 	lat_add(b, (t - a->sched) * 1e3);
 	if (cr == CURLE_OK && status == 503) {
 		b->busy503++;
-		a->retry_at = t + 1.0;
-		return true;
+		return;
 	}
 	const char *p = strstr(a->resp, "\"acked_through\":");
 	if (cr != CURLE_OK || status != 200 || !p ||
@@ -547,7 +546,6 @@ static bool post_done(struct bench *b, struct agent *a, CURLcode cr, long status
 		b->events += bd->events;
 	}
 	a->next++;
-	return false;
 }
 
 /* Runs transfers until none is running or deadline; on each completion calls done(). */
@@ -602,7 +600,7 @@ static void connect_done(struct bench *b, struct agent *a, CURLcode cr, long sta
 
 static void paced_done(struct bench *b, struct agent *a, CURLcode cr, long status, double t)
 {
-	(void)post_done(b, a, cr, status, t);
+	post_done(b, a, cr, status, t);
 }
 
 struct phase_stats {

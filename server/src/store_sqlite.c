@@ -187,7 +187,7 @@ sqlite3_stmt *sq_events_stmt(struct sq_conn *c, unsigned mask, int *err)
 	char sql[512];
 	/* A time range without a host: one range of events_host_time per host (and one for the
 	 * collector's own events, host NULL); events are not indexed by time alone (docs/
-	 * ARCHITECTURE.md, "Why no index on time alone"). */
+	 * ARCHITECTURE.md, "Why events have no index on time alone"). */
 	const char *host = mask & SQ_F_HOST ? " AND host_id = ?2"
 	                   : mask & (SQ_F_FROM | SQ_F_TO)
 	                       ? " AND (host_id IN (SELECT id FROM hosts) OR host_id IS NULL)"

@@ -53,6 +53,7 @@
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 
+#include "digest.h"
 #include "mg/config.h"
 #include "bench_poller.h"
 #include "mg/event.h"
@@ -443,7 +444,7 @@ static int make_body(const struct agent *a, uint64_t from, uint64_t to, char pre
 		const char *j = tb.evs[i].json;
 		if (mg_event_from_json(j, strlen(j), &ev, msg, sizeof(msg)) < 0 ||
 		    mg_event_to_json(ev, &canon, &clen) < 0 ||
-		    mg_api_sha256_hex(canon, clen, hash) < 0) {
+		    mg_sha256_hex(canon, clen, hash) < 0) {
 			fprintf(stderr, "test event %" PRIu64 ": %s\n", tb.evs[i].seq, msg);
 			mg_event_free(&ev);
 			free(canon);

@@ -1,6 +1,6 @@
 /*
  * libFuzzer target: the admin API's account, session and token body parsers
- * (server/src/api_admin_body.c). The first byte picks the parser (login, password, new admin,
+ * (server/admin/api_admin_body.c). The first byte picks the parser (login, password, new admin,
  * admin update, token), the rest is the body. What a parser accepts must respect the limits of
  * api_admin_body.h, and every error message must be terminated.
  */

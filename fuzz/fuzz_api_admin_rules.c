@@ -1,6 +1,6 @@
 /*
  * libFuzzer target: the admin API's rule, request and policy bodies
- * (server/src/api_admin_body_rules.c) and the one-rule check (mg_rule_check, rule_ops.c). The
+ * (server/admin/api_admin_body_rules.c) and the one-rule check (mg_rule_check, rule_ops.c). The
  * first byte picks the parser, the rest is the body. What mg_rule_check() accepts must be one
  * rule that the agents' parser reads and that a policy bundle can carry.
  */

@@ -1,5 +1,5 @@
 /*
- * libFuzzer target: the policy bundle parser (server/src/policy_bundle.c) on arbitrary bytes.
+ * libFuzzer target: the policy bundle parser (server/policy/policy_bundle.c) on arbitrary bytes.
  * Whatever it accepts must serialise, parse again, and serialise to the same bytes, and its
  * lookups must agree with the parsed struct.
  */

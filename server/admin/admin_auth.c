@@ -6,13 +6,11 @@
 #include <sys/random.h>
 
 #include <argon2.h>
-#include <openssl/evp.h>
 
 #include "mg/utf8.h"
 
 #define SALT_LEN  16u
 #define HASH_LEN  32u
-#define TOKEN_RAW 32u
 
 const struct mg_argon2_params mg_argon2_production = {
     .t_cost = 2, .m_cost_kib = 19u * 1024u, .parallelism = 1};
@@ -130,55 +128,6 @@ int mg_admin_password_verify(const char *encoded, const char *password)
 
 /* ---- tokens and sessions ---- */
 
-int mg_admin_token_new(char out[MG_ADMIN_TOKEN_SIZE])
-{
-	unsigned char raw[TOKEN_RAW];
-	char b64[4 * ((TOKEN_RAW + 2) / 3) + 1];
-
-	if (!out)
-		return -EINVAL;
-	if (getrandom(raw, sizeof(raw), 0) != (ssize_t)sizeof(raw))
-		return -EIO;
-	EVP_EncodeBlock((unsigned char *)b64, raw, TOKEN_RAW);
-	for (size_t i = 0; i < MG_ADMIN_TOKEN_SIZE - 1; i++)
-		out[i] = b64[i] == '+' ? '-' : b64[i] == '/' ? '_' : b64[i];
-	out[MG_ADMIN_TOKEN_SIZE - 1] = '\0';
-	explicit_bzero(raw, sizeof(raw));
-	explicit_bzero(b64, sizeof(b64));
-	return 0;
-}
-
-static bool token_format_ok(const char *t)
-{
-	if (!t || strnlen(t, MG_ADMIN_TOKEN_SIZE) != MG_ADMIN_TOKEN_SIZE - 1)
-		return false;
-	for (size_t i = 0; i < MG_ADMIN_TOKEN_SIZE - 1; i++) {
-		char c = t[i];
-		if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-		      c == '-' || c == '_'))
-			return false;
-	}
-	return true;
-}
-
-int mg_admin_token_hash(const char *token, char out[MG_ADMIN_TOKEN_HASH_SIZE])
-{
-	static const char hex[] = "0123456789abcdef";
-	unsigned char md[EVP_MAX_MD_SIZE];
-	unsigned int n = 0;
-
-	if (!token_format_ok(token) || !out)
-		return -EINVAL;
-	if (EVP_Digest(token, MG_ADMIN_TOKEN_SIZE - 1, md, &n, EVP_sha256(), NULL) != 1 || n != 32)
-		return -EIO;
-	for (unsigned i = 0; i < 32; i++) {
-		out[2 * i] = hex[md[i] >> 4];
-		out[2 * i + 1] = hex[md[i] & 0xf];
-	}
-	out[64] = '\0';
-	return 0;
-}
-
 int mg_admin_session_create(struct mg_store *s, int64_t admin_id, int64_t now_us, int64_t ttl_us,
                             char token[MG_ADMIN_TOKEN_SIZE])
 {
@@ -187,7 +136,7 @@ int mg_admin_session_create(struct mg_store *s, int64_t admin_id, int64_t now_us
 
 	if (!s || !token || ttl_us <= 0 || now_us < 0 || ttl_us > INT64_MAX - now_us)
 		return -EINVAL;
-	if ((r = mg_admin_token_new(t)) < 0 || (r = mg_admin_token_hash(t, h)) < 0)
+	if ((r = mg_token_new(t)) < 0 || (r = mg_token_hash(t, h)) < 0)
 		goto fail;
 	r = mg_store_session_add(s, h, admin_id, now_us, now_us + ttl_us);
 	if (r < 0)
@@ -207,7 +156,7 @@ int mg_admin_session_check(struct mg_store *s, const char *token, int64_t now_us
 
 	if (!s)
 		return -EINVAL;
-	if (mg_admin_token_hash(token, h) < 0)
+	if (mg_token_hash(token, h) < 0)
 		return -EACCES;
 	r = mg_store_session_get(s, h, now_us, &a, NULL);
 	if (r == -ENOENT)
@@ -226,7 +175,7 @@ int mg_admin_session_end(struct mg_store *s, const char *token)
 
 	if (!s)
 		return -EINVAL;
-	if (mg_admin_token_hash(token, h) < 0)
+	if (mg_token_hash(token, h) < 0)
 		return -ENOENT;
 	return mg_store_session_delete(s, h);
 }

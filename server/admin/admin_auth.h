@@ -14,6 +14,7 @@
 #include <stdint.h>
 
 #include "store.h"
+#include "token.h"
 
 /* Argon2id cost. */
 struct mg_argon2_params {
@@ -33,8 +34,8 @@ extern const struct mg_argon2_params mg_argon2_test;
 #define MG_ADMIN_PASSWORD_MIN    12u   /* characters (code points) */
 #define MG_ADMIN_PASSWORD_MAX    1024u /* bytes */
 #define MG_ADMIN_HASH_SIZE       256u  /* = sizeof(struct mg_store_admin.password_hash) */
-#define MG_ADMIN_TOKEN_SIZE      44u   /* 43 characters and the NUL */
-#define MG_ADMIN_TOKEN_HASH_SIZE 65u   /* 64 hex digits and the NUL */
+#define MG_ADMIN_TOKEN_SIZE      MG_TOKEN_SIZE
+#define MG_ADMIN_TOKEN_HASH_SIZE MG_TOKEN_HASH_SIZE
 
 /*
  * The password policy: valid UTF-8 without control characters, at least
@@ -55,10 +56,7 @@ int mg_admin_password_hash(const char *password, const struct mg_argon2_params *
  */
 int mg_admin_password_verify(const char *encoded, const char *password);
 
-/* A new random token (base64url, 43 characters). 0 or -EIO. */
-int mg_admin_token_new(char out[MG_ADMIN_TOKEN_SIZE]);
-/* SHA-256 of token as lower-case hex. 0, -EINVAL (not a token of the format above). */
-int mg_admin_token_hash(const char *token, char out[MG_ADMIN_TOKEN_HASH_SIZE]);
+/* Session tokens are bearer tokens of pki/token.h: mg_token_new(), mg_token_hash(). */
 
 /*
  * Logs in: checks name and password against the store (an unknown or disabled account costs

@@ -183,7 +183,7 @@ int mg_admin_list_answer(struct mg_http_response *resp, const char *list, json_t
 		json_decref(arr);
 		return mg_admin_store_error(resp, r, list);
 	}
-	return mg_api_json(resp, 200, json_pack("{s:o}", list, arr));
+	return mg_http_json(resp, 200, json_pack("{s:o}", list, arr));
 }
 
 int mg_admin_argon2_enter(struct mg_api *api, struct mg_http_response *resp)
@@ -283,7 +283,7 @@ static int authenticate(struct mg_api *api, const struct mg_http_request *req,
 		tok++;
 	r = mg_admin_session_check(api->store, tok, now, &who->admin);
 	if (r == 0)
-		r = mg_admin_token_hash(tok, who->token_hash);
+		r = mg_token_hash(tok, who->token_hash);
 	if (r == 0 && api->session_ttl_us > 0 && now <= INT64_MAX - api->session_ttl_us)
 		r = mg_store_session_extend(api->store, who->token_hash, now + api->session_ttl_us);
 	switch (r) {
@@ -308,9 +308,9 @@ static int authenticate(struct mg_api *api, const struct mg_http_request *req,
 	return r < 0 ? r : -EACCES;
 }
 
-int mg_api_admin(struct mg_api *api, const struct mg_http_request *req,
-                 struct mg_http_response *resp)
+int mg_admin_handle(void *ctx, const struct mg_http_request *req, struct mg_http_response *resp)
 {
+	struct mg_api *api = ctx;
 	const char *path;
 	const struct route *rt = NULL;
 	bool path_known = false;
@@ -414,7 +414,7 @@ static int login(struct mg_api *api, const struct mg_admin_ctx *who,
 		(void)mg_admin_session_end(api->store, token);
 		r = mg_admin_store_error(resp, r, "audit log");
 	} else {
-		r = mg_api_json(resp, 200,
+		r = mg_http_json(resp, 200,
 		                json_pack("{s:s,s:o,s:s,s:s}", "token", token, "expires_at",
 		                          mg_admin_time_json(now + api->session_ttl_us), "name",
 		                          a.name, "role", mg_admin_role_name(a.role)));
@@ -452,7 +452,7 @@ static int me(struct mg_api *api, const struct mg_admin_ctx *who, const struct m
 	if (r < 0)
 		return mg_admin_store_error(resp, r, "session");
 	explicit_bzero(a.password_hash, sizeof(a.password_hash));
-	return mg_api_json(resp, 200,
+	return mg_http_json(resp, 200,
 	                   json_pack("{s:I,s:s,s:s,s:o}", "id", (json_int_t)a.id, "name", a.name,
 	                             "role", mg_admin_role_name(a.role), "expires_at",
 	                             mg_admin_time_json(exp)));
@@ -508,7 +508,7 @@ static int password(struct mg_api *api, const struct mg_admin_ctx *who,
 		if (r < 0)
 			r = mg_admin_store_error(resp, r, "account");
 		else
-			r = mg_api_json(resp, 200,
+			r = mg_http_json(resp, 200,
 			                json_pack("{s:s,s:o}", "token", token, "expires_at",
 			                          mg_admin_time_json(now + api->session_ttl_us)));
 		explicit_bzero(token, sizeof(token));

@@ -71,9 +71,12 @@ int mg_admin_events_list(struct mg_api *, const struct mg_admin_ctx *,
                          const struct mg_http_request *, const int64_t *,
                          struct mg_http_response *);
 
+/* Everything under /v1/admin/ (ctx: struct mg_api *); router/router.c sends it here. */
+int mg_admin_handle(void *ctx, const struct mg_http_request *req, struct mg_http_response *resp);
+
 /* ---- helpers for the endpoints (api_admin.c) ---- */
 
-/* JSON answers: mg_api_json() (api.h). */
+/* JSON answers: mg_http_json() (http.h). */
 /* resp = a 400/404/409... error; returns 0 (or -ENOMEM) so endpoints can `return` it. */
 #define mg_admin_error mg_http_error
 /*

@@ -92,7 +92,7 @@ int mg_admin_admin_add(struct mg_api *api, const struct mg_admin_ctx *who,
 	else if (r < 0)
 		r = mg_admin_store_error(resp, r, "admin");
 	else
-		r = mg_api_json(resp, 201, json_pack("{s:I}", "id", (json_int_t)id));
+		r = mg_http_json(resp, 201, json_pack("{s:I}", "id", (json_int_t)id));
 done:
 	explicit_bzero(&in, sizeof(in));
 	explicit_bzero(hash, sizeof(hash));
@@ -142,7 +142,7 @@ int mg_admin_admin_update(struct mg_api *api, const struct mg_admin_ctx *who,
 		goto done;
 	}
 	explicit_bzero(a.password_hash, sizeof(a.password_hash));
-	r = mg_api_json(resp, 200, admin_json(&a));
+	r = mg_http_json(resp, 200, admin_json(&a));
 done:
 	explicit_bzero(&in, sizeof(in));
 	explicit_bzero(hash, sizeof(hash));
@@ -169,7 +169,7 @@ int mg_admin_token_add(struct mg_api *api, const struct mg_admin_ctx *who,
 	if (r < 0)
 		r = mg_admin_store_error(resp, r, "token");
 	else
-		r = mg_api_json(resp, 201,
+		r = mg_http_json(resp, 201,
 		                json_pack("{s:s,s:o,s:I}", "token", token, "expires_at",
 		                          mg_admin_time_json(expires), "uses",
 		                          (json_int_t)in.uses));

@@ -53,7 +53,7 @@ static int page_answer(struct mg_http_response *resp, struct page *p, const char
 		json_decref(p->arr);
 		return mg_admin_store_error(resp, r, list);
 	}
-	return mg_api_json(resp, 200,
+	return mg_http_json(resp, 200,
 	                   json_pack("{s:o,s:o}", list, p->arr, "next_after",
 	                             p->more ? json_integer(p->last_id) : json_null()));
 }

@@ -14,6 +14,7 @@
 #include "api_admin.h"
 #include "api_admin_body_rules.h"
 #include "api_body.h"
+#include "digest.h"
 #include "mg/time.h"
 #include "policy_build.h"
 #include "rule_ops.h"
@@ -128,7 +129,7 @@ int mg_admin_rules_list(struct mg_api *api, const struct mg_admin_ctx *who,
 		json_decref(arr);
 		return fail(resp, r, NOT_PUBLISHED, "rules");
 	}
-	return mg_api_json(resp, 200,
+	return mg_http_json(resp, 200,
 	                   json_pack("{s:o,s:I}", "rules", arr, "revision", (json_int_t)revision));
 }
 
@@ -164,7 +165,7 @@ int mg_admin_rules_add(struct mg_api *api, const struct mg_admin_ctx *who,
 		r = fail(resp, r, version, "rule");
 	else {
 		mg_api_policy_published(api, version); /* terminals' next poll sees it */
-		r = mg_api_json(resp, 201,
+		r = mg_http_json(resp, 201,
 		                json_pack("{s:I,s:I}", "id", (json_int_t)id, "policy_version",
 		                          (json_int_t)version));
 	}
@@ -186,7 +187,7 @@ int mg_admin_rules_remove(struct mg_api *api, const struct mg_admin_ctx *who,
 	if (r < 0)
 		return fail(resp, r, version, "rule");
 	mg_api_policy_published(api, version); /* terminals' next poll sees it */
-	return mg_api_json(resp, 200, json_pack("{s:I}", "policy_version", (json_int_t)version));
+	return mg_http_json(resp, 200, json_pack("{s:I}", "policy_version", (json_int_t)version));
 }
 
 int mg_admin_policy_info(struct mg_api *api, const struct mg_admin_ctx *who,
@@ -209,13 +210,13 @@ int mg_admin_policy_info(struct mg_api *api, const struct mg_admin_ctx *who,
 	/* The stored bundle is our own signed output: a parse failure is a server fault. */
 	r = mg_policy_bundle_parse(p->json, p->json_len, &b, NULL, 0);
 	if (r == 0 &&
-	    (p->sig_len >= sizeof(sig) || mg_api_sha256_hex(p->json, p->json_len, sha) < 0))
+	    (p->sig_len >= sizeof(sig) || mg_sha256_hex(p->json, p->json_len, sha) < 0))
 		r = -EIO;
 	if (r < 0)
 		goto out;
 	memcpy(sig, p->sig, p->sig_len);
 	sig[p->sig_len] = '\0';
-	r = mg_api_json(resp, 200,
+	r = mg_http_json(resp, 200,
 	                json_pack("{s:I,s:I,s:o,s:o,s:o,s:s,s:s,s:s}", "version",
 	                          (json_int_t)p->version, "rules_revision",
 	                          (json_int_t)p->rules_revision, "issued_at",
@@ -248,7 +249,7 @@ int mg_admin_policy_publish(struct mg_api *api, const struct mg_admin_ctx *who,
 	if (r < 0)
 		return fail(resp, r, NOT_PUBLISHED, "policy");
 	mg_api_policy_published(api, version);
-	return mg_api_json(resp, 201, json_pack("{s:I}", "version", (json_int_t)version));
+	return mg_http_json(resp, 201, json_pack("{s:I}", "version", (json_int_t)version));
 }
 
 /* ---- device requests ---- */
@@ -327,7 +328,7 @@ int mg_admin_requests_list(struct mg_api *api, const struct mg_admin_ctx *who,
 		json_decref(pg.arr);
 		return fail(resp, r, NOT_PUBLISHED, "requests");
 	}
-	return mg_api_json(resp, 200,
+	return mg_http_json(resp, 200,
 	                   json_pack("{s:o,s:o}", "requests", pg.arr, "next_after",
 	                             pg.more ? json_integer((json_int_t)pg.last_id) : json_null()));
 }
@@ -359,7 +360,7 @@ int mg_admin_request_approve(struct mg_api *api, const struct mg_admin_ctx *who,
 	if (r < 0)
 		return fail(resp, r, version, "request");
 	mg_api_policy_published(api, version);
-	return mg_api_json(resp, 200,
+	return mg_http_json(resp, 200,
 	                   json_pack("{s:I,s:I}", "rule_id", (json_int_t)rule_id, "policy_version",
 	                             (json_int_t)version));
 }

@@ -1,5 +1,5 @@
-/* Routing of the collector API (api.h): one table of terminal endpoints; /v1/admin/ goes to
- * the admin router (api_admin.c). Also the JSON answer all endpoints share. */
+/* The terminal router (api.h): one table of terminal endpoints, and the client certificate ->
+ * host check they share. /v1/admin/ is the admin router's (router/router.c sends it there). */
 #include "api.h"
 
 #include <errno.h>
@@ -19,13 +19,9 @@ static const struct {
     {"POST", "/v1/requests", mg_api_requests},
 };
 
-#define ADMIN_PREFIX "/v1/admin/"
-
 int mg_api_handle(void *ctx, const struct mg_http_request *req, struct mg_http_response *resp)
 {
 	struct mg_api *api = ctx;
-	if (strncmp(req->url, ADMIN_PREFIX, strlen(ADMIN_PREFIX)) == 0)
-		return mg_api_admin(api, req, resp);
 	for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
 		if (strcmp(req->url, routes[i].path) != 0)
 			continue;
@@ -34,26 +30,6 @@ int mg_api_handle(void *ctx, const struct mg_http_request *req, struct mg_http_r
 		return routes[i].fn(api, req, resp);
 	}
 	return mg_http_error(resp, 404, "not found");
-}
-
-bool mg_api_offload(const char *method, const char *url)
-{
-	(void)url;
-	/* Everything but reads changes the database and waits for its commit (or, for a login,
-	 * for Argon2id): off the connection threads. Policy polls stay on them. */
-	return strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0;
-}
-
-int mg_api_json(struct mg_http_response *resp, unsigned status, json_t *o)
-{
-	if (!o)
-		return -ENOMEM;
-	resp->body = json_dumps(o, JSON_COMPACT);
-	json_decref(o);
-	if (!resp->body)
-		return -ENOMEM;
-	resp->status = status;
-	return 0;
 }
 
 int mg_api_host(struct mg_api *api, const struct mg_http_request *req,

@@ -1,9 +1,9 @@
 /*
- * The collector API (docs/API.md) on top of the store, the CA and the HTTP adapter. Terminal
- * side (client certificate): POST /v1/enroll, /v1/events, /v1/heartbeat, /v1/requests,
- * /v1/policy/applied, GET /v1/policy. Admin side (session token): /v1/admin/... (api_admin.h).
- * mg_api_handle() is the mg_http_handler for all of it; it never logs (answers carry the
- * reason; admin actions are recorded in the store).
+ * The terminal API (docs/API.md) on top of the store, the CA and the HTTP adapter: the
+ * endpoints a terminal calls with its client certificate: POST /v1/enroll, /v1/events,
+ * /v1/heartbeat, /v1/requests, /v1/policy/applied, GET /v1/policy. struct mg_api is also
+ * the context of the admin API (admin/api_admin.h), which builds on this one; router/router.h
+ * joins the two. Nothing here logs (answers carry the reason).
  */
 #ifndef MG_API_H
 #define MG_API_H
@@ -13,11 +13,12 @@
 
 #include <jansson.h>
 
-#include "admin_auth.h"
 #include "ca.h"
 #include "http.h"
 #include "policy_sign.h"
 #include "store.h"
+
+struct mg_argon2_params; /* admin/admin_auth.h */
 
 struct mg_api {
 	struct mg_store *store;                 /* borrowed */
@@ -41,9 +42,8 @@ struct mg_api {
 
 #define MG_API_POLICY_RECHECK_US 1000000
 
+/* The terminal routes (ctx: struct mg_api *): 404 for any other path, 405 for a wrong method. */
 int mg_api_handle(void *ctx, const struct mg_http_request *req, struct mg_http_response *resp);
-/* The mg_http_config offload predicate: true for the requests that write (not GET/HEAD). */
-bool mg_api_offload(const char *method, const char *url);
 
 /* Endpoints (req has a body, method POST checked by mg_api_handle()). */
 int mg_api_enroll(struct mg_api *api, const struct mg_http_request *req,
@@ -67,12 +67,6 @@ int mg_api_policy_applied(struct mg_api *api, const struct mg_http_request *req,
 /* POST /v1/requests (api_requests.c). */
 int mg_api_requests(struct mg_api *api, const struct mg_http_request *req,
                     struct mg_http_response *resp);
-/* Everything under /v1/admin/ (api_admin.c). */
-int mg_api_admin(struct mg_api *api, const struct mg_http_request *req,
-                 struct mg_http_response *resp);
-
-/* resp = status with the compact JSON of o (consumed; NULL: -ENOMEM). 0 or -ENOMEM. */
-int mg_api_json(struct mg_http_response *resp, unsigned status, json_t *o);
 
 /*
  * The enrolled, non-revoked host behind req's client certificate, or resp filled with 401

@@ -2,15 +2,14 @@
 #include "api_body.h"
 
 #include <errno.h>
-#include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <jansson.h>
-#include <openssl/evp.h>
 
+#include "digest.h"
 #include "json_arena.h"
 #include "json_body.h"
 #include "mg/event.h"
@@ -29,32 +28,6 @@ struct batch_priv {
 	struct item *items;
 	size_t n;
 };
-
-/* SHA-256 fetched once: EVP_sha256() makes every EVP_Digest() look the algorithm up again
- * (a lock and reference counts per call, for each of a batch's thousand events). */
-static EVP_MD *sha256_md;
-static pthread_once_t sha256_once = PTHREAD_ONCE_INIT;
-
-static void sha256_fetch(void)
-{
-	sha256_md = EVP_MD_fetch(NULL, "SHA256", NULL);
-}
-
-int mg_api_sha256_hex(const void *data, size_t len, char hex[65])
-{
-	unsigned char md[EVP_MAX_MD_SIZE];
-	unsigned int mdlen = 0;
-	static const char digits[] = "0123456789abcdef";
-	pthread_once(&sha256_once, sha256_fetch);
-	if (!sha256_md || EVP_Digest(data, len, md, &mdlen, sha256_md, NULL) != 1 || mdlen != 32)
-		return -EIO;
-	for (size_t i = 0; i < 32; i++) {
-		hex[2 * i] = digits[md[i] >> 4];
-		hex[2 * i + 1] = digits[md[i] & 15];
-	}
-	hex[64] = '\0';
-	return 0;
-}
 
 /* Required string member of 1..size-1 bytes copied into dst. */
 static int get_str(json_t *obj, const char *key, char *dst, size_t size, char *err, size_t errlen)
@@ -284,7 +257,7 @@ static int parse_one(json_t *elem, size_t i, const char *boot_id, struct item *i
 		            MG_EVENT_MAX_JSON);
 		goto fail;
 	}
-	ret = mg_api_sha256_hex(it->json, jlen, hex);
+	ret = mg_sha256_hex(it->json, jlen, hex);
 	if (ret < 0)
 		goto fail;
 	if (strcmp(hex, it->hash) != 0) {

@@ -14,9 +14,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "json_body.h"
 #include "store.h"
 
-#define MG_API_MAX_BODY   (1024u * 1024u) /* bytes of one request body */
+#define MG_API_MAX_BODY   MG_BODY_MAX /* bytes of one request body (json_body.h) */
 #define MG_API_MAX_EVENTS 1000u           /* events per POST /v1/events */
 #define MG_API_MAX_CSR    16384u          /* bytes of a PEM CSR */
 #define MG_API_MAX_TOKEN  256u            /* bytes of an enrolment token */
@@ -80,8 +81,5 @@ int mg_api_parse_policy_applied(const char *buf, size_t len, struct mg_policy_ap
  */
 int mg_api_parse_request(const char *buf, size_t len, struct mg_store_request *out, char *err,
                          size_t errlen);
-
-/* Lower-case hex SHA-256 of data into hex[65]. 0 or -EIO. */
-int mg_api_sha256_hex(const void *data, size_t len, char hex[65]);
 
 #endif

@@ -7,6 +7,7 @@
 
 #include "api.h"
 #include "api_body.h"
+#include "digest.h"
 #include "mg/time.h"
 
 static int token_error(struct mg_http_response *resp, int r)
@@ -43,7 +44,7 @@ int mg_api_enroll(struct mg_api *api, const struct mg_http_request *req,
 	}
 	if (r < 0)
 		goto done;
-	r = mg_api_sha256_hex(er.token, strlen(er.token), token_hex);
+	r = mg_sha256_hex(er.token, strlen(er.token), token_hex);
 	if (r < 0)
 		goto done;
 	r = mg_store_token_consume(api->store, token_hex, now);
@@ -59,7 +60,7 @@ int mg_api_enroll(struct mg_api *api, const struct mg_http_request *req,
 		                   &cert);
 	if (r < 0)
 		goto done;
-	r = mg_api_json(resp, 200,
+	r = mg_http_json(resp, 200,
 	                json_pack("{s:I,s:s,s:s,s:s}", "host_id", (json_int_t)host_id,
 	                          "certificate", cert, "ca", mg_ca_pem(api->ca),
 	                          "policy_public_key", api->policy_pubkey));

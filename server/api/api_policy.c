@@ -144,7 +144,7 @@ int mg_api_policy_get(struct mg_api *api, const struct mg_http_request *req,
 		r = not_modified(resp, etag);
 		goto done;
 	}
-	r = mg_api_json(resp, 200,
+	r = mg_http_json(resp, 200,
 	                json_pack("{s:I,s:s%,s:s%}", "version", (json_int_t)p->version, "bundle",
 	                          p->json, p->json_len, "signature", (const char *)p->sig,
 	                          p->sig_len));

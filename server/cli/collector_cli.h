@@ -61,7 +61,7 @@ int mg_collector_conf_check(const struct mg_collector_conf *conf, char *msg, siz
 void mg_collector_conf_free(struct mg_collector_conf *conf);
 
 /* "ADDR:PORT" or "[ADDR]:PORT" into addr and port. 0 or -EINVAL. */
-int cli_split_listen(const char *s, char *addr, size_t size, uint16_t *port);
+int mg_collector_conf_split_listen(const char *s, char *addr, size_t size, uint16_t *port);
 
 /* In a command's list of allowed options: every limit key of collector.conf as --key-name. */
 #define CLI_LIMIT_OPTS "--<limits>"

@@ -16,6 +16,27 @@
 
 #define CONF_MAX_SIZE (64u * 1024u)
 
+int mg_collector_conf_split_listen(const char *s, char *addr, size_t size, uint16_t *port)
+{
+	const char *colon = strrchr(s, ':');
+	const char *a = s;
+	size_t alen;
+	uint64_t p;
+	if (!colon || mg_parse_u64(colon + 1, 0, 65535, &p) < 0)
+		return -EINVAL;
+	alen = (size_t)(colon - s);
+	if (alen >= 2 && s[0] == '[' && s[alen - 1] == ']') {
+		a++;
+		alen -= 2;
+	}
+	if (alen == 0 || alen >= size)
+		return -EINVAL;
+	memcpy(addr, a, alen);
+	addr[alen] = '\0';
+	*port = (uint16_t)p;
+	return 0;
+}
+
 static int check_database(const char *text, char *msg, size_t len)
 {
 	if ((strncmp(text, "sqlite:", 7) == 0 && text[7]) ||
@@ -29,7 +50,7 @@ static int check_listen(const char *text, char *msg, size_t len)
 {
 	char addr[64];
 	uint16_t port;
-	if (cli_split_listen(text, addr, sizeof(addr), &port) == 0)
+	if (mg_collector_conf_split_listen(text, addr, sizeof(addr), &port) == 0)
 		return 0;
 	snprintf(msg, len, "expected ADDR:PORT or [ADDR]:PORT");
 	return -EINVAL;

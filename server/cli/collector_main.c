@@ -25,6 +25,7 @@
 
 #include "admin_auth.h"
 #include "api.h"
+#include "router.h"
 #include "ca.h"
 #include "collector_cli.h"
 #include "http.h"
@@ -116,7 +117,8 @@ static int cmd_serve(int argc, char **argv)
 
 	if (cli_parse(argc, argv, allowed, 0, &o) < 0)
 		goto done;
-	if (!o.listen || cli_split_listen(o.listen, addr, sizeof(addr), &cfg.port) < 0) {
+	if (!o.listen ||
+	    mg_collector_conf_split_listen(o.listen, addr, sizeof(addr), &cfg.port) < 0) {
 		cli_error(MG_TR("--listen ADDR:PORT (または設定ファイルの listen) が必要です",
 		                "--listen ADDR:PORT (or listen in the config file) is required"));
 		goto done;
@@ -177,12 +179,12 @@ static int cmd_serve(int argc, char **argv)
 	cfg.cert_pem = cert;
 	cfg.trust_pem = mg_ca_pem(ca);
 	cfg.threads = (unsigned)c->threads;
-	cfg.offload = mg_api_offload;
+	cfg.offload = mg_router_offload;
 	cfg.work_threads = (unsigned)c->work_threads;
 	cfg.max_connections = (unsigned)c->max_connections;
 	cfg.per_ip = (unsigned)c->per_ip_connections;
 	cfg.timeout_s = (unsigned)c->connection_timeout;
-	cfg.handler = mg_api_handle;
+	cfg.handler = mg_router_handle;
 	cfg.handler_ctx = &api;
 	/* Publishes version 1 now when there is none, then keeps the policy current. */
 	struct mg_policy_refresher_config prc = {.store = s,

@@ -237,27 +237,6 @@ int cli_open_store(const struct cli_opts *o, struct mg_store **s)
 	return r;
 }
 
-int cli_split_listen(const char *s, char *addr, size_t size, uint16_t *port)
-{
-	const char *colon = strrchr(s, ':');
-	const char *a = s;
-	size_t alen;
-	uint64_t p;
-	if (!colon || mg_parse_u64(colon + 1, 0, 65535, &p) < 0)
-		return -EINVAL;
-	alen = (size_t)(colon - s);
-	if (alen >= 2 && s[0] == '[' && s[alen - 1] == ']') {
-		a++;
-		alen -= 2;
-	}
-	if (alen == 0 || alen >= size)
-		return -EINVAL;
-	memcpy(addr, a, alen);
-	addr[alen] = '\0';
-	*port = (uint16_t)p;
-	return 0;
-}
-
 int cli_parse_duration(const char *s, int64_t *us)
 {
 	uint64_t v;

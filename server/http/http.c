@@ -110,6 +110,20 @@ int mg_http_error(struct mg_http_response *resp, unsigned status, const char *ms
 	return body ? 0 : -ENOMEM;
 }
 
+int mg_http_json(struct mg_http_response *resp, unsigned status, json_t *o)
+{
+	if (!o)
+		return -ENOMEM;
+	char *body = json_dumps(o, JSON_COMPACT);
+	json_decref(o);
+	if (!body)
+		return -ENOMEM;
+	free(resp->body);
+	resp->body = body;
+	resp->status = status;
+	return 0;
+}
+
 const char *mg_http_arg(const struct mg_http_request *req, const char *key)
 {
 	for (size_t i = 0; i < req->n_args; i++)

@@ -11,6 +11,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <jansson.h>
+
 #define MG_HTTP_MAX_BODY    (1024u * 1024u)
 #define MG_HTTP_MAX_ARGS    32u /* query arguments per request; more: 400 */
 #define MG_HTTP_MAX_HEADERS 4u  /* extra response headers */
@@ -93,6 +95,9 @@ uint16_t mg_http_port(const struct mg_http_server *srv);
 /* Stops the threads, closes every connection; NULL accepted. */
 void mg_http_stop(struct mg_http_server **srv);
 
+/* resp = status with the compact JSON of o (consumed; NULL: -ENOMEM): the answer of every
+ * endpoint. 0 or -ENOMEM. */
+int mg_http_json(struct mg_http_response *resp, unsigned status, json_t *o);
 /* resp = status with {"error": msg}. 0 or -ENOMEM. */
 int mg_http_error(struct mg_http_response *resp, unsigned status, const char *msg);
 

@@ -6,8 +6,6 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "api_body.h"
-
 void mg_body_err(char *err, size_t errlen, const char *fmt, ...)
 {
 	va_list ap;
@@ -50,8 +48,8 @@ json_t *mg_body_object(const char *buf, size_t len, bool empty_ok, const char *c
 {
 	json_error_t je;
 	json_t *root;
-	if (len > MG_API_MAX_BODY) {
-		mg_body_err(err, errlen, "body larger than %u bytes", MG_API_MAX_BODY);
+	if (len > MG_BODY_MAX) {
+		mg_body_err(err, errlen, "body larger than %u bytes", MG_BODY_MAX);
 		return NULL;
 	}
 	if (len == 0 && empty_ok)

@@ -1,7 +1,7 @@
 /*
  * Strict JSON request bodies, shared by the body parsers (api_body.c, api_admin_body.c,
  * api_admin_body_rules.c): pure, no I/O. Untrusted input: the size is capped at
- * MG_API_MAX_BODY, duplicate keys, unknown keys and invalid UTF-8 are errors, and no error
+ * MG_BODY_MAX, duplicate keys, unknown keys and invalid UTF-8 are errors, and no error
  * quotes the input (only positions, field names and printable ASCII keys). err is always
  * NUL-terminated when errlen > 0.
  */
@@ -13,12 +13,14 @@
 
 #include <jansson.h>
 
+#define MG_BODY_MAX (1024u * 1024u) /* bytes of one request body */
+
 /* printf into err (nothing when err is NULL or errlen is 0). */
 void mg_body_err(char *err, size_t errlen, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
 /*
- * One JSON object of at most MG_API_MAX_BODY bytes, no duplicate keys (jansson rejects invalid
+ * One JSON object of at most MG_BODY_MAX bytes, no duplicate keys (jansson rejects invalid
  * UTF-8 and \u0000), whose keys are all in names (NULL-terminated). An empty body is {} when
  * empty_ok. The object (owned by the caller), or NULL with err set.
  */

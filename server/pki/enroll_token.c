@@ -4,19 +4,17 @@
 #include <errno.h>
 #include <string.h>
 
-#include "admin_auth.h"
-#include "api_body.h"
+#include "token.h"
 
-_Static_assert(MG_ENROLL_TOKEN_SIZE == MG_ADMIN_TOKEN_SIZE, "same token format as sessions");
+_Static_assert(MG_ENROLL_TOKEN_SIZE == MG_TOKEN_SIZE, "a bearer token of token.h");
 
 int mg_enroll_token_new(char token[MG_ENROLL_TOKEN_SIZE], char sha256_hex[65])
 {
 	char t[MG_ENROLL_TOKEN_SIZE];
 	int r;
-	/* Session tokens have exactly this format: 32 random bytes, base64url, no padding. */
-	r = mg_admin_token_new(t);
+	r = mg_token_new(t);
 	if (r == 0)
-		r = mg_api_sha256_hex(t, MG_ENROLL_TOKEN_SIZE - 1, sha256_hex);
+		r = mg_token_hash(t, sha256_hex);
 	if (r == 0)
 		memcpy(token, t, sizeof(t));
 	explicit_bzero(t, sizeof(t));

@@ -35,6 +35,7 @@
 #include <openssl/x509.h>
 
 #include "api_body.h"
+#include "digest.h"
 #include "mg/event.h"
 
 const char *g_bin;
@@ -418,7 +419,7 @@ json_t *wire_event(const char *host, const char *boot, uint64_t seq, uint64_t pi
 	mg_event_agent(ev)->version = strdup("0.1.0");
 	mg_event_agent(ev)->pid = pid;
 	assert_int_equal(mg_event_to_json(ev, &canon, &len), 0);
-	assert_int_equal(mg_api_sha256_hex(canon, len, hash), 0);
+	assert_int_equal(mg_sha256_hex(canon, len, hash), 0);
 	o = json_loads(canon, 0, NULL);
 	assert_non_null(o);
 	json_object_set_new(o, "prev_hash", json_string(prev));

@@ -30,6 +30,8 @@
 #include <openssl/x509v3.h>
 
 #include "api.h"
+#include "digest.h"
+#include "router.h"
 #include "api_harness.h"
 #include "api_body.h"
 #include "ca.h"
@@ -82,7 +84,7 @@ static void test_enroll(void **state)
 	{
 		char hex[65];
 		const char *t = "expired-token-for-the-test";
-		assert_int_equal(mg_api_sha256_hex(t, strlen(t), hex), 0);
+		assert_int_equal(mg_sha256_hex(t, strlen(t), hex), 0);
 		assert_int_equal(mg_store_token_add(s, NULL, hex, 1000000, 1, 1), 0);
 		mg_store_close(&s);
 		assert_int_equal(post_json("/v1/enroll", enroll_body(t, csr, "h3"), false, &a),
@@ -376,7 +378,7 @@ static void test_kill9_retry(void **state)
 	assert_int_equal(event_count(g_host_id), 5);
 }
 
-/* mg_api_handle() in process, on a second store handle: overload and a full disk. */
+/* mg_router_handle() in process, on a second store handle: overload and a full disk. */
 static void test_overload_and_disk_full(void **state)
 {
 	struct mg_api api = {.cert_days = 1};
@@ -398,7 +400,7 @@ static void test_overload_and_disk_full(void **state)
 	snprintf(req.serial, sizeof(req.serial), "%s", h.cert_serial);
 
 	api.max_inflight = 0; /* every ingest is one too many */
-	assert_int_equal(mg_api_handle(&api, &req, &resp), 0);
+	assert_int_equal(mg_router_handle(&api, &req, &resp), 0);
 	assert_int_equal(resp.status, 503);
 	assert_int_equal(resp.retry_after, 1);
 	free(resp.body);
@@ -408,7 +410,7 @@ static void test_overload_and_disk_full(void **state)
 	if (strcmp(mg_store_backend(api.store), "sqlite") == 0) {
 		api.max_inflight = 4;
 		assert_int_equal(mg_store_set_reserve(api.store, UINT64_MAX), 0);
-		assert_int_equal(mg_api_handle(&api, &req, &resp), 0);
+		assert_int_equal(mg_router_handle(&api, &req, &resp), 0);
 		assert_int_equal(resp.status, 507);
 		assert_null(strstr(resp.body, "acked_through"));
 		free(resp.body);

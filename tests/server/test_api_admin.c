@@ -20,6 +20,7 @@
 
 #include "admin_auth.h"
 #include "api.h"
+#include "router.h"
 #include "api_harness.h"
 #include "api_body.h"
 #include "mg/time.h"
@@ -336,16 +337,16 @@ static void test_auth(void **state)
 
 	/* sliding expiry: a session about to expire is moved to now + 30 min by a call */
 	s = store();
-	assert_int_equal(mg_admin_token_new(t), 0);
-	assert_int_equal(mg_admin_token_hash(t, h), 0);
+	assert_int_equal(mg_token_new(t), 0);
+	assert_int_equal(mg_token_hash(t, h), 0);
 	assert_int_equal(mg_store_session_add(s, h, g_admin_id, now, now + 60 * 1000000LL), 0);
 	assert_int_equal(call("GET", "/v1/admin/me", t, NULL, NULL), 200);
 	assert_int_equal(mg_store_session_get(s, h, mg_now_us(), &adm, &exp), 0);
 	assert_true(exp > now + 29LL * 60 * 1000000);
 
 	/* an expired session: 401 */
-	assert_int_equal(mg_admin_token_new(t), 0);
-	assert_int_equal(mg_admin_token_hash(t, h), 0);
+	assert_int_equal(mg_token_new(t), 0);
+	assert_int_equal(mg_token_hash(t, h), 0);
 	assert_int_equal(mg_store_session_add(s, h, g_admin_id, 1000000, 2000000), 0);
 	assert_int_equal(call("GET", "/v1/admin/me", t, NULL, &a), 401);
 	assert_error(a, "expired");
@@ -643,7 +644,7 @@ static void test_tokens_and_hosts(void **state)
 	{
 		char hex[65];
 		struct mg_store *s = store();
-		assert_int_equal(mg_api_sha256_hex(tok, strlen(tok), hex), 0);
+		assert_int_equal(mg_sha256_hex(tok, strlen(tok), hex), 0);
 		/* a hash the store knows is a duplicate */
 		assert_int_equal(mg_store_token_add(s, NULL, hex, now + 1000000, 1, now), -EEXIST);
 		mg_store_close(&s);
@@ -894,7 +895,7 @@ static void test_logout_and_audit(void **state)
 	assert_int_equal(call("GET", "/v1/admin/audit?limit=0", g_tok, NULL, NULL), 400);
 }
 
-/* mg_api_handle() in process: more concurrent password checks than allowed get 503. */
+/* mg_router_handle() in process: more concurrent password checks than allowed get 503. */
 static void test_login_limit(void **state)
 {
 	struct mg_api api = {.session_ttl_us = 60000000, .argon2 = &mg_argon2_test};
@@ -906,7 +907,7 @@ static void test_login_limit(void **state)
 	api.store = store();
 	api.max_logins = 1;
 	atomic_store(&api.logins, 1); /* one check already running */
-	assert_int_equal(mg_api_handle(&api, &req, &resp), 0);
+	assert_int_equal(mg_router_handle(&api, &req, &resp), 0);
 	assert_int_equal(resp.status, 503);
 	assert_int_equal(resp.retry_after, 1);
 	free(resp.body);
@@ -914,7 +915,7 @@ static void test_login_limit(void **state)
 	assert_int_equal(atomic_load(&api.logins), 1);
 	/* with the slot free, the same request logs in (and gives the slot back) */
 	atomic_store(&api.logins, 0);
-	assert_int_equal(mg_api_handle(&api, &req, &resp), 0);
+	assert_int_equal(mg_router_handle(&api, &req, &resp), 0);
 	assert_int_equal(resp.status, 200);
 	assert_non_null(strstr(resp.body, "\"token\""));
 	assert_int_equal(atomic_load(&api.logins), 0);

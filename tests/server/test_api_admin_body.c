@@ -1,4 +1,4 @@
-/* The admin API's body parsers (server/src/api_admin_body.c) on hand-written bodies. */
+/* The admin API's body parsers (server/admin/api_admin_body.c) on hand-written bodies. */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>

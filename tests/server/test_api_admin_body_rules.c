@@ -1,5 +1,5 @@
 /*
- * The admin API's rule, request and policy body parsers (server/src/api_admin_body_rules.c):
+ * The admin API's rule, request and policy body parsers (server/admin/api_admin_body_rules.c):
  * accepted forms, defaults, and refusals that name the field.
  */
 #include <setjmp.h>

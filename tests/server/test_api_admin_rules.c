@@ -153,7 +153,7 @@ static json_t *check_policy(uint64_t version)
 	memcpy(sig, p->sig, p->sig_len);
 	sig[p->sig_len] = '\0';
 	assert_string_equal(json_string_value(json_object_get(info, "signature")), sig);
-	assert_int_equal(mg_api_sha256_hex(p->json, p->json_len, sha), 0);
+	assert_int_equal(mg_sha256_hex(p->json, p->json_len, sha), 0);
 	assert_string_equal(json_string_value(json_object_get(info, "sha256")), sha);
 
 	assert_int_equal(ed25519_ok(pub, sig, p->json, p->json_len), 1);
@@ -614,7 +614,7 @@ static void ingest(struct mg_store *s, int64_t host, const char *boot, const str
 	struct mg_ingest_result res;
 	for (size_t i = 0; i < n; i++) {
 		js[i] = event_json(&e[i], boot, i + 1);
-		assert_int_equal(mg_api_sha256_hex(js[i], strlen(js[i]), hash[i]), 0);
+		assert_int_equal(mg_sha256_hex(js[i], strlen(js[i]), hash[i]), 0);
 		se[i] = (struct mg_store_event){
 		    .seq = i + 1,
 		    .time_us = T_EV + e[i].dt_s * 1000000,

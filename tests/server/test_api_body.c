@@ -1,4 +1,4 @@
-/* The collector's request-body parsers (server/src/api_body.c) on hand-written bodies. */
+/* The collector's request-body parsers (server/api/api_body.c) on hand-written bodies. */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -13,6 +13,7 @@
 #include <jansson.h>
 
 #include "api_body.h"
+#include "digest.h"
 #include "json_arena.h"
 
 #define BOOT "7d2c0e4a-61b3-4f0e-8c55-3a9e1f04b2d7"
@@ -108,7 +109,7 @@ static void test_events(void **state)
 	struct mg_events_batch *b = NULL;
 	char err[256], hash[65], other[65];
 	(void)state;
-	assert_int_equal(mg_api_sha256_hex(EV1, strlen(EV1), hash), 0);
+	assert_int_equal(mg_sha256_hex(EV1, strlen(EV1), hash), 0);
 	memset(other, 'a', 64);
 	other[64] = '\0';
 
@@ -214,7 +215,7 @@ static char *chained_batch(const char *host, unsigned from, unsigned n)
 		             "\"type\":\"agent.started\"}",
 		             from + i, BOOT, host, from + i, i);
 		assert_true(k > 0 && (size_t)k < sizeof(ev));
-		assert_int_equal(mg_api_sha256_hex(ev, (size_t)k, hash), 0);
+		assert_int_equal(mg_sha256_hex(ev, (size_t)k, hash), 0);
 		len += (size_t)snprintf(body + len, cap - len,
 		                        "%s%.*s,\"hash\":\"%s\",\"prev_hash\":\"%s\"}",
 		                        i ? "," : "", k - 1, ev, hash, prev);

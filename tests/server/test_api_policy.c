@@ -26,6 +26,7 @@
 #include <openssl/evp.h>
 
 #include "api.h"
+#include "router.h"
 #include "api_body.h"
 #include "api_harness.h"
 #include "mg/event.h"
@@ -173,13 +174,13 @@ static void test_no_policy(void **state)
 	assert_int_equal(mg_store_host_add(api.store, "h", "1a2b", 1, &id), 0);
 	req.peer = MG_PEER_VERIFIED;
 	snprintf(req.serial, sizeof(req.serial), "1a2b");
-	assert_int_equal(mg_api_handle(&api, &req, &resp), 0);
+	assert_int_equal(mg_router_handle(&api, &req, &resp), 0);
 	assert_int_equal(resp.status, 404);
 	assert_non_null(strstr(resp.body, "no policy"));
 	free(resp.body);
 	resp = (struct mg_http_response){0};
 	req.if_none_match = "*";
-	assert_int_equal(mg_api_handle(&api, &req, &resp), 0);
+	assert_int_equal(mg_router_handle(&api, &req, &resp), 0);
 	assert_int_equal(resp.status, 404);
 	free(resp.body);
 	resp = (struct mg_http_response){0};
@@ -190,7 +191,7 @@ static void test_no_policy(void **state)
 	                               .body_len = 13,
 	                               .peer = MG_PEER_VERIFIED};
 	snprintf(req.serial, sizeof(req.serial), "1a2b");
-	assert_int_equal(mg_api_handle(&api, &req, &resp), 0);
+	assert_int_equal(mg_router_handle(&api, &req, &resp), 0);
 	assert_int_equal(resp.status, 409);
 	free(resp.body);
 	mg_store_close(&api.store);

@@ -152,7 +152,7 @@ static void ingest(struct mg_store *s, int64_t host, struct mg_event **evs, size
 		ev->seq = from + 1 + i;
 		memcpy(ev->boot_id, BOOT, sizeof(ev->boot_id));
 		assert_int_equal(mg_event_to_json(ev, &json[i], &len), 0);
-		assert_int_equal(mg_api_sha256_hex(json[i], len, hash[i]), 0);
+		assert_int_equal(mg_sha256_hex(json[i], len, hash[i]), 0);
 		rows[i] = (struct mg_store_event){
 		    .seq = ev->seq,
 		    .time_us = ev->time_us,

@@ -1,5 +1,5 @@
 /*
- * When the collector publishes on its own (server/src/policy_refresh.c): on a throwaway SQLite
+ * When the collector publishes on its own (server/policy/policy_refresh.c): on a throwaway SQLite
  * store with controlled clocks, each event (no policy, a rule change, half the validity gone,
  * a rule's expiry reached) publishes exactly one version, and checks in between publish
  * nothing.

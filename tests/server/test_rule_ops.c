@@ -1,5 +1,5 @@
 /*
- * The shared rule service (server/src/rule_ops.c): the one-rule check with the agents' parser,
+ * The shared rule service (server/policy/rule_ops.c): the one-rule check with the agents' parser,
  * the rule generated for a device (round trip: it parses and matches the device), and rule
  * changes that publish a new signed policy version, on a throwaway SQLite store.
  */

@@ -1,5 +1,5 @@
 /*
- * The collector's store (server/src/store.h), against whichever backend the environment names:
+ * The collector's store (server/store/store.h), against whichever backend the environment names:
  *   MG_TEST_STORE_URL=sqlite:DIR          a new SQLite file in DIR per test
  *   MG_TEST_STORE_URL_FILE=STATEFILE      the server of tests/server/pg-test-server.sh; a new
  *                                         database per test

@@ -27,8 +27,9 @@ set_tests_properties(test_api_pg PROPERTIES
   SKIP_RETURN_CODE 77
   TIMEOUT 300)
 
-# The shared rule service (server/src/rule_ops.c) on throwaway SQLite stores.
-mg_add_test(test_rule_ops SOURCES server/test_rule_ops.c LIBS mg_collector_core)
+# The shared rule service (server/policy/rule_ops.c) on throwaway SQLite stores, with the
+# agents' rules engine (mg_rules) to match the rules it generates.
+mg_add_test(test_rule_ops SOURCES server/test_rule_ops.c LIBS mg_collector_core mg_rules)
 mg_add_test(test_api_admin_body_rules SOURCES server/test_api_admin_body_rules.c
   LIBS mg_collector_core)
 
@@ -95,7 +96,7 @@ target_link_options(mynaguard-collector-faults PRIVATE
   "LINKER:--wrap=mg_store_ingest,--wrap=sqlite3_step,--wrap=PQexec")
 mg_target_defaults(mynaguard-collector-faults)
 
-# When the collector publishes on its own (server/src/policy_refresh.c), on SQLite stores.
+# When the collector publishes on its own (server/policy/policy_refresh.c), on SQLite stores.
 mg_add_test(test_policy_refresh SOURCES server/test_policy_refresh.c LIBS mg_collector_core)
 
 add_executable(test_api_policy server/test_api_policy.c server/api_harness.c)

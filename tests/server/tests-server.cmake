@@ -1,4 +1,4 @@
-# The collector's store (server/src/store.h), run twice: on SQLite and on a throwaway
+# The collector's store (server/store/store.h), run twice: on SQLite and on a throwaway
 # PostgreSQL that the fixture starts on 127.0.0.1 (tests/server/pg-test-server.sh).
 # Without PostgreSQL binaries the PostgreSQL run fails under CI and is skipped elsewhere.
 mg_require_pkg(LIBPQ libpq libpq-dev)

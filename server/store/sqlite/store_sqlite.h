@@ -1,7 +1,7 @@
 /*
  * Inside the SQLite backend: connections with their cached prepared statements, the writer
  * thread that group-commits jobs, and the operations split across store_sqlite_*.c. Every SQL
- * statement is listed once, in store_sqlite.c (sq_sql[]).
+ * statement is listed once, in store_sqlite_conn.c (sq_sql[]).
  */
 #ifndef MG_STORE_SQLITE_H
 #define MG_STORE_SQLITE_H
@@ -106,7 +106,13 @@ struct sq_store {
 	size_t nidle, nopen;
 };
 
-/* ---- store_sqlite.c ---- */
+/* ---- store_sqlite_conn.c: one connection, the statement table ---- */
+/* Opens a connection with the durability settings; writer: read-write + create. errmsg is
+ * written on error. */
+int sq_conn_open(const char *path, int writer, struct sq_conn **out, char *errmsg,
+                 size_t errlen);
+/* Closes a connection and its statements; NULL accepted. */
+void sq_conn_free(struct sq_conn **c);
 /* SQLite result code -> negative errno. */
 int sq_err(int rc);
 /* The cached statement id of c, prepared on first use; NULL with *err set on failure. */
@@ -115,10 +121,6 @@ sqlite3_stmt *sq_stmt(struct sq_conn *c, enum sq_stmt_id id, int *err);
 sqlite3_stmt *sq_events_stmt(struct sq_conn *c, unsigned mask, int *err);
 /* Steps a statement expected to change exactly one row: 0, -ENOENT (none), or an error. */
 int sq_step_one(struct sq_conn *c, sqlite3_stmt *st);
-/* A reader query: bind(st, ctx) (optional), then row(st, ctx) for each row until it returns
- * non-zero; returns that value, 0 after the last row, or an error. */
-int sq_read_rows(struct mg_store *s, enum sq_stmt_id id, void (*bind)(sqlite3_stmt *, void *),
-                 int (*row)(sqlite3_stmt *, void *), void *ctx);
 /* Runs a statement without parameters or rows to read. */
 int sq_run(struct sq_conn *c, enum sq_stmt_id id);
 /* Steps st once expecting no row, then resets it. */
@@ -127,6 +129,12 @@ int sq_step_done(sqlite3_stmt *st);
 int sq_bind_text(sqlite3_stmt *st, int i, const char *s);
 /* Copies column i (NULL as "") into dst[size], truncating. */
 void sq_col_copy(sqlite3_stmt *st, int i, char *dst, size_t size);
+
+/* ---- store_sqlite.c: the store (pool, writes, open, close) ---- */
+/* A reader query: bind(st, ctx) (optional), then row(st, ctx) for each row until it returns
+ * non-zero; returns that value, 0 after the last row, or an error. */
+int sq_read_rows(struct mg_store *s, enum sq_stmt_id id, void (*bind)(sqlite3_stmt *, void *),
+                 int (*row)(sqlite3_stmt *, void *), void *ctx);
 /* A reader connection from the pool (bounded wait); give it back with sq_reader_put(). */
 int sq_reader_get(struct sq_store *st, struct sq_conn **out);
 void sq_reader_put(struct sq_store *st, struct sq_conn *c);
@@ -143,8 +151,6 @@ int sq_writer_start(struct sq_conn *c, struct sq_writer **out);
 void sq_writer_stop(struct sq_writer **w);
 /* Queues fn(arg) and waits for the outcome of the transaction it ran in. */
 int sq_writer_run(struct sq_writer *w, sq_job_fn fn, void *arg);
-/* Closes a connection and its statements; NULL accepted. */
-void sq_conn_free(struct sq_conn **c);
 
 /* ---- store_sqlite_{events,hosts,policy,admin}.c: the operations ---- */
 int sq_admin_log(struct mg_store *s, struct mg_store_action *act);

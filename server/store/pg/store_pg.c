@@ -12,18 +12,12 @@
 #include <string.h>
 #include <time.h>
 
+#include "store_row.h"
 #include "store_schema.h"
 
 #define POOL_WAIT_S 30
 #define TX_ATTEMPTS 5
 #define SCHEMA_LOCK "SELECT pg_advisory_xact_lock(7283901)" /* any constant, all collectors */
-#define HOST_COLS                                                                                  \
-	"id, hostname, cert_serial, enrolled_us, last_seen_us, revoked, policy_version,"           \
-	" spool_depth, oldest_unsent_us, agent_version FROM hosts"
-#define ADMIN_COLS "id, name, password_hash, role, disabled, created_us FROM admins"
-#define REQ_COLS                                                                                   \
-	"id, request_id, host_id, username, vendor_id, product_id, serial, name, hash, reason,"    \
-	" created_us, state, decided_us, decided_by, note, rule_id FROM requests"
 
 /* Every SQL statement of the backend except the schema and the event filters. */
 static const char *const pg_sql[PG_NSTMT] = {
@@ -33,8 +27,7 @@ static const char *const pg_sql[PG_NSTMT] = {
                          " detail, event_id) VALUES ($1, $2, $3, $4, $5, $6, $7)",
     [PG_OWN_EVENT_INSERT] = "INSERT INTO events(host_id, time_us, type, username, json,"
                             " received_us) VALUES ($1, $2, $3, $4, $5, $2) RETURNING id",
-    [PG_ACTIONS_LIST] = "SELECT id, time_us, admin, action, target, remote, detail, event_id"
-                        " FROM admin_actions WHERE id > $1 ORDER BY id LIMIT $2",
+    [PG_ACTIONS_LIST] = "SELECT " MG_ROW_ACTION_COLS " WHERE id > $1 ORDER BY id LIMIT $2",
     [PG_TOKEN_ADD] = "INSERT INTO tokens(hash, expires_us, uses_left, created_us)"
                      " VALUES ($1, $2, $3, $4)",
     [PG_TOKEN_USE] = "UPDATE tokens SET uses_left = uses_left - 1"
@@ -42,9 +35,9 @@ static const char *const pg_sql[PG_NSTMT] = {
     [PG_TOKEN_GET] = "SELECT expires_us, uses_left FROM tokens WHERE hash = $1",
     [PG_HOST_ADD] = "INSERT INTO hosts(hostname, cert_serial, enrolled_us) VALUES ($1, $2, $3)"
                     " RETURNING id",
-    [PG_HOST_GET] = "SELECT " HOST_COLS " WHERE id = $1",
-    [PG_HOST_BY_CERT] = "SELECT " HOST_COLS " WHERE cert_serial = $1",
-    [PG_HOST_LIST] = "SELECT " HOST_COLS " ORDER BY id",
+    [PG_HOST_GET] = "SELECT " MG_ROW_HOST_COLS " WHERE id = $1",
+    [PG_HOST_BY_CERT] = "SELECT " MG_ROW_HOST_COLS " WHERE cert_serial = $1",
+    [PG_HOST_LIST] = "SELECT " MG_ROW_HOST_COLS " ORDER BY id",
     [PG_HOST_REVOKE] = "UPDATE hosts SET revoked = true WHERE id = $1",
     [PG_HOST_HEARTBEAT] = "UPDATE hosts SET last_seen_us = GREATEST(last_seen_us, $2),"
                           " spool_depth = $3, oldest_unsent_us = $4, policy_version = $5,"
@@ -81,25 +74,22 @@ static const char *const pg_sql[PG_NSTMT] = {
     [PG_ALERT_INSERT] = "INSERT INTO alerts(host_id, boot_id, seq, kind, time_us, evidence)"
                         " VALUES ($1, $2, $3, $4, $5, $6)",
     [PG_ALERTS_COUNT] = "SELECT count(*) FROM alerts WHERE $1::bigint = 0 OR host_id = $1",
-    [PG_ALERTS_LIST] = "SELECT id, host_id, boot_id, seq, kind, time_us, evidence FROM alerts"
+    [PG_ALERTS_LIST] = "SELECT " MG_ROW_ALERT_COLS
                        " WHERE ($1::bigint = 0 OR host_id = $1) AND id > $2 ORDER BY id LIMIT $3",
-    [PG_DEVICES_LIST] = "SELECT id, vendor_id, product_id, serial, name, hash, first_seen_us,"
-                        " last_seen_us, first_host_id, last_host_id, sightings FROM devices"
+    [PG_DEVICES_LIST] = "SELECT " MG_ROW_DEVICE_COLS
                         " WHERE ($1::bigint = 0 OR id = $1) AND id > $2 ORDER BY id LIMIT $3",
     [PG_RULE_ADD] = "INSERT INTO rules(text, host_id, expires_us, created_us, created_by,"
                     " request_id, comment) VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
     [PG_RULE_DEL] = "DELETE FROM rules WHERE id = $1",
-    [PG_RULES_LIST] = "SELECT id, text, host_id, expires_us, created_us, created_by,"
-                      " request_id, comment FROM rules"
-                      " WHERE ($1::bigint = 0 OR host_id = 0 OR host_id = $1)"
-                      " AND ($2::bigint = 0 OR expires_us = 0 OR expires_us > $2) ORDER BY id",
+    [PG_RULES_LIST] =
+        "SELECT " MG_ROW_RULE_COLS " WHERE ($1::bigint = 0 OR host_id = 0 OR host_id = $1)"
+        " AND ($2::bigint = 0 OR expires_us = 0 OR expires_us > $2) ORDER BY id",
     [PG_POLICY_LOCK] = "LOCK TABLE policies IN EXCLUSIVE MODE",
     [PG_POLICY_ADD] = "INSERT INTO policies(version, rules_revision, created_us, json, sig)"
                       " SELECT $1::bigint, $2::bigint, $3::bigint, $4::text, $5::bytea"
                       " WHERE $1::bigint > (SELECT coalesce(max(version), 0) FROM policies)",
     [PG_POLICY_LATEST] = "SELECT coalesce(max(version), 0) FROM policies",
-    [PG_POLICY_GET] = "SELECT version, rules_revision, created_us, json, sig FROM policies"
-                      " WHERE version = CASE WHEN $1::bigint = 0"
+    [PG_POLICY_GET] = "SELECT " MG_ROW_POLICY_COLS " WHERE version = CASE WHEN $1::bigint = 0"
                       " THEN (SELECT max(version) FROM policies) ELSE $1::bigint END",
     [PG_REQ_ADD] = "INSERT INTO requests(host_id, request_id, username, vendor_id, product_id,"
                    " serial, name, hash, reason, created_us)"
@@ -107,16 +97,16 @@ static const char *const pg_sql[PG_NSTMT] = {
                    " ON CONFLICT (host_id, request_id) DO NOTHING RETURNING id",
     [PG_REQ_FIND] = "SELECT id, username, vendor_id, product_id, serial, name, hash, reason"
                     " FROM requests WHERE host_id = $1 AND request_id = $2",
-    [PG_REQ_LIST] = "SELECT " REQ_COLS " WHERE ($1::bigint = 0 OR id = $1)"
+    [PG_REQ_LIST] = "SELECT " MG_ROW_REQUEST_COLS " WHERE ($1::bigint = 0 OR id = $1)"
                     " AND ($2::int < 0 OR state = $2) AND id > $3 ORDER BY id LIMIT $4",
     [PG_REQ_DECIDE] = "UPDATE requests SET state = $2, decided_us = $3, decided_by = $4,"
                       " note = $5, rule_id = $6 WHERE id = $1 AND state = 0",
     [PG_REQ_STATE] = "SELECT state FROM requests WHERE id = $1",
     [PG_ADMIN_ADD] = "INSERT INTO admins(name, password_hash, role, created_us)"
                      " VALUES ($1, $2, $3, $4) RETURNING id",
-    [PG_ADMIN_GET_NAME] = "SELECT " ADMIN_COLS " WHERE name = $1",
-    [PG_ADMIN_GET_ID] = "SELECT " ADMIN_COLS " WHERE id = $1",
-    [PG_ADMIN_LIST] = "SELECT " ADMIN_COLS " ORDER BY id",
+    [PG_ADMIN_GET_NAME] = "SELECT " MG_ROW_ADMIN_COLS " WHERE name = $1",
+    [PG_ADMIN_GET_ID] = "SELECT " MG_ROW_ADMIN_COLS " WHERE id = $1",
+    [PG_ADMIN_LIST] = "SELECT " MG_ROW_ADMIN_COLS " ORDER BY id",
     [PG_ADMIN_SET_PW] = "UPDATE admins SET password_hash = $2 WHERE id = $1",
     [PG_ADMIN_SET_ROLE] = "UPDATE admins SET role = $2 WHERE id = $1",
     [PG_ADMIN_SET_DISABLED] = "UPDATE admins SET disabled = $2::int <> 0 WHERE id = $1",
@@ -124,9 +114,7 @@ static const char *const pg_sql[PG_NSTMT] = {
     [PG_SESSION_ADD] = "INSERT INTO sessions(token_hash, admin_id, created_us, expires_us)"
                        " SELECT $1::text, $2::bigint, $3::bigint, $4::bigint"
                        " WHERE EXISTS (SELECT 1 FROM admins WHERE id = $2::bigint)",
-    [PG_SESSION_GET] = "SELECT a.id, a.name, a.password_hash, a.role, a.disabled,"
-                       " a.created_us, s.expires_us FROM sessions s"
-                       " JOIN admins a ON a.id = s.admin_id WHERE s.token_hash = $1",
+    [PG_SESSION_GET] = "SELECT " MG_ROW_SESSION_COLS " WHERE s.token_hash = $1",
     [PG_SESSION_EXTEND] = "UPDATE sessions SET expires_us = $2 WHERE token_hash = $1",
     [PG_SESSION_DEL] = "DELETE FROM sessions WHERE token_hash = $1",
     [PG_SESSION_PURGE] = "DELETE FROM sessions WHERE expires_us <= $1",
@@ -208,6 +196,38 @@ void pg_copy(const PGresult *res, int row, int col, char *dst, size_t size)
 {
 	snprintf(dst, size, "%s", pg_text(res, row, col));
 }
+
+static int64_t row_i64(const struct mg_row *r, int col)
+{
+	return pg_int(r->res, r->i, col);
+}
+
+static const char *row_text(const struct mg_row *r, int col, size_t *len)
+{
+	bool null = PQgetisnull(r->res, r->i, col);
+	if (len)
+		*len = null ? 0 : (size_t)PQgetlength(r->res, r->i, col);
+	return null ? NULL : PQgetvalue(r->res, r->i, col);
+}
+
+static int row_blob(const struct mg_row *r, int col, uint8_t **out, size_t *len)
+{
+	size_t n = 0;
+	unsigned char *b =
+	    PQunescapeBytea((const unsigned char *)PQgetvalue(r->res, r->i, col), &n);
+	uint8_t *p = b ? malloc(n ? n : 1) : NULL;
+	if (!p) {
+		PQfreemem(b);
+		return -ENOMEM;
+	}
+	memcpy(p, b, n);
+	PQfreemem(b);
+	*out = p;
+	*len = n;
+	return 0;
+}
+
+const struct mg_row_ops pg_row_ops = {row_i64, row_text, row_blob};
 
 const char *pg_sql_text(enum pg_stmt_id id)
 {
@@ -451,8 +471,9 @@ static int query_fn(struct pg_conn *c, void *arg)
 	PGresult *res = pg_exec(c, q->id, &q->p, &r);
 	if (!res)
 		return r;
-	for (int i = 0; i < PQntuples(res) && r == 0; i++)
-		r = q->row(res, i, q->ctx);
+	struct mg_row rw = {&pg_row_ops, res, 0};
+	for (rw.i = 0; rw.i < PQntuples(res) && r == 0; rw.i++)
+		r = q->row(&rw, q->ctx);
 	PQclear(res);
 	return r;
 }

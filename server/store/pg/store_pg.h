@@ -13,6 +13,7 @@
 #include <stdbool.h>
 
 #include "store_int.h"
+#include "store_row.h"
 
 enum pg_stmt_id {
 	PG_META_GET,
@@ -144,19 +145,13 @@ int pg_insert_returning(struct pg_conn *c, enum pg_stmt_id id, const struct pg_p
 struct pg_query {
 	enum pg_stmt_id id;
 	struct pg_params p;
-	int (*row)(const PGresult *res, int i, void *ctx);
+	int (*row)(const struct mg_row *r, void *ctx); /* a row handler of store_row.h */
 	void *ctx;
 };
 /* Runs q on a pooled connection: the value row() stopped with, 0, or an error. */
 int pg_query(struct mg_store *s, struct pg_query *q);
-/* What the row functions of pg_query() carry: the caller's callback (cast back where it is
- * called), its context, a result buffer and a number. */
-struct pg_cb {
-	void (*cb)(void);
-	void *ctx;
-	void *buf;
-	int64_t i64;
-};
+/* Columns of a result's row for the row layer (res: the PGresult, i: the row). */
+extern const struct mg_row_ops pg_row_ops;
 /* Records an admin action (both rows) inside the caller's transaction. */
 int pg_log_action(struct pg_conn *c, struct mg_store_action *act, int64_t new_id);
 

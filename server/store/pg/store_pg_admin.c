@@ -19,28 +19,11 @@ int pgs_admin_log(struct mg_store *s, struct mg_store_action *act)
 	return pg_tx((struct pg_store *)s, log_fn, act);
 }
 
-static int actions_row(const PGresult *res, int i, void *arg)
-{
-	struct pg_cb *k = arg;
-	int (*cb)(void *, const struct mg_store_admin_action *) =
-	    (int (*)(void *, const struct mg_store_admin_action *))k->cb;
-	struct mg_store_admin_action a = {0};
-	a.id = pg_int(res, i, 0);
-	a.time_us = pg_int(res, i, 1);
-	pg_copy(res, i, 2, a.admin, sizeof(a.admin));
-	pg_copy(res, i, 3, a.action, sizeof(a.action));
-	pg_copy(res, i, 4, a.target, sizeof(a.target));
-	pg_copy(res, i, 5, a.remote, sizeof(a.remote));
-	a.detail = PQgetisnull(res, i, 6) ? NULL : PQgetvalue(res, i, 6);
-	a.event_id = pg_int(res, i, 7);
-	return cb(k->ctx, &a);
-}
-
 int pgs_admin_actions_foreach(struct mg_store *s, int64_t after_id, uint32_t limit,
                               int (*cb)(void *, const struct mg_store_admin_action *), void *ctx)
 {
-	struct pg_cb k = {(void (*)(void))cb, ctx, NULL, 0};
-	struct pg_query q = {.id = PG_ACTIONS_LIST, .row = actions_row, .ctx = &k};
+	struct mg_row_sink k = {(void (*)(void))cb, ctx, NULL, 0};
+	struct pg_query q = {.id = PG_ACTIONS_LIST, .row = mg_row_action_each, .ctx = &k};
 	pg_p_int(&q.p, after_id);
 	pg_p_int(&q.p, limit);
 	int r = pg_query(s, &q);
@@ -83,34 +66,12 @@ int pgs_admin_add(struct mg_store *s, struct mg_store_action *act, const char *n
 	return r;
 }
 
-static void admin_row(const PGresult *res, int i, struct mg_store_admin *a)
-{
-	memset(a, 0, sizeof(*a));
-	a->id = pg_int(res, i, 0);
-	pg_copy(res, i, 1, a->name, sizeof(a->name));
-	pg_copy(res, i, 2, a->password_hash, sizeof(a->password_hash));
-	enum mg_admin_role rl = MG_ROLE_AUDITOR; /* least privilege if the row is odd */
-	mg_admin_role_from_name(pg_text(res, i, 3), &rl);
-	a->role = rl;
-	a->disabled = pg_int(res, i, 4) != 0;
-	a->created_us = pg_int(res, i, 5);
-}
-
-static int admin_get_row(const PGresult *res, int i, void *arg)
-{
-	struct pg_cb *k = arg;
-	admin_row(res, i, k->buf);
-	if (PQnfields(res) > 6)
-		k->i64 = pg_int(res, i, 6); /* session expiry */
-	return 1;
-}
-
 int pgs_admin_get(struct mg_store *s, const char *name, int64_t id, struct mg_store_admin *out)
 {
 	struct mg_store_admin a;
-	struct pg_cb k = {NULL, NULL, &a, 0};
+	struct mg_row_sink k = {NULL, NULL, &a, 0};
 	struct pg_query q = {
-	    .id = name ? PG_ADMIN_GET_NAME : PG_ADMIN_GET_ID, .row = admin_get_row, .ctx = &k};
+	    .id = name ? PG_ADMIN_GET_NAME : PG_ADMIN_GET_ID, .row = mg_row_admin_get, .ctx = &k};
 	if (name)
 		pg_p_text(&q.p, name, false);
 	else
@@ -124,21 +85,11 @@ int pgs_admin_get(struct mg_store *s, const char *name, int64_t id, struct mg_st
 	return 0;
 }
 
-static int admin_list_row(const PGresult *res, int i, void *arg)
-{
-	struct pg_cb *k = arg;
-	int (*cb)(void *, const struct mg_store_admin *) =
-	    (int (*)(void *, const struct mg_store_admin *))k->cb;
-	struct mg_store_admin a;
-	admin_row(res, i, &a);
-	return cb(k->ctx, &a);
-}
-
 int pgs_admins_foreach(struct mg_store *s, int (*cb)(void *, const struct mg_store_admin *),
                        void *ctx)
 {
-	struct pg_cb k = {(void (*)(void))cb, ctx, NULL, 0};
-	struct pg_query q = {.id = PG_ADMIN_LIST, .row = admin_list_row, .ctx = &k};
+	struct mg_row_sink k = {(void (*)(void))cb, ctx, NULL, 0};
+	struct pg_query q = {.id = PG_ADMIN_LIST, .row = mg_row_admin_each, .ctx = &k};
 	int r = pg_query(s, &q);
 	return r > 0 ? 0 : r;
 }
@@ -208,8 +159,8 @@ int pgs_session_add(struct mg_store *s, const char *hash, int64_t admin_id, int6
 int pgs_session_get(struct mg_store *s, const char *hash, struct mg_store_admin *admin,
                     int64_t *expires_us)
 {
-	struct pg_cb k = {NULL, NULL, admin, 0};
-	struct pg_query q = {.id = PG_SESSION_GET, .row = admin_get_row, .ctx = &k};
+	struct mg_row_sink k = {NULL, NULL, admin, 0};
+	struct pg_query q = {.id = PG_SESSION_GET, .row = mg_row_session_get, .ctx = &k};
 	pg_p_text(&q.p, hash, false);
 	int r = pg_query(s, &q);
 	if (r == 0)

@@ -576,10 +576,7 @@ int pgs_events_count(struct mg_store *s, const struct mg_store_event_filter *f, 
 }
 
 struct alerts_ctx {
-	int64_t host_id, after_id;
-	uint32_t limit;
-	int (*cb)(void *, const struct mg_store_alert *);
-	void *ctx;
+	int64_t host_id;
 	uint64_t count;
 };
 
@@ -606,83 +603,29 @@ int pgs_alerts_count(struct mg_store *s, int64_t host_id, uint64_t *out)
 	return r;
 }
 
-static int alerts_list_fn(struct pg_conn *c, void *arg)
-{
-	struct alerts_ctx *q = arg;
-	struct pg_params p = {0};
-	pg_p_int(&p, q->host_id);
-	pg_p_int(&p, q->after_id);
-	pg_p_int(&p, q->limit);
-	int r = 0;
-	PGresult *res = pg_exec(c, PG_ALERTS_LIST, &p, &r);
-	if (!res)
-		return r;
-	for (int row = 0; row < PQntuples(res) && r == 0; row++) {
-		struct mg_store_alert a = {0};
-		a.id = pg_int(res, row, 0);
-		a.host_id = pg_int(res, row, 1);
-		pg_copy(res, row, 2, a.boot_id, sizeof(a.boot_id));
-		a.seq = (uint64_t)pg_int(res, row, 3);
-		pg_copy(res, row, 4, a.kind, sizeof(a.kind));
-		a.time_us = pg_int(res, row, 5);
-		a.evidence = PQgetisnull(res, row, 6) ? NULL : PQgetvalue(res, row, 6);
-		r = q->cb(q->ctx, &a);
-	}
-	PQclear(res);
-	return r > 0 ? 0 : r;
-}
-
 int pgs_alerts_foreach(struct mg_store *s, int64_t host_id, int64_t after_id, uint32_t limit,
                        int (*cb)(void *, const struct mg_store_alert *), void *ctx)
 {
-	struct alerts_ctx q = {host_id, after_id, limit, cb, ctx, 0};
-	return pg_read((struct pg_store *)s, alerts_list_fn, &q);
-}
-
-struct devices_ctx {
-	int64_t id, after_id;
-	uint32_t limit;
-	int (*cb)(void *, const struct mg_store_device *);
-	void *ctx;
-};
-
-static int devices_fn(struct pg_conn *c, void *arg)
-{
-	struct devices_ctx *q = arg;
-	struct pg_params p = {0};
-	pg_p_int(&p, q->id);
-	pg_p_int(&p, q->after_id);
-	pg_p_int(&p, q->limit);
-	int r = 0;
-	PGresult *res = pg_exec(c, PG_DEVICES_LIST, &p, &r);
-	if (!res)
-		return r;
-	struct mg_store_device *d = malloc(sizeof(*d));
-	if (!d)
-		r = -ENOMEM;
-	for (int row = 0; d && row < PQntuples(res) && r == 0; row++) {
-		memset(d, 0, sizeof(*d));
-		d->id = pg_int(res, row, 0);
-		pg_copy(res, row, 1, d->dev.vendor_id, sizeof(d->dev.vendor_id));
-		pg_copy(res, row, 2, d->dev.product_id, sizeof(d->dev.product_id));
-		pg_copy(res, row, 3, d->dev.serial, sizeof(d->dev.serial));
-		pg_copy(res, row, 4, d->dev.name, sizeof(d->dev.name));
-		pg_copy(res, row, 5, d->dev.hash, sizeof(d->dev.hash));
-		d->first_seen_us = pg_int(res, row, 6);
-		d->last_seen_us = pg_int(res, row, 7);
-		d->first_host_id = pg_int(res, row, 8);
-		d->last_host_id = pg_int(res, row, 9);
-		d->sightings = (uint64_t)pg_int(res, row, 10);
-		r = q->cb(q->ctx, d);
-	}
-	free(d);
-	PQclear(res);
-	return r;
+	struct mg_row_sink k = {(void (*)(void))cb, ctx, NULL, 0};
+	struct pg_query q = {.id = PG_ALERTS_LIST, .row = mg_row_alert_each, .ctx = &k};
+	pg_p_int(&q.p, host_id);
+	pg_p_int(&q.p, after_id);
+	pg_p_int(&q.p, limit);
+	int r = pg_query(s, &q);
+	return r > 0 ? 0 : r;
 }
 
 int pgs_devices_foreach(struct mg_store *s, int64_t id, int64_t after_id, uint32_t limit,
                         int (*cb)(void *, const struct mg_store_device *), void *ctx)
 {
-	struct devices_ctx q = {id, after_id, limit, cb, ctx};
-	return pg_read((struct pg_store *)s, devices_fn, &q);
+	struct mg_row_sink k = {(void (*)(void))cb, ctx, malloc(sizeof(struct mg_store_device)), 0};
+	if (!k.buf)
+		return -ENOMEM;
+	struct pg_query q = {.id = PG_DEVICES_LIST, .row = mg_row_device_each, .ctx = &k};
+	pg_p_int(&q.p, id);
+	pg_p_int(&q.p, after_id);
+	pg_p_int(&q.p, limit);
+	int r = pg_query(s, &q);
+	free(k.buf);
+	return r;
 }

@@ -91,33 +91,12 @@ int pgs_host_add(struct mg_store *s, const char *hostname, const char *cert_seri
 	return r;
 }
 
-static void host_row(const PGresult *res, int i, struct mg_store_host *h)
-{
-	memset(h, 0, sizeof(*h));
-	h->id = pg_int(res, i, 0);
-	pg_copy(res, i, 1, h->hostname, sizeof(h->hostname));
-	pg_copy(res, i, 2, h->cert_serial, sizeof(h->cert_serial));
-	h->enrolled_us = pg_int(res, i, 3);
-	h->last_seen_us = pg_int(res, i, 4);
-	h->revoked = pg_int(res, i, 5) != 0;
-	h->policy_version = (uint64_t)pg_int(res, i, 6);
-	h->spool_depth = (uint64_t)pg_int(res, i, 7);
-	h->oldest_unsent_us = pg_int(res, i, 8);
-	pg_copy(res, i, 9, h->agent_version, sizeof(h->agent_version));
-}
-
-static int host_get_row(const PGresult *res, int i, void *arg)
-{
-	host_row(res, i, ((struct pg_cb *)arg)->buf);
-	return 1;
-}
-
 int pgs_host_get(struct mg_store *s, int64_t id, const char *cert_serial, struct mg_store_host *out)
 {
 	struct mg_store_host h;
-	struct pg_cb k = {NULL, NULL, &h, 0};
+	struct mg_row_sink k = {NULL, NULL, &h, 0};
 	struct pg_query q = {
-	    .id = cert_serial ? PG_HOST_BY_CERT : PG_HOST_GET, .row = host_get_row, .ctx = &k};
+	    .id = cert_serial ? PG_HOST_BY_CERT : PG_HOST_GET, .row = mg_row_host_get, .ctx = &k};
 	if (cert_serial)
 		pg_p_text(&q.p, cert_serial, false);
 	else
@@ -131,20 +110,10 @@ int pgs_host_get(struct mg_store *s, int64_t id, const char *cert_serial, struct
 	return 0;
 }
 
-static int host_list_row(const PGresult *res, int i, void *arg)
-{
-	struct pg_cb *k = arg;
-	int (*cb)(void *, const struct mg_store_host *) =
-	    (int (*)(void *, const struct mg_store_host *))k->cb;
-	struct mg_store_host h;
-	host_row(res, i, &h);
-	return cb(k->ctx, &h);
-}
-
 int pgs_host_foreach(struct mg_store *s, int (*cb)(void *, const struct mg_store_host *), void *ctx)
 {
-	struct pg_cb k = {(void (*)(void))cb, ctx, NULL, 0};
-	struct pg_query q = {.id = PG_HOST_LIST, .row = host_list_row, .ctx = &k};
+	struct mg_row_sink k = {(void (*)(void))cb, ctx, NULL, 0};
+	struct pg_query q = {.id = PG_HOST_LIST, .row = mg_row_host_each, .ctx = &k};
 	int r = pg_query(s, &q);
 	return r > 0 ? 0 : r;
 }

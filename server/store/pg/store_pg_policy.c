@@ -84,31 +84,13 @@ int pgs_rule_remove(struct mg_store *s, struct mg_store_action *act, int64_t id)
 	return pg_tx((struct pg_store *)s, rule_remove_fn, &j);
 }
 
-static int rules_row(const PGresult *res, int i, void *arg)
-{
-	struct pg_cb *k = arg;
-	int (*cb)(void *, const struct mg_store_rule *) =
-	    (int (*)(void *, const struct mg_store_rule *))k->cb;
-	struct mg_store_rule *x = k->buf;
-	memset(x, 0, sizeof(*x));
-	x->id = pg_int(res, i, 0);
-	pg_copy(res, i, 1, x->text, sizeof(x->text));
-	x->host_id = pg_int(res, i, 2);
-	x->expires_us = pg_int(res, i, 3);
-	x->created_us = pg_int(res, i, 4);
-	pg_copy(res, i, 5, x->created_by, sizeof(x->created_by));
-	x->request_id = pg_int(res, i, 6);
-	pg_copy(res, i, 7, x->comment, sizeof(x->comment));
-	return cb(k->ctx, x);
-}
-
 int pgs_rules_foreach(struct mg_store *s, int64_t host_id, int64_t now_us,
                       int (*cb)(void *, const struct mg_store_rule *), void *ctx)
 {
-	struct pg_cb k = {(void (*)(void))cb, ctx, malloc(sizeof(struct mg_store_rule)), 0};
+	struct mg_row_sink k = {(void (*)(void))cb, ctx, malloc(sizeof(struct mg_store_rule)), 0};
 	if (!k.buf)
 		return -ENOMEM;
-	struct pg_query q = {.id = PG_RULES_LIST, .row = rules_row, .ctx = &k};
+	struct pg_query q = {.id = PG_RULES_LIST, .row = mg_row_rule_each, .ctx = &k};
 	pg_p_int(&q.p, host_id);
 	pg_p_int(&q.p, now_us);
 	int r = pg_query(s, &q);
@@ -116,16 +98,10 @@ int pgs_rules_foreach(struct mg_store *s, int64_t host_id, int64_t now_us,
 	return r > 0 ? 0 : r;
 }
 
-static int int_row(const PGresult *res, int i, void *arg)
-{
-	((struct pg_cb *)arg)->i64 = pg_int(res, i, 0);
-	return 1;
-}
-
 int pgs_rules_revision(struct mg_store *s, uint64_t *out)
 {
-	struct pg_cb k = {0};
-	struct pg_query q = {.id = PG_META_GET, .row = int_row, .ctx = &k};
+	struct mg_row_sink k = {0};
+	struct pg_query q = {.id = PG_META_GET, .row = mg_row_i64_get, .ctx = &k};
 	pg_p_text(&q.p, "rules_revision", false);
 	int r = pg_query(s, &q);
 	if (r < 0)
@@ -174,8 +150,8 @@ int pgs_policy_add(struct mg_store *s, struct mg_store_action *act, uint64_t ver
 
 int pgs_policy_latest(struct mg_store *s, uint64_t *version)
 {
-	struct pg_cb k = {0};
-	struct pg_query q = {.id = PG_POLICY_LATEST, .row = int_row, .ctx = &k};
+	struct mg_row_sink k = {0};
+	struct pg_query q = {.id = PG_POLICY_LATEST, .row = mg_row_i64_get, .ctx = &k};
 	int r = pg_query(s, &q);
 	if (r < 0)
 		return r;
@@ -183,44 +159,10 @@ int pgs_policy_latest(struct mg_store *s, uint64_t *version)
 	return 0;
 }
 
-static int policy_row(const PGresult *res, int i, void *arg)
-{
-	struct pg_cb *k = arg;
-	struct mg_store_policy *p = calloc(1, sizeof(*p));
-	if (!p)
-		return -ENOMEM;
-	p->version = (uint64_t)pg_int(res, i, 0);
-	p->rules_revision = (uint64_t)pg_int(res, i, 1);
-	p->created_us = pg_int(res, i, 2);
-	p->json_len = (size_t)PQgetlength(res, i, 3);
-	p->json = malloc(p->json_len + 1);
-	size_t sig_len = 0;
-	unsigned char *sig =
-	    PQunescapeBytea((const unsigned char *)PQgetvalue(res, i, 4), &sig_len);
-	if (!p->json || !sig) {
-		PQfreemem(sig);
-		mg_store_policy_free(&p);
-		return -ENOMEM;
-	}
-	memcpy(p->json, PQgetvalue(res, i, 3), p->json_len);
-	p->json[p->json_len] = '\0';
-	p->sig = malloc(sig_len ? sig_len : 1);
-	if (!p->sig) {
-		PQfreemem(sig);
-		mg_store_policy_free(&p);
-		return -ENOMEM;
-	}
-	memcpy(p->sig, sig, sig_len);
-	p->sig_len = sig_len;
-	PQfreemem(sig);
-	k->buf = p;
-	return 1;
-}
-
 int pgs_policy_get(struct mg_store *s, uint64_t version, struct mg_store_policy **out)
 {
-	struct pg_cb k = {0};
-	struct pg_query q = {.id = PG_POLICY_GET, .row = policy_row, .ctx = &k};
+	struct mg_row_sink k = {0};
+	struct pg_query q = {.id = PG_POLICY_GET, .row = mg_row_policy_get, .ctx = &k};
 	pg_p_int(&q.p, (int64_t)version);
 	int r = pg_query(s, &q);
 	if (r < 0)
@@ -289,40 +231,15 @@ int pgs_request_add(struct mg_store *s, const struct mg_store_request *r, int64_
 	return rc;
 }
 
-static int requests_row(const PGresult *res, int i, void *arg)
-{
-	struct pg_cb *k = arg;
-	int (*cb)(void *, const struct mg_store_request *) =
-	    (int (*)(void *, const struct mg_store_request *))k->cb;
-	struct mg_store_request *x = k->buf;
-	memset(x, 0, sizeof(*x));
-	x->id = pg_int(res, i, 0);
-	pg_copy(res, i, 1, x->request_id, sizeof(x->request_id));
-	x->host_id = pg_int(res, i, 2);
-	pg_copy(res, i, 3, x->user, sizeof(x->user));
-	pg_copy(res, i, 4, x->dev.vendor_id, sizeof(x->dev.vendor_id));
-	pg_copy(res, i, 5, x->dev.product_id, sizeof(x->dev.product_id));
-	pg_copy(res, i, 6, x->dev.serial, sizeof(x->dev.serial));
-	pg_copy(res, i, 7, x->dev.name, sizeof(x->dev.name));
-	pg_copy(res, i, 8, x->dev.hash, sizeof(x->dev.hash));
-	pg_copy(res, i, 9, x->reason, sizeof(x->reason));
-	x->created_us = pg_int(res, i, 10);
-	x->state = (enum mg_request_state)pg_int(res, i, 11);
-	x->decided_us = pg_int(res, i, 12);
-	pg_copy(res, i, 13, x->decided_by, sizeof(x->decided_by));
-	pg_copy(res, i, 14, x->note, sizeof(x->note));
-	x->rule_id = pg_int(res, i, 15);
-	return cb(k->ctx, x);
-}
-
 int pgs_requests_foreach(struct mg_store *s, int64_t id, int state, int64_t after_id,
                          uint32_t limit, int (*cb)(void *, const struct mg_store_request *),
                          void *ctx)
 {
-	struct pg_cb k = {(void (*)(void))cb, ctx, malloc(sizeof(struct mg_store_request)), 0};
+	struct mg_row_sink k = {(void (*)(void))cb, ctx, malloc(sizeof(struct mg_store_request)),
+	                        0};
 	if (!k.buf)
 		return -ENOMEM;
-	struct pg_query q = {.id = PG_REQ_LIST, .row = requests_row, .ctx = &k};
+	struct pg_query q = {.id = PG_REQ_LIST, .row = mg_row_request_each, .ctx = &k};
 	pg_p_int(&q.p, id);
 	pg_p_int(&q.p, state);
 	pg_p_int(&q.p, after_id);

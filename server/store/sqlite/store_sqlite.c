@@ -17,8 +17,8 @@
 
 #include "store_schema.h"
 
-#define POOL_WAIT_S     30
-#define POOL_MAX        (sizeof(((struct sq_store *)0)->idle) / sizeof(struct sq_conn *))
+#define POOL_WAIT_S 30
+#define POOL_MAX    (sizeof(((struct sq_store *)0)->idle) / sizeof(struct sq_conn *))
 
 static int64_t meta_get(struct sq_conn *c, const char *key, int *err)
 {
@@ -155,7 +155,7 @@ fail:
 /* Steps a statement expected to change exactly one row: 0, -ENOENT (none), or an error. */
 /* Runs a reader query: bind(st, ctx) then row(st, ctx) per row until it returns non-zero. */
 int sq_read_rows(struct mg_store *s, enum sq_stmt_id id, void (*bind)(sqlite3_stmt *, void *),
-                 int (*row)(sqlite3_stmt *, void *), void *ctx)
+                 void *bind_ctx, int (*row)(const struct mg_row *, void *), void *row_ctx)
 {
 	struct sq_store *sst = (struct sq_store *)s;
 	struct sq_conn *c = NULL;
@@ -165,10 +165,11 @@ int sq_read_rows(struct mg_store *s, enum sq_stmt_id id, void (*bind)(sqlite3_st
 	sqlite3_stmt *st = sq_stmt(c, id, &r);
 	if (st) {
 		if (bind)
-			bind(st, ctx);
+			bind(st, bind_ctx);
+		struct mg_row rw = {&sq_row_ops, st, 0};
 		int rc;
 		while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-			r = row(st, ctx);
+			r = row(&rw, row_ctx);
 			if (r != 0)
 				break;
 		}

@@ -11,6 +11,7 @@
 #include <sqlite3.h>
 
 #include "store_int.h"
+#include "store_row.h"
 
 enum sq_stmt_id {
 	SQ_BEGIN,
@@ -109,8 +110,7 @@ struct sq_store {
 /* ---- store_sqlite_conn.c: one connection, the statement table ---- */
 /* Opens a connection with the durability settings; writer: read-write + create. errmsg is
  * written on error. */
-int sq_conn_open(const char *path, int writer, struct sq_conn **out, char *errmsg,
-                 size_t errlen);
+int sq_conn_open(const char *path, int writer, struct sq_conn **out, char *errmsg, size_t errlen);
 /* Closes a connection and its statements; NULL accepted. */
 void sq_conn_free(struct sq_conn **c);
 /* SQLite result code -> negative errno. */
@@ -129,12 +129,21 @@ int sq_step_done(sqlite3_stmt *st);
 int sq_bind_text(sqlite3_stmt *st, int i, const char *s);
 /* Copies column i (NULL as "") into dst[size], truncating. */
 void sq_col_copy(sqlite3_stmt *st, int i, char *dst, size_t size);
+/* Columns of a statement's current row for the row layer (res: the sqlite3_stmt). */
+extern const struct mg_row_ops sq_row_ops;
+/* Integer parameters ?1..?n, for sq_read_rows(): sq_bind_ints with a struct sq_ints. */
+struct sq_ints {
+	size_t n;
+	int64_t v[4];
+};
+void sq_bind_ints(sqlite3_stmt *st, void *arg);
 
 /* ---- store_sqlite.c: the store (pool, writes, open, close) ---- */
-/* A reader query: bind(st, ctx) (optional), then row(st, ctx) for each row until it returns
- * non-zero; returns that value, 0 after the last row, or an error. */
+/* A reader query: bind(st, bind_ctx) (optional), then row(row, row_ctx) for each row (a row
+ * handler of store_row.h) until it returns non-zero; returns that value, 0 after the last
+ * row, or an error. */
 int sq_read_rows(struct mg_store *s, enum sq_stmt_id id, void (*bind)(sqlite3_stmt *, void *),
-                 int (*row)(sqlite3_stmt *, void *), void *ctx);
+                 void *bind_ctx, int (*row)(const struct mg_row *, void *), void *row_ctx);
 /* A reader connection from the pool (bounded wait); give it back with sq_reader_put(). */
 int sq_reader_get(struct sq_store *st, struct sq_conn **out);
 void sq_reader_put(struct sq_store *st, struct sq_conn *c);

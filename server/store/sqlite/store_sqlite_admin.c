@@ -19,40 +19,12 @@ int sq_admin_log(struct mg_store *s, struct mg_store_action *act)
 	return sq_write((struct sq_store *)s, log_fn, act);
 }
 
-struct actions_ctx {
-	int64_t after_id;
-	uint32_t limit;
-	int (*cb)(void *, const struct mg_store_admin_action *);
-	void *ctx;
-};
-
-static void actions_bind(sqlite3_stmt *st, void *arg)
-{
-	struct actions_ctx *a = arg;
-	sqlite3_bind_int64(st, 1, a->after_id);
-	sqlite3_bind_int64(st, 2, a->limit);
-}
-
-static int actions_row(sqlite3_stmt *st, void *arg)
-{
-	struct actions_ctx *a = arg;
-	struct mg_store_admin_action x = {0};
-	x.id = sqlite3_column_int64(st, 0);
-	x.time_us = sqlite3_column_int64(st, 1);
-	sq_col_copy(st, 2, x.admin, sizeof(x.admin));
-	sq_col_copy(st, 3, x.action, sizeof(x.action));
-	sq_col_copy(st, 4, x.target, sizeof(x.target));
-	sq_col_copy(st, 5, x.remote, sizeof(x.remote));
-	x.detail = (const char *)sqlite3_column_text(st, 6);
-	x.event_id = sqlite3_column_int64(st, 7);
-	return a->cb(a->ctx, &x);
-}
-
 int sq_admin_actions_foreach(struct mg_store *s, int64_t after_id, uint32_t limit,
                              int (*cb)(void *, const struct mg_store_admin_action *), void *ctx)
 {
-	struct actions_ctx a = {after_id, limit, cb, ctx};
-	int r = sq_read_rows(s, SQ_ACTIONS_LIST, actions_bind, actions_row, &a);
+	struct sq_ints a = {2, {after_id, limit}};
+	struct mg_row_sink k = {(void (*)(void))cb, ctx, NULL, 0};
+	int r = sq_read_rows(s, SQ_ACTIONS_LIST, sq_bind_ints, &a, mg_row_action_each, &k);
 	return r > 0 ? 0 : r;
 }
 
@@ -99,52 +71,27 @@ int sq_admin_add(struct mg_store *s, struct mg_store_action *act, const char *na
 	return r;
 }
 
-static void admin_row(sqlite3_stmt *st, int col, struct mg_store_admin *a)
-{
-	memset(a, 0, sizeof(*a));
-	a->id = sqlite3_column_int64(st, col);
-	sq_col_copy(st, col + 1, a->name, sizeof(a->name));
-	sq_col_copy(st, col + 2, a->password_hash, sizeof(a->password_hash));
-	const unsigned char *role = sqlite3_column_text(st, col + 3);
-	enum mg_admin_role rl = MG_ROLE_AUDITOR; /* least privilege if the row is odd */
-	if (role)
-		mg_admin_role_from_name((const char *)role, &rl);
-	a->role = rl;
-	a->disabled = sqlite3_column_int(st, col + 4) != 0;
-	a->created_us = sqlite3_column_int64(st, col + 5);
-}
-
-struct admin_ctx {
-	const char *name;
+struct admin_key {
+	const char *name; /* by name when set, else by id */
 	int64_t id;
-	struct mg_store_admin *out;
-	int64_t expires_us;
-	int (*cb)(void *, const struct mg_store_admin *);
-	void *ctx;
 };
 
 static void admin_bind(sqlite3_stmt *st, void *arg)
 {
-	struct admin_ctx *q = arg;
+	const struct admin_key *q = arg;
 	if (q->name)
 		sqlite3_bind_text(st, 1, q->name, -1, SQLITE_STATIC);
 	else
 		sqlite3_bind_int64(st, 1, q->id);
 }
 
-static int admin_get_row(sqlite3_stmt *st, void *arg)
-{
-	struct admin_ctx *q = arg;
-	admin_row(st, 0, q->out);
-	return 1;
-}
-
 int sq_admin_get(struct mg_store *s, const char *name, int64_t id, struct mg_store_admin *out)
 {
 	struct mg_store_admin a;
-	struct admin_ctx q = {.name = name, .id = id, .out = &a};
-	int r = sq_read_rows(s, name ? SQ_ADMIN_GET_NAME : SQ_ADMIN_GET_ID, admin_bind,
-	                     admin_get_row, &q);
+	struct admin_key q = {name, id};
+	struct mg_row_sink k = {.buf = &a};
+	int r = sq_read_rows(s, name ? SQ_ADMIN_GET_NAME : SQ_ADMIN_GET_ID, admin_bind, &q,
+	                     mg_row_admin_get, &k);
 	if (r == 0)
 		return -ENOENT;
 	if (r > 0)
@@ -152,19 +99,11 @@ int sq_admin_get(struct mg_store *s, const char *name, int64_t id, struct mg_sto
 	return r > 0 ? 0 : r;
 }
 
-static int admin_list_row(sqlite3_stmt *st, void *arg)
-{
-	struct admin_ctx *q = arg;
-	struct mg_store_admin a;
-	admin_row(st, 0, &a);
-	return q->cb(q->ctx, &a);
-}
-
 int sq_admins_foreach(struct mg_store *s, int (*cb)(void *, const struct mg_store_admin *),
                       void *ctx)
 {
-	struct admin_ctx q = {.cb = cb, .ctx = ctx};
-	int r = sq_read_rows(s, SQ_ADMIN_LIST, NULL, admin_list_row, &q);
+	struct mg_row_sink k = {(void (*)(void))cb, ctx, NULL, 0};
+	int r = sq_read_rows(s, SQ_ADMIN_LIST, NULL, NULL, mg_row_admin_each, &k);
 	return r > 0 ? 0 : r;
 }
 
@@ -237,29 +176,17 @@ int sq_session_add(struct mg_store *s, const char *hash, int64_t admin_id, int64
 	return sq_write((struct sq_store *)s, session_add_fn, &j);
 }
 
-static void session_bind(sqlite3_stmt *st, void *arg)
-{
-	sqlite3_bind_text(st, 1, ((struct admin_ctx *)arg)->name, -1, SQLITE_STATIC);
-}
-
-static int session_row(sqlite3_stmt *st, void *arg)
-{
-	struct admin_ctx *q = arg;
-	admin_row(st, 0, q->out);
-	q->expires_us = sqlite3_column_int64(st, 6);
-	return 1;
-}
-
 int sq_session_get(struct mg_store *s, const char *hash, struct mg_store_admin *admin,
                    int64_t *expires_us)
 {
-	struct admin_ctx q = {.name = hash, .out = admin};
-	int r = sq_read_rows(s, SQ_SESSION_GET, session_bind, session_row, &q);
+	struct admin_key q = {hash, 0};
+	struct mg_row_sink k = {.buf = admin};
+	int r = sq_read_rows(s, SQ_SESSION_GET, admin_bind, &q, mg_row_session_get, &k);
 	if (r == 0)
 		return -ENOENT;
 	if (r < 0)
 		return r;
-	*expires_us = q.expires_us;
+	*expires_us = k.i64;
 	return 0;
 }
 

@@ -11,17 +11,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "store_row.h"
 #include "store_schema.h"
 
 #define BUSY_TIMEOUT_MS 5000
-
-#define HOST_COLS                                                                                  \
-	"id, hostname, cert_serial, enrolled_us, last_seen_us, revoked, policy_version,"           \
-	" spool_depth, oldest_unsent_us, agent_version FROM hosts"
-#define ADMIN_COLS "id, name, password_hash, role, disabled, created_us FROM admins"
-#define REQ_COLS                                                                                   \
-	"id, request_id, host_id, username, vendor_id, product_id, serial, name, hash, reason,"    \
-	" created_us, state, decided_us, decided_by, note, rule_id FROM requests"
 
 /* Every SQL statement of the backend except the schema and the event filters. */
 static const char *const sq_sql[SQ_NSTMT] = {
@@ -37,17 +30,16 @@ static const char *const sq_sql[SQ_NSTMT] = {
                          " detail, event_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
     [SQ_OWN_EVENT_INSERT] = "INSERT INTO events(host_id, time_us, type, username, json,"
                             " received_us) VALUES (?1, ?2, ?3, ?4, ?5, ?2)",
-    [SQ_ACTIONS_LIST] = "SELECT id, time_us, admin, action, target, remote, detail, event_id"
-                        " FROM admin_actions WHERE id > ?1 ORDER BY id LIMIT ?2",
+    [SQ_ACTIONS_LIST] = "SELECT " MG_ROW_ACTION_COLS " WHERE id > ?1 ORDER BY id LIMIT ?2",
     [SQ_TOKEN_ADD] = "INSERT INTO tokens(hash, expires_us, uses_left, created_us)"
                      " VALUES (?1, ?2, ?3, ?4)",
     [SQ_TOKEN_USE] = "UPDATE tokens SET uses_left = uses_left - 1"
                      " WHERE hash = ?1 AND uses_left > 0 AND expires_us > ?2",
     [SQ_TOKEN_GET] = "SELECT expires_us, uses_left FROM tokens WHERE hash = ?1",
     [SQ_HOST_ADD] = "INSERT INTO hosts(hostname, cert_serial, enrolled_us) VALUES (?1, ?2, ?3)",
-    [SQ_HOST_GET] = "SELECT " HOST_COLS " WHERE id = ?1",
-    [SQ_HOST_BY_CERT] = "SELECT " HOST_COLS " WHERE cert_serial = ?1",
-    [SQ_HOST_LIST] = "SELECT " HOST_COLS " ORDER BY id",
+    [SQ_HOST_GET] = "SELECT " MG_ROW_HOST_COLS " WHERE id = ?1",
+    [SQ_HOST_BY_CERT] = "SELECT " MG_ROW_HOST_COLS " WHERE cert_serial = ?1",
+    [SQ_HOST_LIST] = "SELECT " MG_ROW_HOST_COLS " ORDER BY id",
     [SQ_HOST_REVOKE] = "UPDATE hosts SET revoked = 1 WHERE id = ?1",
     [SQ_HOST_HEARTBEAT] = "UPDATE hosts SET last_seen_us = max(last_seen_us, ?2),"
                           " spool_depth = ?3, oldest_unsent_us = ?4, policy_version = ?5,"
@@ -82,24 +74,20 @@ static const char *const sq_sql[SQ_NSTMT] = {
     [SQ_ALERT_INSERT] = "INSERT INTO alerts(host_id, boot_id, seq, kind, time_us, evidence)"
                         " VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
     [SQ_ALERTS_COUNT] = "SELECT count(*) FROM alerts WHERE ?1 = 0 OR host_id = ?1",
-    [SQ_ALERTS_LIST] = "SELECT id, host_id, boot_id, seq, kind, time_us, evidence FROM alerts"
+    [SQ_ALERTS_LIST] = "SELECT " MG_ROW_ALERT_COLS
                        " WHERE (?1 = 0 OR host_id = ?1) AND id > ?2 ORDER BY id LIMIT ?3",
-    [SQ_DEVICES_LIST] = "SELECT id, vendor_id, product_id, serial, name, hash, first_seen_us,"
-                        " last_seen_us, first_host_id, last_host_id, sightings FROM devices"
-                        " WHERE (?1 = 0 OR id = ?1) AND id > ?2 ORDER BY id LIMIT ?3",
+    [SQ_DEVICES_LIST] =
+        "SELECT " MG_ROW_DEVICE_COLS " WHERE (?1 = 0 OR id = ?1) AND id > ?2 ORDER BY id LIMIT ?3",
     [SQ_RULE_ADD] = "INSERT INTO rules(text, host_id, expires_us, created_us, created_by,"
                     " request_id, comment) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
     [SQ_RULE_DEL] = "DELETE FROM rules WHERE id = ?1",
-    [SQ_RULES_LIST] = "SELECT id, text, host_id, expires_us, created_us, created_by,"
-                      " request_id, comment FROM rules"
-                      " WHERE (?1 = 0 OR host_id = 0 OR host_id = ?1)"
+    [SQ_RULES_LIST] = "SELECT " MG_ROW_RULE_COLS " WHERE (?1 = 0 OR host_id = 0 OR host_id = ?1)"
                       " AND (?2 = 0 OR expires_us = 0 OR expires_us > ?2) ORDER BY id",
     [SQ_POLICY_ADD] = "INSERT INTO policies(version, rules_revision, created_us, json, sig)"
                       " SELECT ?1, ?2, ?3, ?4, ?5"
                       " WHERE ?1 > (SELECT coalesce(max(version), 0) FROM policies)",
     [SQ_POLICY_LATEST] = "SELECT coalesce(max(version), 0) FROM policies",
-    [SQ_POLICY_GET] = "SELECT version, rules_revision, created_us, json, sig FROM policies"
-                      " WHERE version = CASE WHEN ?1 = 0"
+    [SQ_POLICY_GET] = "SELECT " MG_ROW_POLICY_COLS " WHERE version = CASE WHEN ?1 = 0"
                       " THEN (SELECT max(version) FROM policies) ELSE ?1 END",
     [SQ_REQ_ADD] = "INSERT INTO requests(host_id, request_id, username, vendor_id, product_id,"
                    " serial, name, hash, reason, created_us)"
@@ -107,25 +95,24 @@ static const char *const sq_sql[SQ_NSTMT] = {
                    " ON CONFLICT (host_id, request_id) DO NOTHING",
     [SQ_REQ_FIND] = "SELECT id, username, vendor_id, product_id, serial, name, hash, reason"
                     " FROM requests WHERE host_id = ?1 AND request_id = ?2",
-    [SQ_REQ_LIST] = "SELECT " REQ_COLS " WHERE (?1 = 0 OR id = ?1) AND (?2 < 0 OR state = ?2)"
-                    " AND id > ?3 ORDER BY id LIMIT ?4",
+    [SQ_REQ_LIST] =
+        "SELECT " MG_ROW_REQUEST_COLS " WHERE (?1 = 0 OR id = ?1) AND (?2 < 0 OR state = ?2)"
+        " AND id > ?3 ORDER BY id LIMIT ?4",
     [SQ_REQ_DECIDE] = "UPDATE requests SET state = ?2, decided_us = ?3, decided_by = ?4,"
                       " note = ?5, rule_id = ?6 WHERE id = ?1 AND state = 0",
     [SQ_REQ_STATE] = "SELECT state FROM requests WHERE id = ?1",
     [SQ_ADMIN_ADD] = "INSERT INTO admins(name, password_hash, role, created_us)"
                      " VALUES (?1, ?2, ?3, ?4)",
-    [SQ_ADMIN_GET_NAME] = "SELECT " ADMIN_COLS " WHERE name = ?1",
-    [SQ_ADMIN_GET_ID] = "SELECT " ADMIN_COLS " WHERE id = ?1",
-    [SQ_ADMIN_LIST] = "SELECT " ADMIN_COLS " ORDER BY id",
+    [SQ_ADMIN_GET_NAME] = "SELECT " MG_ROW_ADMIN_COLS " WHERE name = ?1",
+    [SQ_ADMIN_GET_ID] = "SELECT " MG_ROW_ADMIN_COLS " WHERE id = ?1",
+    [SQ_ADMIN_LIST] = "SELECT " MG_ROW_ADMIN_COLS " ORDER BY id",
     [SQ_ADMIN_SET_PW] = "UPDATE admins SET password_hash = ?2 WHERE id = ?1",
     [SQ_ADMIN_SET_ROLE] = "UPDATE admins SET role = ?2 WHERE id = ?1",
     [SQ_ADMIN_SET_DISABLED] = "UPDATE admins SET disabled = ?2 WHERE id = ?1",
     [SQ_SESSIONS_DEL_ADMIN] = "DELETE FROM sessions WHERE admin_id = ?1",
     [SQ_SESSION_ADD] = "INSERT INTO sessions(token_hash, admin_id, created_us, expires_us)"
                        " SELECT ?1, ?2, ?3, ?4 WHERE EXISTS (SELECT 1 FROM admins WHERE id = ?2)",
-    [SQ_SESSION_GET] = "SELECT a.id, a.name, a.password_hash, a.role, a.disabled,"
-                       " a.created_us, s.expires_us FROM sessions s"
-                       " JOIN admins a ON a.id = s.admin_id WHERE s.token_hash = ?1",
+    [SQ_SESSION_GET] = "SELECT " MG_ROW_SESSION_COLS " WHERE s.token_hash = ?1",
     [SQ_SESSION_EXTEND] = "UPDATE sessions SET expires_us = ?2 WHERE token_hash = ?1",
     [SQ_SESSION_DEL] = "DELETE FROM sessions WHERE token_hash = ?1",
     [SQ_SESSION_PURGE] = "DELETE FROM sessions WHERE expires_us <= ?1",
@@ -229,6 +216,44 @@ void sq_col_copy(sqlite3_stmt *st, int i, char *dst, size_t size)
 {
 	const unsigned char *t = sqlite3_column_text(st, i);
 	snprintf(dst, size, "%s", t ? (const char *)t : "");
+}
+
+static int64_t row_i64(const struct mg_row *r, int col)
+{
+	return sqlite3_column_int64((sqlite3_stmt *)(uintptr_t)r->res, col);
+}
+
+static const char *row_text(const struct mg_row *r, int col, size_t *len)
+{
+	sqlite3_stmt *st = (sqlite3_stmt *)(uintptr_t)r->res;
+	const char *t = (const char *)sqlite3_column_text(st, col);
+	if (len)
+		*len = t ? (size_t)sqlite3_column_bytes(st, col) : 0;
+	return t;
+}
+
+static int row_blob(const struct mg_row *r, int col, uint8_t **out, size_t *len)
+{
+	sqlite3_stmt *st = (sqlite3_stmt *)(uintptr_t)r->res;
+	const void *b = sqlite3_column_blob(st, col);
+	size_t n = (size_t)sqlite3_column_bytes(st, col);
+	uint8_t *p = malloc(n ? n : 1);
+	if (!p)
+		return -ENOMEM;
+	if (n)
+		memcpy(p, b, n);
+	*out = p;
+	*len = n;
+	return 0;
+}
+
+const struct mg_row_ops sq_row_ops = {row_i64, row_text, row_blob};
+
+void sq_bind_ints(sqlite3_stmt *st, void *arg)
+{
+	const struct sq_ints *a = arg;
+	for (size_t i = 0; i < a->n && i < sizeof(a->v) / sizeof(a->v[0]); i++)
+		sqlite3_bind_int64(st, (int)i + 1, a->v[i]);
 }
 
 void sq_conn_free(struct sq_conn **c)

@@ -403,79 +403,20 @@ int sq_alerts_count(struct mg_store *s, int64_t host_id, uint64_t *out)
 int sq_alerts_foreach(struct mg_store *s, int64_t host_id, int64_t after_id, uint32_t limit,
                       int (*cb)(void *, const struct mg_store_alert *), void *ctx)
 {
-	struct sq_store *sst = (struct sq_store *)s;
-	struct sq_conn *c = NULL;
-	int r = sq_reader_get(sst, &c);
-	if (r < 0)
-		return r;
-	sqlite3_stmt *st = sq_stmt(c, SQ_ALERTS_LIST, &r);
-	if (st) {
-		sqlite3_bind_int64(st, 1, host_id);
-		sqlite3_bind_int64(st, 2, after_id);
-		sqlite3_bind_int64(st, 3, limit);
-		int rc;
-		while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-			struct mg_store_alert a = {0};
-			a.id = sqlite3_column_int64(st, 0);
-			a.host_id = sqlite3_column_int64(st, 1);
-			sq_col_copy(st, 2, a.boot_id, sizeof(a.boot_id));
-			a.seq = (uint64_t)sqlite3_column_int64(st, 3);
-			sq_col_copy(st, 4, a.kind, sizeof(a.kind));
-			a.time_us = sqlite3_column_int64(st, 5);
-			a.evidence = (const char *)sqlite3_column_text(st, 6);
-			r = cb(ctx, &a);
-			if (r != 0)
-				break;
-		}
-		if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-			r = sq_err(rc);
-		sqlite3_reset(st);
-	}
-	sq_reader_put(sst, c);
+	struct sq_ints a = {3, {host_id, after_id, limit}};
+	struct mg_row_sink k = {(void (*)(void))cb, ctx, NULL, 0};
+	int r = sq_read_rows(s, SQ_ALERTS_LIST, sq_bind_ints, &a, mg_row_alert_each, &k);
 	return r > 0 ? 0 : r;
 }
 
 int sq_devices_foreach(struct mg_store *s, int64_t id, int64_t after_id, uint32_t limit,
                        int (*cb)(void *, const struct mg_store_device *), void *ctx)
 {
-	struct sq_store *sst = (struct sq_store *)s;
-	struct sq_conn *c = NULL;
-	struct mg_store_device *d = malloc(sizeof(*d));
-	if (!d)
+	struct sq_ints a = {3, {id, after_id, limit}};
+	struct mg_row_sink k = {(void (*)(void))cb, ctx, malloc(sizeof(struct mg_store_device)), 0};
+	if (!k.buf)
 		return -ENOMEM;
-	int r = sq_reader_get(sst, &c);
-	if (r < 0) {
-		free(d);
-		return r;
-	}
-	sqlite3_stmt *st = sq_stmt(c, SQ_DEVICES_LIST, &r);
-	if (st) {
-		sqlite3_bind_int64(st, 1, id);
-		sqlite3_bind_int64(st, 2, after_id);
-		sqlite3_bind_int64(st, 3, limit);
-		int rc;
-		while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-			memset(d, 0, sizeof(*d));
-			d->id = sqlite3_column_int64(st, 0);
-			sq_col_copy(st, 1, d->dev.vendor_id, sizeof(d->dev.vendor_id));
-			sq_col_copy(st, 2, d->dev.product_id, sizeof(d->dev.product_id));
-			sq_col_copy(st, 3, d->dev.serial, sizeof(d->dev.serial));
-			sq_col_copy(st, 4, d->dev.name, sizeof(d->dev.name));
-			sq_col_copy(st, 5, d->dev.hash, sizeof(d->dev.hash));
-			d->first_seen_us = sqlite3_column_int64(st, 6);
-			d->last_seen_us = sqlite3_column_int64(st, 7);
-			d->first_host_id = sqlite3_column_int64(st, 8);
-			d->last_host_id = sqlite3_column_int64(st, 9);
-			d->sightings = (uint64_t)sqlite3_column_int64(st, 10);
-			r = cb(ctx, d);
-			if (r != 0)
-				break;
-		}
-		if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-			r = sq_err(rc);
-		sqlite3_reset(st);
-	}
-	sq_reader_put(sst, c);
-	free(d);
+	int r = sq_read_rows(s, SQ_DEVICES_LIST, sq_bind_ints, &a, mg_row_device_each, &k);
+	free(k.buf);
 	return r;
 }

@@ -107,51 +107,27 @@ int sq_host_add(struct mg_store *s, const char *hostname, const char *cert_seria
 	return r;
 }
 
-static void host_row(sqlite3_stmt *st, struct mg_store_host *h)
-{
-	memset(h, 0, sizeof(*h));
-	h->id = sqlite3_column_int64(st, 0);
-	sq_col_copy(st, 1, h->hostname, sizeof(h->hostname));
-	sq_col_copy(st, 2, h->cert_serial, sizeof(h->cert_serial));
-	h->enrolled_us = sqlite3_column_int64(st, 3);
-	h->last_seen_us = sqlite3_column_int64(st, 4);
-	h->revoked = sqlite3_column_int(st, 5) != 0;
-	h->policy_version = (uint64_t)sqlite3_column_int64(st, 6);
-	h->spool_depth = (uint64_t)sqlite3_column_int64(st, 7);
-	h->oldest_unsent_us = sqlite3_column_int64(st, 8);
-	sq_col_copy(st, 9, h->agent_version, sizeof(h->agent_version));
-}
-
-struct host_get_ctx {
+struct host_key {
 	int64_t id;
-	const char *cert;
-	struct mg_store_host *out;
-	int (*cb)(void *, const struct mg_store_host *);
-	void *ctx;
+	const char *cert; /* by certificate serial when set, else by id */
 };
 
 static void host_get_bind(sqlite3_stmt *st, void *arg)
 {
-	struct host_get_ctx *g = arg;
-	if (g->cert)
-		sqlite3_bind_text(st, 1, g->cert, -1, SQLITE_STATIC);
+	const struct host_key *key = arg;
+	if (key->cert)
+		sqlite3_bind_text(st, 1, key->cert, -1, SQLITE_STATIC);
 	else
-		sqlite3_bind_int64(st, 1, g->id);
-}
-
-static int host_get_row(sqlite3_stmt *st, void *arg)
-{
-	struct host_get_ctx *g = arg;
-	host_row(st, g->out);
-	return 1;
+		sqlite3_bind_int64(st, 1, key->id);
 }
 
 int sq_host_get(struct mg_store *s, int64_t id, const char *cert_serial, struct mg_store_host *out)
 {
 	struct mg_store_host h;
-	struct host_get_ctx g = {.id = id, .cert = cert_serial, .out = &h};
-	int r = sq_read_rows(s, cert_serial ? SQ_HOST_BY_CERT : SQ_HOST_GET, host_get_bind,
-	                     host_get_row, &g);
+	struct host_key key = {id, cert_serial};
+	struct mg_row_sink k = {.buf = &h};
+	int r = sq_read_rows(s, cert_serial ? SQ_HOST_BY_CERT : SQ_HOST_GET, host_get_bind, &key,
+	                     mg_row_host_get, &k);
 	if (r == 0)
 		return -ENOENT;
 	if (r > 0)
@@ -159,18 +135,10 @@ int sq_host_get(struct mg_store *s, int64_t id, const char *cert_serial, struct 
 	return r > 0 ? 0 : r;
 }
 
-static int host_list_row(sqlite3_stmt *st, void *arg)
-{
-	struct host_get_ctx *g = arg;
-	struct mg_store_host h;
-	host_row(st, &h);
-	return g->cb(g->ctx, &h);
-}
-
 int sq_host_foreach(struct mg_store *s, int (*cb)(void *, const struct mg_store_host *), void *ctx)
 {
-	struct host_get_ctx g = {.cb = cb, .ctx = ctx};
-	int r = sq_read_rows(s, SQ_HOST_LIST, NULL, host_list_row, &g);
+	struct mg_row_sink k = {(void (*)(void))cb, ctx, NULL, 0};
+	int r = sq_read_rows(s, SQ_HOST_LIST, NULL, NULL, mg_row_host_each, &k);
 	return r > 0 ? 0 : r;
 }
 

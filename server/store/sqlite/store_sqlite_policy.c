@@ -91,44 +91,15 @@ int sq_rule_remove(struct mg_store *s, struct mg_store_action *act, int64_t id)
 	return sq_write((struct sq_store *)s, rule_remove_fn, &j);
 }
 
-struct rules_ctx {
-	int64_t host_id, now_us;
-	int (*cb)(void *, const struct mg_store_rule *);
-	void *ctx;
-	struct mg_store_rule *buf;
-};
-
-static void rules_bind(sqlite3_stmt *st, void *arg)
-{
-	struct rules_ctx *q = arg;
-	sqlite3_bind_int64(st, 1, q->host_id);
-	sqlite3_bind_int64(st, 2, q->now_us);
-}
-
-static int rules_row(sqlite3_stmt *st, void *arg)
-{
-	struct rules_ctx *q = arg;
-	struct mg_store_rule *x = q->buf;
-	memset(x, 0, sizeof(*x));
-	x->id = sqlite3_column_int64(st, 0);
-	sq_col_copy(st, 1, x->text, sizeof(x->text));
-	x->host_id = sqlite3_column_int64(st, 2);
-	x->expires_us = sqlite3_column_int64(st, 3);
-	x->created_us = sqlite3_column_int64(st, 4);
-	sq_col_copy(st, 5, x->created_by, sizeof(x->created_by));
-	x->request_id = sqlite3_column_int64(st, 6);
-	sq_col_copy(st, 7, x->comment, sizeof(x->comment));
-	return q->cb(q->ctx, x);
-}
-
 int sq_rules_foreach(struct mg_store *s, int64_t host_id, int64_t now_us,
                      int (*cb)(void *, const struct mg_store_rule *), void *ctx)
 {
-	struct rules_ctx q = {host_id, now_us, cb, ctx, malloc(sizeof(struct mg_store_rule))};
-	if (!q.buf)
+	struct sq_ints a = {2, {host_id, now_us}};
+	struct mg_row_sink k = {(void (*)(void))cb, ctx, malloc(sizeof(struct mg_store_rule)), 0};
+	if (!k.buf)
 		return -ENOMEM;
-	int r = sq_read_rows(s, SQ_RULES_LIST, rules_bind, rules_row, &q);
-	free(q.buf);
+	int r = sq_read_rows(s, SQ_RULES_LIST, sq_bind_ints, &a, mg_row_rule_each, &k);
+	free(k.buf);
 	return r > 0 ? 0 : r;
 }
 
@@ -138,19 +109,13 @@ static void meta_bind(sqlite3_stmt *st, void *arg)
 	sqlite3_bind_text(st, 1, "rules_revision", -1, SQLITE_STATIC);
 }
 
-static int u64_row(sqlite3_stmt *st, void *arg)
-{
-	*(uint64_t *)arg = (uint64_t)sqlite3_column_int64(st, 0);
-	return 1;
-}
-
 int sq_rules_revision(struct mg_store *s, uint64_t *out)
 {
-	uint64_t v = 0;
-	int r = sq_read_rows(s, SQ_META_GET, meta_bind, u64_row, &v);
+	struct mg_row_sink k = {0};
+	int r = sq_read_rows(s, SQ_META_GET, meta_bind, NULL, mg_row_i64_get, &k);
 	if (r < 0)
 		return r;
-	*out = v;
+	*out = (uint64_t)k.i64;
 	return 0;
 }
 
@@ -194,60 +159,24 @@ int sq_policy_add(struct mg_store *s, struct mg_store_action *act, uint64_t vers
 
 int sq_policy_latest(struct mg_store *s, uint64_t *version)
 {
-	uint64_t v = 0;
-	int r = sq_read_rows(s, SQ_POLICY_LATEST, NULL, u64_row, &v);
+	struct mg_row_sink k = {0};
+	int r = sq_read_rows(s, SQ_POLICY_LATEST, NULL, NULL, mg_row_i64_get, &k);
 	if (r < 0)
 		return r;
-	*version = v;
+	*version = (uint64_t)k.i64;
 	return 0;
-}
-
-struct policy_ctx {
-	uint64_t version;
-	struct mg_store_policy *p;
-};
-
-static void policy_bind(sqlite3_stmt *st, void *arg)
-{
-	sqlite3_bind_int64(st, 1, (sqlite3_int64)((struct policy_ctx *)arg)->version);
-}
-
-static int policy_row(sqlite3_stmt *st, void *arg)
-{
-	struct policy_ctx *q = arg;
-	struct mg_store_policy *p = calloc(1, sizeof(*p));
-	if (!p)
-		return -ENOMEM;
-	p->version = (uint64_t)sqlite3_column_int64(st, 0);
-	p->rules_revision = (uint64_t)sqlite3_column_int64(st, 1);
-	p->created_us = sqlite3_column_int64(st, 2);
-	const char *json = (const char *)sqlite3_column_text(st, 3);
-	p->json_len = (size_t)sqlite3_column_bytes(st, 3);
-	const void *sig = sqlite3_column_blob(st, 4);
-	p->sig_len = (size_t)sqlite3_column_bytes(st, 4);
-	p->json = malloc(p->json_len + 1);
-	p->sig = malloc(p->sig_len ? p->sig_len : 1);
-	if (!p->json || !p->sig || !json) {
-		mg_store_policy_free(&p);
-		return -ENOMEM;
-	}
-	memcpy(p->json, json, p->json_len);
-	p->json[p->json_len] = '\0';
-	if (p->sig_len)
-		memcpy(p->sig, sig, p->sig_len);
-	q->p = p;
-	return 1;
 }
 
 int sq_policy_get(struct mg_store *s, uint64_t version, struct mg_store_policy **out)
 {
-	struct policy_ctx q = {version, NULL};
-	int r = sq_read_rows(s, SQ_POLICY_GET, policy_bind, policy_row, &q);
+	struct sq_ints a = {1, {(int64_t)version}};
+	struct mg_row_sink k = {0};
+	int r = sq_read_rows(s, SQ_POLICY_GET, sq_bind_ints, &a, mg_row_policy_get, &k);
 	if (r < 0)
 		return r;
-	if (!q.p)
+	if (!k.buf)
 		return -ENOENT;
-	*out = q.p;
+	*out = k.buf;
 	return 0;
 }
 
@@ -320,57 +249,16 @@ int sq_request_add(struct mg_store *s, const struct mg_store_request *r, int64_t
 	return rc;
 }
 
-struct requests_ctx {
-	int64_t id, after_id;
-	int state;
-	uint32_t limit;
-	int (*cb)(void *, const struct mg_store_request *);
-	void *ctx;
-	struct mg_store_request *buf;
-};
-
-static void requests_bind(sqlite3_stmt *st, void *arg)
-{
-	struct requests_ctx *q = arg;
-	sqlite3_bind_int64(st, 1, q->id);
-	sqlite3_bind_int(st, 2, q->state);
-	sqlite3_bind_int64(st, 3, q->after_id);
-	sqlite3_bind_int64(st, 4, q->limit);
-}
-
-static int requests_row(sqlite3_stmt *st, void *arg)
-{
-	struct requests_ctx *q = arg;
-	struct mg_store_request *x = q->buf;
-	memset(x, 0, sizeof(*x));
-	x->id = sqlite3_column_int64(st, 0);
-	sq_col_copy(st, 1, x->request_id, sizeof(x->request_id));
-	x->host_id = sqlite3_column_int64(st, 2);
-	sq_col_copy(st, 3, x->user, sizeof(x->user));
-	sq_col_copy(st, 4, x->dev.vendor_id, sizeof(x->dev.vendor_id));
-	sq_col_copy(st, 5, x->dev.product_id, sizeof(x->dev.product_id));
-	sq_col_copy(st, 6, x->dev.serial, sizeof(x->dev.serial));
-	sq_col_copy(st, 7, x->dev.name, sizeof(x->dev.name));
-	sq_col_copy(st, 8, x->dev.hash, sizeof(x->dev.hash));
-	sq_col_copy(st, 9, x->reason, sizeof(x->reason));
-	x->created_us = sqlite3_column_int64(st, 10);
-	x->state = (enum mg_request_state)sqlite3_column_int(st, 11);
-	x->decided_us = sqlite3_column_int64(st, 12);
-	sq_col_copy(st, 13, x->decided_by, sizeof(x->decided_by));
-	sq_col_copy(st, 14, x->note, sizeof(x->note));
-	x->rule_id = sqlite3_column_int64(st, 15);
-	return q->cb(q->ctx, x);
-}
-
 int sq_requests_foreach(struct mg_store *s, int64_t id, int state, int64_t after_id, uint32_t limit,
                         int (*cb)(void *, const struct mg_store_request *), void *ctx)
 {
-	struct requests_ctx q = {
-	    id, after_id, state, limit, cb, ctx, malloc(sizeof(struct mg_store_request))};
-	if (!q.buf)
+	struct sq_ints a = {4, {id, state, after_id, limit}};
+	struct mg_row_sink k = {(void (*)(void))cb, ctx, malloc(sizeof(struct mg_store_request)),
+	                        0};
+	if (!k.buf)
 		return -ENOMEM;
-	int r = sq_read_rows(s, SQ_REQ_LIST, requests_bind, requests_row, &q);
-	free(q.buf);
+	int r = sq_read_rows(s, SQ_REQ_LIST, sq_bind_ints, &a, mg_row_request_each, &k);
+	free(k.buf);
 	return r;
 }
 

@@ -4,6 +4,7 @@
  * admin action record, then calls the backend through its operations table.
  */
 #include "store_int.h"
+#include "store_sql.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -214,7 +215,7 @@ int mg_store_admin_log(struct mg_store *s, const struct mg_store_actor *by, cons
 		if (r < 0)
 			goto fail;
 	}
-	r = s->ops->admin_log(s, &a);
+	r = mg_sql_admin_log(s, &a);
 fail:
 	free(a.detail);
 	return r;
@@ -226,7 +227,7 @@ int mg_store_admin_actions_foreach(struct mg_store *s, int64_t after_id, uint32_
 {
 	if (!s || !cb || !limit_ok(limit) || after_id < 0)
 		return -EINVAL;
-	return s->ops->admin_actions_foreach(s, after_id, limit, cb, ctx);
+	return mg_sql_admin_actions_foreach(s, after_id, limit, cb, ctx);
 }
 
 /* ---- tokens ---- */
@@ -248,8 +249,8 @@ int mg_store_token_add(struct mg_store *s, const struct mg_store_actor *by,
 		                                "uses", (json_int_t)uses));
 	}
 	if (r == 0)
-		r = s->ops->token_add(s, action_or_null(&a, by), token_sha256_hex, expires_us, uses,
-		                      now_us);
+		r = mg_sql_token_add(s, action_or_null(&a, by), token_sha256_hex, expires_us, uses,
+		                     now_us);
 	if (by)
 		free(a.detail);
 	return r;
@@ -259,7 +260,7 @@ int mg_store_token_consume(struct mg_store *s, const char *token_sha256_hex, int
 {
 	if (!s || !hex64_ok(token_sha256_hex))
 		return -EINVAL;
-	return s->ops->token_consume(s, token_sha256_hex, now_us);
+	return mg_sql_token_consume(s, token_sha256_hex, now_us);
 }
 
 /* ---- hosts ---- */
@@ -269,21 +270,21 @@ int mg_store_host_add(struct mg_store *s, const char *hostname, const char *cert
 {
 	if (!s || !text_ok(hostname, 256, false) || !serial_ok(cert_serial) || !id_out)
 		return -EINVAL;
-	return s->ops->host_add(s, hostname, cert_serial, now_us, id_out);
+	return mg_sql_host_add(s, hostname, cert_serial, now_us, id_out);
 }
 
 int mg_store_host_get(struct mg_store *s, int64_t id, struct mg_store_host *out)
 {
 	if (!s || id <= 0 || !out)
 		return -EINVAL;
-	return s->ops->host_get(s, id, NULL, out);
+	return mg_sql_host_get(s, id, NULL, out);
 }
 
 int mg_store_host_by_cert(struct mg_store *s, const char *cert_serial, struct mg_store_host *out)
 {
 	if (!s || !serial_ok(cert_serial) || !out)
 		return -EINVAL;
-	return s->ops->host_get(s, 0, cert_serial, out);
+	return mg_sql_host_get(s, 0, cert_serial, out);
 }
 
 int mg_store_host_revoke(struct mg_store *s, const struct mg_store_actor *by, int64_t id,
@@ -298,7 +299,7 @@ int mg_store_host_revoke(struct mg_store *s, const struct mg_store_actor *by, in
 			return r;
 		snprintf(a.target, sizeof(a.target), "host:%" PRId64, id);
 	}
-	return s->ops->host_revoke(s, action_or_null(&a, by), id);
+	return mg_sql_host_revoke(s, action_or_null(&a, by), id);
 }
 
 int mg_store_host_heartbeat(struct mg_store *s, int64_t id, int64_t now_us, uint64_t spool_depth,
@@ -308,15 +309,15 @@ int mg_store_host_heartbeat(struct mg_store *s, int64_t id, int64_t now_us, uint
 	if (!s || id <= 0 || spool_depth > U53_MAX || policy_version > U53_MAX ||
 	    !text_ok(agent_version, MG_STORE_NAME_SIZE, true))
 		return -EINVAL;
-	return s->ops->host_heartbeat(s, id, now_us, spool_depth, oldest_unsent_us, policy_version,
-	                              agent_version ? agent_version : "");
+	return mg_sql_host_heartbeat(s, id, now_us, spool_depth, oldest_unsent_us, policy_version,
+	                             agent_version ? agent_version : "");
 }
 
 int mg_store_host_policy_applied(struct mg_store *s, int64_t id, uint64_t version, int64_t now_us)
 {
 	if (!s || id <= 0 || version < 1 || version > U53_MAX)
 		return -EINVAL;
-	return s->ops->host_policy_applied(s, id, version, now_us);
+	return mg_sql_host_policy_applied(s, id, version, now_us);
 }
 
 int mg_store_host_foreach(struct mg_store *s, int (*cb)(void *ctx, const struct mg_store_host *h),
@@ -324,7 +325,7 @@ int mg_store_host_foreach(struct mg_store *s, int (*cb)(void *ctx, const struct 
 {
 	if (!s || !cb)
 		return -EINVAL;
-	return s->ops->host_foreach(s, cb, ctx);
+	return mg_sql_host_foreach(s, cb, ctx);
 }
 
 /* ---- events ---- */
@@ -378,7 +379,7 @@ int mg_store_alerts_count(struct mg_store *s, int64_t host_id, uint64_t *out)
 {
 	if (!s || host_id < 0 || !out)
 		return -EINVAL;
-	return s->ops->alerts_count(s, host_id, out);
+	return mg_sql_alerts_count(s, host_id, out);
 }
 
 int mg_store_alerts_foreach(struct mg_store *s, int64_t host_id, int64_t after_id, uint32_t limit,
@@ -386,7 +387,7 @@ int mg_store_alerts_foreach(struct mg_store *s, int64_t host_id, int64_t after_i
 {
 	if (!s || host_id < 0 || after_id < 0 || !limit_ok(limit) || !cb)
 		return -EINVAL;
-	return s->ops->alerts_foreach(s, host_id, after_id, limit, cb, ctx);
+	return mg_sql_alerts_foreach(s, host_id, after_id, limit, cb, ctx);
 }
 
 /* ---- device ledger ---- */
@@ -402,7 +403,7 @@ int mg_store_device_get(struct mg_store *s, int64_t id, struct mg_store_device *
 	if (!s || id <= 0 || !out)
 		return -EINVAL;
 	struct mg_store_device tmp;
-	int r = s->ops->devices_foreach(s, id, 0, 1, device_copy_cb, &tmp);
+	int r = mg_sql_devices_foreach(s, id, 0, 1, device_copy_cb, &tmp);
 	if (r < 0)
 		return r;
 	if (r == 0)
@@ -416,7 +417,7 @@ int mg_store_devices_foreach(struct mg_store *s, int64_t after_id, uint32_t limi
 {
 	if (!s || after_id < 0 || !limit_ok(limit) || !cb)
 		return -EINVAL;
-	int r = s->ops->devices_foreach(s, 0, after_id, limit, cb, ctx);
+	int r = mg_sql_devices_foreach(s, 0, after_id, limit, cb, ctx);
 	return r > 0 ? 0 : r;
 }
 
@@ -452,8 +453,8 @@ int mg_store_rule_add(struct mg_store *s, const struct mg_store_actor *by, const
 		r = action_detail(&a, rule_detail(text, host_id, expires_us, comment));
 	}
 	if (r == 0)
-		r = s->ops->rule_add(s, action_or_null(&a, by), text, host_id, expires_us,
-		                     comment ? comment : "", now_us, id_out);
+		r = mg_sql_rule_add(s, action_or_null(&a, by), text, host_id, expires_us,
+		                    comment ? comment : "", now_us, id_out);
 	if (by)
 		free(a.detail);
 	return r;
@@ -471,7 +472,7 @@ int mg_store_rule_remove(struct mg_store *s, const struct mg_store_actor *by, in
 			return r;
 		snprintf(a.target, sizeof(a.target), "rule:%" PRId64, id);
 	}
-	return s->ops->rule_remove(s, action_or_null(&a, by), id);
+	return mg_sql_rule_remove(s, action_or_null(&a, by), id);
 }
 
 int mg_store_rules_foreach(struct mg_store *s, int64_t host_id, int64_t now_us,
@@ -479,14 +480,14 @@ int mg_store_rules_foreach(struct mg_store *s, int64_t host_id, int64_t now_us,
 {
 	if (!s || host_id < 0 || now_us < 0 || !cb)
 		return -EINVAL;
-	return s->ops->rules_foreach(s, host_id, now_us, cb, ctx);
+	return mg_sql_rules_foreach(s, host_id, now_us, cb, ctx);
 }
 
 int mg_store_rules_revision(struct mg_store *s, uint64_t *out)
 {
 	if (!s || !out)
 		return -EINVAL;
-	return s->ops->rules_revision(s, out);
+	return mg_sql_rules_revision(s, out);
 }
 
 int mg_store_policy_add(struct mg_store *s, const struct mg_store_actor *by, uint64_t version,
@@ -511,8 +512,8 @@ int mg_store_policy_add(struct mg_store *s, const struct mg_store_actor *by, uin
 		                            (json_int_t)rules_revision, "bytes", (json_int_t)len));
 	}
 	if (r == 0)
-		r = s->ops->policy_add(s, action_or_null(&a, by), version, rules_revision, json,
-		                       len, sig, sig_len, now_us);
+		r = mg_sql_policy_add(s, action_or_null(&a, by), version, rules_revision, json, len,
+		                      sig, sig_len, now_us);
 	if (by)
 		free(a.detail);
 	return r;
@@ -522,14 +523,14 @@ int mg_store_policy_latest(struct mg_store *s, uint64_t *version)
 {
 	if (!s || !version)
 		return -EINVAL;
-	return s->ops->policy_latest(s, version);
+	return mg_sql_policy_latest(s, version);
 }
 
 int mg_store_policy_get(struct mg_store *s, uint64_t version, struct mg_store_policy **out)
 {
 	if (!s || !out || version > U53_MAX)
 		return -EINVAL;
-	return s->ops->policy_get(s, version, out);
+	return mg_sql_policy_get(s, version, out);
 }
 
 void mg_store_policy_free(struct mg_store_policy **p)
@@ -552,7 +553,7 @@ int mg_store_request_add(struct mg_store *s, const struct mg_store_request *r, i
 	    !text_ok(r->user, sizeof(r->user), true) || !device_id_ok(&r->dev) ||
 	    !text_ok(r->reason, sizeof(r->reason), true))
 		return -EINVAL;
-	return s->ops->request_add(s, r, now_us, id_out);
+	return mg_sql_request_add(s, r, now_us, id_out);
 }
 
 static int request_copy_cb(void *ctx, const struct mg_store_request *r)
@@ -568,7 +569,7 @@ int mg_store_request_get(struct mg_store *s, int64_t id, struct mg_store_request
 	struct mg_store_request *tmp = malloc(sizeof(*tmp));
 	if (!tmp)
 		return -ENOMEM;
-	int r = s->ops->requests_foreach(s, id, -1, 0, 1, request_copy_cb, tmp);
+	int r = mg_sql_requests_foreach(s, id, -1, 0, 1, request_copy_cb, tmp);
 	if (r == 0)
 		r = -ENOENT;
 	if (r > 0) {
@@ -596,8 +597,8 @@ int mg_store_request_approve(struct mg_store *s, const struct mg_store_actor *by
 		r = action_detail(&a, rule_detail(rule_text, rule_host_id, expires_us, note));
 	}
 	if (r == 0)
-		r = s->ops->request_decide(s, action_or_null(&a, by), id, rule_text, rule_host_id,
-		                           expires_us, note ? note : "", now_us, rule_id_out);
+		r = mg_sql_request_decide(s, action_or_null(&a, by), id, rule_text, rule_host_id,
+		                          expires_us, note ? note : "", now_us, rule_id_out);
 	if (by)
 		free(a.detail);
 	return r;
@@ -618,8 +619,8 @@ int mg_store_request_deny(struct mg_store *s, const struct mg_store_actor *by, i
 		r = action_detail(&a, json_pack("{s:s?}", "note", note && *note ? note : NULL));
 	}
 	if (r == 0)
-		r = s->ops->request_decide(s, action_or_null(&a, by), id, NULL, 0, 0,
-		                           note ? note : "", now_us, NULL);
+		r = mg_sql_request_decide(s, action_or_null(&a, by), id, NULL, 0, 0,
+		                          note ? note : "", now_us, NULL);
 	if (by)
 		free(a.detail);
 	return r;
@@ -630,7 +631,7 @@ int mg_store_requests_foreach(struct mg_store *s, int state, int64_t after_id, u
 {
 	if (!s || state > MG_REQUEST_DENIED || after_id < 0 || !limit_ok(limit) || !cb)
 		return -EINVAL;
-	int r = s->ops->requests_foreach(s, 0, state < 0 ? -1 : state, after_id, limit, cb, ctx);
+	int r = mg_sql_requests_foreach(s, 0, state < 0 ? -1 : state, after_id, limit, cb, ctx);
 	return r > 0 ? 0 : r;
 }
 
@@ -694,8 +695,8 @@ int mg_store_admin_add(struct mg_store *s, const struct mg_store_actor *by, cons
 		    &a, json_pack("{s:s,s:s}", "name", name, "role", mg_admin_role_name(role)));
 	}
 	if (r == 0)
-		r = s->ops->admin_add(s, action_or_null(&a, by), name, password_hash, role, now_us,
-		                      id_out);
+		r = mg_sql_admin_add(s, action_or_null(&a, by), name, password_hash, role, now_us,
+		                     id_out);
 	if (by)
 		free(a.detail);
 	return r;
@@ -705,14 +706,14 @@ int mg_store_admin_get(struct mg_store *s, const char *name, struct mg_store_adm
 {
 	if (!s || !out || !charset_ok(name, MG_STORE_NAME_SIZE, "._@-"))
 		return -EINVAL;
-	return s->ops->admin_get(s, name, 0, out);
+	return mg_sql_admin_get(s, name, 0, out);
 }
 
 int mg_store_admin_get_id(struct mg_store *s, int64_t id, struct mg_store_admin *out)
 {
 	if (!s || !out || id <= 0)
 		return -EINVAL;
-	return s->ops->admin_get(s, NULL, id, out);
+	return mg_sql_admin_get(s, NULL, id, out);
 }
 
 static int admin_update(struct mg_store *s, const struct mg_store_actor *by, const char *action,
@@ -734,8 +735,8 @@ static int admin_update(struct mg_store *s, const struct mg_store_actor *by, con
 		json_decref(detail);
 	}
 	if (r == 0)
-		r = s->ops->admin_update(s, action_or_null(&a, by), id, password_hash, role,
-		                         disabled);
+		r = mg_sql_admin_update(s, action_or_null(&a, by), id, password_hash, role,
+		                        disabled);
 	if (by)
 		free(a.detail);
 	return r;
@@ -772,7 +773,7 @@ int mg_store_admins_foreach(struct mg_store *s,
 {
 	if (!s || !cb)
 		return -EINVAL;
-	return s->ops->admins_foreach(s, cb, ctx);
+	return mg_sql_admins_foreach(s, cb, ctx);
 }
 
 int mg_store_session_add(struct mg_store *s, const char *token_sha256_hex, int64_t admin_id,
@@ -780,7 +781,7 @@ int mg_store_session_add(struct mg_store *s, const char *token_sha256_hex, int64
 {
 	if (!s || !hex64_ok(token_sha256_hex) || admin_id <= 0 || expires_us <= now_us)
 		return -EINVAL;
-	return s->ops->session_add(s, token_sha256_hex, admin_id, now_us, expires_us);
+	return mg_sql_session_add(s, token_sha256_hex, admin_id, now_us, expires_us);
 }
 
 int mg_store_session_get(struct mg_store *s, const char *token_sha256_hex, int64_t now_us,
@@ -790,7 +791,7 @@ int mg_store_session_get(struct mg_store *s, const char *token_sha256_hex, int64
 		return -EINVAL;
 	struct mg_store_admin tmp;
 	int64_t exp = 0;
-	int r = s->ops->session_get(s, token_sha256_hex, &tmp, &exp);
+	int r = mg_sql_session_get(s, token_sha256_hex, &tmp, &exp);
 	if (r < 0)
 		return r;
 	if (now_us >= exp)
@@ -807,14 +808,14 @@ int mg_store_session_extend(struct mg_store *s, const char *token_sha256_hex, in
 {
 	if (!s || !hex64_ok(token_sha256_hex) || expires_us <= 0)
 		return -EINVAL;
-	return s->ops->session_extend(s, token_sha256_hex, expires_us);
+	return mg_sql_session_extend(s, token_sha256_hex, expires_us);
 }
 
 int mg_store_session_delete(struct mg_store *s, const char *token_sha256_hex)
 {
 	if (!s || !hex64_ok(token_sha256_hex))
 		return -EINVAL;
-	return s->ops->session_delete(s, token_sha256_hex);
+	return mg_sql_session_delete(s, token_sha256_hex);
 }
 
 int mg_store_sessions_purge(struct mg_store *s, int64_t now_us, uint64_t *deleted)
@@ -822,7 +823,7 @@ int mg_store_sessions_purge(struct mg_store *s, int64_t now_us, uint64_t *delete
 	if (!s)
 		return -EINVAL;
 	uint64_t n = 0;
-	int r = s->ops->sessions_purge(s, now_us, &n);
+	int r = mg_sql_sessions_purge(s, now_us, &n);
 	if (r == 0 && deleted)
 		*deleted = n;
 	return r;

@@ -36,29 +36,20 @@ struct mg_store_stored {
 	const char *json;
 };
 
+struct mg_sql; /* store_sql.h */
+
 struct mg_store_ops {
 	const char *name;
 	void (*close)(struct mg_store *s);
 	int (*set_reserve)(struct mg_store *s, uint64_t bytes);
-	int (*admin_log)(struct mg_store *s, struct mg_store_action *act);
-	int (*admin_actions_foreach)(struct mg_store *s, int64_t after_id, uint32_t limit,
-	                             int (*cb)(void *, const struct mg_store_admin_action *),
-	                             void *ctx);
-	int (*token_add)(struct mg_store *s, struct mg_store_action *act, const char *hash,
-	                 int64_t expires_us, uint32_t uses, int64_t now_us);
-	int (*token_consume)(struct mg_store *s, const char *hash, int64_t now_us);
-	int (*host_add)(struct mg_store *s, const char *hostname, const char *cert_serial,
-	                int64_t now_us, int64_t *id_out);
-	int (*host_get)(struct mg_store *s, int64_t id, const char *cert_serial,
-	                struct mg_store_host *out);
-	int (*host_revoke)(struct mg_store *s, struct mg_store_action *act, int64_t id);
-	int (*host_heartbeat)(struct mg_store *s, int64_t id, int64_t now_us, uint64_t spool_depth,
-	                      int64_t oldest_unsent_us, uint64_t policy_version,
-	                      const char *agent_version);
-	int (*host_policy_applied)(struct mg_store *s, int64_t id, uint64_t version,
-	                           int64_t now_us);
-	int (*host_foreach)(struct mg_store *s, int (*cb)(void *, const struct mg_store_host *),
-	                    void *ctx);
+	/* Runs fn(db, job) in one transaction (store_sql.h): on SQLite inside the writer's group
+	 * commit, on PostgreSQL with retries of serialization failures, so fn must be repeatable.
+	 */
+	int (*write)(struct mg_store *s, int (*fn)(const struct mg_sql *db, void *job), void *job);
+	/* Runs fn(db, job) on a pooled read connection. */
+	int (*read)(struct mg_store *s, int (*fn)(const struct mg_sql *db, void *job), void *job);
+	/* What the dialects do differently: ingest (prepared inserts in the writer's group
+	 * commit, or COPY), the stream cursor, and the filtered event queries. */
 	int (*ingest)(struct mg_store *s, int64_t host_id, const struct mg_store_batch *b,
 	              int64_t now_us, struct mg_ingest_result *res);
 	int (*cursor_get)(struct mg_store *s, int64_t host_id, const char *boot_id, uint64_t *out);
@@ -66,50 +57,6 @@ struct mg_store_ops {
 	                    int (*cb)(void *, int64_t, int64_t, const char *), void *ctx);
 	int (*events_count)(struct mg_store *s, const struct mg_store_event_filter *f,
 	                    uint64_t *out);
-	int (*alerts_count)(struct mg_store *s, int64_t host_id, uint64_t *out);
-	int (*alerts_foreach)(struct mg_store *s, int64_t host_id, int64_t after_id, uint32_t limit,
-	                      int (*cb)(void *, const struct mg_store_alert *), void *ctx);
-	int (*devices_foreach)(struct mg_store *s, int64_t id, int64_t after_id, uint32_t limit,
-	                       int (*cb)(void *, const struct mg_store_device *), void *ctx);
-	int (*rule_add)(struct mg_store *s, struct mg_store_action *act, const char *text,
-	                int64_t host_id, int64_t expires_us, const char *comment, int64_t now_us,
-	                int64_t *id_out);
-	int (*rule_remove)(struct mg_store *s, struct mg_store_action *act, int64_t id);
-	int (*rules_foreach)(struct mg_store *s, int64_t host_id, int64_t now_us,
-	                     int (*cb)(void *, const struct mg_store_rule *), void *ctx);
-	int (*rules_revision)(struct mg_store *s, uint64_t *out);
-	int (*policy_add)(struct mg_store *s, struct mg_store_action *act, uint64_t version,
-	                  uint64_t rules_revision, const char *json, size_t json_len,
-	                  const uint8_t *sig, size_t sig_len, int64_t now_us);
-	int (*policy_latest)(struct mg_store *s, uint64_t *version);
-	int (*policy_get)(struct mg_store *s, uint64_t version, struct mg_store_policy **out);
-	int (*request_add)(struct mg_store *s, const struct mg_store_request *r, int64_t now_us,
-	                   int64_t *id_out);
-	int (*requests_foreach)(struct mg_store *s, int64_t id, int state, int64_t after_id,
-	                        uint32_t limit, int (*cb)(void *, const struct mg_store_request *),
-	                        void *ctx);
-	/* approve when rule_text != NULL, else deny. */
-	int (*request_decide)(struct mg_store *s, struct mg_store_action *act, int64_t id,
-	                      const char *rule_text, int64_t rule_host_id, int64_t expires_us,
-	                      const char *note, int64_t now_us, int64_t *rule_id_out);
-	int (*admin_add)(struct mg_store *s, struct mg_store_action *act, const char *name,
-	                 const char *password_hash, enum mg_admin_role role, int64_t now_us,
-	                 int64_t *id_out);
-	/* by name when name != NULL, else by id. */
-	int (*admin_get)(struct mg_store *s, const char *name, int64_t id,
-	                 struct mg_store_admin *out);
-	/* Changes one of: password_hash (!= NULL), role (> 0), disabled (>= 0). */
-	int (*admin_update)(struct mg_store *s, struct mg_store_action *act, int64_t id,
-	                    const char *password_hash, int role, int disabled);
-	int (*admins_foreach)(struct mg_store *s, int (*cb)(void *, const struct mg_store_admin *),
-	                      void *ctx);
-	int (*session_add)(struct mg_store *s, const char *hash, int64_t admin_id, int64_t now_us,
-	                   int64_t expires_us);
-	int (*session_get)(struct mg_store *s, const char *hash, struct mg_store_admin *admin,
-	                   int64_t *expires_us);
-	int (*session_extend)(struct mg_store *s, const char *hash, int64_t expires_us);
-	int (*session_delete)(struct mg_store *s, const char *hash);
-	int (*sessions_purge)(struct mg_store *s, int64_t now_us, uint64_t *deleted);
 };
 
 struct mg_store {

@@ -21,43 +21,43 @@
 
 /* Every SQL statement of the backend except the schema and the event filters. */
 static const char *const pg_sql[PG_NSTMT] = {
-    [PG_META_GET] = "SELECT value FROM meta WHERE key = $1::text",
-    [PG_RULES_REV_BUMP] = "UPDATE meta SET value = value + 1 WHERE key = 'rules_revision'",
-    [PG_ACTION_INSERT] = "INSERT INTO admin_actions(time_us, admin, action, target, remote,"
-                         " detail, event_id) VALUES ($1, $2, $3, $4, $5, $6, $7)",
-    [PG_OWN_EVENT_INSERT] = "INSERT INTO events(host_id, time_us, type, username, json,"
-                            " received_us) VALUES ($1, $2, $3, $4, $5, $2) RETURNING id",
-    [PG_ACTIONS_LIST] = "SELECT " MG_ROW_ACTION_COLS " WHERE id > $1 ORDER BY id LIMIT $2",
-    [PG_TOKEN_ADD] = "INSERT INTO tokens(hash, expires_us, uses_left, created_us)"
-                     " VALUES ($1, $2, $3, $4)",
-    [PG_TOKEN_USE] = "UPDATE tokens SET uses_left = uses_left - 1"
-                     " WHERE hash = $1 AND uses_left > 0 AND expires_us > $2",
-    [PG_TOKEN_GET] = "SELECT expires_us, uses_left FROM tokens WHERE hash = $1",
-    [PG_HOST_ADD] = "INSERT INTO hosts(hostname, cert_serial, enrolled_us) VALUES ($1, $2, $3)"
-                    " RETURNING id",
-    [PG_HOST_GET] = "SELECT " MG_ROW_HOST_COLS " WHERE id = $1",
-    [PG_HOST_BY_CERT] = "SELECT " MG_ROW_HOST_COLS " WHERE cert_serial = $1",
-    [PG_HOST_LIST] = "SELECT " MG_ROW_HOST_COLS " ORDER BY id",
-    [PG_HOST_REVOKE] = "UPDATE hosts SET revoked = true WHERE id = $1",
-    [PG_HOST_HEARTBEAT] = "UPDATE hosts SET last_seen_us = GREATEST(last_seen_us, $2),"
-                          " spool_depth = $3, oldest_unsent_us = $4, policy_version = $5,"
-                          " agent_version = $6 WHERE id = $1",
-    [PG_HOST_STATE] = "SELECT revoked FROM hosts WHERE id = $1",
-    [PG_HOST_SEEN] = "UPDATE hosts SET last_seen_us = GREATEST(last_seen_us, $2) WHERE id = $1",
-    [PG_HOST_APPLIED] = "UPDATE hosts SET last_seen_us = GREATEST(last_seen_us, $2),"
-                        " policy_version = $3 WHERE id = $1",
+    [MG_SQL_META_GET] = "SELECT value FROM meta WHERE key = $1::text",
+    [MG_SQL_RULES_REV_BUMP] = "UPDATE meta SET value = value + 1 WHERE key = 'rules_revision'",
+    [MG_SQL_ACTION_INSERT] = "INSERT INTO admin_actions(time_us, admin, action, target, remote,"
+                             " detail, event_id) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+    [MG_SQL_OWN_EVENT_INSERT] = "INSERT INTO events(host_id, time_us, type, username, json,"
+                                " received_us) VALUES ($1, $2, $3, $4, $5, $2) RETURNING id",
+    [MG_SQL_ACTIONS_LIST] = "SELECT " MG_ROW_ACTION_COLS " WHERE id > $1 ORDER BY id LIMIT $2",
+    [MG_SQL_TOKEN_ADD] = "INSERT INTO tokens(hash, expires_us, uses_left, created_us)"
+                         " VALUES ($1, $2, $3, $4)",
+    [MG_SQL_TOKEN_USE] = "UPDATE tokens SET uses_left = uses_left - 1"
+                         " WHERE hash = $1 AND uses_left > 0 AND expires_us > $2",
+    [MG_SQL_TOKEN_GET] = "SELECT expires_us, uses_left FROM tokens WHERE hash = $1",
+    [MG_SQL_HOST_ADD] = "INSERT INTO hosts(hostname, cert_serial, enrolled_us) VALUES ($1, $2, $3)"
+                        " RETURNING id",
+    [MG_SQL_HOST_GET] = "SELECT " MG_ROW_HOST_COLS " WHERE id = $1",
+    [MG_SQL_HOST_BY_CERT] = "SELECT " MG_ROW_HOST_COLS " WHERE cert_serial = $1",
+    [MG_SQL_HOST_LIST] = "SELECT " MG_ROW_HOST_COLS " ORDER BY id",
+    [MG_SQL_HOST_REVOKE] = "UPDATE hosts SET revoked = true WHERE id = $1",
+    [MG_SQL_HOST_HEARTBEAT] = "UPDATE hosts SET last_seen_us = GREATEST(last_seen_us, $2),"
+                              " spool_depth = $3, oldest_unsent_us = $4, policy_version = $5,"
+                              " agent_version = $6 WHERE id = $1",
+    [MG_SQL_HOST_STATE] = "SELECT revoked FROM hosts WHERE id = $1",
+    [MG_SQL_HOST_SEEN] = "UPDATE hosts SET last_seen_us = GREATEST(last_seen_us, $2) WHERE id = $1",
+    [MG_SQL_HOST_APPLIED] = "UPDATE hosts SET last_seen_us = GREATEST(last_seen_us, $2),"
+                            " policy_version = $3 WHERE id = $1",
     [PG_STREAM_LOCK] = "SELECT id, last_seq, last_hash FROM streams"
                        " WHERE host_id = $1 AND boot_id = $2 FOR UPDATE",
-    [PG_STREAM_ADD] = "INSERT INTO streams(host_id, boot_id, last_seq, last_hash, updated_us)"
-                      " VALUES ($1, $2, 0, '', $3) ON CONFLICT (host_id, boot_id) DO NOTHING",
-    [PG_STREAM_SET] = "UPDATE streams SET last_seq = $2, last_hash = $3, updated_us = $4"
-                      " WHERE id = $1",
-    [PG_STREAM_GET] = "SELECT last_seq FROM streams WHERE host_id = $1 AND boot_id = $2",
-    [PG_EVENTS_RANGE] = "SELECT seq, hash, prev_hash, json FROM events"
-                        " WHERE stream_id = $1 AND seq BETWEEN $2 AND $3 ORDER BY seq",
+    [MG_SQL_STREAM_ADD] = "INSERT INTO streams(host_id, boot_id, last_seq, last_hash, updated_us)"
+                          " VALUES ($1, $2, 0, '', $3) ON CONFLICT (host_id, boot_id) DO NOTHING",
+    [MG_SQL_STREAM_SET] = "UPDATE streams SET last_seq = $2, last_hash = $3, updated_us = $4"
+                          " WHERE id = $1",
+    [MG_SQL_STREAM_GET] = "SELECT last_seq FROM streams WHERE host_id = $1 AND boot_id = $2",
+    [MG_SQL_EVENTS_RANGE] = "SELECT seq, hash, prev_hash, json FROM events"
+                            " WHERE stream_id = $1 AND seq BETWEEN $2 AND $3 ORDER BY seq",
     [PG_EVENTS_COPY] = "COPY events(stream_id, seq, host_id, time_us, type, username,"
                        " device_serial, hash, prev_hash, json, received_us) FROM STDIN",
-    [PG_DEVICE_UPSERT] =
+    [MG_SQL_DEVICE_UPSERT] =
         "INSERT INTO devices AS d (vendor_id, product_id, serial, hash, name, first_seen_us,"
         " last_seen_us, first_host_id, last_host_id, sightings)"
         " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8, $9)"
@@ -71,53 +71,54 @@ static const char *const pg_sql[PG_NSTMT] = {
         " first_host_id = CASE WHEN EXCLUDED.first_seen_us < d.first_seen_us"
         "  THEN EXCLUDED.first_host_id ELSE d.first_host_id END,"
         " first_seen_us = LEAST(d.first_seen_us, EXCLUDED.first_seen_us)",
-    [PG_ALERT_INSERT] = "INSERT INTO alerts(host_id, boot_id, seq, kind, time_us, evidence)"
-                        " VALUES ($1, $2, $3, $4, $5, $6)",
-    [PG_ALERTS_COUNT] = "SELECT count(*) FROM alerts WHERE $1::bigint = 0 OR host_id = $1",
-    [PG_ALERTS_LIST] = "SELECT " MG_ROW_ALERT_COLS
-                       " WHERE ($1::bigint = 0 OR host_id = $1) AND id > $2 ORDER BY id LIMIT $3",
-    [PG_DEVICES_LIST] = "SELECT " MG_ROW_DEVICE_COLS
-                        " WHERE ($1::bigint = 0 OR id = $1) AND id > $2 ORDER BY id LIMIT $3",
-    [PG_RULE_ADD] = "INSERT INTO rules(text, host_id, expires_us, created_us, created_by,"
-                    " request_id, comment) VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
-    [PG_RULE_DEL] = "DELETE FROM rules WHERE id = $1",
-    [PG_RULES_LIST] =
+    [MG_SQL_ALERT_INSERT] = "INSERT INTO alerts(host_id, boot_id, seq, kind, time_us, evidence)"
+                            " VALUES ($1, $2, $3, $4, $5, $6)",
+    [MG_SQL_ALERTS_COUNT] = "SELECT count(*) FROM alerts WHERE $1::bigint = 0 OR host_id = $1",
+    [MG_SQL_ALERTS_LIST] =
+        "SELECT " MG_ROW_ALERT_COLS
+        " WHERE ($1::bigint = 0 OR host_id = $1) AND id > $2 ORDER BY id LIMIT $3",
+    [MG_SQL_DEVICES_LIST] = "SELECT " MG_ROW_DEVICE_COLS
+                            " WHERE ($1::bigint = 0 OR id = $1) AND id > $2 ORDER BY id LIMIT $3",
+    [MG_SQL_RULE_ADD] = "INSERT INTO rules(text, host_id, expires_us, created_us, created_by,"
+                        " request_id, comment) VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
+    [MG_SQL_RULE_DEL] = "DELETE FROM rules WHERE id = $1",
+    [MG_SQL_RULES_LIST] =
         "SELECT " MG_ROW_RULE_COLS " WHERE ($1::bigint = 0 OR host_id = 0 OR host_id = $1)"
         " AND ($2::bigint = 0 OR expires_us = 0 OR expires_us > $2) ORDER BY id",
-    [PG_POLICY_LOCK] = "LOCK TABLE policies IN EXCLUSIVE MODE",
-    [PG_POLICY_ADD] = "INSERT INTO policies(version, rules_revision, created_us, json, sig)"
-                      " SELECT $1::bigint, $2::bigint, $3::bigint, $4::text, $5::bytea"
-                      " WHERE $1::bigint > (SELECT coalesce(max(version), 0) FROM policies)",
-    [PG_POLICY_LATEST] = "SELECT coalesce(max(version), 0) FROM policies",
-    [PG_POLICY_GET] = "SELECT " MG_ROW_POLICY_COLS " WHERE version = CASE WHEN $1::bigint = 0"
-                      " THEN (SELECT max(version) FROM policies) ELSE $1::bigint END",
-    [PG_REQ_ADD] = "INSERT INTO requests(host_id, request_id, username, vendor_id, product_id,"
-                   " serial, name, hash, reason, created_us)"
-                   " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
-                   " ON CONFLICT (host_id, request_id) DO NOTHING RETURNING id",
-    [PG_REQ_FIND] = "SELECT id, username, vendor_id, product_id, serial, name, hash, reason"
-                    " FROM requests WHERE host_id = $1 AND request_id = $2",
-    [PG_REQ_LIST] = "SELECT " MG_ROW_REQUEST_COLS " WHERE ($1::bigint = 0 OR id = $1)"
-                    " AND ($2::int < 0 OR state = $2) AND id > $3 ORDER BY id LIMIT $4",
-    [PG_REQ_DECIDE] = "UPDATE requests SET state = $2, decided_us = $3, decided_by = $4,"
-                      " note = $5, rule_id = $6 WHERE id = $1 AND state = 0",
-    [PG_REQ_STATE] = "SELECT state FROM requests WHERE id = $1",
-    [PG_ADMIN_ADD] = "INSERT INTO admins(name, password_hash, role, created_us)"
-                     " VALUES ($1, $2, $3, $4) RETURNING id",
-    [PG_ADMIN_GET_NAME] = "SELECT " MG_ROW_ADMIN_COLS " WHERE name = $1",
-    [PG_ADMIN_GET_ID] = "SELECT " MG_ROW_ADMIN_COLS " WHERE id = $1",
-    [PG_ADMIN_LIST] = "SELECT " MG_ROW_ADMIN_COLS " ORDER BY id",
-    [PG_ADMIN_SET_PW] = "UPDATE admins SET password_hash = $2 WHERE id = $1",
-    [PG_ADMIN_SET_ROLE] = "UPDATE admins SET role = $2 WHERE id = $1",
-    [PG_ADMIN_SET_DISABLED] = "UPDATE admins SET disabled = $2::int <> 0 WHERE id = $1",
-    [PG_SESSIONS_DEL_ADMIN] = "DELETE FROM sessions WHERE admin_id = $1",
-    [PG_SESSION_ADD] = "INSERT INTO sessions(token_hash, admin_id, created_us, expires_us)"
-                       " SELECT $1::text, $2::bigint, $3::bigint, $4::bigint"
-                       " WHERE EXISTS (SELECT 1 FROM admins WHERE id = $2::bigint)",
-    [PG_SESSION_GET] = "SELECT " MG_ROW_SESSION_COLS " WHERE s.token_hash = $1",
-    [PG_SESSION_EXTEND] = "UPDATE sessions SET expires_us = $2 WHERE token_hash = $1",
-    [PG_SESSION_DEL] = "DELETE FROM sessions WHERE token_hash = $1",
-    [PG_SESSION_PURGE] = "DELETE FROM sessions WHERE expires_us <= $1",
+    [MG_SQL_POLICY_LOCK] = "LOCK TABLE policies IN EXCLUSIVE MODE",
+    [MG_SQL_POLICY_ADD] = "INSERT INTO policies(version, rules_revision, created_us, json, sig)"
+                          " SELECT $1::bigint, $2::bigint, $3::bigint, $4::text, $5::bytea"
+                          " WHERE $1::bigint > (SELECT coalesce(max(version), 0) FROM policies)",
+    [MG_SQL_POLICY_LATEST] = "SELECT coalesce(max(version), 0) FROM policies",
+    [MG_SQL_POLICY_GET] = "SELECT " MG_ROW_POLICY_COLS " WHERE version = CASE WHEN $1::bigint = 0"
+                          " THEN (SELECT max(version) FROM policies) ELSE $1::bigint END",
+    [MG_SQL_REQ_ADD] = "INSERT INTO requests(host_id, request_id, username, vendor_id, product_id,"
+                       " serial, name, hash, reason, created_us)"
+                       " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
+                       " ON CONFLICT (host_id, request_id) DO NOTHING RETURNING id",
+    [MG_SQL_REQ_FIND] = "SELECT id, username, vendor_id, product_id, serial, name, hash, reason"
+                        " FROM requests WHERE host_id = $1 AND request_id = $2",
+    [MG_SQL_REQ_LIST] = "SELECT " MG_ROW_REQUEST_COLS " WHERE ($1::bigint = 0 OR id = $1)"
+                        " AND ($2::int < 0 OR state = $2) AND id > $3 ORDER BY id LIMIT $4",
+    [MG_SQL_REQ_DECIDE] = "UPDATE requests SET state = $2, decided_us = $3, decided_by = $4,"
+                          " note = $5, rule_id = $6 WHERE id = $1 AND state = 0",
+    [MG_SQL_REQ_STATE] = "SELECT state FROM requests WHERE id = $1",
+    [MG_SQL_ADMIN_ADD] = "INSERT INTO admins(name, password_hash, role, created_us)"
+                         " VALUES ($1, $2, $3, $4) RETURNING id",
+    [MG_SQL_ADMIN_GET_NAME] = "SELECT " MG_ROW_ADMIN_COLS " WHERE name = $1",
+    [MG_SQL_ADMIN_GET_ID] = "SELECT " MG_ROW_ADMIN_COLS " WHERE id = $1",
+    [MG_SQL_ADMIN_LIST] = "SELECT " MG_ROW_ADMIN_COLS " ORDER BY id",
+    [MG_SQL_ADMIN_SET_PW] = "UPDATE admins SET password_hash = $2 WHERE id = $1",
+    [MG_SQL_ADMIN_SET_ROLE] = "UPDATE admins SET role = $2 WHERE id = $1",
+    [MG_SQL_ADMIN_SET_DISABLED] = "UPDATE admins SET disabled = $2::int <> 0 WHERE id = $1",
+    [MG_SQL_SESSIONS_DEL_ADMIN] = "DELETE FROM sessions WHERE admin_id = $1",
+    [MG_SQL_SESSION_ADD] = "INSERT INTO sessions(token_hash, admin_id, created_us, expires_us)"
+                           " SELECT $1::text, $2::bigint, $3::bigint, $4::bigint"
+                           " WHERE EXISTS (SELECT 1 FROM admins WHERE id = $2::bigint)",
+    [MG_SQL_SESSION_GET] = "SELECT " MG_ROW_SESSION_COLS " WHERE s.token_hash = $1",
+    [MG_SQL_SESSION_EXTEND] = "UPDATE sessions SET expires_us = $2 WHERE token_hash = $1",
+    [MG_SQL_SESSION_DEL] = "DELETE FROM sessions WHERE token_hash = $1",
+    [MG_SQL_SESSION_PURGE] = "DELETE FROM sessions WHERE expires_us <= $1",
 };
 
 /* ---- parameters and results ---- */
@@ -229,17 +230,17 @@ static int row_blob(const struct mg_row *r, int col, uint8_t **out, size_t *len)
 
 const struct mg_row_ops pg_row_ops = {row_i64, row_text, row_blob};
 
-const char *pg_sql_text(enum pg_stmt_id id)
+const char *pg_sql_text(int id)
 {
 	return pg_sql[id];
 }
 
-void pg_stmt_name(enum pg_stmt_id id, char name[16])
+void pg_stmt_name(int id, char name[16])
 {
 	snprintf(name, 16, "s%d", (int)id);
 }
 
-int pg_prepare(struct pg_conn *c, enum pg_stmt_id id)
+int pg_prepare(struct pg_conn *c, int id)
 {
 	if (c->prepared[id])
 		return 0;
@@ -253,7 +254,7 @@ int pg_prepare(struct pg_conn *c, enum pg_stmt_id id)
 	return r;
 }
 
-PGresult *pg_exec(struct pg_conn *c, enum pg_stmt_id id, const struct pg_params *p, int *err)
+PGresult *pg_exec(struct pg_conn *c, int id, const struct pg_params *p, int *err)
 {
 	int r = pg_prepare(c, id);
 	if (r < 0) {
@@ -273,7 +274,7 @@ PGresult *pg_exec(struct pg_conn *c, enum pg_stmt_id id, const struct pg_params 
 	return res;
 }
 
-int pg_run(struct pg_conn *c, enum pg_stmt_id id, const struct pg_params *p, uint64_t *changed)
+int pg_run(struct pg_conn *c, int id, const struct pg_params *p, uint64_t *changed)
 {
 	int r = 0;
 	PGresult *res = pg_exec(c, id, p, &r);
@@ -423,64 +424,12 @@ int pg_read(struct pg_store *s, int (*fn)(struct pg_conn *c, void *arg), void *a
 	return r;
 }
 
-int pg_log_action(struct pg_conn *c, struct mg_store_action *act, int64_t new_id)
-{
-	if (!act)
-		return 0;
-	mg_store_action_set_target(act, new_id);
-	char *json = NULL, type[8 + MG_STORE_NAME_SIZE];
-	int r = mg_store_action_event_json(act, &json);
-	if (r < 0)
-		return r;
-	snprintf(type, sizeof(type), "admin.%s", act->action);
-	struct pg_params p = {0};
-	pg_p_text(&p, NULL, true);
-	pg_p_int(&p, act->now_us);
-	pg_p_text(&p, type, false);
-	pg_p_text(&p, act->admin, false);
-	pg_p_text(&p, json, false);
-	PGresult *res = pg_exec(c, PG_OWN_EVENT_INSERT, &p, &r);
-	free(json);
-	if (!res)
-		return r;
-	int64_t event_id = PQntuples(res) == 1 ? pg_int(res, 0, 0) : 0;
-	PQclear(res);
-	struct pg_params q = {0};
-	pg_p_int(&q, act->now_us);
-	pg_p_text(&q, act->admin, false);
-	pg_p_text(&q, act->action, false);
-	pg_p_text(&q, act->target, false);
-	pg_p_text(&q, act->remote ? act->remote : "", false);
-	pg_p_text(&q, act->detail, true);
-	pg_p_int(&q, event_id);
-	return pg_run(c, PG_ACTION_INSERT, &q, NULL);
-}
-
 /* Runs a statement expected to change exactly one row: 0, -ENOENT, or an error. */
-int pg_run_one(struct pg_conn *c, enum pg_stmt_id id, const struct pg_params *p)
+int pg_run_one(struct pg_conn *c, int id, const struct pg_params *p)
 {
 	uint64_t n = 0;
 	int r = pg_run(c, id, p, &n);
 	return r < 0 ? r : n == 0 ? -ENOENT : 0;
-}
-
-static int query_fn(struct pg_conn *c, void *arg)
-{
-	struct pg_query *q = arg;
-	int r = 0;
-	PGresult *res = pg_exec(c, q->id, &q->p, &r);
-	if (!res)
-		return r;
-	struct mg_row rw = {&pg_row_ops, res, 0};
-	for (rw.i = 0; rw.i < PQntuples(res) && r == 0; rw.i++)
-		r = q->row(&rw, q->ctx);
-	PQclear(res);
-	return r;
-}
-
-int pg_query(struct mg_store *s, struct pg_query *q)
-{
-	return pg_read((struct pg_store *)s, query_fn, q);
 }
 
 static int first_int(const PGresult *res, int64_t *out)
@@ -492,8 +441,7 @@ static int first_int(const PGresult *res, int64_t *out)
 }
 
 /* Executes id and reads the id of the row it returned. */
-int pg_insert_returning(struct pg_conn *c, enum pg_stmt_id id, const struct pg_params *p,
-                        int64_t *new_id)
+int pg_insert_returning(struct pg_conn *c, int id, const struct pg_params *p, int64_t *new_id)
 {
 	int r = 0;
 	PGresult *res = pg_exec(c, id, p, &r);
@@ -502,6 +450,100 @@ int pg_insert_returning(struct pg_conn *c, enum pg_stmt_id id, const struct pg_p
 	r = PQntuples(res) == 1 ? first_int(res, new_id) : -ENOENT;
 	PQclear(res);
 	return r;
+}
+
+/* ---- the primitives of store_sql.h ---- */
+
+/* p as libpq parameters in q (integers as text, blobs as binary). -E2BIG: too many. */
+static int params(const struct mg_sql_params *p, struct pg_params *q)
+{
+	*q = (struct pg_params){0};
+	int n = p ? p->n : 0;
+	if (n > MG_SQL_MAX_PARAMS || n > PG_MAX_PARAMS)
+		return -E2BIG;
+	for (int i = 0; i < n; i++) {
+		const struct mg_sql_param *x = &p->v[i];
+		switch (x->kind) {
+		case MG_SQL_INT:
+			pg_p_int(q, x->i);
+			break;
+		case MG_SQL_TEXT:
+			pg_p_text(q, x->p, false);
+			break;
+		case MG_SQL_BLOB:
+			pg_p_bin(q, x->p, x->len);
+			break;
+		default:
+			pg_p_text(q, NULL, true);
+			break;
+		}
+	}
+	return 0;
+}
+
+static int sql_run(void *conn, int id, const struct mg_sql_params *p, uint64_t *changed)
+{
+	struct pg_params q;
+	int r = params(p, &q);
+	return r < 0 ? r : pg_run(conn, id, &q, changed);
+}
+
+static int sql_run_one(void *conn, int id, const struct mg_sql_params *p)
+{
+	struct pg_params q;
+	int r = params(p, &q);
+	return r < 0 ? r : pg_run_one(conn, id, &q);
+}
+
+static int sql_insert(void *conn, int id, const struct mg_sql_params *p, int64_t *new_id)
+{
+	struct pg_params q;
+	int r = params(p, &q);
+	return r < 0 ? r : pg_insert_returning(conn, id, &q, new_id);
+}
+
+static int sql_rows(void *conn, int id, const struct mg_sql_params *p,
+                    int (*row)(const struct mg_row *r, void *ctx), void *ctx)
+{
+	struct pg_params q;
+	int r = params(p, &q);
+	if (r < 0)
+		return r;
+	PGresult *res = pg_exec(conn, id, &q, &r);
+	if (!res)
+		return r;
+	struct mg_row rw = {&pg_row_ops, res, 0};
+	for (rw.i = 0; rw.i < PQntuples(res) && r == 0; rw.i++)
+		r = row(&rw, ctx);
+	PQclear(res);
+	return r;
+}
+
+const struct mg_sql_ops pg_sql_ops = {sql_run, sql_run_one, sql_insert, sql_rows};
+
+/* fn of store_sql.h on a PostgreSQL connection. */
+struct sql_job {
+	mg_sql_fn fn;
+	void *job;
+};
+
+static int sql_job_run(struct pg_conn *c, void *arg)
+{
+	struct sql_job *a = arg;
+	struct mg_sql db = {&pg_sql_ops, c};
+	return a->fn(&db, a->job);
+}
+
+static int pg_sql_write(struct mg_store *s, mg_sql_fn fn, void *job)
+{
+	struct sql_job a = {fn, job};
+	return pg_tx((struct pg_store *)s, sql_job_run, &a);
+}
+
+static int pg_sql_read(struct mg_store *s, mg_sql_fn fn, void *job)
+{
+	struct sql_job a = {fn, job};
+	return pg_read((struct pg_store *)s, sql_job_run, &a);
 }
 
 /* ---- open / close ---- */
@@ -537,7 +579,7 @@ static int schema_init(struct pg_conn *c, char *errmsg, size_t errlen)
 	}
 	struct pg_params p = {0};
 	pg_p_text(&p, "schema_version", false);
-	PGresult *res = pg_exec(c, PG_META_GET, &p, &r);
+	PGresult *res = pg_exec(c, MG_SQL_META_GET, &p, &r);
 	if (!res) {
 		snprintf(errmsg, errlen, "schema: %.200s", PQerrorMessage(c->pc));
 		goto fail;
@@ -563,42 +605,12 @@ static const struct mg_store_ops pg_ops = {
     .name = "postgresql",
     .close = pg_close,
     .set_reserve = pg_set_reserve,
-    .admin_log = pgs_admin_log,
-    .admin_actions_foreach = pgs_admin_actions_foreach,
-    .token_add = pgs_token_add,
-    .token_consume = pgs_token_consume,
-    .host_add = pgs_host_add,
-    .host_get = pgs_host_get,
-    .host_revoke = pgs_host_revoke,
-    .host_heartbeat = pgs_host_heartbeat,
-    .host_policy_applied = pgs_host_policy_applied,
-    .host_foreach = pgs_host_foreach,
+    .write = pg_sql_write,
+    .read = pg_sql_read,
     .ingest = pgs_ingest,
     .cursor_get = pgs_cursor_get,
     .events_query = pgs_events_query,
     .events_count = pgs_events_count,
-    .alerts_count = pgs_alerts_count,
-    .alerts_foreach = pgs_alerts_foreach,
-    .devices_foreach = pgs_devices_foreach,
-    .rule_add = pgs_rule_add,
-    .rule_remove = pgs_rule_remove,
-    .rules_foreach = pgs_rules_foreach,
-    .rules_revision = pgs_rules_revision,
-    .policy_add = pgs_policy_add,
-    .policy_latest = pgs_policy_latest,
-    .policy_get = pgs_policy_get,
-    .request_add = pgs_request_add,
-    .requests_foreach = pgs_requests_foreach,
-    .request_decide = pgs_request_decide,
-    .admin_add = pgs_admin_add,
-    .admin_get = pgs_admin_get,
-    .admin_update = pgs_admin_update,
-    .admins_foreach = pgs_admins_foreach,
-    .session_add = pgs_session_add,
-    .session_get = pgs_session_get,
-    .session_extend = pgs_session_extend,
-    .session_delete = pgs_session_delete,
-    .sessions_purge = pgs_sessions_purge,
 };
 
 int mg_store_pg_open(const char *url, struct mg_store **out, char *errmsg, size_t errlen)

@@ -27,7 +27,7 @@ static int host_state(struct pg_conn *c, int64_t host_id)
 	struct pg_params p = {0};
 	pg_p_int(&p, host_id);
 	int r = 0;
-	PGresult *res = pg_exec(c, PG_HOST_STATE, &p, &r);
+	PGresult *res = pg_exec(c, MG_SQL_HOST_STATE, &p, &r);
 	if (!res)
 		return r;
 	r = PQntuples(res) != 1 ? -ENOENT : pg_int(res, 0, 0) ? -EPERM : 0;
@@ -58,7 +58,7 @@ static int stream_lock(struct pg_conn *c, const struct ingest_job *j, int64_t *i
 		if (pass == 1)
 			break;
 		pg_p_int(&p, j->now_us);
-		r = pg_run(c, PG_STREAM_ADD, &p, NULL);
+		r = pg_run(c, MG_SQL_STREAM_ADD, &p, NULL);
 		if (r < 0)
 			return r;
 	}
@@ -83,7 +83,7 @@ static int record_alert(struct pg_conn *c, const struct ingest_job *j, size_t id
 	pg_p_text(&p, kind, false);
 	pg_p_int(&p, j->now_us);
 	pg_p_text(&p, e->json, false);
-	r = pg_run(c, PG_ALERT_INSERT, &p, NULL);
+	r = pg_run(c, MG_SQL_ALERT_INSERT, &p, NULL);
 	if (r == 0) {
 		struct pg_params q = {0};
 		pg_p_int(&q, j->host_id);
@@ -91,7 +91,7 @@ static int record_alert(struct pg_conn *c, const struct ingest_job *j, size_t id
 		pg_p_text(&q, "collector.tamper", false);
 		pg_p_text(&q, NULL, true);
 		pg_p_text(&q, json, false);
-		PGresult *res = pg_exec(c, PG_OWN_EVENT_INSERT, &q, &r);
+		PGresult *res = pg_exec(c, MG_SQL_OWN_EVENT_INSERT, &q, &r);
 		PQclear(res);
 	}
 	free(json);
@@ -107,7 +107,7 @@ static int check_dups(struct pg_conn *c, struct ingest_job *j, int64_t stream_id
 	pg_p_int(&p, (int64_t)evs[0].seq);
 	pg_p_int(&p, (int64_t)evs[ndup - 1].seq);
 	int r = 0;
-	PGresult *res = pg_exec(c, PG_EVENTS_RANGE, &p, &r);
+	PGresult *res = pg_exec(c, MG_SQL_EVENTS_RANGE, &p, &r);
 	if (!res)
 		return r;
 	size_t bad = ndup;
@@ -300,7 +300,7 @@ static int send_device(struct pg_conn *c, const struct ingest_job *j,
 	pg_p_int(&p, j->host_id);
 	pg_p_int(&p, l->sightings);
 	char name[16];
-	pg_stmt_name(PG_DEVICE_UPSERT, name);
+	pg_stmt_name(MG_SQL_DEVICE_UPSERT, name);
 	return PQsendQueryPrepared(c->pc, name, p.n, p.v, p.len, p.fmt, 0) ? 0 : -EIO;
 }
 
@@ -312,7 +312,7 @@ static int update_ledger(struct pg_conn *c, const struct ingest_job *j, size_t f
 	int r = mg_store_ledger_group(j->b, from, &devs, &ndev);
 	if (r < 0 || ndev == 0)
 		return r;
-	r = pg_prepare(c, PG_DEVICE_UPSERT);
+	r = pg_prepare(c, MG_SQL_DEVICE_UPSERT);
 	if (r < 0 || !PQenterPipelineMode(c->pc)) {
 		free(devs);
 		return r < 0 ? r : -EIO;
@@ -380,14 +380,14 @@ static int ingest_fn(struct pg_conn *c, void *arg)
 		pg_p_int(&p, (int64_t)b->evs[b->n - 1].seq);
 		pg_p_text(&p, b->evs[b->n - 1].hash, false);
 		pg_p_int(&p, j->now_us);
-		r = pg_run(c, PG_STREAM_SET, &p, NULL);
+		r = pg_run(c, MG_SQL_STREAM_SET, &p, NULL);
 		if (r < 0)
 			return r;
 	}
 	struct pg_params p = {0};
 	pg_p_int(&p, j->host_id);
 	pg_p_int(&p, j->now_us);
-	return pg_run(c, PG_HOST_SEEN, &p, NULL);
+	return pg_run(c, MG_SQL_HOST_SEEN, &p, NULL);
 }
 
 int pgs_ingest(struct mg_store *s, int64_t host_id, const struct mg_store_batch *b, int64_t now_us,
@@ -415,7 +415,7 @@ static int cursor_fn(struct pg_conn *c, void *arg)
 	pg_p_int(&p, q->host_id);
 	pg_p_text(&p, q->boot_id, false);
 	int r = 0;
-	PGresult *res = pg_exec(c, PG_STREAM_GET, &p, &r);
+	PGresult *res = pg_exec(c, MG_SQL_STREAM_GET, &p, &r);
 	if (!res)
 		return r;
 	q->v = PQntuples(res) == 1 ? (uint64_t)pg_int(res, 0, 0) : 0;
@@ -572,60 +572,5 @@ int pgs_events_count(struct mg_store *s, const struct mg_store_event_filter *f, 
 	int r = pg_read((struct pg_store *)s, count_fn, &q);
 	if (r == 0)
 		*out = q.count;
-	return r;
-}
-
-struct alerts_ctx {
-	int64_t host_id;
-	uint64_t count;
-};
-
-static int alerts_count_fn(struct pg_conn *c, void *arg)
-{
-	struct alerts_ctx *q = arg;
-	struct pg_params p = {0};
-	pg_p_int(&p, q->host_id);
-	int r = 0;
-	PGresult *res = pg_exec(c, PG_ALERTS_COUNT, &p, &r);
-	if (!res)
-		return r;
-	q->count = (uint64_t)pg_int(res, 0, 0);
-	PQclear(res);
-	return 0;
-}
-
-int pgs_alerts_count(struct mg_store *s, int64_t host_id, uint64_t *out)
-{
-	struct alerts_ctx q = {.host_id = host_id};
-	int r = pg_read((struct pg_store *)s, alerts_count_fn, &q);
-	if (r == 0)
-		*out = q.count;
-	return r;
-}
-
-int pgs_alerts_foreach(struct mg_store *s, int64_t host_id, int64_t after_id, uint32_t limit,
-                       int (*cb)(void *, const struct mg_store_alert *), void *ctx)
-{
-	struct mg_row_sink k = {(void (*)(void))cb, ctx, NULL, 0};
-	struct pg_query q = {.id = PG_ALERTS_LIST, .row = mg_row_alert_each, .ctx = &k};
-	pg_p_int(&q.p, host_id);
-	pg_p_int(&q.p, after_id);
-	pg_p_int(&q.p, limit);
-	int r = pg_query(s, &q);
-	return r > 0 ? 0 : r;
-}
-
-int pgs_devices_foreach(struct mg_store *s, int64_t id, int64_t after_id, uint32_t limit,
-                        int (*cb)(void *, const struct mg_store_device *), void *ctx)
-{
-	struct mg_row_sink k = {(void (*)(void))cb, ctx, malloc(sizeof(struct mg_store_device)), 0};
-	if (!k.buf)
-		return -ENOMEM;
-	struct pg_query q = {.id = PG_DEVICES_LIST, .row = mg_row_device_each, .ctx = &k};
-	pg_p_int(&q.p, id);
-	pg_p_int(&q.p, after_id);
-	pg_p_int(&q.p, limit);
-	int r = pg_query(s, &q);
-	free(k.buf);
 	return r;
 }

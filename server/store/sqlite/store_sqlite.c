@@ -22,7 +22,7 @@
 
 static int64_t meta_get(struct sq_conn *c, const char *key, int *err)
 {
-	sqlite3_stmt *st = sq_stmt(c, SQ_META_GET, err);
+	sqlite3_stmt *st = sq_stmt(c, MG_SQL_META_GET, err);
 	if (!st)
 		return -1;
 	sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
@@ -114,69 +114,36 @@ int sq_write(struct sq_store *st, int (*fn)(struct sq_conn *c, void *arg), void 
 	return sq_writer_run(st->writer, fn, arg);
 }
 
-int sq_log_action(struct sq_conn *c, struct mg_store_action *act, int64_t new_id)
-{
-	if (!act)
-		return 0;
-	mg_store_action_set_target(act, new_id);
-	char *json = NULL, type[8 + MG_STORE_NAME_SIZE];
-	int r = mg_store_action_event_json(act, &json);
-	if (r < 0)
-		goto fail;
-	snprintf(type, sizeof(type), "admin.%s", act->action);
-	sqlite3_stmt *st = sq_stmt(c, SQ_OWN_EVENT_INSERT, &r);
-	if (!st)
-		goto fail;
-	sqlite3_bind_null(st, 1);
-	sqlite3_bind_int64(st, 2, act->now_us);
-	sqlite3_bind_text(st, 3, type, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 4, act->admin, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 5, json, -1, SQLITE_STATIC);
-	r = sq_step_done(st);
-	if (r < 0)
-		goto fail;
-	int64_t event_id = sqlite3_last_insert_rowid(c->db);
-	st = sq_stmt(c, SQ_ACTION_INSERT, &r);
-	if (!st)
-		goto fail;
-	sqlite3_bind_int64(st, 1, act->now_us);
-	sqlite3_bind_text(st, 2, act->admin, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 3, act->action, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 4, act->target, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 5, act->remote ? act->remote : "", -1, SQLITE_STATIC);
-	sq_bind_text(st, 6, act->detail);
-	sqlite3_bind_int64(st, 7, event_id);
-	r = sq_step_done(st);
-fail:
-	free(json);
-	return r;
-}
-
 /* Steps a statement expected to change exactly one row: 0, -ENOENT (none), or an error. */
 /* Runs a reader query: bind(st, ctx) then row(st, ctx) per row until it returns non-zero. */
-int sq_read_rows(struct mg_store *s, enum sq_stmt_id id, void (*bind)(sqlite3_stmt *, void *),
-                 void *bind_ctx, int (*row)(const struct mg_row *, void *), void *row_ctx)
+/* fn of store_sql.h on a SQLite connection. */
+struct sql_job {
+	mg_sql_fn fn;
+	void *job;
+};
+
+static int sql_job_run(struct sq_conn *c, void *arg)
+{
+	struct sql_job *a = arg;
+	struct mg_sql db = {&sq_sql_ops, c};
+	return a->fn(&db, a->job);
+}
+
+static int sq_sql_write(struct mg_store *s, mg_sql_fn fn, void *job)
+{
+	struct sql_job a = {fn, job};
+	return sq_write((struct sq_store *)s, sql_job_run, &a);
+}
+
+static int sq_sql_read(struct mg_store *s, mg_sql_fn fn, void *job)
 {
 	struct sq_store *sst = (struct sq_store *)s;
 	struct sq_conn *c = NULL;
+	struct sql_job a = {fn, job};
 	int r = sq_reader_get(sst, &c);
 	if (r < 0)
 		return r;
-	sqlite3_stmt *st = sq_stmt(c, id, &r);
-	if (st) {
-		if (bind)
-			bind(st, bind_ctx);
-		struct mg_row rw = {&sq_row_ops, st, 0};
-		int rc;
-		while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-			r = row(&rw, row_ctx);
-			if (r != 0)
-				break;
-		}
-		if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-			r = sq_err(rc);
-		sqlite3_reset(st);
-	}
+	r = sql_job_run(c, &a);
 	sq_reader_put(sst, c);
 	return r;
 }
@@ -207,42 +174,12 @@ static const struct mg_store_ops sq_ops = {
     .name = "sqlite",
     .close = sq_close,
     .set_reserve = sq_set_reserve,
-    .admin_log = sq_admin_log,
-    .admin_actions_foreach = sq_admin_actions_foreach,
-    .token_add = sq_token_add,
-    .token_consume = sq_token_consume,
-    .host_add = sq_host_add,
-    .host_get = sq_host_get,
-    .host_revoke = sq_host_revoke,
-    .host_heartbeat = sq_host_heartbeat,
-    .host_policy_applied = sq_host_policy_applied,
-    .host_foreach = sq_host_foreach,
+    .write = sq_sql_write,
+    .read = sq_sql_read,
     .ingest = sq_ingest,
     .cursor_get = sq_cursor_get,
     .events_query = sq_events_query,
     .events_count = sq_events_count,
-    .alerts_count = sq_alerts_count,
-    .alerts_foreach = sq_alerts_foreach,
-    .devices_foreach = sq_devices_foreach,
-    .rule_add = sq_rule_add,
-    .rule_remove = sq_rule_remove,
-    .rules_foreach = sq_rules_foreach,
-    .rules_revision = sq_rules_revision,
-    .policy_add = sq_policy_add,
-    .policy_latest = sq_policy_latest,
-    .policy_get = sq_policy_get,
-    .request_add = sq_request_add,
-    .requests_foreach = sq_requests_foreach,
-    .request_decide = sq_request_decide,
-    .admin_add = sq_admin_add,
-    .admin_get = sq_admin_get,
-    .admin_update = sq_admin_update,
-    .admins_foreach = sq_admins_foreach,
-    .session_add = sq_session_add,
-    .session_get = sq_session_get,
-    .session_extend = sq_session_extend,
-    .session_delete = sq_session_delete,
-    .sessions_purge = sq_sessions_purge,
 };
 
 int mg_store_sqlite_open(const char *path, struct mg_store **out, char *errmsg, size_t errlen)

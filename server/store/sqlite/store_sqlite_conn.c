@@ -24,40 +24,40 @@ static const char *const sq_sql[SQ_NSTMT] = {
     [SQ_SAVEPOINT] = "SAVEPOINT job",
     [SQ_RELEASE] = "RELEASE job",
     [SQ_ROLLBACK_TO] = "ROLLBACK TO job",
-    [SQ_META_GET] = "SELECT value FROM meta WHERE key = ?1",
-    [SQ_RULES_REV_BUMP] = "UPDATE meta SET value = value + 1 WHERE key = 'rules_revision'",
-    [SQ_ACTION_INSERT] = "INSERT INTO admin_actions(time_us, admin, action, target, remote,"
-                         " detail, event_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-    [SQ_OWN_EVENT_INSERT] = "INSERT INTO events(host_id, time_us, type, username, json,"
-                            " received_us) VALUES (?1, ?2, ?3, ?4, ?5, ?2)",
-    [SQ_ACTIONS_LIST] = "SELECT " MG_ROW_ACTION_COLS " WHERE id > ?1 ORDER BY id LIMIT ?2",
-    [SQ_TOKEN_ADD] = "INSERT INTO tokens(hash, expires_us, uses_left, created_us)"
-                     " VALUES (?1, ?2, ?3, ?4)",
-    [SQ_TOKEN_USE] = "UPDATE tokens SET uses_left = uses_left - 1"
-                     " WHERE hash = ?1 AND uses_left > 0 AND expires_us > ?2",
-    [SQ_TOKEN_GET] = "SELECT expires_us, uses_left FROM tokens WHERE hash = ?1",
-    [SQ_HOST_ADD] = "INSERT INTO hosts(hostname, cert_serial, enrolled_us) VALUES (?1, ?2, ?3)",
-    [SQ_HOST_GET] = "SELECT " MG_ROW_HOST_COLS " WHERE id = ?1",
-    [SQ_HOST_BY_CERT] = "SELECT " MG_ROW_HOST_COLS " WHERE cert_serial = ?1",
-    [SQ_HOST_LIST] = "SELECT " MG_ROW_HOST_COLS " ORDER BY id",
-    [SQ_HOST_REVOKE] = "UPDATE hosts SET revoked = 1 WHERE id = ?1",
-    [SQ_HOST_HEARTBEAT] = "UPDATE hosts SET last_seen_us = max(last_seen_us, ?2),"
-                          " spool_depth = ?3, oldest_unsent_us = ?4, policy_version = ?5,"
-                          " agent_version = ?6 WHERE id = ?1",
-    [SQ_HOST_STATE] = "SELECT revoked FROM hosts WHERE id = ?1",
-    [SQ_HOST_SEEN] = "UPDATE hosts SET last_seen_us = max(last_seen_us, ?2) WHERE id = ?1",
-    [SQ_HOST_APPLIED] = "UPDATE hosts SET last_seen_us = max(last_seen_us, ?2),"
-                        " policy_version = ?3 WHERE id = ?1",
-    [SQ_STREAM_GET] = "SELECT id, last_seq, last_hash FROM streams"
-                      " WHERE host_id = ?1 AND boot_id = ?2",
-    [SQ_STREAM_ADD] = "INSERT INTO streams(host_id, boot_id, last_seq, last_hash, updated_us)"
-                      " VALUES (?1, ?2, 0, '', ?3)",
-    [SQ_STREAM_SET] = "UPDATE streams SET last_seq = ?2, last_hash = ?3, updated_us = ?4"
-                      " WHERE id = ?1",
-    [SQ_EVENTS_RANGE] = "SELECT seq, hash, prev_hash, json FROM events"
-                        " WHERE stream_id = ?1 AND seq BETWEEN ?2 AND ?3 ORDER BY seq",
+    [MG_SQL_META_GET] = "SELECT value FROM meta WHERE key = ?1",
+    [MG_SQL_RULES_REV_BUMP] = "UPDATE meta SET value = value + 1 WHERE key = 'rules_revision'",
+    [MG_SQL_ACTION_INSERT] = "INSERT INTO admin_actions(time_us, admin, action, target, remote,"
+                             " detail, event_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    [MG_SQL_OWN_EVENT_INSERT] = "INSERT INTO events(host_id, time_us, type, username, json,"
+                                " received_us) VALUES (?1, ?2, ?3, ?4, ?5, ?2)",
+    [MG_SQL_ACTIONS_LIST] = "SELECT " MG_ROW_ACTION_COLS " WHERE id > ?1 ORDER BY id LIMIT ?2",
+    [MG_SQL_TOKEN_ADD] = "INSERT INTO tokens(hash, expires_us, uses_left, created_us)"
+                         " VALUES (?1, ?2, ?3, ?4)",
+    [MG_SQL_TOKEN_USE] = "UPDATE tokens SET uses_left = uses_left - 1"
+                         " WHERE hash = ?1 AND uses_left > 0 AND expires_us > ?2",
+    [MG_SQL_TOKEN_GET] = "SELECT expires_us, uses_left FROM tokens WHERE hash = ?1",
+    [MG_SQL_HOST_ADD] = "INSERT INTO hosts(hostname, cert_serial, enrolled_us) VALUES (?1, ?2, ?3)",
+    [MG_SQL_HOST_GET] = "SELECT " MG_ROW_HOST_COLS " WHERE id = ?1",
+    [MG_SQL_HOST_BY_CERT] = "SELECT " MG_ROW_HOST_COLS " WHERE cert_serial = ?1",
+    [MG_SQL_HOST_LIST] = "SELECT " MG_ROW_HOST_COLS " ORDER BY id",
+    [MG_SQL_HOST_REVOKE] = "UPDATE hosts SET revoked = 1 WHERE id = ?1",
+    [MG_SQL_HOST_HEARTBEAT] = "UPDATE hosts SET last_seen_us = max(last_seen_us, ?2),"
+                              " spool_depth = ?3, oldest_unsent_us = ?4, policy_version = ?5,"
+                              " agent_version = ?6 WHERE id = ?1",
+    [MG_SQL_HOST_STATE] = "SELECT revoked FROM hosts WHERE id = ?1",
+    [MG_SQL_HOST_SEEN] = "UPDATE hosts SET last_seen_us = max(last_seen_us, ?2) WHERE id = ?1",
+    [MG_SQL_HOST_APPLIED] = "UPDATE hosts SET last_seen_us = max(last_seen_us, ?2),"
+                            " policy_version = ?3 WHERE id = ?1",
+    [MG_SQL_STREAM_GET] = "SELECT id, last_seq, last_hash FROM streams"
+                          " WHERE host_id = ?1 AND boot_id = ?2",
+    [MG_SQL_STREAM_ADD] = "INSERT INTO streams(host_id, boot_id, last_seq, last_hash, updated_us)"
+                          " VALUES (?1, ?2, 0, '', ?3)",
+    [MG_SQL_STREAM_SET] = "UPDATE streams SET last_seq = ?2, last_hash = ?3, updated_us = ?4"
+                          " WHERE id = ?1",
+    [MG_SQL_EVENTS_RANGE] = "SELECT seq, hash, prev_hash, json FROM events"
+                            " WHERE stream_id = ?1 AND seq BETWEEN ?2 AND ?3 ORDER BY seq",
     [SQ_EVENT_INSERT] = mg_store_sqlite_event_insert,
-    [SQ_DEVICE_UPSERT] =
+    [MG_SQL_DEVICE_UPSERT] =
         "INSERT INTO devices(vendor_id, product_id, serial, hash, name, first_seen_us,"
         " last_seen_us, first_host_id, last_host_id, sightings)"
         " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8, ?9)"
@@ -71,51 +71,53 @@ static const char *const sq_sql[SQ_NSTMT] = {
         " first_host_id = CASE WHEN excluded.first_seen_us < first_seen_us"
         "  THEN excluded.first_host_id ELSE first_host_id END,"
         " first_seen_us = min(first_seen_us, excluded.first_seen_us)",
-    [SQ_ALERT_INSERT] = "INSERT INTO alerts(host_id, boot_id, seq, kind, time_us, evidence)"
-                        " VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-    [SQ_ALERTS_COUNT] = "SELECT count(*) FROM alerts WHERE ?1 = 0 OR host_id = ?1",
-    [SQ_ALERTS_LIST] = "SELECT " MG_ROW_ALERT_COLS
-                       " WHERE (?1 = 0 OR host_id = ?1) AND id > ?2 ORDER BY id LIMIT ?3",
-    [SQ_DEVICES_LIST] =
+    [MG_SQL_ALERT_INSERT] = "INSERT INTO alerts(host_id, boot_id, seq, kind, time_us, evidence)"
+                            " VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    [MG_SQL_ALERTS_COUNT] = "SELECT count(*) FROM alerts WHERE ?1 = 0 OR host_id = ?1",
+    [MG_SQL_ALERTS_LIST] = "SELECT " MG_ROW_ALERT_COLS
+                           " WHERE (?1 = 0 OR host_id = ?1) AND id > ?2 ORDER BY id LIMIT ?3",
+    [MG_SQL_DEVICES_LIST] =
         "SELECT " MG_ROW_DEVICE_COLS " WHERE (?1 = 0 OR id = ?1) AND id > ?2 ORDER BY id LIMIT ?3",
-    [SQ_RULE_ADD] = "INSERT INTO rules(text, host_id, expires_us, created_us, created_by,"
-                    " request_id, comment) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-    [SQ_RULE_DEL] = "DELETE FROM rules WHERE id = ?1",
-    [SQ_RULES_LIST] = "SELECT " MG_ROW_RULE_COLS " WHERE (?1 = 0 OR host_id = 0 OR host_id = ?1)"
-                      " AND (?2 = 0 OR expires_us = 0 OR expires_us > ?2) ORDER BY id",
-    [SQ_POLICY_ADD] = "INSERT INTO policies(version, rules_revision, created_us, json, sig)"
-                      " SELECT ?1, ?2, ?3, ?4, ?5"
-                      " WHERE ?1 > (SELECT coalesce(max(version), 0) FROM policies)",
-    [SQ_POLICY_LATEST] = "SELECT coalesce(max(version), 0) FROM policies",
-    [SQ_POLICY_GET] = "SELECT " MG_ROW_POLICY_COLS " WHERE version = CASE WHEN ?1 = 0"
-                      " THEN (SELECT max(version) FROM policies) ELSE ?1 END",
-    [SQ_REQ_ADD] = "INSERT INTO requests(host_id, request_id, username, vendor_id, product_id,"
-                   " serial, name, hash, reason, created_us)"
-                   " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"
-                   " ON CONFLICT (host_id, request_id) DO NOTHING",
-    [SQ_REQ_FIND] = "SELECT id, username, vendor_id, product_id, serial, name, hash, reason"
-                    " FROM requests WHERE host_id = ?1 AND request_id = ?2",
-    [SQ_REQ_LIST] =
+    [MG_SQL_RULE_ADD] = "INSERT INTO rules(text, host_id, expires_us, created_us, created_by,"
+                        " request_id, comment) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    [MG_SQL_RULE_DEL] = "DELETE FROM rules WHERE id = ?1",
+    [MG_SQL_RULES_LIST] =
+        "SELECT " MG_ROW_RULE_COLS " WHERE (?1 = 0 OR host_id = 0 OR host_id = ?1)"
+        " AND (?2 = 0 OR expires_us = 0 OR expires_us > ?2) ORDER BY id",
+    [MG_SQL_POLICY_ADD] = "INSERT INTO policies(version, rules_revision, created_us, json, sig)"
+                          " SELECT ?1, ?2, ?3, ?4, ?5"
+                          " WHERE ?1 > (SELECT coalesce(max(version), 0) FROM policies)",
+    [MG_SQL_POLICY_LATEST] = "SELECT coalesce(max(version), 0) FROM policies",
+    [MG_SQL_POLICY_GET] = "SELECT " MG_ROW_POLICY_COLS " WHERE version = CASE WHEN ?1 = 0"
+                          " THEN (SELECT max(version) FROM policies) ELSE ?1 END",
+    [MG_SQL_REQ_ADD] = "INSERT INTO requests(host_id, request_id, username, vendor_id, product_id,"
+                       " serial, name, hash, reason, created_us)"
+                       " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"
+                       " ON CONFLICT (host_id, request_id) DO NOTHING",
+    [MG_SQL_REQ_FIND] = "SELECT id, username, vendor_id, product_id, serial, name, hash, reason"
+                        " FROM requests WHERE host_id = ?1 AND request_id = ?2",
+    [MG_SQL_REQ_LIST] =
         "SELECT " MG_ROW_REQUEST_COLS " WHERE (?1 = 0 OR id = ?1) AND (?2 < 0 OR state = ?2)"
         " AND id > ?3 ORDER BY id LIMIT ?4",
-    [SQ_REQ_DECIDE] = "UPDATE requests SET state = ?2, decided_us = ?3, decided_by = ?4,"
-                      " note = ?5, rule_id = ?6 WHERE id = ?1 AND state = 0",
-    [SQ_REQ_STATE] = "SELECT state FROM requests WHERE id = ?1",
-    [SQ_ADMIN_ADD] = "INSERT INTO admins(name, password_hash, role, created_us)"
-                     " VALUES (?1, ?2, ?3, ?4)",
-    [SQ_ADMIN_GET_NAME] = "SELECT " MG_ROW_ADMIN_COLS " WHERE name = ?1",
-    [SQ_ADMIN_GET_ID] = "SELECT " MG_ROW_ADMIN_COLS " WHERE id = ?1",
-    [SQ_ADMIN_LIST] = "SELECT " MG_ROW_ADMIN_COLS " ORDER BY id",
-    [SQ_ADMIN_SET_PW] = "UPDATE admins SET password_hash = ?2 WHERE id = ?1",
-    [SQ_ADMIN_SET_ROLE] = "UPDATE admins SET role = ?2 WHERE id = ?1",
-    [SQ_ADMIN_SET_DISABLED] = "UPDATE admins SET disabled = ?2 WHERE id = ?1",
-    [SQ_SESSIONS_DEL_ADMIN] = "DELETE FROM sessions WHERE admin_id = ?1",
-    [SQ_SESSION_ADD] = "INSERT INTO sessions(token_hash, admin_id, created_us, expires_us)"
-                       " SELECT ?1, ?2, ?3, ?4 WHERE EXISTS (SELECT 1 FROM admins WHERE id = ?2)",
-    [SQ_SESSION_GET] = "SELECT " MG_ROW_SESSION_COLS " WHERE s.token_hash = ?1",
-    [SQ_SESSION_EXTEND] = "UPDATE sessions SET expires_us = ?2 WHERE token_hash = ?1",
-    [SQ_SESSION_DEL] = "DELETE FROM sessions WHERE token_hash = ?1",
-    [SQ_SESSION_PURGE] = "DELETE FROM sessions WHERE expires_us <= ?1",
+    [MG_SQL_REQ_DECIDE] = "UPDATE requests SET state = ?2, decided_us = ?3, decided_by = ?4,"
+                          " note = ?5, rule_id = ?6 WHERE id = ?1 AND state = 0",
+    [MG_SQL_REQ_STATE] = "SELECT state FROM requests WHERE id = ?1",
+    [MG_SQL_ADMIN_ADD] = "INSERT INTO admins(name, password_hash, role, created_us)"
+                         " VALUES (?1, ?2, ?3, ?4)",
+    [MG_SQL_ADMIN_GET_NAME] = "SELECT " MG_ROW_ADMIN_COLS " WHERE name = ?1",
+    [MG_SQL_ADMIN_GET_ID] = "SELECT " MG_ROW_ADMIN_COLS " WHERE id = ?1",
+    [MG_SQL_ADMIN_LIST] = "SELECT " MG_ROW_ADMIN_COLS " ORDER BY id",
+    [MG_SQL_ADMIN_SET_PW] = "UPDATE admins SET password_hash = ?2 WHERE id = ?1",
+    [MG_SQL_ADMIN_SET_ROLE] = "UPDATE admins SET role = ?2 WHERE id = ?1",
+    [MG_SQL_ADMIN_SET_DISABLED] = "UPDATE admins SET disabled = ?2 WHERE id = ?1",
+    [MG_SQL_SESSIONS_DEL_ADMIN] = "DELETE FROM sessions WHERE admin_id = ?1",
+    [MG_SQL_SESSION_ADD] =
+        "INSERT INTO sessions(token_hash, admin_id, created_us, expires_us)"
+        " SELECT ?1, ?2, ?3, ?4 WHERE EXISTS (SELECT 1 FROM admins WHERE id = ?2)",
+    [MG_SQL_SESSION_GET] = "SELECT " MG_ROW_SESSION_COLS " WHERE s.token_hash = ?1",
+    [MG_SQL_SESSION_EXTEND] = "UPDATE sessions SET expires_us = ?2 WHERE token_hash = ?1",
+    [MG_SQL_SESSION_DEL] = "DELETE FROM sessions WHERE token_hash = ?1",
+    [MG_SQL_SESSION_PURGE] = "DELETE FROM sessions WHERE expires_us <= ?1",
 };
 
 int sq_err(int rc)
@@ -143,7 +145,7 @@ int sq_err(int rc)
 	}
 }
 
-sqlite3_stmt *sq_stmt(struct sq_conn *c, enum sq_stmt_id id, int *err)
+sqlite3_stmt *sq_stmt(struct sq_conn *c, int id, int *err)
 {
 	if (!c->st[id]) {
 		int rc = sqlite3_prepare_v3(c->db, sq_sql[id], -1, SQLITE_PREPARE_PERSISTENT,
@@ -198,7 +200,7 @@ int sq_step_done(sqlite3_stmt *st)
 	return rc == SQLITE_ROW ? -EIO : (sq_err(rc) ? sq_err(rc) : -EIO);
 }
 
-int sq_run(struct sq_conn *c, enum sq_stmt_id id)
+int sq_run(struct sq_conn *c, int id)
 {
 	int r = 0;
 	sqlite3_stmt *st = sq_stmt(c, id, &r);
@@ -249,12 +251,109 @@ static int row_blob(const struct mg_row *r, int col, uint8_t **out, size_t *len)
 
 const struct mg_row_ops sq_row_ops = {row_i64, row_text, row_blob};
 
-void sq_bind_ints(sqlite3_stmt *st, void *arg)
+/* ---- the primitives of store_sql.h ---- */
+
+/* The cached statement id with p bound; NULL with *err (0: a statement without text). */
+static sqlite3_stmt *bound(struct sq_conn *c, int id, const struct mg_sql_params *p, int *err)
 {
-	const struct sq_ints *a = arg;
-	for (size_t i = 0; i < a->n && i < sizeof(a->v) / sizeof(a->v[0]); i++)
-		sqlite3_bind_int64(st, (int)i + 1, a->v[i]);
+	*err = 0;
+	if (id < 0 || id >= SQ_NSTMT || !sq_sql[id])
+		return NULL;
+	sqlite3_stmt *st = sq_stmt(c, id, err);
+	if (!st)
+		return NULL;
+	int n = p ? p->n : 0;
+	if (n > MG_SQL_MAX_PARAMS) {
+		*err = -E2BIG;
+		return NULL;
+	}
+	sqlite3_clear_bindings(st);
+	for (int i = 0; i < n; i++) {
+		const struct mg_sql_param *x = &p->v[i];
+		int rc;
+		switch (x->kind) {
+		case MG_SQL_INT:
+			rc = sqlite3_bind_int64(st, i + 1, x->i);
+			break;
+		case MG_SQL_TEXT:
+			rc = sqlite3_bind_text(st, i + 1, x->p, -1, SQLITE_STATIC);
+			break;
+		case MG_SQL_BLOB:
+			rc = sqlite3_bind_blob64(st, i + 1, x->p, x->len, SQLITE_STATIC);
+			break;
+		default:
+			rc = sqlite3_bind_null(st, i + 1);
+			break;
+		}
+		if (rc != SQLITE_OK) {
+			*err = sq_err(rc) ? sq_err(rc) : -EIO;
+			return NULL;
+		}
+	}
+	return st;
 }
+
+static int sql_run(void *conn, int id, const struct mg_sql_params *p, uint64_t *changed)
+{
+	struct sq_conn *c = conn;
+	int r;
+	sqlite3_stmt *st = bound(c, id, p, &r);
+	if (!st)
+		return r;
+	r = sq_step_done(st);
+	if (r == 0 && changed)
+		*changed = (uint64_t)sqlite3_changes(c->db);
+	return r;
+}
+
+static int sql_run_one(void *conn, int id, const struct mg_sql_params *p)
+{
+	struct sq_conn *c = conn;
+	int r;
+	sqlite3_stmt *st = bound(c, id, p, &r);
+	if (!st)
+		return r ? r : -EINVAL;
+	return sq_step_one(c, st);
+}
+
+static int sql_insert(void *conn, int id, const struct mg_sql_params *p, int64_t *new_id)
+{
+	struct sq_conn *c = conn;
+	int r;
+	sqlite3_stmt *st = bound(c, id, p, &r);
+	if (!st)
+		return r ? r : -EINVAL;
+	r = sq_step_done(st);
+	if (r < 0)
+		return r;
+	if (sqlite3_changes(c->db) != 1)
+		return -ENOENT; /* the conflict the statement ignores */
+	*new_id = sqlite3_last_insert_rowid(c->db);
+	return 0;
+}
+
+static int sql_rows(void *conn, int id, const struct mg_sql_params *p,
+                    int (*row)(const struct mg_row *r, void *ctx), void *ctx)
+{
+	struct sq_conn *c = conn;
+	int r;
+	sqlite3_stmt *st = bound(c, id, p, &r);
+	if (!st)
+		return r ? r : -EINVAL;
+	struct mg_row rw = {&sq_row_ops, st, 0};
+	int rc;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		r = row(&rw, ctx);
+		if (r != 0)
+			break;
+	}
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		r = sq_err(rc) ? sq_err(rc) : -EIO;
+	sqlite3_reset(st);
+	return r;
+}
+
+const struct mg_sql_ops sq_sql_ops = {sql_run, sql_run_one, sql_insert, sql_rows};
 
 void sq_conn_free(struct sq_conn **c)
 {

@@ -34,7 +34,7 @@ static int low_disk(struct sq_store *st)
 static int host_state(struct sq_conn *c, int64_t host_id)
 {
 	int r = 0;
-	sqlite3_stmt *st = sq_stmt(c, SQ_HOST_STATE, &r);
+	sqlite3_stmt *st = sq_stmt(c, MG_SQL_HOST_STATE, &r);
 	if (!st)
 		return r;
 	sqlite3_bind_int64(st, 1, host_id);
@@ -59,7 +59,7 @@ static int record_alert(struct sq_conn *c, const struct ingest_job *j, size_t id
 	    j->res.status == MG_INGEST_CONFLICT ? e->hash : e->prev_hash, j->now_us, &json);
 	if (r < 0)
 		return r;
-	sqlite3_stmt *st = sq_stmt(c, SQ_ALERT_INSERT, &r);
+	sqlite3_stmt *st = sq_stmt(c, MG_SQL_ALERT_INSERT, &r);
 	if (!st)
 		goto fail;
 	sqlite3_bind_int64(st, 1, j->host_id);
@@ -71,7 +71,7 @@ static int record_alert(struct sq_conn *c, const struct ingest_job *j, size_t id
 	r = sq_step_done(st);
 	if (r < 0)
 		goto fail;
-	st = sq_stmt(c, SQ_OWN_EVENT_INSERT, &r);
+	st = sq_stmt(c, MG_SQL_OWN_EVENT_INSERT, &r);
 	if (!st)
 		goto fail;
 	sqlite3_bind_int64(st, 1, j->host_id);
@@ -93,7 +93,7 @@ static int check_dups(struct sq_conn *c, struct ingest_job *j, int64_t stream_id
 {
 	const struct mg_store_event *evs = j->b->evs;
 	int r = 0;
-	sqlite3_stmt *st = sq_stmt(c, SQ_EVENTS_RANGE, &r);
+	sqlite3_stmt *st = sq_stmt(c, MG_SQL_EVENTS_RANGE, &r);
 	if (!st)
 		return r;
 	sqlite3_bind_int64(st, 1, stream_id);
@@ -161,7 +161,7 @@ static int update_ledger(struct sq_conn *c, const struct ingest_job *j, size_t f
 	int r = mg_store_ledger_group(j->b, from, &l, &n);
 	if (r < 0 || n == 0)
 		return r;
-	sqlite3_stmt *st = sq_stmt(c, SQ_DEVICE_UPSERT, &r);
+	sqlite3_stmt *st = sq_stmt(c, MG_SQL_DEVICE_UPSERT, &r);
 	for (size_t i = 0; st && i < n && r == 0; i++) {
 		const struct mg_store_event *e = l[i].last;
 		sqlite3_bind_text(st, 1, e->device_vendor_id, -1, SQLITE_STATIC);
@@ -193,7 +193,7 @@ static int ingest_fn(struct sq_conn *c, void *arg)
 	int64_t stream_id = 0;
 	uint64_t last_seq = 0;
 	char last_hash[72] = "";
-	sqlite3_stmt *st = sq_stmt(c, SQ_STREAM_GET, &r);
+	sqlite3_stmt *st = sq_stmt(c, MG_SQL_STREAM_GET, &r);
 	if (!st)
 		return r;
 	sqlite3_bind_int64(st, 1, j->host_id);
@@ -228,7 +228,7 @@ static int ingest_fn(struct sq_conn *c, void *arg)
 		return record_alert(c, j, from == b->n ? ndup : from, last_hash);
 	if (j->res.status == MG_INGEST_OK && from < b->n) {
 		if (stream_id == 0) {
-			st = sq_stmt(c, SQ_STREAM_ADD, &r);
+			st = sq_stmt(c, MG_SQL_STREAM_ADD, &r);
 			if (!st)
 				return r;
 			sqlite3_bind_int64(st, 1, j->host_id);
@@ -244,7 +244,7 @@ static int ingest_fn(struct sq_conn *c, void *arg)
 			r = update_ledger(c, j, from);
 		if (r < 0)
 			return r;
-		st = sq_stmt(c, SQ_STREAM_SET, &r);
+		st = sq_stmt(c, MG_SQL_STREAM_SET, &r);
 		if (!st)
 			return r;
 		sqlite3_bind_int64(st, 1, stream_id);
@@ -255,7 +255,7 @@ static int ingest_fn(struct sq_conn *c, void *arg)
 		if (r < 0)
 			return r;
 	}
-	st = sq_stmt(c, SQ_HOST_SEEN, &r);
+	st = sq_stmt(c, MG_SQL_HOST_SEEN, &r);
 	if (!st)
 		return r;
 	sqlite3_bind_int64(st, 1, j->host_id);
@@ -283,7 +283,7 @@ int sq_cursor_get(struct mg_store *s, int64_t host_id, const char *boot_id, uint
 	int r = sq_reader_get(sst, &c);
 	if (r < 0)
 		return r;
-	sqlite3_stmt *st = sq_stmt(c, SQ_STREAM_GET, &r);
+	sqlite3_stmt *st = sq_stmt(c, MG_SQL_STREAM_GET, &r);
 	if (st) {
 		sqlite3_bind_int64(st, 1, host_id);
 		sqlite3_bind_text(st, 2, boot_id, -1, SQLITE_STATIC);
@@ -376,47 +376,5 @@ int sq_events_count(struct mg_store *s, const struct mg_store_event_filter *f, u
 		sqlite3_clear_bindings(st);
 	}
 	sq_reader_put(sst, c);
-	return r;
-}
-
-int sq_alerts_count(struct mg_store *s, int64_t host_id, uint64_t *out)
-{
-	struct sq_store *sst = (struct sq_store *)s;
-	struct sq_conn *c = NULL;
-	int r = sq_reader_get(sst, &c);
-	if (r < 0)
-		return r;
-	sqlite3_stmt *st = sq_stmt(c, SQ_ALERTS_COUNT, &r);
-	if (st) {
-		sqlite3_bind_int64(st, 1, host_id);
-		int rc = sqlite3_step(st);
-		if (rc == SQLITE_ROW)
-			*out = (uint64_t)sqlite3_column_int64(st, 0);
-		else
-			r = sq_err(rc) ? sq_err(rc) : -EIO;
-		sqlite3_reset(st);
-	}
-	sq_reader_put(sst, c);
-	return r;
-}
-
-int sq_alerts_foreach(struct mg_store *s, int64_t host_id, int64_t after_id, uint32_t limit,
-                      int (*cb)(void *, const struct mg_store_alert *), void *ctx)
-{
-	struct sq_ints a = {3, {host_id, after_id, limit}};
-	struct mg_row_sink k = {(void (*)(void))cb, ctx, NULL, 0};
-	int r = sq_read_rows(s, SQ_ALERTS_LIST, sq_bind_ints, &a, mg_row_alert_each, &k);
-	return r > 0 ? 0 : r;
-}
-
-int sq_devices_foreach(struct mg_store *s, int64_t id, int64_t after_id, uint32_t limit,
-                       int (*cb)(void *, const struct mg_store_device *), void *ctx)
-{
-	struct sq_ints a = {3, {id, after_id, limit}};
-	struct mg_row_sink k = {(void (*)(void))cb, ctx, malloc(sizeof(struct mg_store_device)), 0};
-	if (!k.buf)
-		return -ENOMEM;
-	int r = sq_read_rows(s, SQ_DEVICES_LIST, sq_bind_ints, &a, mg_row_device_each, &k);
-	free(k.buf);
 	return r;
 }

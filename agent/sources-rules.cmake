@@ -1,9 +1,9 @@
 set(MG_AGENT_RULES_SOURCES
-  src/rule.c
-  src/rule_lex.c
-  src/rule_names.c
-  src/rule_parse.c
-  src/rule_print.c
-  src/rule_match.c
-  src/rule_index.c
-  src/ruleset.c)
+  rules/rule.c
+  rules/rule_lex.c
+  rules/rule_names.c
+  rules/rule_parse.c
+  rules/rule_print.c
+  rules/rule_match.c
+  rules/rule_index.c
+  rules/ruleset.c)

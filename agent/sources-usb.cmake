@@ -1,1 +1,1 @@
-set(MG_AGENT_USB_SOURCES src/usb_desc.c src/usb_hash.c)
+set(MG_AGENT_USB_SOURCES usb/usb_desc.c usb/usb_hash.c)

@@ -1,9 +1,0 @@
-set(MG_AGENT_RULES_SOURCES
-  rules/rule.c
-  rules/rule_lex.c
-  rules/rule_names.c
-  rules/rule_parse.c
-  rules/rule_print.c
-  rules/rule_match.c
-  rules/rule_index.c
-  rules/ruleset.c)

@@ -17,6 +17,28 @@ function(mg_require_pkg name module debpkg)
     message(FATAL_ERROR "missing dependency '${module}': install the Debian package '${debpkg}' "
                         "(apt-get install ${debpkg}, or run deploy/install-build-deps.sh)")
   endif()
+  # A .pc file may name a library by its file path instead of -L/-l (Debian's libpamtest.pc:
+  # "Libs: /usr/lib/x86_64-linux-gnu/libpamtest.so"). pkg_check_modules files such an entry
+  # under INTERFACE_LINK_OPTIONS, which the linker sees before the objects; with the
+  # toolchain's default --as-needed the library is then dropped and its symbols are undefined.
+  # Move every absolute path to a library file into INTERFACE_LINK_LIBRARIES, where it is
+  # ordered after the objects and the static libraries that need it.
+  get_target_property(options PkgConfig::${name} INTERFACE_LINK_OPTIONS)
+  if(options)
+    set(kept "")
+    set(libs "")
+    foreach(option IN LISTS options)
+      if(IS_ABSOLUTE "${option}" AND option MATCHES "\\.(so(\\.[0-9]+)*|a)$")
+        list(APPEND libs "${option}")
+      else()
+        list(APPEND kept "${option}")
+      endif()
+    endforeach()
+    if(libs)
+      set_property(TARGET PkgConfig::${name} PROPERTY INTERFACE_LINK_OPTIONS "${kept}")
+      set_property(TARGET PkgConfig::${name} APPEND PROPERTY INTERFACE_LINK_LIBRARIES ${libs})
+    endif()
+  endif()
 endfunction()
 
 # mg_find_program(VAR PROGRAM DEBIAN_PACKAGE): like find_program, but a clear hint when missing.

@@ -20,10 +20,10 @@
 #include "mg/safe_open.h"
 #include "pam_user.h"
 
-static int fail(char *err, size_t errlen, const char *fmt, ...)
+static void set_err(char *err, size_t errlen, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
-static int fail(char *err, size_t errlen, const char *fmt, ...)
+static void set_err(char *err, size_t errlen, const char *fmt, ...)
 {
 	if (err && errlen) {
 		va_list ap;
@@ -31,8 +31,13 @@ static int fail(char *err, size_t errlen, const char *fmt, ...)
 		vsnprintf(err, errlen, fmt, ap);
 		va_end(ap);
 	}
-	return -EINVAL;
 }
+
+/* Records the message and yields -EINVAL. A macro, not a function, so that the optimiser sees
+ * the negative result at every call site: a function with variable arguments is never inlined,
+ * and at -O3 GCC then assumes "r = fail(...) < 0" might not hold and warns that the outputs of
+ * the getters below "may be used uninitialized". */
+#define fail(err, errlen, ...) (set_err((err), (errlen), __VA_ARGS__), -EINVAL)
 
 static bool hex64(const char *s)
 {

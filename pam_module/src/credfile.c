@@ -15,10 +15,10 @@
 #include "mg/time.h"
 #include "mg/utf8.h"
 
-static int fail(char *err, size_t errlen, const char *fmt, ...)
+static void set_err(char *err, size_t errlen, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
-static int fail(char *err, size_t errlen, const char *fmt, ...)
+static void set_err(char *err, size_t errlen, const char *fmt, ...)
 {
 	if (err && errlen) {
 		va_list ap;
@@ -26,8 +26,13 @@ static int fail(char *err, size_t errlen, const char *fmt, ...)
 		vsnprintf(err, errlen, fmt, ap);
 		va_end(ap);
 	}
-	return -EINVAL;
 }
+
+/* Records the message and yields -EINVAL. A macro, not a function, so that the optimiser sees
+ * the negative result at every call site: a function with variable arguments is never inlined,
+ * and at -O3 GCC then assumes "r = fail(...) < 0" might not hold and warns that the outputs of
+ * the getters below "may be used uninitialized". */
+#define fail(err, errlen, ...) (set_err((err), (errlen), __VA_ARGS__), -EINVAL)
 
 /* Every key of obj must be in allowed (NULL-terminated). Returns the offending key or NULL. */
 static const char *unknown_key(json_t *obj, const char *const *allowed)
@@ -119,7 +124,7 @@ static json_t *load(const char *buf, size_t len, char *err, size_t errlen, int *
 {
 	if (len > MG_CREDFILE_MAX_SIZE) {
 		*r = -EFBIG;
-		fail(err, errlen, "file larger than %u bytes", MG_CREDFILE_MAX_SIZE);
+		set_err(err, errlen, "file larger than %u bytes", MG_CREDFILE_MAX_SIZE);
 		return NULL;
 	}
 	json_error_t jerr;
@@ -246,7 +251,7 @@ int mg_fido2_credfile_parse(const char *buf, size_t len, const char *user,
 		if (r == -EEXIST)
 			r = fail(sub, sizeof(sub), "duplicate label or credential id");
 		if (r < 0) {
-			fail(err, errlen, "credentials[%zu].%s", i, sub);
+			set_err(err, errlen, "credentials[%zu].%s", i, sub);
 			goto out;
 		}
 	}

@@ -42,13 +42,15 @@ static void append_one(struct mg_eventlog *log, enum mg_event_type t)
 	mg_event_free(&ev);
 }
 
-static char *read_all(void)
+/* The log's text into *data (the caller frees it). An output parameter rather than a returned
+ * local: GCC 12 at -O3 inlines this and then takes pointers into the text for pointers to the
+ * local variable (-Wdangling-pointer false positive). */
+static void read_all(char **data)
 {
 	struct mg_file_rules any = {.owner = MG_ANY_OWNER, .secret = true};
-	char *data = NULL;
 	size_t len = 0;
-	assert_int_equal(mg_safe_read_file(path, &any, &data, &len, NULL), 0);
-	return data;
+	*data = NULL;
+	assert_int_equal(mg_safe_read_file(path, &any, data, &len, NULL), 0);
 }
 
 static void test_numbering_and_content(void **state)
@@ -63,7 +65,8 @@ static void test_numbering_and_content(void **state)
 	mg_eventlog_close(&log);
 	assert_null(log);
 
-	char *data = read_all(); /* the file is 0600: secret rules pass */
+	char *data;
+	read_all(&data); /* the file is 0600: secret rules pass */
 	char boot[37];
 	assert_int_equal(mg_boot_id(boot), 0);
 	char *line2 = strchr(data, '\n');
@@ -109,7 +112,8 @@ static void test_torn_write_repaired(void **state)
 	assert_int_equal(mg_eventlog_last_seq(log), 1);
 	append_one(log, MG_EV_DEVICE_ALLOWED);
 	mg_eventlog_close(&log);
-	char *data = read_all();
+	char *data;
+	read_all(&data);
 	assert_null(strstr(data, "device.bl\""));
 	assert_non_null(strstr(data, "\"seq\":2"));
 	/* Every line is a complete event. */
@@ -156,7 +160,8 @@ static void test_deferred_and_nosync(void **state)
 	assert_int_equal(mg_eventlog_last_seq(log), 4);
 	mg_eventlog_close(&log);
 	/* Everything written, numbered in order, whatever the sync mode. */
-	char *data = read_all();
+	char *data;
+	read_all(&data);
 	const char *want[] = {"device.allowed", "device.blocked", "device.inserted",
 	                      "device.removed"};
 	char *p = data;

@@ -18,6 +18,12 @@ if(MYNAGUARD_SANITIZE)
   set(MG_PAM_PRELOAD "${MG_LIBASAN}:${MG_PAM_PRELOAD}")
 endif()
 
+# pam_wrapper (1.1.4 in Debian 12) gives every process it is preloaded into its own
+# /tmp/pam.<letter> directory, picked with lstat() and then mkdir(): two tests that start
+# processes at the same moment can pick the same letter, and the loser fails ("Failed to create
+# pam_wrapper config dir: /tmp/pam.A - File exists"). Tests that preload it take this lock.
+set(MG_PAM_WRAPPER_LOCK pam_wrapper_tmp_dir)
+
 set(MG_PAM_TEST_ENV
     "LD_PRELOAD=${MG_PAM_PRELOAD}"
     "PAM_WRAPPER=1"
@@ -45,7 +51,7 @@ function(mg_add_pam_test name)
   mg_add_test(${name} SOURCES pam/${name}.c LIBS mg_pam_harness)
   add_dependencies(${name} pam_mynaguard mynaguard-enroll)
   set_tests_properties(${name} PROPERTIES ENVIRONMENT
-    "CMOCKA_MESSAGE_OUTPUT=stdout;${MG_PAM_TEST_ENV}")
+    "CMOCKA_MESSAGE_OUTPUT=stdout;${MG_PAM_TEST_ENV}" RESOURCE_LOCK ${MG_PAM_WRAPPER_LOCK})
 endfunction()
 mg_add_pam_test(test_pam_totp)
 
@@ -55,7 +61,8 @@ if(EXISTS ${CMAKE_CURRENT_SOURCE_DIR}/support/fido2/CMakeLists.txt)
   mg_add_test(test_pam_fido2 SOURCES pam/test_pam_fido2.c LIBS mg_pam_harness)
   add_dependencies(test_pam_fido2 pam_mynaguard mynaguard-enroll)
   set_tests_properties(test_pam_fido2 PROPERTIES ENVIRONMENT
-    "CMOCKA_MESSAGE_OUTPUT=stdout;${MG_PAM_TEST_ENV};LD_PRELOAD=${MG_PAM_PRELOAD}:$<TARGET_FILE:mg_soft_fido2>;MG_SOFT_FIDO2_CTL=$<TARGET_FILE:soft-fido2-ctl>")
+    "CMOCKA_MESSAGE_OUTPUT=stdout;${MG_PAM_TEST_ENV};LD_PRELOAD=${MG_PAM_PRELOAD}:$<TARGET_FILE:mg_soft_fido2>;MG_SOFT_FIDO2_CTL=$<TARGET_FILE:soft-fido2-ctl>"
+    RESOURCE_LOCK ${MG_PAM_WRAPPER_LOCK})
 endif()
 
 # The screen-locker path: the module runs as an unprivileged user and goes through a setuid
@@ -74,4 +81,5 @@ set(helper_env "CMOCKA_MESSAGE_OUTPUT=stdout;${MG_PAM_TEST_ENV};MG_PAM_HELPER=$<
 if(EXISTS ${CMAKE_CURRENT_SOURCE_DIR}/support/fido2/CMakeLists.txt)
   string(APPEND helper_env ";LD_PRELOAD=${MG_PAM_PRELOAD}:$<TARGET_FILE:mg_soft_fido2>;MG_SOFT_FIDO2_CTL=$<TARGET_FILE:soft-fido2-ctl>")
 endif()
-set_tests_properties(test_pam_helper PROPERTIES ENVIRONMENT "${helper_env}" RUN_SERIAL TRUE)
+set_tests_properties(test_pam_helper PROPERTIES ENVIRONMENT "${helper_env}" RUN_SERIAL TRUE
+                     RESOURCE_LOCK ${MG_PAM_WRAPPER_LOCK})

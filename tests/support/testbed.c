@@ -322,6 +322,11 @@ int mg_tb_new(struct mg_tb **out)
 		snprintf(port, sizeof(port), "usb%u", bus);
 		snprintf(devpath, sizeof(devpath), PCI_DEVPATH "/usb%u", bus);
 		struct tb_dev *d = new_entry(tb, cat, port, devpath, bus);
+		if (!cat || !d) {
+			g_string_free(s, TRUE);
+			mg_tb_free(&tb);
+			return -ENOSPC;
+		}
 		describe_device(s, d, &none, true, 1);
 		describe_iface(s, d, &cat->ifaces[0], 1);
 		d->configured = true;

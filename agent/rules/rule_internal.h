@@ -1,9 +1,14 @@
 /*
  * Private to the rule engine (rule_*.c, ruleset.c): the parsed form of a rule, the limits,
- * and the helpers the files share. Nothing outside agent/src/rule*.c includes this.
+ * and the helpers the files share. Nothing outside agent/rules/ includes this (the mg_rules
+ * target alone defines MG_RULES_INTERNAL).
  */
 #ifndef MG_RULE_INTERNAL_H
 #define MG_RULE_INTERNAL_H
+
+#ifndef MG_RULES_INTERNAL
+#error "rule_internal.h is private to agent/rules/ (mg_rules): include rules.h"
+#endif
 
 #include <stdarg.h>
 #include <stdbool.h>

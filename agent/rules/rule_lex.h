@@ -6,6 +6,10 @@
 #ifndef MG_RULE_LEX_H
 #define MG_RULE_LEX_H
 
+#ifndef MG_RULES_INTERNAL
+#error "rule_lex.h is private to agent/rules/ (mg_rules): include rules.h"
+#endif
+
 #include <stdbool.h>
 #include <stddef.h>
 

@@ -8,6 +8,10 @@
 #ifndef MG_ENFORCE_H
 #define MG_ENFORCE_H
 
+#ifndef MG_AGENT_CORE_INTERNAL
+#error "enforce.h is private to agent/daemon/ (mg_agent_core)"
+#endif
+
 #include <stdbool.h>
 
 #include "rules.h"

@@ -9,8 +9,8 @@
 
 #include "mg/utf8.h"
 
-#define SALT_LEN  16u
-#define HASH_LEN  32u
+#define SALT_LEN 16u
+#define HASH_LEN 32u
 
 const struct mg_argon2_params mg_argon2_production = {
     .t_cost = 2, .m_cost_kib = 19u * 1024u, .parallelism = 1};

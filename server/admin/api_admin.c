@@ -415,9 +415,9 @@ static int login(struct mg_api *api, const struct mg_admin_ctx *who,
 		r = mg_admin_store_error(resp, r, "audit log");
 	} else {
 		r = mg_http_json(resp, 200,
-		                json_pack("{s:s,s:o,s:s,s:s}", "token", token, "expires_at",
-		                          mg_admin_time_json(now + api->session_ttl_us), "name",
-		                          a.name, "role", mg_admin_role_name(a.role)));
+		                 json_pack("{s:s,s:o,s:s,s:s}", "token", token, "expires_at",
+		                           mg_admin_time_json(now + api->session_ttl_us), "name",
+		                           a.name, "role", mg_admin_role_name(a.role)));
 	}
 	explicit_bzero(token, sizeof(token));
 	return r;
@@ -453,9 +453,9 @@ static int me(struct mg_api *api, const struct mg_admin_ctx *who, const struct m
 		return mg_admin_store_error(resp, r, "session");
 	explicit_bzero(a.password_hash, sizeof(a.password_hash));
 	return mg_http_json(resp, 200,
-	                   json_pack("{s:I,s:s,s:s,s:o}", "id", (json_int_t)a.id, "name", a.name,
-	                             "role", mg_admin_role_name(a.role), "expires_at",
-	                             mg_admin_time_json(exp)));
+	                    json_pack("{s:I,s:s,s:s,s:o}", "id", (json_int_t)a.id, "name", a.name,
+	                              "role", mg_admin_role_name(a.role), "expires_at",
+	                              mg_admin_time_json(exp)));
 }
 
 static int password(struct mg_api *api, const struct mg_admin_ctx *who,
@@ -509,8 +509,8 @@ static int password(struct mg_api *api, const struct mg_admin_ctx *who,
 			r = mg_admin_store_error(resp, r, "account");
 		else
 			r = mg_http_json(resp, 200,
-			                json_pack("{s:s,s:o}", "token", token, "expires_at",
-			                          mg_admin_time_json(now + api->session_ttl_us)));
+			                 json_pack("{s:s,s:o}", "token", token, "expires_at",
+			                           mg_admin_time_json(now + api->session_ttl_us)));
 		explicit_bzero(token, sizeof(token));
 	}
 done:

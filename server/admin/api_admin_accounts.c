@@ -170,9 +170,9 @@ int mg_admin_token_add(struct mg_api *api, const struct mg_admin_ctx *who,
 		r = mg_admin_store_error(resp, r, "token");
 	else
 		r = mg_http_json(resp, 201,
-		                json_pack("{s:s,s:o,s:I}", "token", token, "expires_at",
-		                          mg_admin_time_json(expires), "uses",
-		                          (json_int_t)in.uses));
+		                 json_pack("{s:s,s:o,s:I}", "token", token, "expires_at",
+		                           mg_admin_time_json(expires), "uses",
+		                           (json_int_t)in.uses));
 	explicit_bzero(token, sizeof(token));
 	return r;
 }

@@ -54,8 +54,8 @@ static int page_answer(struct mg_http_response *resp, struct page *p, const char
 		return mg_admin_store_error(resp, r, list);
 	}
 	return mg_http_json(resp, 200,
-	                   json_pack("{s:o,s:o}", list, p->arr, "next_after",
-	                             p->more ? json_integer(p->last_id) : json_null()));
+	                    json_pack("{s:o,s:o}", list, p->arr, "next_after",
+	                              p->more ? json_integer(p->last_id) : json_null()));
 }
 
 /* Text that may be empty: JSON null for "". */

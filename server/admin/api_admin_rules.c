@@ -130,7 +130,7 @@ int mg_admin_rules_list(struct mg_api *api, const struct mg_admin_ctx *who,
 		return fail(resp, r, NOT_PUBLISHED, "rules");
 	}
 	return mg_http_json(resp, 200,
-	                   json_pack("{s:o,s:I}", "rules", arr, "revision", (json_int_t)revision));
+	                    json_pack("{s:o,s:I}", "rules", arr, "revision", (json_int_t)revision));
 }
 
 int mg_admin_rules_add(struct mg_api *api, const struct mg_admin_ctx *who,
@@ -166,8 +166,8 @@ int mg_admin_rules_add(struct mg_api *api, const struct mg_admin_ctx *who,
 	else {
 		mg_api_policy_published(api, version); /* terminals' next poll sees it */
 		r = mg_http_json(resp, 201,
-		                json_pack("{s:I,s:I}", "id", (json_int_t)id, "policy_version",
-		                          (json_int_t)version));
+		                 json_pack("{s:I,s:I}", "id", (json_int_t)id, "policy_version",
+		                           (json_int_t)version));
 	}
 out:
 	free(b);
@@ -209,21 +209,20 @@ int mg_admin_policy_info(struct mg_api *api, const struct mg_admin_ctx *who,
 		return fail(resp, r, NOT_PUBLISHED, "policy");
 	/* The stored bundle is our own signed output: a parse failure is a server fault. */
 	r = mg_policy_bundle_parse(p->json, p->json_len, &b, NULL, 0);
-	if (r == 0 &&
-	    (p->sig_len >= sizeof(sig) || mg_sha256_hex(p->json, p->json_len, sha) < 0))
+	if (r == 0 && (p->sig_len >= sizeof(sig) || mg_sha256_hex(p->json, p->json_len, sha) < 0))
 		r = -EIO;
 	if (r < 0)
 		goto out;
 	memcpy(sig, p->sig, p->sig_len);
 	sig[p->sig_len] = '\0';
 	r = mg_http_json(resp, 200,
-	                json_pack("{s:I,s:I,s:o,s:o,s:o,s:s,s:s,s:s}", "version",
-	                          (json_int_t)p->version, "rules_revision",
-	                          (json_int_t)p->rules_revision, "issued_at",
-	                          mg_admin_time_json(b->issued_us), "expires_at",
-	                          mg_admin_time_json(b->expires_us), "created_at",
-	                          mg_admin_time_json(p->created_us), "public_key",
-	                          api->policy_pubkey, "signature", sig, "sha256", sha));
+	                 json_pack("{s:I,s:I,s:o,s:o,s:o,s:s,s:s,s:s}", "version",
+	                           (json_int_t)p->version, "rules_revision",
+	                           (json_int_t)p->rules_revision, "issued_at",
+	                           mg_admin_time_json(b->issued_us), "expires_at",
+	                           mg_admin_time_json(b->expires_us), "created_at",
+	                           mg_admin_time_json(p->created_us), "public_key",
+	                           api->policy_pubkey, "signature", sig, "sha256", sha));
 out:
 	mg_policy_bundle_free(&b);
 	mg_store_policy_free(&p);
@@ -328,9 +327,10 @@ int mg_admin_requests_list(struct mg_api *api, const struct mg_admin_ctx *who,
 		json_decref(pg.arr);
 		return fail(resp, r, NOT_PUBLISHED, "requests");
 	}
-	return mg_http_json(resp, 200,
-	                   json_pack("{s:o,s:o}", "requests", pg.arr, "next_after",
-	                             pg.more ? json_integer((json_int_t)pg.last_id) : json_null()));
+	return mg_http_json(
+	    resp, 200,
+	    json_pack("{s:o,s:o}", "requests", pg.arr, "next_after",
+	              pg.more ? json_integer((json_int_t)pg.last_id) : json_null()));
 }
 
 int mg_admin_request_approve(struct mg_api *api, const struct mg_admin_ctx *who,
@@ -361,8 +361,8 @@ int mg_admin_request_approve(struct mg_api *api, const struct mg_admin_ctx *who,
 		return fail(resp, r, version, "request");
 	mg_api_policy_published(api, version);
 	return mg_http_json(resp, 200,
-	                   json_pack("{s:I,s:I}", "rule_id", (json_int_t)rule_id, "policy_version",
-	                             (json_int_t)version));
+	                    json_pack("{s:I,s:I}", "rule_id", (json_int_t)rule_id, "policy_version",
+	                              (json_int_t)version));
 }
 
 int mg_admin_request_deny(struct mg_api *api, const struct mg_admin_ctx *who,

@@ -18,9 +18,9 @@
 #include "store.h"
 
 #define MG_API_MAX_BODY   MG_BODY_MAX /* bytes of one request body (json_body.h) */
-#define MG_API_MAX_EVENTS 1000u           /* events per POST /v1/events */
-#define MG_API_MAX_CSR    16384u          /* bytes of a PEM CSR */
-#define MG_API_MAX_TOKEN  256u            /* bytes of an enrolment token */
+#define MG_API_MAX_EVENTS 1000u       /* events per POST /v1/events */
+#define MG_API_MAX_CSR    16384u      /* bytes of a PEM CSR */
+#define MG_API_MAX_TOKEN  256u        /* bytes of an enrolment token */
 
 /* POST /v1/enroll */
 struct mg_enroll_req {

@@ -61,9 +61,9 @@ int mg_api_enroll(struct mg_api *api, const struct mg_http_request *req,
 	if (r < 0)
 		goto done;
 	r = mg_http_json(resp, 200,
-	                json_pack("{s:I,s:s,s:s,s:s}", "host_id", (json_int_t)host_id,
-	                          "certificate", cert, "ca", mg_ca_pem(api->ca),
-	                          "policy_public_key", api->policy_pubkey));
+	                 json_pack("{s:I,s:s,s:s,s:s}", "host_id", (json_int_t)host_id,
+	                           "certificate", cert, "ca", mg_ca_pem(api->ca),
+	                           "policy_public_key", api->policy_pubkey));
 done:
 	free(cert);
 	mg_enroll_req_clear(&er);

@@ -13,25 +13,25 @@ static int result(struct mg_http_response *resp, const struct mg_ingest_result *
 	switch (res->status) {
 	case MG_INGEST_OK:
 		return mg_http_json(resp, 200,
-		                   json_pack("{s:I,s:I}", "acked_through",
-		                             (json_int_t)res->acked_through, "stored",
-		                             (json_int_t)res->stored));
+		                    json_pack("{s:I,s:I}", "acked_through",
+		                              (json_int_t)res->acked_through, "stored",
+		                              (json_int_t)res->stored));
 	case MG_INGEST_GAP:
 		return mg_http_json(resp, 409,
-		                   json_pack("{s:s,s:I,s:I}", "error",
-		                             "events missing before this batch", "resend_from",
-		                             (json_int_t)res->resend_from, "acked_through",
-		                             (json_int_t)res->acked_through));
+		                    json_pack("{s:s,s:I,s:I}", "error",
+		                              "events missing before this batch", "resend_from",
+		                              (json_int_t)res->resend_from, "acked_through",
+		                              (json_int_t)res->acked_through));
 	case MG_INGEST_CONFLICT:
 		return mg_http_json(resp, 422,
-		                   json_pack("{s:s,s:I}", "error",
-		                             "an event differs from the one already stored", "seq",
-		                             (json_int_t)res->bad_seq));
+		                    json_pack("{s:s,s:I}", "error",
+		                              "an event differs from the one already stored", "seq",
+		                              (json_int_t)res->bad_seq));
 	case MG_INGEST_BROKEN_CHAIN:
 		return mg_http_json(resp, 422,
-		                   json_pack("{s:s,s:I}", "error",
-		                             "prev_hash breaks the hash chain", "seq",
-		                             (json_int_t)res->bad_seq));
+		                    json_pack("{s:s,s:I}", "error",
+		                              "prev_hash breaks the hash chain", "seq",
+		                              (json_int_t)res->bad_seq));
 	}
 	return -EINVAL;
 }

@@ -145,9 +145,9 @@ int mg_api_policy_get(struct mg_api *api, const struct mg_http_request *req,
 		goto done;
 	}
 	r = mg_http_json(resp, 200,
-	                json_pack("{s:I,s:s%,s:s%}", "version", (json_int_t)p->version, "bundle",
-	                          p->json, p->json_len, "signature", (const char *)p->sig,
-	                          p->sig_len));
+	                 json_pack("{s:I,s:s%,s:s%}", "version", (json_int_t)p->version, "bundle",
+	                           p->json, p->json_len, "signature", (const char *)p->sig,
+	                           p->sig_len));
 	if (r == 0)
 		r = mg_http_header(resp, "ETag", etag);
 done:

@@ -60,8 +60,8 @@ int mg_api_requests(struct mg_api *api, const struct mg_http_request *req,
 	}
 	/* A retry finds the row its first attempt created, with that attempt's time. */
 	r = mg_http_json(resp, got->created_us == now ? 201 : 200,
-	                json_pack("{s:I,s:s}", "id", (json_int_t)got->id, "state",
-	                          mg_request_state_name(got->state)));
+	                 json_pack("{s:I,s:s}", "id", (json_int_t)got->id, "state",
+	                           mg_request_state_name(got->state)));
 done:
 	free(q);
 	free(got);

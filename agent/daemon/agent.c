@@ -392,14 +392,25 @@ static int apply_interface(const struct mg_agent *a, const struct agent_dev *d, 
 	if (fd < 0)
 		return -errno;
 	int r = 0;
+	bool authorized = false;
 	if (a->conf.mode == MG_MODE_AUDIT) {
 		/* Behave as without mynaguard: undo only the interface default. */
-		if (mg_read_authorized(fd) == 0)
+		if (mg_read_authorized(fd) == 0) {
 			r = mg_enforce_interface(fd, true);
+			authorized = r == 0;
+		}
 	} else {
 		r = mg_enforce_interface(fd, allow);
+		authorized = r == 0 && allow;
 	}
 	close(fd);
+	/* An interface born unauthorized gets no driver until the kernel is asked to probe it. */
+	if (authorized) {
+		int p = mg_enforce_probe(name);
+		if (p < 0)
+			mg_log_errno(MG_LOG_WARNING, p,
+			             "%s: cannot ask the kernel to bind a driver", name);
+	}
 	return r;
 }
 

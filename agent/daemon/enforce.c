@@ -2,6 +2,9 @@
 #include "enforce.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <unistd.h>
 
 #include "device.h"
 
@@ -25,6 +28,22 @@ int mg_enforce_device(int devfd, enum mg_target target)
 int mg_enforce_interface(int ifacefd, bool allow)
 {
 	return mg_sysfs_write_attr(ifacefd, "authorized", allow ? "1" : "0");
+}
+
+int mg_enforce_probe(const char *iface_name)
+{
+	int fd = open(MG_DRIVERS_PROBE, O_WRONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+	if (fd < 0)
+		return -errno;
+	size_t len = strlen(iface_name);
+	ssize_t n;
+	do {
+		n = write(fd, iface_name, len);
+	} while (n < 0 && errno == EINTR);
+	int r = n < 0 ? -errno : (size_t)n != len ? -EIO : 0;
+	if (close(fd) < 0 && r == 0 && errno != EINTR)
+		r = -errno;
+	return r;
 }
 
 int mg_enforce_root_hub(int hubfd, int device_default, int iface_default)

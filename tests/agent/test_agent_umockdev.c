@@ -15,6 +15,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -1050,6 +1051,76 @@ static void test_udev_source(void **state)
 	agent_stop(sc);
 }
 
+/*
+ * The kernel probes no driver for an interface that was created unauthorized (root hubs carry
+ * interface_authorized_default=0): authorizing it later is not enough, its name must then be
+ * written to /sys/bus/usb/drivers_probe (Documentation/usb/authorization.rst), or keyboards do
+ * not type. The testbed's drivers_probe is a plain file: it holds the last name written.
+ */
+static char probe_path[PATH_MAX];
+
+static void probe_reset(void)
+{
+	FILE *f = fopen(probe_path, "w");
+	assert_non_null(f);
+	assert_int_equal(fclose(f), 0);
+}
+
+static void assert_probed(struct sc *sc, const char *devpath, int iface)
+{
+	size_t len = 0;
+	char *got = read_all(probe_path, &len);
+	char want[PATH_MAX] = "";
+	if (iface >= 0) {
+		char ipath[512];
+		assert_non_null(
+		    mg_tb_iface(sc->tb, devpath, (unsigned)iface, ipath, sizeof(ipath)));
+		snprintf(want, sizeof(want), "%s", strrchr(ipath, '/') + 1);
+	}
+	if (strcmp(got ? got : "", want) != 0)
+		FAIL_WITH_LOG(sc, "%s: drivers_probe holds \"%s\", expected \"%s\"", devpath,
+		              got ? got : "", want);
+	free(got);
+}
+
+static void test_drivers_probe(void **state)
+{
+	struct sc *sc = *state;
+	snprintf(probe_path, sizeof(probe_path), "%s/sys/bus/usb/drivers_probe",
+	         mg_tb_root(sc->tb));
+	probe_reset();
+	agent_start(sc, SHIPPED_RULES, SHIPPED_CONF);
+	const char *dp;
+
+	/* An allowed keyboard: both HID interfaces authorized, then probed (the file keeps the
+	 * last name written). */
+	probe_reset();
+	json_t *ev = plug(sc, "keyboard", "1-1", &dp);
+	assert_type(sc, ev, "device.allowed");
+	sync_agent(sc);
+	assert_iface(sc, dp, 0, 1);
+	assert_iface(sc, dp, 1, 1);
+	assert_probed(sc, dp, 1);
+
+	/* Keyboard with storage: the storage interface (2, created last) stays off and is never
+	 * probed; the HID ones are (a probe of 2 would be the last name written). */
+	probe_reset();
+	ev = plug(sc, "keyboard_storage", "1-6", &dp);
+	assert_type(sc, ev, "device.allowed");
+	sync_agent(sc);
+	assert_iface(sc, dp, 1, 1);
+	assert_iface(sc, dp, 2, 0);
+	assert_probed(sc, dp, 1);
+
+	/* A blocked stick: nothing is probed. */
+	probe_reset();
+	ev = plug(sc, "flash_sandisk", "2-1", &dp);
+	assert_type(sc, ev, "device.blocked");
+	sync_agent(sc);
+	assert_probed(sc, dp, -1);
+	agent_stop(sc);
+}
+
 int main(void)
 {
 	if (harness_init() < 0)
@@ -1077,6 +1148,7 @@ int main(void)
 	    SC(test_present_policy_only_at_start),
 	    SC(test_silent_ctl_peer),
 	    SC(test_udev_source),
+	    SC(test_drivers_probe),
 	};
 	return cmocka_run_group_tests_name("agent_umockdev", tests, NULL, NULL);
 }

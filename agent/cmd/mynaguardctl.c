@@ -46,9 +46,11 @@ static const struct {
      "block a device until it is removed"},
     {"reload", cmd_reload, "", "ルールを再読み込みし全デバイスを再判定",
      "reload the rules and re-decide every device"},
-    {"generate-policy", cmd_generate_policy, "",
-     "接続中のデバイスごとに許可ルールを出力 (USBGuard 互換)",
-     "print one allow rule per present device (USBGuard-compatible)"},
+    {"generate-policy", cmd_generate_policy, "[--with-ports]",
+     "接続中のデバイスごとに許可ルールを出力 (USBGuard 互換: via-port はシリアル番号のない"
+     "デバイスのみ、--with-ports で全デバイス)",
+     "print one allow rule per present device (USBGuard-compatible: via-port only for devices "
+     "without a serial number, for all with --with-ports)"},
     {"check-rules", cmd_check_rules, "FILE", "ルールファイルを検査 (誤りは 行:桁 で表示)",
      "check a rules file (errors as line:column)"},
 };
@@ -113,7 +115,7 @@ static json_t *call(const struct ctl_opts *o, const struct mg_ctl_request *req)
 
 static int simple(const struct ctl_opts *o, enum mg_ctl_cmd cmd, unsigned id, json_t **out)
 {
-	struct mg_ctl_request req = {cmd, id};
+	struct mg_ctl_request req = {.cmd = cmd, .id = id};
 	json_t *resp = call(o, &req);
 	if (!resp)
 		return 1;
@@ -263,11 +265,15 @@ static int cmd_reload(const struct ctl_opts *o, int argc, char **argv)
 
 static int cmd_generate_policy(const struct ctl_opts *o, int argc, char **argv)
 {
-	(void)argv;
-	if (argc != 1)
-		return 2;
-	json_t *resp;
-	if (simple(o, MG_CTL_GENERATE_POLICY, 0, &resp))
+	struct mg_ctl_request req = {.cmd = MG_CTL_GENERATE_POLICY};
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--with-ports") == 0 || strcmp(argv[i], "-p") == 0)
+			req.with_ports = true;
+		else
+			return 2;
+	}
+	json_t *resp = call(o, &req);
+	if (!resp)
 		return 1;
 	fputs(json_string_value(json_object_get(resp, "rules")), stdout);
 	json_decref(resp);

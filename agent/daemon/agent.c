@@ -929,7 +929,7 @@ json_t *mg_agent_status(const struct mg_agent *a)
 	    "rules_dir", a->conf.rules_dir ? a->conf.rules_dir : "");
 }
 
-int mg_agent_generate_policy(const struct mg_agent *a, char **out)
+int mg_agent_generate_policy(const struct mg_agent *a, bool with_ports, char **out)
 {
 	size_t cap = 4096, len = 0;
 	char *buf = malloc(cap);
@@ -941,7 +941,8 @@ int mg_agent_generate_policy(const struct mg_agent *a, char **out)
 		if (!d->dev)
 			continue;
 		char *rule = NULL;
-		int r = mg_rule_generate(d->dev, MG_TARGET_ALLOW, true, &rule);
+		bool port = with_ports || !d->dev->serial || !d->dev->serial[0];
+		int r = mg_rule_generate(d->dev, MG_TARGET_ALLOW, port, &rule);
 		if (r < 0) {
 			free(buf);
 			return r;

@@ -79,8 +79,12 @@ int mg_agent_override(struct mg_agent *agent, unsigned id, enum mg_target target
 json_t *mg_agent_list_devices(const struct mg_agent *agent);
 /* JSON object: mode, rules count, devices by target, last event seq, ... */
 json_t *mg_agent_status(const struct mg_agent *agent);
-/* One allow rule per present device (USBGuard generate-policy form); *out malloc'ed. */
-int mg_agent_generate_policy(const struct mg_agent *agent, char **out);
+/*
+ * One allow rule per present device (USBGuard generate-policy form); *out malloc'ed. As
+ * usbguard generate-policy: via-port only for a device without a serial number (a device
+ * with one stays allowed on another port), for every device when with_ports (its -p).
+ */
+int mg_agent_generate_policy(const struct mg_agent *agent, bool with_ports, char **out);
 
 size_t mg_agent_device_count(const struct mg_agent *agent);
 

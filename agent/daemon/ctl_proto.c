@@ -58,7 +58,7 @@ int mg_ctl_request_parse(const char *buf, size_t len, struct mg_ctl_request *out
 		snprintf(errmsg, errlen, "not JSON: %s", jerr.text);
 		return r;
 	}
-	struct mg_ctl_request req = {0, 0};
+	struct mg_ctl_request req = {0};
 	bool have_id = false;
 	if (!json_is_object(root)) {
 		snprintf(errmsg, errlen, "request is not a JSON object");
@@ -82,6 +82,12 @@ int mg_ctl_request_parse(const char *buf, size_t len, struct mg_ctl_request *out
 			}
 			req.id = (unsigned)v;
 			have_id = true;
+		} else if (strcmp(key, "with_ports") == 0) {
+			if (!json_is_boolean(val)) {
+				snprintf(errmsg, errlen, "with_ports: expected true or false");
+				goto out;
+			}
+			req.with_ports = json_is_true(val);
 		} else {
 			snprintf(errmsg, errlen, "%.64s: unknown key", key);
 			goto out;
@@ -89,6 +95,10 @@ int mg_ctl_request_parse(const char *buf, size_t len, struct mg_ctl_request *out
 	}
 	if (!json_object_get(root, "cmd")) {
 		snprintf(errmsg, errlen, "cmd: missing");
+		goto out;
+	}
+	if (json_object_get(root, "with_ports") && req.cmd != MG_CTL_GENERATE_POLICY) {
+		snprintf(errmsg, errlen, "with_ports: not expected for %s", names[req.cmd]);
 		goto out;
 	}
 	if (needs_id(req.cmd) != have_id) {
@@ -107,6 +117,8 @@ int mg_ctl_request_format(const struct mg_ctl_request *req, char **out)
 {
 	json_t *o = needs_id(req->cmd)
 	                ? json_pack("{s:s, s:I}", "cmd", names[req->cmd], "id", (json_int_t)req->id)
+	            : req->cmd == MG_CTL_GENERATE_POLICY && req->with_ports
+	                ? json_pack("{s:s, s:b}", "cmd", names[req->cmd], "with_ports", 1)
 	                : json_pack("{s:s}", "cmd", names[req->cmd]);
 	if (!o)
 		return -ENOMEM;

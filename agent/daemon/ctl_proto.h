@@ -7,6 +7,7 @@
 #ifndef MG_CTL_PROTO_H
 #define MG_CTL_PROTO_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #define MG_CTL_MAX_REQUEST 4096
@@ -22,7 +23,8 @@ enum mg_ctl_cmd {
 
 struct mg_ctl_request {
 	enum mg_ctl_cmd cmd;
-	unsigned id; /* allow-device, block-device */
+	unsigned id;     /* allow-device, block-device */
+	bool with_ports; /* generate-policy: via-port for every device, not only serial-less ones */
 };
 
 /* "status", "list-devices", ...; NULL when out of range. */

@@ -214,7 +214,7 @@ static json_t *dispatch(struct mg_agent *agent, const struct mg_ctl_request *req
 	}
 	case MG_CTL_GENERATE_POLICY: {
 		char *text = NULL;
-		int r = mg_agent_generate_policy(agent, &text);
+		int r = mg_agent_generate_policy(agent, req->with_ports, &text);
 		if (r < 0)
 			return error_json(strerror(-r));
 		json_t *o = json_pack("{s:b, s:s}", "ok", 1, "rules", text);

@@ -547,7 +547,11 @@ static void test_overrides(void **state)
 	agent_stop(sc);
 }
 
-/* generate-policy's output, used as the rules, allows exactly the devices present. */
+/*
+ * generate-policy's output, used as the rules, allows exactly the devices present. As
+ * usbguard generate-policy: via-port only for devices without a serial number (a stick moved
+ * to another port stays allowed, a serial-less keyboard does not); --with-ports for all.
+ */
 static void test_generate_policy(void **state)
 {
 	struct sc *sc = *state;
@@ -564,9 +568,16 @@ static void test_generate_policy(void **state)
 	size_t lines = 0;
 	for (const char *p = r.out; (p = strchr(p, '\n')); p++)
 		lines++;
-	assert_int_equal(lines, 6); /* two root hubs and four devices */
-	assert_non_null(strstr(r.out, "via-port \"2-1\""));
+	assert_int_equal(lines, 6);                         /* two root hubs and four devices */
+	assert_null(strstr(r.out, "via-port \"2-1\""));     /* the stick has a serial */
+	assert_non_null(strstr(r.out, "via-port \"1-1\"")); /* the keyboard has none */
 	assert_non_null(strstr(r.out, "serial \"" APPROVED_SERIAL "\""));
+	struct run rp;
+	ctl_argv(sc, &rp, true, STRV("generate-policy", "--with-ports"));
+	assert_int_equal(rp.status, 0);
+	assert_non_null(strstr(rp.out, "via-port \"2-1\""));
+	assert_non_null(strstr(rp.out, "via-port \"1-1\""));
+	run_free(&rp);
 	char gen[160];
 	snprintf(gen, sizeof(gen), "%s/generated.conf", sc->dir);
 	write_file(gen, r.out, 0600);
@@ -594,11 +605,14 @@ static void test_generate_policy(void **state)
 	settle(sc, flash);
 	assert_iface(sc, flash, 0, 1); /* the generated rule names 08:06:50 */
 
-	/* Not in the generated policy: another stick, the same keyboard on another port. */
+	/* Not in the generated policy: another stick, the same keyboard on another port. The
+	 * approved stick itself stays approved on another port. */
 	struct mg_tb_opts o = {.serial = "4C530001010101010101"};
-	const char *other, *kbd2;
+	const char *other, *kbd2, *moved;
 	assert_type(sc, plug_opts(sc, "flash_sandisk", "2-2", &o, &other), "device.blocked");
 	assert_type(sc, plug(sc, "keyboard", "1-2", &kbd2), "device.blocked");
+	unplug(sc, flash);
+	assert_type(sc, plug(sc, "flash_sandisk", "2-4", &moved), "device.allowed");
 	agent_stop(sc);
 }
 

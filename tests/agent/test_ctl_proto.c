@@ -6,6 +6,7 @@
 #include <cmocka.h>
 
 #include <errno.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -20,7 +21,7 @@ static void test_round_trip(void **state)
 {
 	(void)state;
 	for (int c = MG_CTL_STATUS; c <= MG_CTL_GENERATE_POLICY; c++) {
-		struct mg_ctl_request req = {(enum mg_ctl_cmd)c, 0}, back;
+		struct mg_ctl_request req = {.cmd = (enum mg_ctl_cmd)c}, back;
 		if (c == MG_CTL_ALLOW_DEVICE || c == MG_CTL_BLOCK_DEVICE)
 			req.id = 42;
 		char *line = NULL;
@@ -31,11 +32,24 @@ static void test_round_trip(void **state)
 		assert_int_equal(back.id, req.id);
 		free(line);
 	}
-	struct mg_ctl_request req = {MG_CTL_ALLOW_DEVICE, 7};
+	struct mg_ctl_request req = {.cmd = MG_CTL_ALLOW_DEVICE, .id = 7};
 	char *line = NULL;
 	assert_int_equal(mg_ctl_request_format(&req, &line), 0);
 	assert_string_equal(line, "{\"cmd\":\"allow-device\",\"id\":7}\n");
 	free(line);
+	/* generate-policy --with-ports: via-port for every device, as usbguard's -p. */
+	struct mg_ctl_request gen = {.cmd = MG_CTL_GENERATE_POLICY, .with_ports = true}, back;
+	assert_int_equal(mg_ctl_request_format(&gen, &line), 0);
+	assert_string_equal(line, "{\"cmd\":\"generate-policy\",\"with_ports\":true}\n");
+	assert_int_equal(mg_ctl_request_parse(line, strlen(line) - 1, &back, NULL, 0), 0);
+	assert_int_equal(back.cmd, MG_CTL_GENERATE_POLICY);
+	assert_true(back.with_ports);
+	free(line);
+	assert_int_equal(parse("{\"cmd\":\"generate-policy\"}", &back, NULL, 0), 0);
+	assert_false(back.with_ports);
+	assert_int_equal(
+	    parse("{\"cmd\":\"generate-policy\",\"with_ports\":false}", &back, NULL, 0), 0);
+	assert_false(back.with_ports);
 }
 
 static void test_rejects(void **state)
@@ -57,9 +71,14 @@ static void test_rejects(void **state)
 	    {"{\"cmd\":\"allow-device\",\"id\":\"5\"}", "id: expected a device id"},
 	    {"{\"cmd\":\"allow-device\",\"id\":99999999999999999999}", "not JSON"},
 	    {"{\"cmd\":\"status\",\"cmd\":\"reload\"}", "not JSON"},
+	    {"{\"cmd\":\"status\",\"with_ports\":true}", "with_ports: not expected"},
+	    {"{\"cmd\":\"generate-policy\",\"with_ports\":1}",
+	     "with_ports: expected true or false"},
+	    {"{\"cmd\":\"generate-policy\",\"with_ports\":\"yes\"}",
+	     "with_ports: expected true or false"},
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		struct mg_ctl_request req = {MG_CTL_RELOAD, 99};
+		struct mg_ctl_request req = {.cmd = MG_CTL_RELOAD, .id = 99};
 		char err[256] = "";
 		assert_int_equal(parse(cases[i].in, &req, err, sizeof(err)), -EINVAL);
 		if (!strstr(err, cases[i].msg)) {

@@ -14,6 +14,7 @@
 #include "mg/config.h"
 #include "mg/i18n.h"
 #include "mg/safe_open.h"
+#include "mg/utf8.h"
 #include "rules.h"
 
 #define DEFAULT_SOCKET "/run/mynaguard/agent.sock"
@@ -64,6 +65,21 @@ static void usage(FILE *f)
 }
 
 /* Sends one request and returns the parsed response object (ok checked by the caller). */
+/*
+ * s escaped for the terminal (mg_utf8_escape_terminal): device names, ports, paths and error
+ * texts come from devices and files and must not reach the operator's terminal raw. The
+ * result lives until eight more calls; "?" for NULL or on ENOMEM.
+ */
+static const char *tty(const char *s)
+{
+	static char *ring[8];
+	static unsigned k;
+	unsigned i = k++ % 8;
+	free(ring[i]);
+	ring[i] = s ? mg_utf8_escape_terminal(s) : NULL;
+	return ring[i] ? ring[i] : "?";
+}
+
 static json_t *call(const struct ctl_opts *o, const struct mg_ctl_request *req)
 {
 	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -106,7 +122,7 @@ static json_t *call(const struct ctl_opts *o, const struct mg_ctl_request *req)
 		close(fd);
 	if (resp && !json_is_true(json_object_get(resp, "ok"))) {
 		const char *e = json_string_value(json_object_get(resp, "error"));
-		fprintf(stderr, "mynaguardctl: %s: %s\n", MG_TR("エラー", "error"), e ? e : "?");
+		fprintf(stderr, "mynaguardctl: %s: %s\n", MG_TR("エラー", "error"), tty(e));
 		json_decref(resp);
 		resp = NULL;
 	}
@@ -145,10 +161,10 @@ static int cmd_status(const struct ctl_opts *o, int argc, char **argv)
 	} else {
 		json_t *d = json_object_get(st, "devices");
 		printf("%s: %s\n", MG_TR("モード", "mode"),
-		       json_string_value(json_object_get(st, "mode")));
+		       tty(json_string_value(json_object_get(st, "mode"))));
 		printf("%s: %lld (sha256 %s)\n", MG_TR("ルール数", "rules"),
 		       (long long)json_integer_value(json_object_get(st, "rules")),
-		       json_string_value(json_object_get(st, "rules_sha256")));
+		       tty(json_string_value(json_object_get(st, "rules_sha256"))));
 		printf("%s: %s %lld / %s %lld / %s %lld\n", MG_TR("デバイス", "devices"),
 		       MG_TR("許可", "allowed"),
 		       (long long)json_integer_value(json_object_get(d, "allow")),
@@ -157,7 +173,7 @@ static int cmd_status(const struct ctl_opts *o, int argc, char **argv)
 		       MG_TR("拒否", "rejected"),
 		       (long long)json_integer_value(json_object_get(d, "reject")));
 		printf("%s: %s (seq %lld)\n", MG_TR("イベントログ", "event log"),
-		       json_string_value(json_object_get(st, "event_log")),
+		       tty(json_string_value(json_object_get(st, "event_log"))),
 		       (long long)json_integer_value(json_object_get(st, "last_event_seq")));
 	}
 	json_decref(st);
@@ -201,22 +217,24 @@ static int cmd_list_devices(const struct ctl_opts *o, int argc, char **argv)
 			const char *name = json_string_value(json_object_get(d, "name"));
 			printf("%3lld %-6s %s:%s %-10s %s\n",
 			       (long long)json_integer_value(json_object_get(d, "id")),
-			       target_label(json_string_value(json_object_get(d, "target"))),
-			       json_string_value(json_object_get(d, "vendor_id")),
-			       json_string_value(json_object_get(d, "product_id")),
-			       json_string_value(json_object_get(d, "port")), name ? name : "");
+			       tty(target_label(json_string_value(json_object_get(d, "target")))),
+			       tty(json_string_value(json_object_get(d, "vendor_id"))),
+			       tty(json_string_value(json_object_get(d, "product_id"))),
+			       tty(json_string_value(json_object_get(d, "port"))),
+			       tty(name ? name : ""));
 			json_t *bl = json_object_get(d, "blocked_interfaces");
 			if (json_array_size(bl) > 0) {
 				printf("    %s:",
 				       MG_TR("無効化したインターフェース", "interfaces kept off"));
 				size_t j;
 				json_t *b;
-				json_array_foreach(bl, j, b) printf(" %s", json_string_value(b));
+				json_array_foreach(bl, j, b)
+				    printf(" %s", tty(json_string_value(b)));
 				putchar('\n');
 			}
 			const char *src = json_string_value(json_object_get(d, "rule_source"));
 			printf("    %s: %s\n", MG_TR("判定ルール", "rule"),
-			       src ? src : MG_TR("(既定の判定)", "(implicit target)"));
+			       src ? tty(src) : MG_TR("(既定の判定)", "(implicit target)"));
 		}
 	}
 	json_decref(resp);
@@ -291,10 +309,10 @@ static int cmd_check_rules(const struct ctl_opts *o, int argc, char **argv)
 	memset(&err, 0, sizeof(err));
 	if (mg_ruleset_load(argv[1], NULL, &any, &rs, &err) < 0) {
 		char buf[800];
-		fprintf(stderr, "%s\n", mg_rule_error_str(&err, buf, sizeof(buf)));
+		fprintf(stderr, "%s\n", tty(mg_rule_error_str(&err, buf, sizeof(buf))));
 		return 1;
 	}
-	printf("%s: %zu %s\n", argv[1], mg_ruleset_count(rs),
+	printf("%s: %zu %s\n", tty(argv[1]), mg_ruleset_count(rs),
 	       MG_TR("件のルール (正常)", "rules, OK"));
 	mg_ruleset_free(&rs);
 	return 0;

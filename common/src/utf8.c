@@ -2,6 +2,7 @@
 #include "mg/utf8.h"
 
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -80,5 +81,49 @@ char *mg_utf8_repair(const char *s, size_t len, bool *changed)
 	out[o] = '\0';
 	if (changed)
 		*changed = any;
+	return out;
+}
+
+char *mg_utf8_escape_terminal(const char *s)
+{
+	size_t n = strlen(s);
+	/* The longest escape, \uHHHH (6 bytes), replaces at least 2 input bytes; \xHH (4) 1. */
+	char *out = malloc(4 * n + 1);
+	if (!out)
+		return NULL;
+	size_t o = 0;
+	const unsigned char *p = (const unsigned char *)s;
+	for (size_t i = 0; i < n;) {
+		unsigned c = p[i];
+		unsigned cp = 0;
+		size_t len = 0;
+		if (c == 0xc2 && i + 1 < n && p[i + 1] >= 0x80 && p[i + 1] <= 0x9f) {
+			cp = p[i + 1];
+			len = 2;
+		} else if (c == 0xe2 && i + 2 < n && p[i + 1] == 0x80 && p[i + 2] >= 0xaa &&
+		           p[i + 2] <= 0xae) {
+			cp = 0x2000u + (p[i + 2] & 0x3fu) + 0x40u * (p[i + 1] & 0x3fu);
+			len = 3;
+		} else if (c == 0xe2 && i + 2 < n && p[i + 1] == 0x81 && p[i + 2] >= 0xa6 &&
+		           p[i + 2] <= 0xa9) {
+			cp = 0x2000u + (p[i + 2] & 0x3fu) + 0x40u * (p[i + 1] & 0x3fu);
+			len = 3;
+		}
+		if (len) {
+			o += (size_t)snprintf(out + o, 7, "\\u%04x", cp);
+			i += len;
+		} else if (c < 0x20 || c == 0x7f) {
+			o += (size_t)snprintf(out + o, 5, "\\x%02x", c);
+			i++;
+		} else if (c == '\\') {
+			out[o++] = '\\';
+			out[o++] = '\\';
+			i++;
+		} else {
+			out[o++] = (char)c;
+			i++;
+		}
+	}
+	out[o] = '\0';
 	return out;
 }

@@ -821,6 +821,15 @@ static void test_hostile_strings(void **state)
 	assert_type(sc, ev, "device.allowed");
 	assert_string_equal(jstr(ev, "device.name"), o.product_name);
 
+	/* The operator's terminal never gets the raw bytes: list-devices shows them escaped. */
+	struct run lr;
+	CTL(sc, &lr, "list-devices");
+	assert_int_equal(lr.status, 0);
+	assert_null(strchr(lr.out, '\x1b'));
+	assert_null(strstr(lr.out, "\xe2\x80\xae"));
+	assert_non_null(strstr(lr.out, "\\x1b[31mOK\\x1b[0m \\u202egpj.exe"));
+	run_free(&lr);
+
 	/* generate-policy quotes it so that the rule re-parses and matches the same bytes. */
 	struct run r;
 	CTL(sc, &r, "generate-policy");

@@ -69,12 +69,41 @@ static void test_repair(void **state)
 	free(s);
 }
 
+/* What a terminal would act on is shown as an escape, the rest as it is. */
+static void test_escape_terminal(void **state)
+{
+	(void)state;
+	static const struct {
+		const char *in, *out;
+	} cases[] = {
+	    {"USB Keyboard", "USB Keyboard"},
+	    {"", ""},
+	    {"\x1b[31mOK\x1b[0m", "\\x1b[31mOK\\x1b[0m"},
+	    {"bell\a tab\t nl\n cr\r del\x7f", "bell\\x07 tab\\x09 nl\\x0a cr\\x0d del\\x7f"},
+	    {"back\\slash", "back\\\\slash"},
+	    {"csi \xc2\x9b"
+	     "2J",
+	     "csi \\u009b2J"},                                        /* C1 CSI */
+	    {"\xe2\x80\xaegpj.exe", "\\u202egpj.exe"},                /* right-to-left override */
+	    {"iso \xe2\x81\xa6x\xe2\x81\xa9", "iso \\u2066x\\u2069"}, /* isolates */
+	    {"日本語 テスト \xc2\xa9", "日本語 テスト \xc2\xa9"},     /* printable: kept */
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char *got = mg_utf8_escape_terminal(cases[i].in);
+		assert_non_null(got);
+		if (strcmp(got, cases[i].out) != 0)
+			fail_msg("case %zu: '%s', expected '%s'", i, got, cases[i].out);
+		free(got);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_valid),
 	    cmocka_unit_test(test_invalid),
 	    cmocka_unit_test(test_repair),
+	    cmocka_unit_test(test_escape_terminal),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -15,4 +15,13 @@ bool mg_utf8_valid(const char *s, size_t len);
  */
 char *mg_utf8_repair(const char *s, size_t len, bool *changed);
 
+/*
+ * A copy of s (NUL-terminated, UTF-8) fit for a terminal: every character a terminal would act
+ * on is written as an escape instead: C0 controls and DEL as \xHH, C1 controls (U+0080 to
+ * U+009F) and the bidirectional embeddings, overrides and isolates (U+202A to U+202E, U+2066 to
+ * U+2069) as \uHHHH, and the backslash itself as \\. Everything else is kept. For human
+ * output of strings that devices, files or users chose. NULL on ENOMEM; the caller frees it.
+ */
+char *mg_utf8_escape_terminal(const char *s);
+
 #endif

@@ -9,12 +9,14 @@
 #include <sys/epoll.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
+#include <sys/timerfd.h>
 #include <unistd.h>
 
 #include "agent.h"
 #include "ctl_server.h"
 #include "mg/log.h"
 #include "mg/safe_open.h"
+#include "mg/time.h"
 #include "monitor.h"
 #include "notify.h"
 
@@ -83,6 +85,20 @@ static int drain_monitor(struct mg_monitor *mon, struct mg_agent *agent)
 		if (r < 0)
 			return r;
 	}
+}
+
+/* Arms tfd for the earliest expiry of a rule that decided a present device (disarms when
+ * there is none): the only timer of the loop, so an idle agent uses no CPU. */
+static void arm_expiry(int tfd, const struct mg_agent *agent)
+{
+	int64_t next = mg_agent_next_expiry(agent);
+	struct itimerspec its = {0};
+	if (next > 0) {
+		its.it_value.tv_sec = (time_t)(next / 1000000);
+		its.it_value.tv_nsec = (long)(next % 1000000) * 1000;
+	}
+	if (timerfd_settime(tfd, TFD_TIMER_ABSTIME, &its, NULL) < 0)
+		mg_log_errno(MG_LOG_ERR, -errno, "cannot arm the rule expiry timer");
 }
 
 int main(int argc, char **argv)
@@ -174,6 +190,11 @@ int main(int argc, char **argv)
 	struct mg_monitor *mon = NULL;
 	struct mg_ctl_server *ctl = NULL;
 	int ep = -1, status = 1;
+	int tfd = timerfd_create(CLOCK_REALTIME, TFD_CLOEXEC | TFD_NONBLOCK);
+	if (tfd < 0) {
+		mg_log_errno(MG_LOG_ERR, -errno, "cannot create the rule expiry timer");
+		goto out;
+	}
 	if (sfd < 0 || (r = mg_monitor_new(kernel_source, &mon)) < 0) {
 		mg_log_errno(MG_LOG_ERR, sfd < 0 ? -errno : r, "cannot watch uevents");
 		goto out;
@@ -191,8 +212,8 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	ep = epoll_create1(EPOLL_CLOEXEC);
-	int fds[3] = {sfd, mg_monitor_fd(mon), mg_ctl_server_fd(ctl)};
-	for (int i = 0; i < 3 && ep >= 0; i++) {
+	int fds[4] = {sfd, mg_monitor_fd(mon), mg_ctl_server_fd(ctl), tfd};
+	for (int i = 0; i < 4 && ep >= 0; i++) {
 		struct epoll_event ee = {.events = EPOLLIN, .data.fd = fds[i]};
 		if (epoll_ctl(ep, EPOLL_CTL_ADD, fds[i], &ee) < 0) {
 			mg_log_errno(MG_LOG_ERR, -errno, "epoll");
@@ -208,6 +229,7 @@ int main(int argc, char **argv)
 	bool running = drain_monitor(mon, agent) == 0;
 	const char *stop_reason = "signal";
 	while (running) {
+		arm_expiry(tfd, agent); /* decisions, reloads and overrides change it */
 		struct epoll_event evs[8];
 		int n = epoll_wait(ep, evs, 8, -1); /* no timeout: idle means no CPU */
 		if (n < 0) {
@@ -241,6 +263,12 @@ int main(int argc, char **argv)
 				r = mg_ctl_server_handle(ctl, agent);
 				if (r < 0)
 					mg_log_errno(MG_LOG_WARNING, r, "control socket");
+			} else if (fd == tfd) {
+				uint64_t ticks;
+				if (read(tfd, &ticks, sizeof(ticks)) == (ssize_t)sizeof(ticks) &&
+				    (r = mg_agent_expire(agent, mg_now_us())) < 0)
+					mg_log_errno(MG_LOG_ERR, r,
+					             "cannot re-decide after a rule expired");
 			}
 		}
 	}
@@ -253,6 +281,8 @@ out:
 		close(ep);
 	if (sfd >= 0)
 		close(sfd);
+	if (tfd >= 0)
+		close(tfd);
 	mg_ctl_server_free(&ctl);
 	mg_monitor_free(&mon);
 	mg_agent_free(&agent);

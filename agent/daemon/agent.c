@@ -37,6 +37,7 @@ struct agent_dev {
 	enum mg_target override;
 	char *operator;         /* who set the override */
 	const char *reason;     /* why this target when no rule explains it (static text) */
+	char *expired;          /* while re-deciding because its rule expired: which rule */
 	bool applied;           /* kernel state written */
 	char *apply_error;      /* why it could not be written */
 	struct mg_strv blocked; /* interface names kept off */
@@ -238,7 +239,9 @@ static int record_decision(struct mg_agent *a, const struct agent_dev *d, enum m
 	    (r = mg_set_str(&dec->mode, a->conf.mode == MG_MODE_AUDIT ? "audit" : "enforce")) < 0 ||
 	    (r = mg_strv_copy(&dec->blocked_interfaces, &d->blocked)) < 0 ||
 	    (r = mg_set_str(&dec->error, error)) < 0 ||
-	    (r = mg_set_str(&dec->reason, d->read_error ? d->read_error : d->reason)) < 0 ||
+	    (r = mg_set_str(&dec->reason, d->read_error ? d->read_error
+	                                  : d->expired  ? d->expired
+	                                                : d->reason)) < 0 ||
 	    (r = mg_set_str(&dec->operator, d->has_override ? d->operator : NULL)) < 0)
 		goto out;
 	dec->applied = d->applied;
@@ -927,6 +930,46 @@ json_t *mg_agent_status(const struct mg_agent *a)
 	    "last_event_seq", (json_int_t)mg_eventlog_last_seq(a->log), "event_log",
 	    mg_eventlog_path(a->log), "rules_file", a->conf.rules_file ? a->conf.rules_file : "",
 	    "rules_dir", a->conf.rules_dir ? a->conf.rules_dir : "");
+}
+
+int64_t mg_agent_next_expiry(const struct mg_agent *a)
+{
+	int64_t next = 0;
+	for (size_t i = 0; i < a->n; i++) {
+		const struct agent_dev *d = a->devs[i];
+		int64_t e = d->rule ? mg_rule_expires_us(d->rule) : 0;
+		if (e > 0 && (next == 0 || e < next))
+			next = e;
+	}
+	return next;
+}
+
+int mg_agent_expire(struct mg_agent *a, int64_t now_us)
+{
+	int first_error = 0;
+	for (size_t i = 0; i < a->n; i++) {
+		struct agent_dev *d = a->devs[i];
+		int64_t e = d->rule ? mg_rule_expires_us(d->rule) : 0;
+		if (e <= 0 || e > now_us)
+			continue;
+		char source[MG_RULE_SOURCE_MAX], when[MG_RFC3339_LEN];
+		if (mg_time_format(e, when) < 0)
+			snprintf(when, sizeof(when), "?");
+		size_t len = sizeof(source) + strlen(mg_rule_text(d->rule)) + 96;
+		d->expired = malloc(len);
+		if (!d->expired) {
+			first_error = first_error ? first_error : -ENOMEM;
+			continue;
+		}
+		snprintf(d->expired, len, "the deciding rule expired at %s: %s: %s", when,
+		         mg_rule_source(d->rule, source, sizeof(source)), mg_rule_text(d->rule));
+		int r = decide(a, d, false);
+		free(d->expired);
+		d->expired = NULL;
+		if (r < 0 && first_error == 0)
+			first_error = r;
+	}
+	return first_error;
 }
 
 int mg_agent_generate_policy(const struct mg_agent *a, bool with_ports, char **out)

@@ -80,6 +80,16 @@ json_t *mg_agent_list_devices(const struct mg_agent *agent);
 /* JSON object: mode, rules count, devices by target, last event seq, ... */
 json_t *mg_agent_status(const struct mg_agent *agent);
 /*
+ * The earliest expiry (microseconds since the epoch) of a rule that decided a present device;
+ * 0 when none. The daemon arms a timer for it, so a temporary permission ends on time for a
+ * device that stays plugged in.
+ */
+int64_t mg_agent_next_expiry(const struct mg_agent *agent);
+/* Re-decides every device whose deciding rule expired at or before now_us; each decision
+ * event names the expired rule. 0, or the first error. */
+int mg_agent_expire(struct mg_agent *agent, int64_t now_us);
+
+/*
  * One allow rule per present device (USBGuard generate-policy form); *out malloc'ed. As
  * usbguard generate-policy: via-port only for a device without a serial number (a device
  * with one stays allowed on another port), for every device when with_ports (its -p).

@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "mg/time.h"
 #include "system_harness.h"
 #include "usb_desc.h"
 
@@ -1144,6 +1145,41 @@ static void test_drivers_probe(void **state)
 	agent_stop(sc);
 }
 
+/*
+ * A temporary permission ends on time for a device that stays plugged in: when its deciding
+ * rule expires the agent re-decides it (a timer, no polling) and the event names the rule.
+ */
+static void test_expiry_of_present_device(void **state)
+{
+	struct sc *sc = *state;
+	char when[MG_RFC3339_LEN], rules[1024];
+	assert_int_equal(mg_time_format(mg_now_us() + 2500000, when), 0);
+	snprintf(rules, sizeof(rules),
+	         "allow id 0781:5583 serial \"" APPROVED_SERIAL "\" with-interface 08:06:50"
+	         " expires \"%s\"\n%s",
+	         when, SHIPPED_RULES);
+	agent_start(sc, rules, SHIPPED_CONF);
+	const char *dp;
+	json_int_t m = mark(sc);
+	json_t *ev = plug(sc, "flash_sandisk", "2-1", &dp);
+	assert_type(sc, ev, "device.allowed");
+	assert_authorized(sc, dp, 1);
+	/* About 2.5 s later, without any uevent or command: blocked, and why. */
+	ev = wait_event(sc, "device.blocked", dp, m);
+	assert_non_null(ev);
+	assert_authorized(sc, dp, 0);
+	const char *why = jstr(ev, "decision.reason");
+	assert_non_null(why);
+	assert_non_null(strstr(why, "expired"));
+	char src[200];
+	snprintf(src, sizeof(src), "%s:1", sc->rules);
+	assert_non_null(strstr(why, src));
+	int64_t expires = 0;
+	assert_int_equal(mg_time_parse(when, &expires), 0);
+	assert_true(mg_now_us() >= expires); /* not before its time */
+	agent_stop(sc);
+}
+
 int main(void)
 {
 	if (harness_init() < 0)
@@ -1172,6 +1208,7 @@ int main(void)
 	    SC(test_silent_ctl_peer),
 	    SC(test_udev_source),
 	    SC(test_drivers_probe),
+	    SC(test_expiry_of_present_device),
 	};
 	return cmocka_run_group_tests_name("agent_umockdev", tests, NULL, NULL);
 }

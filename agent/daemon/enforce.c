@@ -3,7 +3,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <string.h>
 #include <unistd.h>
 
 #include "device.h"
@@ -32,17 +31,11 @@ int mg_enforce_interface(int ifacefd, bool allow)
 
 int mg_enforce_probe(const char *iface_name)
 {
-	int fd = open(MG_DRIVERS_PROBE, O_WRONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
-	if (fd < 0)
+	int dfd = open(MG_USB_BUS_DIR, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+	if (dfd < 0)
 		return -errno;
-	size_t len = strlen(iface_name);
-	ssize_t n;
-	do {
-		n = write(fd, iface_name, len);
-	} while (n < 0 && errno == EINTR);
-	int r = n < 0 ? -errno : (size_t)n != len ? -EIO : 0;
-	if (close(fd) < 0 && r == 0 && errno != EINTR)
-		r = -errno;
+	int r = mg_sysfs_write_attr(dfd, "drivers_probe", iface_name);
+	close(dfd);
 	return r;
 }
 

@@ -28,7 +28,7 @@ int mg_enforce_interface(int ifacefd, bool allow);
  * probed again when it is authorized later (Documentation/usb/authorization.rst). A bound
  * interface is left as it is. 0 or negative errno.
  */
-#define MG_DRIVERS_PROBE "/sys/bus/usb/drivers_probe"
+#define MG_USB_BUS_DIR "/sys/bus/usb" /* its drivers_probe */
 int mg_enforce_probe(const char *iface_name);
 
 /*

@@ -201,6 +201,20 @@ static void fido2_through_helper(void **state)
 	assert_non_null(strstr(ev, "\"reason\":\"counter-regression\""));
 }
 
+static pid_t main_pid;
+
+/* Removes the setuid copy and everything beside it; also at exit after a failed test (in
+ * the test process only, never in a forked child). */
+static void remove_dir(void)
+{
+	if (getpid() != main_pid)
+		return;
+	(void)chmod(HELPER, 0700); /* never a setuid file left, even if the removal fails */
+	char out[256];
+	const char *rm[] = {"rm", "-rf", DIR, NULL};
+	h_run(rm, NULL, out, sizeof(out));
+}
+
 /* A setuid-root copy of the helper and a copy of the module that uid 65534 can read. */
 static int prepare(void)
 {
@@ -228,6 +242,8 @@ int main(void)
 		       "skipped\n");
 		return 0;
 	}
+	main_pid = getpid();
+	atexit(remove_dir);
 	if (prepare() < 0) {
 		fprintf(stderr, "cannot prepare %s: %s\n", DIR, strerror(errno));
 		return 1;

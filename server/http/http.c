@@ -101,13 +101,13 @@ struct conn_state {
 
 int mg_http_error(struct mg_http_response *resp, unsigned status, const char *msg)
 {
-	json_t *o = json_pack("{s:s}", "error", msg);
-	char *body = o ? json_dumps(o, JSON_COMPACT) : NULL;
-	json_decref(o);
-	free(resp->body);
-	resp->status = status;
-	resp->body = body;
-	return body ? 0 : -ENOMEM;
+	int r = mg_http_json(resp, status, json_pack("{s:s}", "error", msg));
+	if (r < 0) { /* the status at least, with no body */
+		free(resp->body);
+		resp->body = NULL;
+		resp->status = status;
+	}
+	return r;
 }
 
 int mg_http_json(struct mg_http_response *resp, unsigned status, json_t *o)

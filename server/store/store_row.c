@@ -23,7 +23,7 @@ static void col_copy(const struct mg_row *r, int col, char *dst, size_t size)
 	snprintf(dst, size, "%s", t ? t : "");
 }
 
-void mg_row_host(const struct mg_row *r, struct mg_store_host *h)
+static void host_row(const struct mg_row *r, struct mg_store_host *h)
 {
 	memset(h, 0, sizeof(*h));
 	h->id = col_i64(r, 0);
@@ -38,7 +38,7 @@ void mg_row_host(const struct mg_row *r, struct mg_store_host *h)
 	col_copy(r, 9, h->agent_version, sizeof(h->agent_version));
 }
 
-void mg_row_admin(const struct mg_row *r, struct mg_store_admin *a)
+static void admin_row(const struct mg_row *r, struct mg_store_admin *a)
 {
 	memset(a, 0, sizeof(*a));
 	a->id = col_i64(r, 0);
@@ -135,7 +135,7 @@ static void request_row(const struct mg_row *r, struct mg_store_request *x)
 
 int mg_row_host_get(const struct mg_row *r, void *sink)
 {
-	mg_row_host(r, ((struct mg_row_sink *)sink)->buf);
+	host_row(r, ((struct mg_row_sink *)sink)->buf);
 	return 1;
 }
 
@@ -143,13 +143,13 @@ int mg_row_host_each(const struct mg_row *r, void *sink)
 {
 	struct mg_row_sink *k = sink;
 	struct mg_store_host h;
-	mg_row_host(r, &h);
+	host_row(r, &h);
 	return SINK_CB(k, struct mg_store_host)(k->ctx, &h);
 }
 
 int mg_row_admin_get(const struct mg_row *r, void *sink)
 {
-	mg_row_admin(r, ((struct mg_row_sink *)sink)->buf);
+	admin_row(r, ((struct mg_row_sink *)sink)->buf);
 	return 1;
 }
 
@@ -157,14 +157,14 @@ int mg_row_admin_each(const struct mg_row *r, void *sink)
 {
 	struct mg_row_sink *k = sink;
 	struct mg_store_admin a;
-	mg_row_admin(r, &a);
+	admin_row(r, &a);
 	return SINK_CB(k, struct mg_store_admin)(k->ctx, &a);
 }
 
 int mg_row_session_get(const struct mg_row *r, void *sink)
 {
 	struct mg_row_sink *k = sink;
-	mg_row_admin(r, k->buf);
+	admin_row(r, k->buf);
 	k->i64 = col_i64(r, 6);
 	return 1;
 }

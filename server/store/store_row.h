@@ -65,13 +65,10 @@ struct mg_row_sink {
 	int64_t i64;
 };
 
-/* The mappings: one row onto one struct (zeroed first). Text that does not fit is cut. */
-void mg_row_host(const struct mg_row *r, struct mg_store_host *h);
-void mg_row_admin(const struct mg_row *r, struct mg_store_admin *a);
-
 /*
  * Row handlers, int (*)(const struct mg_row *, void *sink): what a backend's read loop calls
- * for each row. A "get" handler fills sink->buf (or sink->i64) and returns 1 (stop: one row
+ * for each row; each maps the row onto its struct (zeroed first; text that does not fit is
+ * cut). A "get" handler fills sink->buf (or sink->i64) and returns 1 (stop: one row
  * wanted); an "each" handler maps the row into a struct (sink->buf when the struct is large)
  * and returns what the caller's callback returns (non-zero stops). Borrowed pointers in the
  * struct (an action's detail, an alert's evidence) are valid during the callback only.

@@ -256,8 +256,8 @@ const struct mg_row_ops sq_row_ops = {row_i64, row_text, row_blob};
 /* The cached statement id with p bound; NULL with *err (0: a statement without text). */
 static sqlite3_stmt *bound(struct sq_conn *c, int id, const struct mg_sql_params *p, int *err)
 {
-	*err = 0;
-	if (id < 0 || id >= SQ_NSTMT || !sq_sql[id])
+	*err = id < 0 || id >= SQ_NSTMT ? -EINVAL : 0;
+	if (*err < 0 || !sq_sql[id])
 		return NULL;
 	sqlite3_stmt *st = sq_stmt(c, id, err);
 	if (!st)

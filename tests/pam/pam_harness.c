@@ -168,11 +168,12 @@ void h_totp_enroll(struct harness *h, const char *user, enum mg_totp_alg alg, un
 		*out = c;
 }
 
-void h_totp_code(const struct mg_totp_cred *c, int steps, char *buf, size_t len)
+long long h_totp_code(const struct mg_totp_cred *c, int steps, char *buf, size_t len)
 {
 	time_t t = time(NULL) + (time_t)steps * (time_t)c->period;
 	if (mg_totp_generate(c, t, buf, len) < 0)
 		abort();
+	return (long long)(t / (time_t)c->period);
 }
 
 void h_avoid_step_edge(unsigned period)

@@ -55,8 +55,9 @@ const char *h_module(void);
 /* Writes an enrolled TOTP credential for user (secret: bytes 1..n). */
 void h_totp_enroll(struct harness *h, const char *user, enum mg_totp_alg alg, unsigned digits,
                    unsigned period, struct mg_totp_cred *out);
-/* The code of c at now + steps * period. */
-void h_totp_code(const struct mg_totp_cred *c, int steps, char *buf, size_t len);
+/* Writes the code for now + steps periods; returns the time step it belongs to, which is
+ * what the module stores as last_totp_step (compare with this, not with a later time()). */
+long long h_totp_code(const struct mg_totp_cred *c, int steps, char *buf, size_t len);
 /* Waits (at most 3 s) while fewer than 3 s remain in the current TOTP step. */
 void h_avoid_step_edge(unsigned period);
 

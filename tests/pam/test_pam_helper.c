@@ -92,13 +92,12 @@ static void totp_through_helper(void **state)
 	char code[16], ev[4096];
 	h_totp_enroll(h, "nobody", MG_TOTP_SHA1, 6, 30, &c);
 	h_avoid_step_edge(30);
-	h_totp_code(&c, 0, code, sizeof(code));
+	long long step = h_totp_code(&c, 0, code, sizeof(code));
 	struct result r = as_nobody(h, "nobody", code);
 	assert_int_equal(r.rc, PAM_SUCCESS);
 	assert_int_equal(r.nprompts, 1);
 	/* The helper (root) wrote the state the module itself cannot read. */
-	assert_int_equal(h_state_field(h, "nobody", "last_totp_step"),
-	                 (long long)(time(NULL) / 30));
+	assert_int_equal(h_state_field(h, "nobody", "last_totp_step"), step);
 	assert_int_equal(h_events(h, "auth.success", ev, sizeof(ev)), 1);
 	assert_non_null(strstr(ev, "\"credential\":\"phone\""));
 	r = as_nobody(h, "nobody", code);

@@ -25,3 +25,13 @@ if(UMOCKDEV_WRAPPER)
   endif()
   set_tests_properties(agent_umockdev PROPERTIES ENVIRONMENT "${mg_system_env}" TIMEOUT 60)
 endif()
+
+# Real-kernel system test (docs/AGENT.md, "Tested on a real kernel"): Debian's kernel under QEMU (TCG) with xHCI, a
+# keyboard, sticks, a hub and a HID + storage composite gadget, booted with and without
+# usbcore.authorized_default=0. Skipped (77) when qemu-system-x86_64 is not installed; CI
+# installs it (deploy/debian-build-deps.txt). The kernel package is fetched into the build
+# directory once with apt-get download (or MG_QEMU_KERNEL_DEB names one).
+add_test(NAME agent_qemu_usb
+  COMMAND sh ${CMAKE_CURRENT_SOURCE_DIR}/agent/qemu/test-qemu-usb.sh
+          $<TARGET_FILE:mynaguard-agent> ${PROJECT_SOURCE_DIR} ${CMAKE_BINARY_DIR}/qemu-usb)
+set_tests_properties(agent_qemu_usb PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 900)

@@ -248,7 +248,8 @@ int main(int argc, char **argv)
 						struct mg_rule_error e;
 						memset(&e, 0, sizeof(e));
 						mg_notify("RELOADING=1");
-						(void)mg_agent_reload(agent, &e);
+						/* SIGHUP never forces past the lock-out guard. */
+						(void)mg_agent_reload(agent, false, &e);
 						mg_notify("READY=1");
 					} else {
 						running = false;

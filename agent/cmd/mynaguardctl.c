@@ -45,8 +45,11 @@ static const struct {
      "allow a device until it is removed"},
     {"block-device", cmd_block_device, "ID", "デバイスを取り外すまで一時的に遮断",
      "block a device until it is removed"},
-    {"reload", cmd_reload, "", "ルールを再読み込みし全デバイスを再判定",
-     "reload the rules and re-decide every device"},
+    {"reload", cmd_reload, "[--force]",
+     "ルールを再読み込みし全デバイスを再判定 (使用中のルートハブ・ハブ・キーボード等を遮断する"
+     "ルールは --force なしでは拒否)",
+     "reload the rules and re-decide every device (rules that would block a root hub, hub or "
+     "HID device in use are refused without --force)"},
     {"generate-policy", cmd_generate_policy, "[--with-ports]",
      "接続中のデバイスごとに許可ルールを出力 (USBGuard 互換: via-port はシリアル番号のない"
      "デバイスのみ、--with-ports で全デバイス)",
@@ -275,10 +278,18 @@ static int cmd_block_device(const struct ctl_opts *o, int argc, char **argv)
 
 static int cmd_reload(const struct ctl_opts *o, int argc, char **argv)
 {
-	(void)argv;
-	if (argc != 1)
-		return 2;
-	return simple(o, MG_CTL_RELOAD, 0, NULL);
+	struct mg_ctl_request req = {.cmd = MG_CTL_RELOAD};
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--force") == 0 || strcmp(argv[i], "-f") == 0)
+			req.force = true;
+		else
+			return 2;
+	}
+	json_t *resp = call(o, &req);
+	if (!resp)
+		return 1;
+	json_decref(resp);
+	return 0;
 }
 
 static int cmd_generate_policy(const struct ctl_opts *o, int argc, char **argv)

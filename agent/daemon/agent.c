@@ -15,6 +15,7 @@
 
 #include "device.h"
 #include "enforce.h"
+#include "lockout.h"
 #include "mg/log.h"
 #include "mg/safe_open.h"
 #include "mg/time.h"
@@ -820,17 +821,57 @@ int mg_agent_swap_rules(struct mg_agent *a, struct mg_ruleset *rules, const char
 	return record_policy(a, MG_EV_POLICY_APPLIED, sha256, NULL);
 }
 
-int mg_agent_reload(struct mg_agent *a, struct mg_rule_error *err)
+size_t mg_agent_lockout(const struct mg_agent *a, const struct mg_ruleset *rules, char *why,
+                        size_t whylen)
+{
+	size_t n = 0;
+	if (why && whylen)
+		why[0] = '\0';
+	int64_t now = mg_now_us();
+	for (size_t i = 0; i < a->n; i++) {
+		const struct agent_dev *d = a->devs[i];
+		const char *kind = mg_lockout_kind(d->dev);
+		if (!kind || d->target != MG_TARGET_ALLOW || d->has_override)
+			continue;
+		const struct mg_rule *rule = mg_ruleset_match(rules, d->dev, now);
+		enum mg_target t =
+		    rule ? mg_rule_target(rule) : (enum mg_target)a->conf.implicit_target;
+		if (t == MG_TARGET_ALLOW)
+			continue;
+		n++;
+		mg_lockout_append(why, whylen, d->dev, kind);
+	}
+	return n;
+}
+
+static void rules_rejected(struct mg_agent *a, const char *why)
+{
+	mg_log(MG_LOG_ERR, "rules rejected, the previous rules stay in force: %s", why);
+	(void)record_policy(a, MG_EV_POLICY_REJECTED, NULL, why);
+}
+
+int mg_agent_reload(struct mg_agent *a, bool force, struct mg_rule_error *err)
 {
 	struct mg_ruleset *rs = NULL;
 	int r = mg_ruleset_load(a->conf.rules_file, a->conf.rules_dir, &a->file_rules, &rs, err);
 	if (r < 0) {
 		char buf[800];
-		mg_rule_error_str(err, buf, sizeof(buf));
-		mg_log(MG_LOG_ERR, "rules rejected, the previous rules stay in force: %s", buf);
-		(void)record_policy(a, MG_EV_POLICY_REJECTED, NULL, buf);
+		rules_rejected(a, mg_rule_error_str(err, buf, sizeof(buf)));
 		return r;
 	}
+	char list[150]; /* fits err->msg with its prefix */
+	size_t cut = mg_agent_lockout(a, rs, list, sizeof(list));
+	if (cut > 0 && !force) {
+		memset(err, 0, sizeof(*err));
+		snprintf(err->msg, sizeof(err->msg),
+		         "lock-out: the rules would block %zu device%s in use: %s", cut,
+		         cut == 1 ? "" : "s", list);
+		rules_rejected(a, err->msg);
+		mg_ruleset_free(&rs);
+		return -EPERM;
+	}
+	if (cut > 0)
+		mg_log(MG_LOG_WARNING, "rules applied with --force although they block: %s", list);
 	/* A digest of the rule texts identifies what is in force. */
 	struct sha256_ctx ctx;
 	uint8_t md[SHA256_DIGEST_SIZE];

@@ -63,9 +63,18 @@ int mg_agent_handle_uevent(struct mg_agent *agent, const struct mg_uevent *ev);
 /*
  * Loads the rules again (rules_file, rules_dir) and, when they are valid, swaps them in and
  * re-decides every present device. A rules error leaves the old rules in force, records a
- * policy.rejected event and fills err. 0 or negative errno.
+ * policy.rejected event and fills err. So does a rule set that would block a root hub, hub
+ * or HID device that is present and allowed now (lock-out guard, lockout.h), unless force:
+ * then -EPERM and err->msg names the devices (err->file empty). 0 or negative errno.
  */
-int mg_agent_reload(struct mg_agent *agent, struct mg_rule_error *err);
+int mg_agent_reload(struct mg_agent *agent, bool force, struct mg_rule_error *err);
+/*
+ * The lock-out check alone: how many present, allowed root hubs, hubs and HID devices rules
+ * would block (by a rule or the implicit target; an operator override stays as it is);
+ * their list in why.
+ */
+size_t mg_agent_lockout(const struct mg_agent *agent, const struct mg_ruleset *rules, char *why,
+                        size_t whylen);
 /* Same, with an already parsed rule set (taken). */
 int mg_agent_swap_rules(struct mg_agent *agent, struct mg_ruleset *rules, const char *sha256);
 

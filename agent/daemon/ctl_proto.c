@@ -88,6 +88,12 @@ int mg_ctl_request_parse(const char *buf, size_t len, struct mg_ctl_request *out
 				goto out;
 			}
 			req.with_ports = json_is_true(val);
+		} else if (strcmp(key, "force") == 0) {
+			if (!json_is_boolean(val)) {
+				snprintf(errmsg, errlen, "force: expected true or false");
+				goto out;
+			}
+			req.force = json_is_true(val);
 		} else {
 			snprintf(errmsg, errlen, "%.64s: unknown key", key);
 			goto out;
@@ -99,6 +105,10 @@ int mg_ctl_request_parse(const char *buf, size_t len, struct mg_ctl_request *out
 	}
 	if (json_object_get(root, "with_ports") && req.cmd != MG_CTL_GENERATE_POLICY) {
 		snprintf(errmsg, errlen, "with_ports: not expected for %s", names[req.cmd]);
+		goto out;
+	}
+	if (json_object_get(root, "force") && req.cmd != MG_CTL_RELOAD) {
+		snprintf(errmsg, errlen, "force: not expected for %s", names[req.cmd]);
 		goto out;
 	}
 	if (needs_id(req.cmd) != have_id) {
@@ -119,6 +129,8 @@ int mg_ctl_request_format(const struct mg_ctl_request *req, char **out)
 	                ? json_pack("{s:s, s:I}", "cmd", names[req->cmd], "id", (json_int_t)req->id)
 	            : req->cmd == MG_CTL_GENERATE_POLICY && req->with_ports
 	                ? json_pack("{s:s, s:b}", "cmd", names[req->cmd], "with_ports", 1)
+	            : req->cmd == MG_CTL_RELOAD && req->force
+	                ? json_pack("{s:s, s:b}", "cmd", names[req->cmd], "force", 1)
 	                : json_pack("{s:s}", "cmd", names[req->cmd]);
 	if (!o)
 		return -ENOMEM;

@@ -25,6 +25,7 @@ struct mg_ctl_request {
 	enum mg_ctl_cmd cmd;
 	unsigned id;     /* allow-device, block-device */
 	bool with_ports; /* generate-policy: via-port for every device, not only serial-less ones */
+	bool force;      /* reload: apply rules that block a root hub, hub or HID device in use */
 };
 
 /* "status", "list-devices", ...; NULL when out of range. */

@@ -204,11 +204,12 @@ static json_t *dispatch(struct mg_agent *agent, const struct mg_ctl_request *req
 	case MG_CTL_RELOAD: {
 		struct mg_rule_error err;
 		memset(&err, 0, sizeof(err));
-		int r = mg_agent_reload(agent, &err);
+		int r = mg_agent_reload(agent, req->force, &err);
 		if (r < 0) {
 			char buf[800];
-			return error_json(err.file[0] ? mg_rule_error_str(&err, buf, sizeof(buf))
-			                              : strerror(-r));
+			return error_json(err.file[0]  ? mg_rule_error_str(&err, buf, sizeof(buf))
+			                  : err.msg[0] ? err.msg
+			                               : strerror(-r));
 		}
 		return json_pack("{s:b}", "ok", 1);
 	}

@@ -440,6 +440,60 @@ static void test_reload_broken(void **state)
 	agent_stop(sc);
 }
 
+/* Lock-out guard: a rule set that would block the keyboard in use or the root hubs is refused
+ * by reload and SIGHUP (old rules kept, policy.rejected names the devices) unless --force. */
+static void test_reload_lockout(void **state)
+{
+	struct sc *sc = *state;
+	agent_start(sc, SHIPPED_RULES, SHIPPED_CONF);
+	const char *kbd;
+	assert_type(sc, plug(sc, "keyboard", "1-1", &kbd), "device.allowed");
+
+	/* An empty (comment-only) rules file: everything would fall to the implicit block. */
+	write_rules(sc, "# nothing yet\n");
+	json_int_t m = mark(sc);
+	struct run r;
+	CTL(sc, &r, "reload");
+	assert_int_equal(r.status, 1);
+	if (!strstr(r.err, "lock-out") || !strstr(r.err, "1-1 (HID 046d:c31c") ||
+	    !strstr(r.err, "usb1 (root hub"))
+		fail_msg("reload does not name the lock-out: %s", r.err);
+	run_free(&r);
+	json_t *rej = wait_event(sc, "policy.rejected", NULL, m);
+	assert_non_null(strstr(jstr(rej, "policy.reason"), "lock-out"));
+	read_events(sc);
+	assert_null(find_event(sc, NULL, kbd, m)); /* nothing re-decided */
+	assert_null(find_event(sc, "policy.applied", NULL, m));
+	assert_authorized(sc, kbd, 1);
+
+	/* SIGHUP never forces. */
+	m = mark(sc);
+	assert_int_equal(kill(sc->pid, SIGHUP), 0);
+	wait_notify(sc, "READY=1");
+	rej = wait_event(sc, "policy.rejected", NULL, m);
+	assert_non_null(strstr(jstr(rej, "policy.reason"), "lock-out"));
+	assert_authorized(sc, kbd, 1);
+
+	/* Blocking only the keyboard: refused, naming the keyboard and nothing else. */
+	write_rules(sc, "block id 046d:c31c\n" SHIPPED_RULES);
+	CTL(sc, &r, "reload");
+	assert_int_equal(r.status, 1);
+	assert_non_null(strstr(r.err, "1 device in use: 1-1 (HID 046d:c31c"));
+	assert_null(strstr(r.err, "usb1"));
+	run_free(&r);
+	assert_authorized(sc, kbd, 1);
+
+	/* The operator insists. */
+	m = mark(sc);
+	CTL(sc, &r, "reload", "--force");
+	assert_int_equal(r.status, 0);
+	run_free(&r);
+	assert_type(sc, wait_decision(sc, kbd, m), "device.blocked");
+	assert_non_null(wait_event(sc, "policy.applied", NULL, m));
+	assert_authorized(sc, kbd, 0);
+	agent_stop(sc);
+}
+
 /* SIGHUP reloads like mynaguardctl reload, announced through sd_notify. */
 static void test_sighup_reload(void **state)
 {
@@ -756,11 +810,12 @@ static void test_identical_serialless(void **state)
 	assert_string_equal(jstr(db, "port"), "1-2");
 	json_decref(arr);
 
-	/* A rule can still single one out by its port. */
+	/* A rule can still single one out by its port (a mouse in use: --force past the
+	 * lock-out guard). */
 	write_rules(sc, "block id 093a:2510 via-port \"1-2\"\n" SHIPPED_RULES);
 	json_int_t m = mark(sc);
 	struct run r;
-	CTL(sc, &r, "reload");
+	CTL(sc, &r, "reload", "--force");
 	assert_int_equal(r.status, 0);
 	run_free(&r);
 	assert_type(sc, wait_decision(sc, a, m), "device.allowed");
@@ -1197,6 +1252,7 @@ int main(void)
 	    SC(test_overrides),
 	    SC(test_generate_policy),
 	    SC(test_check_rules),
+	    SC(test_reload_lockout),
 	    SC(test_present_at_start),
 	    SC(test_hub_chain),
 	    SC(test_identical_serialless),

@@ -50,6 +50,16 @@ static void test_round_trip(void **state)
 	assert_int_equal(
 	    parse("{\"cmd\":\"generate-policy\",\"with_ports\":false}", &back, NULL, 0), 0);
 	assert_false(back.with_ports);
+	/* reload --force: past the lock-out guard. */
+	struct mg_ctl_request rl = {.cmd = MG_CTL_RELOAD, .force = true};
+	assert_int_equal(mg_ctl_request_format(&rl, &line), 0);
+	assert_string_equal(line, "{\"cmd\":\"reload\",\"force\":true}\n");
+	assert_int_equal(mg_ctl_request_parse(line, strlen(line) - 1, &back, NULL, 0), 0);
+	assert_int_equal(back.cmd, MG_CTL_RELOAD);
+	assert_true(back.force);
+	free(line);
+	assert_int_equal(parse("{\"cmd\":\"reload\"}", &back, NULL, 0), 0);
+	assert_false(back.force);
 }
 
 static void test_rejects(void **state)
@@ -72,6 +82,8 @@ static void test_rejects(void **state)
 	    {"{\"cmd\":\"allow-device\",\"id\":99999999999999999999}", "not JSON"},
 	    {"{\"cmd\":\"status\",\"cmd\":\"reload\"}", "not JSON"},
 	    {"{\"cmd\":\"status\",\"with_ports\":true}", "with_ports: not expected"},
+	    {"{\"cmd\":\"status\",\"force\":true}", "force: not expected"},
+	    {"{\"cmd\":\"reload\",\"force\":1}", "force: expected true or false"},
 	    {"{\"cmd\":\"generate-policy\",\"with_ports\":1}",
 	     "with_ports: expected true or false"},
 	    {"{\"cmd\":\"generate-policy\",\"with_ports\":\"yes\"}",

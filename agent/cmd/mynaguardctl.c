@@ -10,14 +10,17 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "agent_conf.h"
 #include "ctl_proto.h"
+#include "lockout_scan.h"
 #include "mg/config.h"
 #include "mg/i18n.h"
 #include "mg/safe_open.h"
 #include "mg/utf8.h"
 #include "rules.h"
 
-#define DEFAULT_SOCKET "/run/mynaguard/agent.sock"
+#define DEFAULT_SOCKET       "/run/mynaguard/agent.sock"
+#define DEFAULT_AGENT_CONFIG "/etc/mynaguard/agent.conf"
 
 struct ctl_opts {
 	const char *socket;
@@ -55,8 +58,11 @@ static const struct {
      "デバイスのみ、--with-ports で全デバイス)",
      "print one allow rule per present device (USBGuard-compatible: via-port only for devices "
      "without a serial number, for all with --with-ports)"},
-    {"check-rules", cmd_check_rules, "FILE", "ルールファイルを検査 (誤りは 行:桁 で表示)",
-     "check a rules file (errors as line:column)"},
+    {"check-rules", cmd_check_rules, "FILE [--force]",
+     "ルールファイルを検査 (誤りは 行:桁 で表示; 使用中のルートハブ・ハブ・キーボード等を遮断する"
+     "ルールは --force なしでは不合格)",
+     "check a rules file (errors as line:column; rules that would block a root hub, hub or HID "
+     "device in use fail without --force)"},
 };
 
 static void usage(FILE *f)
@@ -309,21 +315,70 @@ static int cmd_generate_policy(const struct ctl_opts *o, int argc, char **argv)
 	return 0;
 }
 
+/* The implicit target of the installed agent.conf; block when it cannot be read. */
+static enum mg_target installed_implicit_target(void)
+{
+	struct mg_agent_conf conf;
+	struct mg_file_rules any = {.owner = MG_ANY_OWNER, .allow_group_write = true};
+	struct mg_config_error err;
+	if (mg_agent_conf_load(DEFAULT_AGENT_CONFIG, &any, &conf, &err) < 0)
+		return MG_TARGET_BLOCK;
+	enum mg_target t = (enum mg_target)conf.implicit_target;
+	mg_agent_conf_free(&conf);
+	return t;
+}
+
 static int cmd_check_rules(const struct ctl_opts *o, int argc, char **argv)
 {
 	(void)o;
-	if (argc != 2)
+	const char *file = NULL;
+	bool force = false;
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--force") == 0 || strcmp(argv[i], "-f") == 0)
+			force = true;
+		else if (!file)
+			file = argv[i];
+		else
+			return 2;
+	}
+	if (!file)
 		return 2;
 	struct mg_file_rules any = {.owner = MG_ANY_OWNER, .allow_group_write = true};
 	struct mg_ruleset *rs = NULL;
 	struct mg_rule_error err;
 	memset(&err, 0, sizeof(err));
-	if (mg_ruleset_load(argv[1], NULL, &any, &rs, &err) < 0) {
+	if (mg_ruleset_load(file, NULL, &any, &rs, &err) < 0) {
 		char buf[800];
 		fprintf(stderr, "%s\n", tty(mg_rule_error_str(&err, buf, sizeof(buf))));
 		return 1;
 	}
-	printf("%s: %zu %s\n", tty(argv[1]), mg_ruleset_count(rs),
+	/* Lock-out guard: the devices of this machine that the rules would cut off. */
+	size_t cut = 0;
+	char list[1024];
+	int r = mg_lockout_scan("/sys", rs, installed_implicit_target(), &cut, list, sizeof(list));
+	if (r < 0)
+		fprintf(
+		    stderr, "%s: %s: %s\n", tty(file),
+		    MG_TR("使用中のデバイスを確認できません", "cannot check the devices in use"),
+		    strerror(-r));
+	if (cut > 0) {
+		if (!mg_i18n_english())
+			fprintf(
+			    stderr,
+			    "%s: %slock-out: 使用中のデバイス %zu 台を遮断するルールです: %s%s\n",
+			    tty(file), force ? "警告: " : "", cut, tty(list),
+			    force ? "" : " (それでも適用するには --force)");
+		else
+			fprintf(stderr,
+			        "%s: %slock-out: the rules would block %zu device%s in use: %s%s\n",
+			        tty(file), force ? "warning: " : "", cut, cut == 1 ? "" : "s",
+			        tty(list), force ? "" : " (--force to accept)");
+		if (!force) {
+			mg_ruleset_free(&rs);
+			return 1;
+		}
+	}
+	printf("%s: %zu %s\n", tty(file), mg_ruleset_count(rs),
 	       MG_TR("件のルール (正常)", "rules, OK"));
 	mg_ruleset_free(&rs);
 	return 0;

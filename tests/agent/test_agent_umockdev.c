@@ -699,6 +699,38 @@ static void test_check_rules(void **state)
 	ctl_argv(sc, &r, false, STRV("check-rules"));
 	assert_int_equal(r.status, 2);
 	run_free(&r);
+
+	/* Lock-out guard: an empty file would block the root hubs; blocking the keyboard in use
+	 * names it. --force accepts both with a warning. */
+	char empty[160], nokbd[1024];
+	snprintf(empty, sizeof(empty), "%s/empty.conf", sc->dir);
+	snprintf(nokbd, sizeof(nokbd), "%s/nokbd.conf", sc->dir);
+	write_file(empty, "# nothing yet\n", 0644);
+	write_file(nokbd, "block id 046d:c31c\n" SHIPPED_RULES, 0644);
+	const char *kbd = mg_tb_add(sc->tb, catalog("keyboard"), "1-1", NULL);
+	assert_non_null(kbd);
+	ctl_argv(sc, &r, false, STRV("check-rules", empty));
+	assert_int_equal(r.status, 1);
+	if (!strstr(r.err, "lock-out") || !strstr(r.err, "usb1 (root hub 1d6b:0002") ||
+	    !strstr(r.err, "1-1 (HID 046d:c31c"))
+		fail_msg("check-rules does not report the lock-out: %s", r.err);
+	run_free(&r);
+	ctl_argv(sc, &r, false, STRV("check-rules", nokbd));
+	assert_int_equal(r.status, 1);
+	assert_non_null(strstr(r.err, "1 device in use: 1-1 (HID 046d:c31c"));
+	assert_null(strstr(r.err, "usb1"));
+	run_free(&r);
+	ctl_argv(sc, &r, false, STRV("check-rules", "--force", nokbd));
+	assert_int_equal(r.status, 0);
+	assert_non_null(strstr(r.err, "warning: lock-out"));
+	if (!strstr(r.out, ": 3 rules, OK"))
+		fail_msg("out: %s err: %s", r.out, r.err);
+	run_free(&r);
+	/* A keyboard the kernel did not authorize is not in use. */
+	mg_tb_write(sc->tb, kbd, "authorized", "0");
+	ctl_argv(sc, &r, false, STRV("check-rules", nokbd));
+	assert_int_equal(r.status, 0);
+	run_free(&r);
 }
 
 /* Devices configured before the agent started are re-decided by the policy. */

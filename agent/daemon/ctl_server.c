@@ -2,7 +2,6 @@
 #include "ctl_server.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <grp.h>
 #include <pwd.h>
 #include <stdio.h>
@@ -11,7 +10,6 @@
 #include <sys/epoll.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/time.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -20,13 +18,22 @@
 
 #define MAX_GROUPS  64
 #define MAX_CLIENTS 16
+/* Connections accepted per call of mg_ctl_server_handle(): the event loop gets back to the
+ * uevents in between, whatever a flood of connections does (the listening socket stays
+ * readable and is served on the next round). */
+#define ACCEPT_BUDGET 8
+/* Answer bytes held for clients that do not read them, all clients together: past it the
+ * client whose answer would not fit is dropped. */
+#define MAX_BUFFERED (32u * 1024u * 1024u)
 
-/* A connected, authorized peer whose request line is still arriving. */
+/* A connected, authorized peer: its request line arriving, then its answer leaving. */
 struct ctl_client {
 	int fd; /* -1: slot free */
 	struct ucred cred;
 	size_t len;
 	char buf[MG_CTL_MAX_REQUEST + 1];
+	char *out; /* the answer not sent yet (NULL while reading the request) */
+	size_t out_len, out_off;
 };
 
 struct mg_ctl_server {
@@ -34,6 +41,7 @@ struct mg_ctl_server {
 	int efd; /* epoll over fd and the clients: the one fd the event loop watches */
 	struct ctl_client clients[MAX_CLIENTS];
 	unsigned next_victim; /* slot reused when all are busy */
+	size_t buffered;      /* answer bytes held for all clients */
 	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
 	gid_t gids[MAX_GROUPS];
 	size_t n_gids;
@@ -104,9 +112,11 @@ void mg_ctl_server_free(struct mg_ctl_server **ps)
 	struct mg_ctl_server *s = *ps;
 	if (!s)
 		return;
-	for (size_t i = 0; i < MAX_CLIENTS; i++)
+	for (size_t i = 0; i < MAX_CLIENTS; i++) {
 		if (s->clients[i].fd >= 0)
 			close(s->clients[i].fd);
+		free(s->clients[i].out);
+	}
 	if (s->efd >= 0)
 		close(s->efd);
 	if (s->fd >= 0) {
@@ -146,26 +156,10 @@ static bool peer_allowed(const struct mg_ctl_server *s, int fd, struct ucred *cr
 	return false;
 }
 
-static void send_json(int fd, json_t *resp)
-{
-	char *s = resp ? json_dumps(resp, JSON_COMPACT) : NULL;
-	if (!s) {
-		static const char oom[] = "{\"ok\":false,\"error\":\"out of memory\"}\n";
-		(void)!write(fd, oom, sizeof(oom) - 1);
-		return;
-	}
-	size_t len = strlen(s), off = 0;
-	while (off < len) {
-		ssize_t n = send(fd, s + off, len - off, MSG_NOSIGNAL);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			break;
-		off += (size_t)n;
-	}
-	(void)!send(fd, "\n", 1, MSG_NOSIGNAL);
-	free(s);
-}
+/* The refusal of a peer that is neither root nor in allowed_groups: a constant, so that a
+ * flood of unprivileged connections costs the agent no allocation and no formatting. */
+static const char denied[] =
+    "{\"error\":\"permission denied: root or a member of allowed_groups only\",\"ok\":false}\n";
 
 static json_t *error_json(const char *msg)
 {
@@ -234,9 +228,51 @@ static void client_close(struct mg_ctl_server *s, struct ctl_client *c)
 	close(c->fd);
 	c->fd = -1;
 	c->len = 0;
+	if (c->out) {
+		s->buffered -= c->out_len - c->out_off;
+		free(c->out);
+		c->out = NULL;
+	}
+	c->out_len = c->out_off = 0;
 }
 
-/* Answers the complete request line in c and closes the connection. */
+/* Sends what the socket takes now, never waiting. 1: all sent, 0: more to send, -1: error. */
+static int client_flush(struct ctl_client *c)
+{
+	while (c->out_off < c->out_len) {
+		ssize_t n = send(c->fd, c->out + c->out_off, c->out_len - c->out_off,
+		                 MSG_DONTWAIT | MSG_NOSIGNAL);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			return 0;
+		if (n <= 0)
+			return -1;
+		c->out_off += (size_t)n;
+	}
+	return 1;
+}
+
+/* The JSON text of resp with its newline (malloc'ed), or NULL. */
+static char *answer_text(json_t *resp, size_t *len)
+{
+	char *t = resp ? json_dumps(resp, JSON_COMPACT) : NULL;
+	if (!t)
+		return NULL;
+	size_t n = strlen(t);
+	char *line = realloc(t, n + 2);
+	if (!line) {
+		free(t);
+		return NULL;
+	}
+	line[n] = '\n';
+	line[n + 1] = '\0';
+	*len = n + 1;
+	return line;
+}
+
+/* Answers the complete request line in c: what the socket takes now is sent at once, the rest
+ * when it becomes writable (EPOLLOUT); the agent never waits for a client. */
 static void client_answer(struct mg_ctl_server *s, struct mg_agent *agent, struct ctl_client *c)
 {
 	char *nl = memchr(c->buf, '\n', c->len);
@@ -253,29 +289,54 @@ static void client_answer(struct mg_ctl_server *s, struct mg_agent *agent, struc
 		if (!resp)
 			resp = error_json("out of memory");
 	}
-	/* The answer may be large (list-devices): write it blocking, with a bound. */
-	int fl = fcntl(c->fd, F_GETFL);
-	if (fl >= 0)
-		(void)fcntl(c->fd, F_SETFL, fl & ~O_NONBLOCK);
-	struct timeval tv = {.tv_sec = 2, .tv_usec = 0};
-	(void)setsockopt(c->fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-	send_json(c->fd, resp);
+	c->out = answer_text(resp, &c->out_len);
 	json_decref(resp);
-	client_close(s, c);
+	c->out_off = 0;
+	if (!c->out) {
+		static const char oom[] = "{\"error\":\"out of memory\",\"ok\":false}\n";
+		(void)!send(c->fd, oom, sizeof(oom) - 1, MSG_DONTWAIT | MSG_NOSIGNAL);
+		client_close(s, c);
+		return;
+	}
+	int r = client_flush(c);
+	if (r != 0) {
+		client_close(s, c);
+		return;
+	}
+	size_t left = c->out_len - c->out_off;
+	if (left > MAX_BUFFERED - s->buffered) {
+		mg_log(MG_LOG_WARNING,
+		       "control client (uid %u) does not read its answer and %zu bytes "
+		       "are already held: dropped",
+		       (unsigned)c->cred.uid, s->buffered);
+		client_close(s, c);
+		return;
+	}
+	s->buffered += left;
+	struct epoll_event ee = {.events = EPOLLOUT | EPOLLRDHUP, .data.ptr = c};
+	if (epoll_ctl(s->efd, EPOLL_CTL_MOD, c->fd, &ee) < 0)
+		client_close(s, c);
+}
+
+/* The client can take more of its answer. */
+static void client_write(struct mg_ctl_server *s, struct ctl_client *c)
+{
+	size_t before = c->out_off;
+	int r = client_flush(c);
+	s->buffered -= c->out_off - before;
+	if (r != 0)
+		client_close(s, c);
 }
 
 static void client_accept(struct mg_ctl_server *s)
 {
-	for (;;) {
+	for (int k = 0; k < ACCEPT_BUDGET; k++) {
 		int fd = accept4(s->fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
 		if (fd < 0)
 			return; /* EAGAIN, or an error for this one connection */
 		struct ucred cred;
 		if (!peer_allowed(s, fd, &cred)) {
-			json_t *e = error_json(
-			    "permission denied: root or a member of allowed_groups only");
-			send_json(fd, e);
-			json_decref(e);
+			(void)!send(fd, denied, sizeof(denied) - 1, MSG_DONTWAIT | MSG_NOSIGNAL);
 			close(fd);
 			continue;
 		}
@@ -291,6 +352,8 @@ static void client_accept(struct mg_ctl_server *s)
 		c->fd = fd;
 		c->cred = cred;
 		c->len = 0;
+		c->out = NULL;
+		c->out_len = c->out_off = 0;
 		struct epoll_event ee = {.events = EPOLLIN | EPOLLRDHUP, .data.ptr = c};
 		if (epoll_ctl(s->efd, EPOLL_CTL_ADD, fd, &ee) < 0)
 			client_close(s, c);
@@ -328,6 +391,8 @@ int mg_ctl_server_handle(struct mg_ctl_server *s, struct mg_agent *agent)
 		struct ctl_client *c = evs[i].data.ptr;
 		if (!c)
 			client_accept(s);
+		else if (c->fd >= 0 && c->out)
+			client_write(s, c);
 		else if (c->fd >= 0)
 			client_read(s, agent, c);
 	}

@@ -494,6 +494,78 @@ static void test_reload_lockout(void **state)
 	agent_stop(sc);
 }
 
+static int64_t mono_us(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+/* A root client that asks for a large answer and never reads it does not stall decisions:
+ * the answer waits in the agent (sent as the socket takes it), the event loop goes on. */
+static void test_silent_client(void **state)
+{
+	struct sc *sc = *state;
+	agent_start(sc, SHIPPED_RULES, SHIPPED_CONF);
+	/* 40 blocked sticks with 4,000-byte names and serials: list-devices is over 300 KB,
+	 * more than a socket buffer holds (212,992 bytes by default). */
+	static char name[4001], serial[4001];
+	memset(name, 'N', 4000);
+	memset(serial, 'S', 4000);
+	for (int i = 1; i <= 40; i++) {
+		char port[16];
+		snprintf(port, sizeof(port), "2-%d", i);
+		snprintf(serial, 12, "%010d", i);
+		serial[10] = 'S';
+		struct mg_tb_opts o = {.serial = serial, .product_name = name};
+		assert_type(sc, plug_opts(sc, "flash_sandisk", port, &o, NULL), "device.blocked");
+	}
+	int fds[2];
+	for (int i = 0; i < 2; i++) {
+		fds[i] = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		assert_true(fds[i] >= 0);
+		struct sockaddr_un sa = {.sun_family = AF_UNIX};
+		assert_true(strlen(sc->sock) < sizeof(sa.sun_path));
+		memcpy(sa.sun_path, sc->sock, strlen(sc->sock) + 1);
+		assert_int_equal(connect(fds[i], (struct sockaddr *)&sa, sizeof(sa)), 0);
+		static const char req[] = "{\"cmd\":\"list-devices\"}\n";
+		assert_int_equal(send(fds[i], req, sizeof(req) - 1, MSG_NOSIGNAL), sizeof(req) - 1);
+	}
+	struct timespec pause = {.tv_sec = 0, .tv_nsec = 300 * 1000 * 1000};
+	nanosleep(&pause, NULL); /* the agent has read both requests */
+
+	int64_t t0 = mono_us();
+	const char *kbd;
+	assert_type(sc, plug(sc, "keyboard", "1-1", &kbd), "device.allowed");
+	int64_t took_ms = (mono_us() - t0) / 1000;
+	if (took_ms > 1000)
+		fail_msg("a keyboard waited %lld ms for its decision behind two silent clients",
+		         (long long)took_ms);
+	struct run r;
+	CTL(sc, &r, "list-devices");
+	assert_int_equal(r.status, 0);
+	run_free(&r);
+
+	/* The silent client gets its whole answer when it reads. */
+	size_t cap = 1 << 20, len = 0;
+	char *buf = malloc(cap);
+	assert_non_null(buf);
+	for (ssize_t n; (n = recv(fds[0], buf + len, cap - 1 - len, 0)) > 0;)
+		len += (size_t)n;
+	buf[len] = '\0';
+	assert_true(len > 212992);
+	json_t *ans = json_loads(buf, 0, NULL);
+	assert_non_null(ans);
+	assert_true(json_is_true(json_object_get(ans, "ok")));
+	/* As it was when asked: 40 sticks and 2 root hubs, not yet the keyboard. */
+	assert_int_equal(json_array_size(json_object_get(ans, "devices")), 42);
+	json_decref(ans);
+	free(buf);
+	close(fds[0]);
+	close(fds[1]);
+	agent_stop(sc);
+}
+
 /* SIGHUP reloads like mynaguardctl reload, announced through sd_notify. */
 static void test_sighup_reload(void **state)
 {
@@ -1285,6 +1357,7 @@ int main(void)
 	    SC(test_generate_policy),
 	    SC(test_check_rules),
 	    SC(test_reload_lockout),
+	    SC(test_silent_client),
 	    SC(test_present_at_start),
 	    SC(test_hub_chain),
 	    SC(test_identical_serialless),

@@ -11,7 +11,11 @@
 #       mynaguard-bench-usbharness mynaguard-bench-rules
 # Environment: MG_BENCH_DEVICES (leaf devices, default 64; with hubs and root hubs 75 USB
 # devices), MG_BENCH_RULES (default "0 1000 10000 100000"), MG_BENCH_REPS (default 3),
-# MG_BENCH_IDLE (idle measurement in seconds, default 5), MG_KEEP=1 keeps the work directory.
+# MG_BENCH_IDLE (idle measurement in seconds, default 5), MG_BENCH_HOTPLUG (leaves hot-plugged
+# one at a time after the start, default all; 0: none), MG_BENCH_OTHER (rules of the "other
+# products" shape, default 10000; 0: none), MG_BENCH_TMPFS (1: also the tmpfs diagnostic runs,
+# default), MG_KEEP=1 keeps the work directory. bench/run-startup-bench.sh sets these for the
+# start-up comparison.
 # Runs as root (usbguard-daemon needs it; the agent's files must belong to its user).
 # Prints the machine facts and Markdown tables on stdout; raw results go to the work
 # directory (kept with MG_KEEP=1). Every wait is bounded; both daemons run under timeout(1).
@@ -28,6 +32,9 @@ ndev=${MG_BENCH_DEVICES:-64}
 rules_list=${MG_BENCH_RULES:-"0 1000 10000 100000"}
 reps=${MG_BENCH_REPS:-3}
 idle=${MG_BENCH_IDLE:-5}
+hotplug_n=${MG_BENCH_HOTPLUG:-$ndev}
+other_rules=${MG_BENCH_OTHER:-10000} # the usbguard-favourable rule shape, at one size
+with_tmpfs=${MG_BENCH_TMPFS:-1}
 decide_timeout=300 # seconds for one daemon to decide every present device
 
 die() {
@@ -65,13 +72,16 @@ trap 'exit 143' TERM
 mkdir "$work/res"
 
 # --- devices and rules ----------------------------------------------------------------
-other_rules=10000 # the usbguard-favourable rule shape, at one size
 gen_args=
 for r in $rules_list; do gen_args="$gen_args $r"; done
+configs="$rules_list"
+if [ "$other_rules" -gt 0 ]; then
+	gen_args="$gen_args other:$other_rules"
+	configs="$configs ${other_rules}-other"
+fi
 # shellcheck disable=SC2086
-"$gen" "$work/gen" "$ndev" $gen_args "other:$other_rules"
+"$gen" "$work/gen" "$ndev" $gen_args
 ndevices=$(wc -l <"$work/gen/devices.txt")
-configs="$rules_list ${other_rules}-other"
 
 # Sum of schedstat run time (ns) and context switches over every thread of a process.
 cpu_of() { # cpu_of PID -> "NS SWITCHES"
@@ -178,7 +188,7 @@ mynaguard_run() {
 	chmod 600 "$d/agent.conf"
 	TMPDIR=$d/tmp timeout -k 3 $((decide_timeout + idle_s + 120)) \
 		umockdev-wrapper "$harness" --agent "$agent" --config "$d/agent.conf" \
-		--gen "$work/gen" --hotplug "$ndev" --idle "$idle_s" --timeout "$decide_timeout" \
+		--gen "$work/gen" --hotplug "$hotplug_n" --idle "$idle_s" --timeout "$decide_timeout" \
 		>"$out" || die "mynaguard run failed ($cfg rules; agent log: $state_parent/mg-state/agent.log)"
 	cp "$state_parent/mg-state/agent.log" "$work/res/$tag-$cfg-$rep.log"
 }
@@ -197,12 +207,13 @@ for rep in $(seq 1 "$reps"); do
 done
 # Diagnostic: the agent's event log on tmpfs, where fdatasync costs nothing.
 for cfg in $configs; do
+	[ "$with_tmpfs" = 1 ] || break
 	echo "diagnostic: $cfg rules: mynaguard, event log on tmpfs" >&2
 	mynaguard_run "$cfg" 1 0 "$shm" mgtmpfs
 done
 # The rule engine alone, in process: load time, heap, match time (no I/O, no umockdev).
 # shellcheck disable=SC2086
-"$rules_bench" "$work/gen" "$ndev" $gen_args "other:$other_rules" >"$work/res/rules-engine.md"
+"$rules_bench" "$work/gen" "$ndev" $gen_args >"$work/res/rules-engine.md"
 load_after=$(cut -d' ' -f1-3 /proc/loadavg)
 elapsed=$(($(date +%s) - t_start))
 
@@ -286,6 +297,27 @@ for cfg in $configs; do
 			-v b="$(mednum mg "$cfg" start_first_to_last_us)" 'BEGIN {printf "%.0f", (a + b) / 1000}')"
 done
 echo
+echo "### Start-up: process start to every present device decided, ms (what the keyboard waits at boot)"
+echo
+echo "| Rules | usbguard | mynaguard-agent | Speed-up | mynaguard: start to agent.started | agent.started to first decision | first to last decision | usbguard RSS, MiB | mynaguard RSS, MiB | RSS ratio |"
+echo "|---|---|---|---|---|---|---|---|---|---|"
+for cfg in $configs; do
+	u=$(mednum ug "$cfg" spawn_to_last_us)
+	m=$(mednum mg "$cfg" start_spawn_to_last_us)
+	ur=$(mednum ug "$cfg" rss_kb)
+	mr=$(mednum mg "$cfg" rss_kb)
+	printf "| %s | %s | %s | %sx | %s | %s | %s | %s | %s | %s |\n" "$(label "$cfg")" \
+		"$(med ug "$cfg" spawn_to_last_us | fmt 1000 0)" \
+		"$(med mg "$cfg" start_spawn_to_last_us | fmt 1000 1)" \
+		"$(awk -v u="$u" -v m="$m" 'BEGIN {printf "%.1f", (m > 0 ? u / m : 0)}')" \
+		"$(med mg "$cfg" start_load_us | fmt 1000 1)" \
+		"$(med mg "$cfg" start_started_to_first_us | fmt 1000 1)" \
+		"$(med mg "$cfg" start_first_to_last_us | fmt 1000 1)" \
+		"$(med ug "$cfg" rss_kb | fmt 1024 1)" "$(med mg "$cfg" rss_kb | fmt 1024 1)" \
+		"$(awk -v u="$ur" -v m="$mr" 'BEGIN {printf "%.2f", (u > 0 ? m / u : 0)}')"
+done
+if [ "$hotplug_n" -gt 0 ]; then
+echo
 echo "### mynaguard-agent hot plug: uevent sent to \`authorized\` written, ms ($ndev devices one at a time, agent idle before each)"
 echo
 echo "| Rules | p50 | p95 | max | p50, event log on tmpfs | p95, event log on tmpfs |"
@@ -297,6 +329,7 @@ for cfg in $configs; do
 		"$(med mgtmpfs "$cfg" hotplug_p50_us | fmt 1000 2)" \
 		"$(med mgtmpfs "$cfg" hotplug_p95_us | fmt 1000 2)"
 done
+fi
 echo
 echo "### Memory after the start decisions (VmRSS, MiB) and idle CPU over ${idle} s"
 echo
@@ -323,6 +356,7 @@ for f in "$work"/res/ug-*.txt; do
 	[ "$(val "$f" allowed)" = "$ndevices" ] || { echo "WARNING: $f: not all devices allowed" >&2; bad=1; }
 done
 for f in "$work"/res/mg-*.txt "$work"/res/mgtmpfs-*.txt; do
+	[ -e "$f" ] || continue
 	[ "$(val "$f" start_allowed)" = "$ndevices" ] || { echo "WARNING: $f: not all devices allowed" >&2; bad=1; }
 done
 exit $bad

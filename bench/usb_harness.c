@@ -516,6 +516,10 @@ static void measure_start(struct evlog *log, int64_t spawn_rt, int64_t spawn_mon
 	if (started >= 0)
 		printf("start_load_us=%lld\n", (long long)(started - spawn_rt));
 	printf("start_first_decision_us=%lld\n", (long long)(times[0] - spawn_rt));
+	/* What the person at the keyboard waits at boot: process start to the last decision. */
+	printf("start_spawn_to_last_us=%lld\n", (long long)(times[n - 1] - spawn_rt));
+	if (started >= 0)
+		printf("start_started_to_first_us=%lld\n", (long long)(times[0] - started));
 	printf("start_first_to_last_us=%lld\n", (long long)(times[n - 1] - times[0]));
 	if (n > 1)
 		printf("start_per_device_us=%.1f\n",

@@ -1,7 +1,6 @@
 /* The lock-out check on the devices present in sysfs (see lockout_scan.h). */
 #include "lockout_scan.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -14,6 +13,7 @@
 #include "lockout.h"
 #include "mg/time.h"
 #include "uevent.h"
+#include "usb_scan.h"
 
 /* Reads the device at devpath; its parent first when that is a USB device (for parent-hash
  * rules), at most depth levels up (USB allows 7 tiers). NULL when it cannot be read. */
@@ -52,54 +52,57 @@ static struct mg_device *read_device(const char *root, const char *devpath, int 
 	return d;
 }
 
+struct scan {
+	const char *root;
+	const struct mg_ruleset *rules;
+	enum mg_target implicit;
+	int64_t now;
+	size_t count;
+	char *why;
+	size_t whylen;
+};
+
+static int check_device(void *ctx, const char *devpath)
+{
+	struct scan *sc = ctx;
+	char path[PATH_MAX];
+	int plen = snprintf(path, sizeof(path), "%s%s", sc->root, devpath);
+	int fd = plen > 0 && (size_t)plen < sizeof(path)
+	             ? open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+	             : -1;
+	if (fd < 0)
+		return 0;
+	char auth[8];
+	size_t alen = 0;
+	int r = mg_sysfs_read_attr(fd, "authorized", auth, sizeof(auth), &alen);
+	close(fd);
+	if (r < 0 || strcmp(auth, "1") != 0)
+		return 0; /* not in use */
+	struct mg_device *d = read_device(sc->root, devpath, 16);
+	const char *kind = mg_lockout_kind(d);
+	if (kind) {
+		const struct mg_rule *rule = mg_ruleset_match(sc->rules, d, sc->now);
+		if ((rule ? mg_rule_target(rule) : sc->implicit) != MG_TARGET_ALLOW) {
+			sc->count++;
+			mg_lockout_append(sc->why, sc->whylen, d, kind);
+		}
+	}
+	mg_device_free(&d);
+	return 0;
+}
+
 int mg_lockout_scan(const char *root, const struct mg_ruleset *rules, enum mg_target implicit,
                     size_t *count, char *why, size_t whylen)
 {
-	char bus[PATH_MAX];
-	snprintf(bus, sizeof(bus), "%s/bus/usb/devices", root);
-	DIR *dir = opendir(bus);
-	*count = 0;
 	if (why && whylen)
 		why[0] = '\0';
-	if (!dir)
-		return -errno;
-	int64_t now = mg_now_us();
-	struct dirent *e;
-	while ((e = readdir(dir))) {
-		if (e->d_name[0] == '.' || strchr(e->d_name, ':'))
-			continue; /* interfaces */
-		/* The entry links to "../../../devices/...": that tail is the DEVPATH. */
-		char target[PATH_MAX], path[PATH_MAX];
-		ssize_t n = readlinkat(dirfd(dir), e->d_name, target, sizeof(target) - 1);
-		if (n <= 0)
-			continue;
-		target[n] = '\0';
-		const char *devpath = strstr(target, "/devices/");
-		if (!devpath || !mg_devpath_valid(devpath))
-			continue;
-		int plen = snprintf(path, sizeof(path), "%s%s", root, devpath);
-		int fd = plen > 0 && (size_t)plen < sizeof(path)
-		             ? open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-		             : -1;
-		if (fd < 0)
-			continue;
-		char auth[8];
-		size_t alen = 0;
-		int r = mg_sysfs_read_attr(fd, "authorized", auth, sizeof(auth), &alen);
-		close(fd);
-		if (r < 0 || strcmp(auth, "1") != 0)
-			continue;
-		struct mg_device *d = read_device(root, devpath, 16);
-		const char *kind = mg_lockout_kind(d);
-		if (kind) {
-			const struct mg_rule *rule = mg_ruleset_match(rules, d, now);
-			if ((rule ? mg_rule_target(rule) : implicit) != MG_TARGET_ALLOW) {
-				(*count)++;
-				mg_lockout_append(why, whylen, d, kind);
-			}
-		}
-		mg_device_free(&d);
-	}
-	closedir(dir);
-	return 0;
+	struct scan sc = {.root = root,
+	                  .rules = rules,
+	                  .implicit = implicit,
+	                  .now = mg_now_us(),
+	                  .why = why,
+	                  .whylen = whylen};
+	int r = mg_usb_scan(root, check_device, &sc);
+	*count = sc.count;
+	return r;
 }

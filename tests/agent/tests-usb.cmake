@@ -17,3 +17,5 @@ add_test(NAME test_usbguard_hash
   COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/agent/test_usbguard_hash.sh
           $<TARGET_FILE:usbguard_hash_probe>)
 set_tests_properties(test_usbguard_hash PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 60)
+# The list of USB devices present (agent/usb/usb_scan.c).
+mg_add_test(test_usb_scan SOURCES agent/test_usb_scan.c LIBS mg_usb)

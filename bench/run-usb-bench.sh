@@ -281,7 +281,7 @@ for cfg in $configs; do
 	printf "| %s | %s | %s | %sx | %s |\n" "$(label "$cfg")" \
 		"$(med ug "$cfg" per_device_us | fmt 1000 2)" "$(med mg "$cfg" start_per_device_us | fmt 1000 2)" \
 		"$(awk -v u="$u" -v m="$m" 'BEGIN {printf "%.1f", (m > 0 ? u / m : 0)}')" \
-		"$(med mgtmpfs "$cfg" start_per_device_us | fmt 1000 2)"
+		"$(if [ "$with_tmpfs" = 1 ]; then med mgtmpfs "$cfg" start_per_device_us | fmt 1000 2; else echo "not run"; fi)"
 done
 echo
 echo "### All $ndevices present devices decided at start"
@@ -331,6 +331,7 @@ for cfg in $configs; do
 done
 fi
 echo
+if [ "$idle" -gt 0 ]; then
 echo "### Memory after the start decisions (VmRSS, MiB) and idle CPU over ${idle} s"
 echo
 echo "| Rules | usbguard RSS | mynaguard RSS | mynaguard / usbguard | usbguard idle CPU, ms / context switches | mynaguard idle CPU, ms / context switches |"
@@ -347,6 +348,7 @@ for cfg in $configs; do
 		"$(val "$work/res/mg-$cfg-1.txt" idle_switches)"
 done
 echo
+fi
 echo "### mynaguard rule engine alone (mynaguard-bench-rules: same rule files, every device matched to its own rule)"
 echo
 cat "$work/res/rules-engine.md"

@@ -3,7 +3,7 @@
  * decisions (bench/run-usb-bench.sh; method in docs/PERFORMANCE.md).
  *
  *   umockdev-wrapper mynaguard-bench-usbharness --agent BIN --config FILE --gen DIR
- *       [--hotplug N] [--idle SECONDS] [--timeout SECONDS]
+ *       [--hotplug N] [--idle SECONDS] [--timeout SECONDS] [--idle-wait 0|1]
  *
  * 1. Start: builds a testbed from DIR/all.umockdev (every device present), starts the agent
  *    with NOTIFY_SOCKET set to a datagram socket of its own and waits for READY=1. The
@@ -351,8 +351,16 @@ static void cpu_of(pid_t pid, unsigned long long *ns, unsigned long long *switch
  * that a measurement does not include the tail of earlier work (an fdatasync of the event
  * log). False after timeout_ms.
  */
+/* 0 (--idle-wait 0): the agent is kept busy on purpose (bench/run-ctl-flood-bench.sh): wait
+ * 20 ms instead of for an idle agent. */
+static bool idle_wait = true;
+
 static bool wait_idle(pid_t pid, unsigned timeout_ms)
 {
+	if (!idle_wait) {
+		usleep(20000);
+		return true;
+	}
 	int64_t deadline = now_us(CLOCK_MONOTONIC) + (int64_t)timeout_ms * 1000;
 	for (;;) {
 		long tids[256];
@@ -622,8 +630,9 @@ static void hotplug(UMockdevTestbed *tb, struct evlog *log, const char *gen, uns
 
 static void usage(void)
 {
-	fprintf(stderr, "usage: umockdev-wrapper mynaguard-bench-usbharness --agent BIN --config "
-	                "FILE --gen DIR [--hotplug N] [--idle S] [--timeout S]\n");
+	fprintf(stderr,
+	        "usage: umockdev-wrapper mynaguard-bench-usbharness --agent BIN --config "
+	        "FILE --gen DIR [--hotplug N] [--idle S] [--timeout S] [--idle-wait 0|1]\n");
 	exit(2);
 }
 
@@ -647,6 +656,8 @@ int main(int argc, char **argv)
 			o.idle_s = parse_uint(v);
 		else if (strcmp(a, "--timeout") == 0)
 			o.timeout_s = parse_uint(v);
+		else if (strcmp(a, "--idle-wait") == 0)
+			idle_wait = parse_uint(v) != 0;
 		else
 			usage();
 	}

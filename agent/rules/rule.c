@@ -14,6 +14,7 @@ void rule_free(struct mg_rule **rp)
 {
 	if (!rp || !*rp)
 		return;
+	rule_conds_free(&(*rp)->conds);
 	free(*rp);
 	*rp = NULL;
 }
@@ -43,6 +44,7 @@ void rule_draft_clear(struct rule_draft *d)
 				free(a->v[i].str.s);
 		free(a->v);
 	}
+	rule_conds_free(&d->conds);
 	memset(d, 0, sizeof(*d));
 }
 

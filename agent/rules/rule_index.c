@@ -323,7 +323,8 @@ static struct ix_list lookup(const struct rule_index *ix, uint8_t tag, uint64_t 
 }
 
 const struct mg_rule *rule_index_match(const struct rule_index *ix, struct mg_rule *const *rules,
-                                       const struct rule_devview *v, int64_t now_us)
+                                       const struct rule_devview *v, int64_t now_us,
+                                       bool (*accept)(void *ctx, uint32_t i), void *ctx)
 {
 	const struct mg_device *dev = v->dev;
 	struct ix_list lists[5] = {
@@ -352,7 +353,7 @@ const struct mg_rule *rule_index_match(const struct rule_index *ix, struct mg_ru
 				lists[i].n--;
 			}
 		}
-		if (rule_matches_view(rules[min], v, now_us))
+		if (rule_matches_view(rules[min], v, now_us) && (!accept || accept(ctx, min)))
 			return rules[min];
 	}
 }

@@ -26,7 +26,8 @@
 #define MG_RULES_MAX_VALUES 8000000u               /* attribute values in one ruleset */
 #define MG_RULES_MAX_FILE   (128u * 1024u * 1024u) /* file size when the caller sets none */
 
-/* Attributes in USBGuard's canonical order (RulePrivate::toString); `if` is not supported. */
+/* Attributes in USBGuard's canonical order (RulePrivate::toString); the conditions (`if`,
+ * struct rule_conds) follow them, then `expires`. */
 enum rule_attr_kind {
 	RULE_ID,
 	RULE_SERIAL,
@@ -91,9 +92,61 @@ struct rule_attr {
 	uint8_t op; /* enum rule_op */
 };
 
+/* ---- conditions (rule_cond.c) ---- */
+#define RULE_CONDS_MAX 64u /* conditions in one set (USBGuard evaluates them into 64 bits) */
+
+enum rule_cond_kind {
+	RULE_COND_TRUE,
+	RULE_COND_FALSE,
+	RULE_COND_LOCALTIME,
+	RULE_COND_ALLOWED_MATCHES,
+	RULE_COND_RULE_APPLIED,
+	RULE_COND_RULE_EVALUATED,
+	RULE_COND_RANDOM,
+};
+
+struct rule_cond {
+	uint8_t kind; /* enum rule_cond_kind */
+	bool negated;
+	int32_t begin, end;    /* localtime: seconds since local midnight, both included */
+	int64_t within_s;      /* rule-applied/-evaluated: 0 = ever */
+	double p_true;         /* random */
+	struct mg_rule *query; /* allowed-matches: the query as a rule (target allow) */
+	char *param;           /* the parameter as written; NULL when none */
+};
+
+struct rule_conds {
+	uint8_t op; /* enum rule_op: how the conditions combine */
+	bool set;   /* written with braces */
+	bool has_localtime;
+	uint32_t n;
+	struct rule_cond v[];
+};
+
+/* What one evaluation sees: the environment and this rule's history (-1: never). */
+struct rule_cond_state {
+	const struct mg_rule_env *env;
+	int64_t last_evaluated_us, last_applied_us; /* CLOCK_MONOTONIC */
+};
+
+/*
+ * Parses the condition part of s[0..len) from *pos (just after the word `if`) and advances
+ * *pos past it. depth: 0 for a rule, 1 inside an allowed-matches() query. 0; -EINVAL or
+ * -E2BIG with *errcol (1-based) and why; -ENOMEM.
+ */
+int rule_conds_parse(const char *s, size_t len, size_t *pos, const char *file, unsigned line,
+                     unsigned depth, struct rule_conds **out, unsigned *errcol, char *why,
+                     size_t wl);
+void rule_conds_free(struct rule_conds **c);
+/* Whether the conditions hold (each negated where written, combined by the operator). */
+bool rule_conds_eval(const struct rule_conds *c, const struct rule_cond_state *st);
+/* Seconds from daytime until some localtime() of c changes value; -1 when c has none. */
+int32_t rule_conds_next_change(const struct rule_conds *c, int32_t daytime);
+
 /* A rule being parsed: a slot per attribute, values in their own allocations. */
 struct rule_draft {
 	struct rule_attr attr[RULE_ATTR_COUNT];
+	struct rule_conds *conds; /* NULL: no `if` */
 	enum mg_target target;
 	bool has_expires;
 	int64_t expires_us;
@@ -102,7 +155,8 @@ struct rule_draft {
 /*
  * A parsed rule is one allocation: this struct with its present attributes (in kind order),
  * then their values, the canonical text, and the string bytes that the text does not already
- * hold verbatim. file must outlive the rule (the rule set interns it). rule_free() is free().
+ * hold verbatim. file must outlive the rule (the rule set interns it). The conditions, when
+ * there are any, are a second allocation that rule_free() frees with it.
  */
 struct mg_rule {
 	enum mg_target target;
@@ -112,6 +166,7 @@ struct mg_rule {
 	const char *text;
 	const char *file; /* interned by the rule set: one copy per file, not per rule */
 	uint32_t line;
+	struct rule_conds *conds; /* its own allocation; NULL: no `if` */
 	struct rule_attr attr[];
 };
 
@@ -164,6 +219,12 @@ void rule_scratch_fini(struct rule_scratch *sc);
  */
 int rule_parse_line(struct rule_scratch *sc, const char *file, unsigned line, const char *text,
                     size_t len, struct mg_rule **out, size_t *n_values, struct mg_rule_error *err);
+/* Same, at a nesting depth (an allowed-matches() query is parsed at depth 1). */
+int rule_parse_line_depth(struct rule_scratch *sc, const char *file, unsigned line,
+                          const char *text, size_t len, struct mg_rule **out, size_t *n_values,
+                          struct mg_rule_error *err, unsigned depth);
+/* The canonical text of conditions (" if ..."), appended to b. */
+void rule_conds_format(const struct rule_conds *c, struct rule_buf *b);
 /* Fills err (when not NULL) and returns code. */
 int rule_fail(struct mg_rule_error *err, int code, const char *file, unsigned line, unsigned col,
               const char *fmt, ...) __attribute__((format(printf, 6, 7)));
@@ -201,8 +262,10 @@ struct rule_index;
 /* Indexes rules[0..n) by id, serial and hash. 0 or -ENOMEM. */
 int rule_index_build(struct mg_rule *const *rules, size_t n, struct rule_index **out);
 void rule_index_free(struct rule_index **ix);
-/* First rule, in order, that matches v; NULL when none. */
+/* First rule, in order, that matches v and that accept (may be NULL: any) takes, given the
+ * rule's index; NULL when none. */
 const struct mg_rule *rule_index_match(const struct rule_index *ix, struct mg_rule *const *rules,
-                                       const struct rule_devview *v, int64_t now_us);
+                                       const struct rule_devview *v, int64_t now_us,
+                                       bool (*accept)(void *ctx, uint32_t i), void *ctx);
 
 #endif

@@ -29,6 +29,7 @@ struct parser {
 	struct rule_draft *r;
 	size_t n_values;
 	struct mg_rule_error *err;
+	unsigned depth; /* 1 inside an allowed-matches() query */
 };
 
 int rule_fail(struct mg_rule_error *err, int code, const char *file, unsigned line, unsigned col,
@@ -322,6 +323,25 @@ static int parse_expires(struct parser *p)
 	return next(p);
 }
 
+/* if ... (rule_cond.c reads the raw line: parameters hold blanks, quotes and parentheses). */
+static int parse_conditions(struct parser *p)
+{
+	if (p->r->conds)
+		return fail_at(p, -EINVAL, p->tok.col, "conditions already defined");
+	size_t pos = p->lx->pos;
+	unsigned col = p->tok.col;
+	char why[256];
+	int r = rule_conds_parse(p->lx->line, p->lx->len, &pos, p->file, p->line, p->depth,
+	                         &p->r->conds, &col, why, sizeof(why));
+	if (r == -ENOMEM)
+		return r;
+	if (r < 0)
+		return fail_at(p, r, col, "%s", why);
+	p->n_values += p->r->conds->n;
+	p->lx->pos = pos;
+	return next(p);
+}
+
 static int parse_target(struct parser *p)
 {
 	char d[64];
@@ -361,9 +381,9 @@ static int parse_rule(struct parser *p)
 		if (!t->spaced)
 			return fail_at(p, -EINVAL, t->col, "expected whitespace before %s",
 			               describe(t, d, sizeof(d)));
-		if (word_is(t, "if"))
-			return fail_at(p, -EINVAL, t->col, "conditions ('if') are not supported");
-		if (word_is(t, "expires")) {
+		if (word_is(t, "if")) {
+			r = parse_conditions(p);
+		} else if (word_is(t, "expires")) {
 			r = parse_expires(p);
 		} else {
 			const int kind =
@@ -386,9 +406,19 @@ static int parse_rule(struct parser *p)
 int rule_parse_line(struct rule_scratch *sc, const char *file, unsigned line, const char *text,
                     size_t len, struct mg_rule **out, size_t *n_values, struct mg_rule_error *err)
 {
+	return rule_parse_line_depth(sc, file, line, text, len, out, n_values, err, 0);
+}
+
+int rule_parse_line_depth(struct rule_scratch *sc, const char *file, unsigned line,
+                          const char *text, size_t len, struct mg_rule **out, size_t *n_values,
+                          struct mg_rule_error *err, unsigned depth)
+{
 	struct rule_draft draft;
-	struct parser p = {
-	    .file = file ? file : "(rules)", .line = line, .err = err, .lx = &sc->lx};
+	struct parser p = {.file = file ? file : "(rules)",
+	                   .line = line,
+	                   .err = err,
+	                   .lx = &sc->lx,
+	                   .depth = depth};
 	int r;
 	memset(&draft, 0, sizeof(draft));
 	rule_lex_reset(&sc->lx, text, len);
@@ -402,6 +432,8 @@ int rule_parse_line(struct rule_scratch *sc, const char *file, unsigned line, co
 	p.r = &draft;
 	if ((r = parse_rule(&p)) < 0 || (r = rule_seal(&draft, sc, p.file, line, out)) < 0)
 		goto out;
+	(*out)->conds = draft.conds; /* moved: the draft no longer frees them */
+	draft.conds = NULL;
 	*n_values = p.n_values;
 out:
 	rule_draft_clear(&draft);

@@ -142,6 +142,8 @@ void rule_format(const struct rule_draft *r, struct rule_buf *b, size_t *str_at)
 		if (multiset)
 			rule_buf_adds(b, "}");
 	}
+	if (r->conds)
+		rule_conds_format(r->conds, b);
 	if (r->has_expires) {
 		char t[MG_RFC3339_LEN];
 		if (mg_time_format(r->expires_us, t) < 0)

@@ -63,13 +63,41 @@ size_t mg_ruleset_count(const struct mg_ruleset *rs);
 const struct mg_rule *mg_ruleset_rule(const struct mg_ruleset *rs, size_t i);
 
 /*
+ * What rule conditions (`if ...`) are evaluated against. allowed_matches(arg, query): whether
+ * a device allowed now matches query's attributes (NULL: none is); allowed-matches() asks it.
+ */
+struct mg_rule_env {
+	int64_t mono_us; /* CLOCK_MONOTONIC now: rule-applied(D) and rule-evaluated(D) */
+	int32_t daytime; /* local time of day in seconds (0..86399): localtime() */
+	bool (*allowed_matches)(void *arg, const struct mg_rule *query);
+	void *arg;
+};
+
+/* The environment of wall-clock time now_us in the local time zone; no device allowed. */
+void mg_rule_env_now(struct mg_rule_env *env, int64_t now_us);
+
+/*
  * The first rule, in file order, that matches dev at time now_us (an expired rule does
- * not match); NULL when none. Indexed by id, serial and hash: the cost grows with the
- * number of candidate rules, not the size of the set.
+ * not match) and whose conditions hold in env (NULL: mg_rule_env_now(now_us)); NULL when
+ * none. Indexed by id, serial and hash: the cost grows with the number of candidate rules,
+ * not the size of the set. Changes nothing: what would decide now.
  */
 const struct mg_rule *mg_ruleset_match(const struct mg_ruleset *rs, const struct mg_device *dev,
                                        int64_t now_us);
+const struct mg_rule *mg_ruleset_match_env(const struct mg_ruleset *rs, const struct mg_device *dev,
+                                           int64_t now_us, const struct mg_rule_env *env);
+/*
+ * The same for a decision: every rule whose attributes matched and whose conditions were
+ * evaluated is recorded as evaluated, the rule returned as applied (rule-evaluated,
+ * rule-applied).
+ */
+const struct mg_rule *mg_ruleset_decide(struct mg_ruleset *rs, const struct mg_device *dev,
+                                        int64_t now_us, const struct mg_rule_env *env);
+/* Seconds from daytime until a localtime() condition of the set changes value; -1: none. */
+int32_t mg_ruleset_next_daytime_change(const struct mg_ruleset *rs, int32_t daytime);
 
+/* Whether dev matches r's attributes (and r has not expired); r's conditions are not
+ * evaluated (as for the query of allowed-matches()). */
 bool mg_rule_matches(const struct mg_rule *r, const struct mg_device *dev, int64_t now_us);
 enum mg_target mg_rule_target(const struct mg_rule *r);
 /* Canonical text of the rule (re-parses to an equal rule). */

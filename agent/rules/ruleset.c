@@ -8,7 +8,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stdint.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "mg/safe_open.h"
@@ -22,6 +24,10 @@ struct mg_ruleset {
 	struct rule_index *index;
 	char **files; /* the file names the rules point to */
 	size_t n_files;
+	/* Only when some rule has conditions: per rule, the last time (CLOCK_MONOTONIC) it was
+	 * evaluated and applied, -1 for never (rule-evaluated, rule-applied). */
+	int64_t *meta;
+	bool has_localtime;
 };
 
 void mg_ruleset_free(struct mg_ruleset **rsp)
@@ -33,6 +39,7 @@ void mg_ruleset_free(struct mg_ruleset **rsp)
 		rule_free(&rs->rules[i]);
 	free(rs->rules);
 	rule_index_free(&rs->index);
+	free(rs->meta);
 	for (size_t i = 0; i < rs->n_files; i++)
 		free(rs->files[i]);
 	free(rs->files);
@@ -50,14 +57,91 @@ const struct mg_rule *mg_ruleset_rule(const struct mg_ruleset *rs, size_t i)
 	return rs && i < rs->n ? rs->rules[i] : NULL;
 }
 
-const struct mg_rule *mg_ruleset_match(const struct mg_ruleset *rs, const struct mg_device *dev,
-                                       int64_t now_us)
+void mg_rule_env_now(struct mg_rule_env *env, int64_t now_us)
+{
+	memset(env, 0, sizeof(*env));
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	env->mono_us = (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+	time_t t = (time_t)(now_us / 1000000);
+	struct tm tm;
+	if (localtime_r(&t, &tm))
+		env->daytime = (int32_t)(tm.tm_hour * 3600 + tm.tm_min * 60 + tm.tm_sec);
+}
+
+struct cond_ctx {
+	struct mg_ruleset *rs;
+	const struct mg_rule_env *env;
+	bool record;
+};
+
+static bool accept_rule(void *ctx, uint32_t i)
+{
+	struct cond_ctx *c = ctx;
+	const struct mg_rule *r = c->rs->rules[i];
+	if (!r->conds)
+		return true;
+	int64_t *m = c->rs->meta + 2 * (size_t)i;
+	struct rule_cond_state st = {
+	    .env = c->env, .last_evaluated_us = m[0], .last_applied_us = m[1]};
+	bool ok = rule_conds_eval(r->conds, &st);
+	if (c->record) {
+		m[0] = c->env->mono_us;
+		if (ok)
+			m[1] = c->env->mono_us;
+	}
+	return ok;
+}
+
+static const struct mg_rule *match(struct mg_ruleset *rs, const struct mg_device *dev,
+                                   int64_t now_us, const struct mg_rule_env *env, bool record)
 {
 	if (!rs || !dev || !rs->index)
 		return NULL;
 	struct rule_devview v;
 	rule_devview_init(&v, dev);
-	return rule_index_match(rs->index, rs->rules, &v, now_us);
+	if (!rs->meta)
+		return rule_index_match(rs->index, rs->rules, &v, now_us, NULL, NULL);
+	struct mg_rule_env own;
+	if (!env) {
+		mg_rule_env_now(&own, now_us);
+		env = &own;
+	}
+	struct cond_ctx c = {.rs = rs, .env = env, .record = record};
+	return rule_index_match(rs->index, rs->rules, &v, now_us, accept_rule, &c);
+}
+
+const struct mg_rule *mg_ruleset_match_env(const struct mg_ruleset *rs, const struct mg_device *dev,
+                                           int64_t now_us, const struct mg_rule_env *env)
+{
+	/* record = false: the set is not written, whatever the cast says. */
+	return match((struct mg_ruleset *)(uintptr_t)rs, dev, now_us, env, false);
+}
+
+const struct mg_rule *mg_ruleset_match(const struct mg_ruleset *rs, const struct mg_device *dev,
+                                       int64_t now_us)
+{
+	return mg_ruleset_match_env(rs, dev, now_us, NULL);
+}
+
+const struct mg_rule *mg_ruleset_decide(struct mg_ruleset *rs, const struct mg_device *dev,
+                                        int64_t now_us, const struct mg_rule_env *env)
+{
+	return match(rs, dev, now_us, env, true);
+}
+
+int32_t mg_ruleset_next_daytime_change(const struct mg_ruleset *rs, int32_t daytime)
+{
+	int32_t best = -1;
+	if (!rs || !rs->has_localtime)
+		return -1;
+	for (size_t i = 0; i < rs->n; i++) {
+		const struct rule_conds *c = rs->rules[i]->conds;
+		int32_t d = c && c->has_localtime ? rule_conds_next_change(c, daytime) : -1;
+		if (d > 0 && (best < 0 || d < best))
+			best = d;
+	}
+	return best;
 }
 
 static int append_rule(struct mg_ruleset *rs, struct mg_rule **r)
@@ -157,6 +241,17 @@ static int finish(struct mg_ruleset **rsp, struct mg_ruleset **out, struct mg_ru
 	int r = rule_index_build(rs->rules, rs->n, &rs->index);
 	if (r < 0)
 		return rule_fail(err, r, "(rules)", 0, 0, "out of memory while indexing");
+	bool conds = false;
+	for (size_t i = 0; i < rs->n; i++) {
+		conds |= rs->rules[i]->conds != NULL;
+		rs->has_localtime |= rs->rules[i]->conds && rs->rules[i]->conds->has_localtime;
+	}
+	if (conds) {
+		if (!(rs->meta = malloc(2 * rs->n * sizeof(*rs->meta))))
+			return rule_fail(err, -ENOMEM, "(rules)", 0, 0, "out of memory");
+		for (size_t i = 0; i < 2 * rs->n; i++)
+			rs->meta[i] = -1;
+	}
 	*out = rs;
 	*rsp = NULL;
 	return 0;

@@ -165,12 +165,14 @@ static void test_bad_file_rejects_all(void **state)
 	(void)state;
 	put(rfile, "allow\n", 0644);
 	put_in_dir("10-a.conf", "allow id 1050:0407\n");
-	put_in_dir("20-b.conf", "block\n\nallow id 1050:0407 if rule-applied\n");
+	put_in_dir("20-b.conf", "block\n\nallow id 1050:0407 if rule-applies\n");
 	put_in_dir("30-c.conf", "allow\n");
 	struct mg_ruleset *rs;
 	char msg[600], want[600];
 	assert_int_equal(load(rfile, rdir, &rs, msg, sizeof(msg)), -EINVAL);
-	snprintf(want, sizeof(want), "%s/20-b.conf:3:20: conditions ('if') are not supported",
+	snprintf(want, sizeof(want),
+	         "%s/20-b.conf:3:23: unknown condition 'rule-applies' (expected true, false, "
+	         "localtime, allowed-matches, rule-applied, rule-evaluated or random)",
 	         rdir);
 	assert_string_equal(msg, want);
 

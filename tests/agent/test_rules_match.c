@@ -419,13 +419,177 @@ static void test_generate(void **state)
 	dev_free(&d);
 }
 
+/* ---- conditions (if ...) ---- */
+
+static struct mg_ruleset *parse_set(const char *text)
+{
+	struct mg_ruleset *rs = NULL;
+	struct mg_rule_error err;
+	char msg[600];
+	if (mg_ruleset_parse("t", text, strlen(text), &rs, &err) < 0)
+		fail_msg("%s: %s", text, mg_rule_error_str(&err, msg, sizeof(msg)));
+	return rs;
+}
+
+static struct mg_rule_env env_at(int32_t daytime, int64_t mono_us)
+{
+	struct mg_rule_env e = {.mono_us = mono_us, .daytime = daytime};
+	return e;
+}
+
+/* The target decided for d under text at env (block: no rule). */
+static const char *decided(struct mg_ruleset *rs, const struct mg_device *d,
+                           const struct mg_rule_env *e)
+{
+	const struct mg_rule *r = mg_ruleset_decide(rs, d, NOW, e);
+	return r ? mg_rule_text(r) : "(none)";
+}
+
+static void test_condition_operators(void **state)
+{
+	(void)state;
+	struct mg_device d;
+	dev_set(&d, 0x1234, 0x5678, "S", "N");
+	struct mg_rule_env e = env_at(36000, 1000000);
+	const struct {
+		const char *cond;
+		bool holds;
+	} cases[] = {
+	    {"true", true},
+	    {"false", false},
+	    {"!true", false},
+	    {"!false", true},
+	    {"{ true true }", true},
+	    {"{ true false }", false},
+	    {"equals { true false }", false},
+	    {"all-of { true !false }", true},
+	    {"all-of { true false }", false},
+	    {"one-of { false true }", true},
+	    {"one-of { false !true }", false},
+	    {"none-of { false false }", true},
+	    {"none-of { false true }", false},
+	    {"equals-ordered { true true }", true},
+	    {"match-all { true false }", false},
+	    {"match-all { true }", true},
+	    {"random(0)", false},
+	    {"random(1)", true},
+	    {"!random(0)", true},
+	    {"localtime(10:00)", true}, /* 10:00:00 exactly */
+	    {"localtime(10:00:01)", false},
+	    {"localtime(09:00-10:00)", true}, /* the end is included */
+	    {"localtime(10:00:01-11:00)", false},
+	    {"localtime(08:00 - 17:00)", true},
+	    {"!localtime(08:00-17:00)", false},
+	    {"allowed-matches(id 1234:5678)", false}, /* no device allowed in this env */
+	    {"!allowed-matches(id 1234:5678)", true},
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char text[200];
+		snprintf(text, sizeof(text), "allow id 1234:5678 if %s", cases[i].cond);
+		struct mg_ruleset *rs = parse1(text);
+		const bool got = mg_ruleset_decide(rs, &d, NOW, &e) != NULL;
+		if (got != cases[i].holds)
+			fail_msg("%s: %s, want %s", text, got ? "holds" : "does not hold",
+			         cases[i].holds ? "holds" : "does not hold");
+		/* Attributes first: another device never reaches the conditions. */
+		struct mg_device other;
+		dev_set(&other, 0x1234, 0x9999, "S", "N");
+		assert_null(mg_ruleset_decide(rs, &other, NOW, &e));
+		dev_free(&other);
+		mg_ruleset_free(&rs);
+	}
+	/* random(0.5): both outcomes within 200 tries. */
+	struct mg_ruleset *rs = parse1("allow if random");
+	unsigned yes = 0;
+	for (int i = 0; i < 200; i++)
+		yes += mg_ruleset_decide(rs, &d, NOW, &e) != NULL;
+	assert_true(yes > 0 && yes < 200);
+	mg_ruleset_free(&rs);
+	dev_free(&d);
+}
+
+/* A rule whose conditions fail is passed over: the next matching rule decides. */
+static void test_condition_falls_through(void **state)
+{
+	(void)state;
+	struct mg_device d;
+	dev_set(&d, 0x1234, 0x5678, "S", "N");
+	struct mg_ruleset *rs = parse_set("allow id 1234:5678 if localtime(08:00-17:00)\n"
+	                                  "block id 1234:5678\n");
+	struct mg_rule_env day = env_at(9 * 3600, 1), night = env_at(20 * 3600, 2);
+	assert_string_equal(decided(rs, &d, &day), "allow id 1234:5678 if localtime(08:00-17:00)");
+	assert_string_equal(decided(rs, &d, &night), "block id 1234:5678");
+	/* The boundaries the agent's timer waits for: the begin and one second after the end. */
+	assert_int_equal(mg_ruleset_next_daytime_change(rs, 7 * 3600), 3600);
+	assert_int_equal(mg_ruleset_next_daytime_change(rs, 8 * 3600), 9 * 3600 + 1);
+	assert_int_equal(mg_ruleset_next_daytime_change(rs, 17 * 3600 + 1800), 14 * 3600 + 1800);
+	mg_ruleset_free(&rs);
+	rs = parse_set("allow\n");
+	assert_int_equal(mg_ruleset_next_daytime_change(rs, 0), -1);
+	mg_ruleset_free(&rs);
+	dev_free(&d);
+}
+
+static bool allowed_1234(void *arg, const struct mg_rule *query)
+{
+	return mg_rule_matches(query, arg, NOW);
+}
+
+/* rule-evaluated, rule-applied (with and without a duration) and allowed-matches. */
+static void test_condition_history(void **state)
+{
+	(void)state;
+	struct mg_device d, allowed;
+	dev_set(&d, 0x1234, 0x5678, "S", "N");
+	dev_set(&allowed, 0x046d, 0xc31c, "K", "Keyboard");
+	struct mg_ruleset *rs = parse_set("allow id 1234:5678 if !rule-evaluated\n");
+	struct mg_rule_env e = env_at(0, 1000000);
+	/* mg_ruleset_match records nothing: still never evaluated. */
+	assert_non_null(mg_ruleset_match_env(rs, &d, NOW, &e));
+	assert_non_null(mg_ruleset_decide(rs, &d, NOW, &e));
+	assert_null(mg_ruleset_decide(rs, &d, NOW, &e)); /* evaluated once now */
+	mg_ruleset_free(&rs);
+
+	rs =
+	    parse_set("allow id 1234:5678 if one-of { localtime(10:00-11:00) rule-applied(60) }\n");
+	struct mg_rule_env t0 = env_at(10 * 3600, 1000000), t1 = env_at(12 * 3600, 31000000),
+	                   t2 = env_at(12 * 3600, 200000000);
+	assert_null(mg_ruleset_decide(rs, &d, NOW, &t1)); /* not applied yet, outside */
+	assert_non_null(mg_ruleset_decide(rs, &d, NOW, &t0));
+	assert_non_null(mg_ruleset_decide(rs, &d, NOW, &t1)); /* applied 30 s ago */
+	/* t1 applied it again; 169 s later the window of 60 s has passed. */
+	assert_null(mg_ruleset_decide(rs, &d, NOW, &t2));
+	mg_ruleset_free(&rs);
+
+	rs = parse_set("allow id 1234:5678 if rule-applied\nallow id 1234:5678 if true\n");
+	assert_string_equal(decided(rs, &d, &e), "allow id 1234:5678 if true");
+	mg_ruleset_free(&rs);
+
+	rs = parse_set("allow id 1234:5678 if allowed-matches(id 046d:c31c name \"Keyboard\")\n");
+	struct mg_rule_env with = {.mono_us = 1, .allowed_matches = allowed_1234, .arg = &allowed};
+	assert_non_null(mg_ruleset_decide(rs, &d, NOW, &with));
+	free(allowed.name);
+	allowed.name = dup("Other");
+	assert_null(mg_ruleset_decide(rs, &d, NOW, &with));
+	mg_ruleset_free(&rs);
+	dev_free(&allowed);
+	dev_free(&d);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_interface_operators), cmocka_unit_test(test_string_operators),
-	    cmocka_unit_test(test_id_matching),         cmocka_unit_test(test_expiry),
-	    cmocka_unit_test(test_hostile_strings),     cmocka_unit_test(test_quoting_lengths),
-	    cmocka_unit_test(test_names_interface),     cmocka_unit_test(test_generate),
+	    cmocka_unit_test(test_interface_operators),
+	    cmocka_unit_test(test_string_operators),
+	    cmocka_unit_test(test_id_matching),
+	    cmocka_unit_test(test_expiry),
+	    cmocka_unit_test(test_hostile_strings),
+	    cmocka_unit_test(test_quoting_lengths),
+	    cmocka_unit_test(test_names_interface),
+	    cmocka_unit_test(test_generate),
+	    cmocka_unit_test(test_condition_operators),
+	    cmocka_unit_test(test_condition_falls_through),
+	    cmocka_unit_test(test_condition_history),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

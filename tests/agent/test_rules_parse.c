@@ -142,8 +142,11 @@ static void test_invalid_corpus(void **state)
 static void test_if_rejected_in_file(void **state)
 {
 	(void)state;
-	const char *text = "allow id 1050:0407\n\n# comment\nblock with-interface 08:*:* if true\n";
-	expect_error(text, strlen(text), -EINVAL, "t:4:29: conditions ('if') are not supported");
+	const char *text =
+	    "allow id 1050:0407\n\n# comment\nblock with-interface 08:*:* if truth\n";
+	expect_error(text, strlen(text), -EINVAL,
+	             "t:4:32: unknown condition 'truth' (expected true, false, localtime, "
+	             "allowed-matches, rule-applied, rule-evaluated or random)");
 }
 
 static void test_nul_and_utf8(void **state)

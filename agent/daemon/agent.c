@@ -520,6 +520,37 @@ static void log_safe(const char *in, char *out, size_t len)
  * Decides d and writes the kernel state; records the decision. at_start: d was found by the
  * start-up scan, so present_device_policy applies (and only then).
  */
+struct allowed_ctx {
+	const struct mg_agent *a;
+	const struct agent_dev *self;
+	int64_t now;
+};
+
+/* allowed-matches(QUERY): a device allowed now (not the one being decided) matches QUERY. */
+static bool allowed_matches(void *arg, const struct mg_rule *query)
+{
+	const struct allowed_ctx *c = arg;
+	for (size_t i = 0; i < c->a->n; i++) {
+		const struct agent_dev *o = c->a->devs[i];
+		if (o != c->self && o->dev && o->target == MG_TARGET_ALLOW &&
+		    mg_rule_matches(query, o->dev, c->now))
+			return true;
+	}
+	return false;
+}
+
+/* The environment rule conditions see when d is decided at now. The context lives in a
+ * static: decisions are made one at a time, on the event loop's thread. */
+static void rule_env(const struct mg_agent *a, const struct agent_dev *d, int64_t now,
+                     struct mg_rule_env *env)
+{
+	static struct allowed_ctx ctx;
+	ctx = (struct allowed_ctx){.a = a, .self = d, .now = now};
+	mg_rule_env_now(env, now);
+	env->allowed_matches = allowed_matches;
+	env->arg = &ctx;
+}
+
 static int decide(struct mg_agent *a, struct agent_dev *d, bool at_start)
 {
 	int64_t now = mg_now_us();
@@ -530,7 +561,9 @@ static int decide(struct mg_agent *a, struct agent_dev *d, bool at_start)
 	} else if (d->has_override) {
 		d->target = d->override; /* the operator decided; no rule involved */
 	} else {
-		d->rule = mg_ruleset_match(a->rules, d->dev, now);
+		struct mg_rule_env env;
+		rule_env(a, d, now, &env);
+		d->rule = mg_ruleset_decide(a->rules, d->dev, now, &env);
 		d->target =
 		    d->rule ? mg_rule_target(d->rule) : (enum mg_target)a->conf.implicit_target;
 		if (at_start) {
@@ -973,6 +1006,19 @@ json_t *mg_agent_status(const struct mg_agent *a)
 	    "rules_dir", a->conf.rules_dir ? a->conf.rules_dir : "");
 }
 
+/* When the next localtime() condition of the rules changes value (a whole second), 0: none. */
+static int64_t next_daytime_change(const struct mg_agent *a, int64_t now)
+{
+	if (a->n == 0)
+		return 0;
+	struct mg_rule_env env;
+	mg_rule_env_now(&env, now);
+	int32_t delta = mg_ruleset_next_daytime_change(a->rules, env.daytime);
+	if (delta <= 0)
+		return 0;
+	return (now / 1000000 + delta) * 1000000;
+}
+
 int64_t mg_agent_next_expiry(const struct mg_agent *a)
 {
 	int64_t next = 0;
@@ -982,7 +1028,36 @@ int64_t mg_agent_next_expiry(const struct mg_agent *a)
 		if (e > 0 && (next == 0 || e < next))
 			next = e;
 	}
+	int64_t t = next_daytime_change(a, mg_now_us());
+	if (t > 0 && (next == 0 || t < next))
+		next = t;
 	return next;
+}
+
+/* Re-decides the devices whose deciding rule changes now that a localtime() window opened or
+ * closed; the others keep their decision (and no event). */
+static int redecide_daytime(struct mg_agent *a, int64_t now_us)
+{
+	int first_error = 0;
+	for (size_t i = 0; i < a->n; i++) {
+		struct agent_dev *d = a->devs[i];
+		if (!d->dev || d->has_override)
+			continue;
+		struct mg_rule_env env;
+		rule_env(a, d, now_us, &env);
+		const struct mg_rule *r = mg_ruleset_match_env(a->rules, d->dev, now_us, &env);
+		enum mg_target t = r ? mg_rule_target(r) : (enum mg_target)a->conf.implicit_target;
+		if (r == d->rule && t == d->target)
+			continue;
+		static char why[] =
+		    "re-decided: a localtime() condition of the rules changed value";
+		d->expired = why;
+		int rr = decide(a, d, false);
+		d->expired = NULL;
+		if (rr < 0 && first_error == 0)
+			first_error = rr;
+	}
+	return first_error;
 }
 
 int mg_agent_expire(struct mg_agent *a, int64_t now_us)
@@ -1010,7 +1085,8 @@ int mg_agent_expire(struct mg_agent *a, int64_t now_us)
 		if (r < 0 && first_error == 0)
 			first_error = r;
 	}
-	return first_error;
+	int r = redecide_daytime(a, now_us);
+	return first_error ? first_error : r;
 }
 
 int mg_agent_generate_policy(const struct mg_agent *a, bool with_ports, char **out)

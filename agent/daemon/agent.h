@@ -89,13 +89,16 @@ json_t *mg_agent_list_devices(const struct mg_agent *agent);
 /* JSON object: mode, rules count, devices by target, last event seq, ... */
 json_t *mg_agent_status(const struct mg_agent *agent);
 /*
- * The earliest expiry (microseconds since the epoch) of a rule that decided a present device;
- * 0 when none. The daemon arms a timer for it, so a temporary permission ends on time for a
- * device that stays plugged in.
+ * The earliest expiry (microseconds since the epoch) of a rule that decided a present device,
+ * or the next second at which a localtime() condition of the rules changes value, whichever
+ * comes first; 0 when none. The daemon arms a timer for it, so a temporary permission ends on
+ * time for a device that stays plugged in, and "the scanner only during office hours" opens
+ * and closes on time.
  */
 int64_t mg_agent_next_expiry(const struct mg_agent *agent);
-/* Re-decides every device whose deciding rule expired at or before now_us; each decision
- * event names the expired rule. 0, or the first error. */
+/* Re-decides every device whose deciding rule expired at or before now_us (each decision
+ * event names the expired rule), and every device whose deciding rule is another one now
+ * that a localtime() window opened or closed. 0, or the first error. */
 int mg_agent_expire(struct mg_agent *agent, int64_t now_us);
 
 /*

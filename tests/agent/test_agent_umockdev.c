@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "mg/time.h"
 #include "system_harness.h"
@@ -563,6 +564,60 @@ static void test_silent_client(void **state)
 	free(buf);
 	close(fds[0]);
 	close(fds[1]);
+	agent_stop(sc);
+}
+
+/* Local time of day (seconds) of an event's "time". */
+static int daytime_of(const json_t *ev)
+{
+	int64_t us = 0;
+	assert_int_equal(mg_time_parse(jstr(ev, "time"), &us), 0);
+	time_t t = (time_t)(us / 1000000);
+	struct tm tm;
+	localtime_r(&t, &tm);
+	return tm.tm_hour * 3600 + tm.tm_min * 60 + tm.tm_sec;
+}
+
+/* "This stick only in a time window": a device whose rule has localtime() is re-decided when
+ * the window opens and when it closes, while it stays plugged in (one timer, no polling). */
+static void test_localtime_window(void **state)
+{
+	struct sc *sc = *state;
+	time_t now = time(NULL);
+	struct tm tm;
+	localtime_r(&now, &tm);
+	int day = tm.tm_hour * 3600 + tm.tm_min * 60 + tm.tm_sec;
+	if (day > 86400 - 20) { /* the window must not cross midnight */
+		sleep((unsigned)(86400 - day + 1));
+		now = time(NULL);
+		localtime_r(&now, &tm);
+		day = tm.tm_hour * 3600 + tm.tm_min * 60 + tm.tm_sec;
+	}
+	const int b = day + 3, e = day + 5;
+	char rules[1024];
+	snprintf(rules, sizeof(rules),
+	         "allow id 0781:5583 with-interface { 08:06:50 } if "
+	         "localtime(%02d:%02d:%02d-%02d:%02d:%02d)\n%s",
+	         b / 3600, b / 60 % 60, b % 60, e / 3600, e / 60 % 60, e % 60, SHIPPED_RULES);
+	agent_start(sc, rules, SHIPPED_CONF);
+	const char *flash;
+	json_int_t m = mark(sc);
+	assert_type(sc, plug(sc, "flash_sandisk", "2-1", &flash), "device.blocked");
+	assert_authorized(sc, flash, 0);
+	/* The window opens: allowed, by the rule, saying why. */
+	json_t *ev = wait_event(sc, "device.allowed", flash, m);
+	assert_true(daytime_of(ev) >= b && daytime_of(ev) <= b + 1);
+	assert_non_null(strstr(jstr(ev, "rule.text"), "if localtime("));
+	assert_non_null(strstr(jstr(ev, "decision.reason"), "localtime()"));
+	assert_authorized(sc, flash, 1);
+	/* It closes: blocked again. */
+	json_int_t m2 = ev_seq(ev);
+	ev = wait_event(sc, "device.blocked", flash, m2);
+	assert_non_null(strstr(jstr(ev, "decision.reason"), "localtime()"));
+	assert_authorized(sc, flash, 0);
+	/* Decided when the window opened and one second after its end, to the second (the
+	 * events' own times; the timer fires on the second). */
+	assert_true(daytime_of(ev) >= e + 1 && daytime_of(ev) <= e + 2);
 	agent_stop(sc);
 }
 
@@ -1358,6 +1413,7 @@ int main(void)
 	    SC(test_check_rules),
 	    SC(test_reload_lockout),
 	    SC(test_silent_client),
+	    SC(test_localtime_window),
 	    SC(test_present_at_start),
 	    SC(test_hub_chain),
 	    SC(test_identical_serialless),

@@ -69,6 +69,24 @@ const char *mg_rule_source(const struct mg_rule *r, char *buf, size_t len)
 	return buf;
 }
 
+bool mg_rule_conditions_hold(const struct mg_rule *r, const struct mg_rule_env *env)
+{
+	if (!r || !r->conds)
+		return true;
+	struct rule_cond_state st = {.env = env, .last_evaluated_us = -1, .last_applied_us = -1};
+	return rule_conds_eval(r->conds, &st);
+}
+
+bool mg_rule_has_conditions(const struct mg_rule *r, bool *random)
+{
+	bool rnd = false;
+	for (uint32_t i = 0; r && r->conds && i < r->conds->n; i++)
+		rnd |= r->conds->v[i].kind == RULE_COND_RANDOM;
+	if (random)
+		*random = rnd;
+	return r && r->conds;
+}
+
 int64_t mg_rule_expires_us(const struct mg_rule *r)
 {
 	return r && r->has_expires ? r->expires_us : 0;

@@ -96,6 +96,14 @@ const struct mg_rule *mg_ruleset_decide(struct mg_ruleset *rs, const struct mg_d
 /* Seconds from daytime until a localtime() condition of the set changes value; -1: none. */
 int32_t mg_ruleset_next_daytime_change(const struct mg_ruleset *rs, int32_t daytime);
 
+/*
+ * Whether r's conditions hold in env for a rule with no history (never evaluated, never
+ * applied); true when r has none. random conditions draw anew on every call.
+ */
+bool mg_rule_conditions_hold(const struct mg_rule *r, const struct mg_rule_env *env);
+/* Whether r has conditions, and whether one of them is random (not reproducible). */
+bool mg_rule_has_conditions(const struct mg_rule *r, bool *random);
+
 /* Whether dev matches r's attributes (and r has not expired); r's conditions are not
  * evaluated (as for the query of allowed-matches()). */
 bool mg_rule_matches(const struct mg_rule *r, const struct mg_device *dev, int64_t now_us);

@@ -5,3 +5,4 @@ mg_add_fuzzer(fuzz_usb_desc SOURCES fuzz_usb_desc.c LIBS mg_usb PkgConfig::LIBCR
 mg_add_fuzzer(fuzz_uevent SOURCES fuzz_uevent.c LIBS mg_usb)
 mg_add_fuzzer(fuzz_rules SOURCES fuzz_rules.c LIBS mg_rules)
 mg_add_fuzzer(fuzz_ctl_request SOURCES fuzz_ctl_request.c LIBS mg_agent_core)
+mg_add_fuzzer(fuzz_spool_record SOURCES fuzz_spool_record.c LIBS mg_spool)

@@ -2,3 +2,7 @@
 mg_add_test(test_ctl_proto SOURCES agent/test_ctl_proto.c LIBS mg_agent_core)
 mg_add_test(test_agent_conf SOURCES agent/test_agent_conf.c LIBS mg_agent_core)
 mg_add_test(test_eventlog SOURCES agent/test_eventlog.c LIBS mg_agent_core)
+
+# The event spool (agent/spool/): records, chain, recovery, bound, segments and acks.
+mg_require_pkg(NETTLE nettle nettle-dev)
+mg_add_test(test_spool SOURCES agent/test_spool.c LIBS mg_spool PkgConfig::NETTLE)

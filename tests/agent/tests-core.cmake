@@ -6,3 +6,5 @@ mg_add_test(test_eventlog SOURCES agent/test_eventlog.c LIBS mg_agent_core)
 # The event spool (agent/spool/): records, chain, recovery, bound, segments and acks.
 mg_require_pkg(NETTLE nettle nettle-dev)
 mg_add_test(test_spool SOURCES agent/test_spool.c LIBS mg_spool PkgConfig::NETTLE)
+# The frames between the agent and mynaguard-uplink (agent/uplink/uplink_proto.c).
+mg_add_test(test_uplink_proto SOURCES agent/test_uplink_proto.c LIBS mg_uplink_proto)

@@ -11,7 +11,7 @@
 
 #include "api_admin_body_rules.h"
 #include "mg/utf8.h"
-#include "policy_bundle.h"
+#include "mg/policy_bundle.h"
 #include "rule_ops.h"
 #include "rules.h"
 

@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "policy_bundle.h"
+#include "mg/policy_bundle.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

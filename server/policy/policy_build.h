@@ -9,7 +9,7 @@
 
 #include <stdint.h>
 
-#include "policy_bundle.h"
+#include "mg/policy_bundle.h"
 #include "policy_sign.h"
 #include "store.h"
 

@@ -230,3 +230,12 @@ fail:
 	EVP_PKEY_free(pkey);
 	return r;
 }
+
+int mg_policy_verify_bundle(const char *pubkey_b64, const char *json, size_t len,
+                            const char *sig_b64, uint64_t current_version, int64_t now_us,
+                            int64_t host_id, struct mg_policy_bundle **out, char *err,
+                            size_t errlen)
+{
+	return mg_policy_accept(mg_policy_verify, pubkey_b64, json, len, sig_b64, current_version,
+	                        now_us, host_id, out, err, errlen);
+}

@@ -11,6 +11,9 @@
 #define MG_POLICY_SIGN_H
 
 #include <stddef.h>
+#include <stdint.h>
+
+#include "mg/policy_bundle.h"
 
 #define MG_POLICY_PUBKEY_B64_SIZE 45 /* 44 characters and the NUL */
 #define MG_POLICY_SIG_B64_SIZE    89 /* 88 characters and the NUL */
@@ -43,5 +46,12 @@ int mg_policy_sign(const struct mg_policy_key *k, const void *data, size_t len,
  * not match; -EINVAL: key or signature malformed; -ENOMEM, -EIO.
  */
 int mg_policy_verify(const char *pubkey_b64, const void *data, size_t len, const char *sig_b64);
+
+/* mg_policy_accept() (mg/policy_bundle.h) with mg_policy_verify: the collector's and its
+ * tests' view of what a terminal accepts. */
+int mg_policy_verify_bundle(const char *pubkey_b64, const char *json, size_t len,
+                            const char *sig_b64, uint64_t current_version, int64_t now_us,
+                            int64_t host_id, struct mg_policy_bundle **out, char *err,
+                            size_t errlen);
 
 #endif

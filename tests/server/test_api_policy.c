@@ -32,7 +32,7 @@
 #include "mg/event.h"
 #include "mg/time.h"
 #include "policy_build.h"
-#include "policy_bundle.h"
+#include "mg/policy_bundle.h"
 #include "store.h"
 
 #define BOOT    "3b8f7c1e-0d2a-4c55-9e61-7a4b2c9d0e15"

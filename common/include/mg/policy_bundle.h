@@ -72,14 +72,22 @@ const char *mg_policy_bundle_host_rules(const struct mg_policy_bundle *b, int64_
 bool mg_policy_bundle_in_scope(const struct mg_policy_bundle *b, int64_t host_id);
 
 /*
- * The terminal's acceptance check of a downloaded bundle: signature by the pinned key
- * (-EBADMSG: wrong signature or another key; -EINVAL: malformed key/signature/bundle), then
- * parse, then version > current_version (-ESTALE), now_us < expires_at (-ETIME), and, when
- * host_id > 0, host_id in scope (-EPERM). *out (optional) gets the bundle on 0.
+ * An Ed25519 check of sig_b64 over data[0..len) with pubkey_b64 (both canonical base64):
+ * 0 valid, -EBADMSG wrong signature or key, -EINVAL malformed key or signature. The collector
+ * passes its OpenSSL one (mg_policy_verify, server/policy/policy_sign.c), the agent its Nettle
+ * one (agent/policy/ed25519_verify.c); a test checks that both agree.
  */
-int mg_policy_verify_bundle(const char *pubkey_b64, const char *json, size_t len,
-                            const char *sig_b64, uint64_t current_version, int64_t now_us,
-                            int64_t host_id, struct mg_policy_bundle **out, char *err,
-                            size_t errlen);
+typedef int (*mg_policy_sig_check)(const char *pubkey_b64, const void *data, size_t len,
+                                   const char *sig_b64);
+
+/*
+ * The terminal's acceptance check of a downloaded bundle: signature by the pinned key with
+ * check (-EBADMSG: wrong signature or another key; -EINVAL: malformed key/signature/bundle),
+ * then parse, then version > current_version (-ESTALE), now_us < expires_at (-ETIME), and,
+ * when host_id > 0, host_id in scope (-EPERM). *out (optional) gets the bundle on 0.
+ */
+int mg_policy_accept(mg_policy_sig_check check, const char *pubkey_b64, const char *json,
+                     size_t len, const char *sig_b64, uint64_t current_version, int64_t now_us,
+                     int64_t host_id, struct mg_policy_bundle **out, char *err, size_t errlen);
 
 #endif

@@ -1,5 +1,5 @@
 /* Policy bundle JSON: canonical writer, strict parser, terminal-side check (policy_bundle.h). */
-#include "policy_bundle.h"
+#include "mg/policy_bundle.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -12,7 +12,6 @@
 
 #include "mg/time.h"
 #include "mg/utf8.h"
-#include "policy_sign.h"
 
 #define ID_TEXT_SIZE 17 /* 2^53-1 has 16 digits */
 
@@ -421,10 +420,9 @@ bool mg_policy_bundle_in_scope(const struct mg_policy_bundle *b, int64_t host_id
 	return false;
 }
 
-int mg_policy_verify_bundle(const char *pubkey_b64, const char *json, size_t len,
-                            const char *sig_b64, uint64_t current_version, int64_t now_us,
-                            int64_t host_id, struct mg_policy_bundle **out, char *err,
-                            size_t errlen)
+int mg_policy_accept(mg_policy_sig_check check, const char *pubkey_b64, const char *json,
+                     size_t len, const char *sig_b64, uint64_t current_version, int64_t now_us,
+                     int64_t host_id, struct mg_policy_bundle **out, char *err, size_t errlen)
 {
 	struct mg_policy_bundle *b = NULL;
 	int r;
@@ -433,7 +431,7 @@ int mg_policy_verify_bundle(const char *pubkey_b64, const char *json, size_t len
 		err[0] = '\0';
 	if (len > MG_POLICY_MAX_BUNDLE)
 		return -EFBIG;
-	r = mg_policy_verify(pubkey_b64, json, len, sig_b64);
+	r = check ? check(pubkey_b64, json, len, sig_b64) : -EINVAL;
 	if (r < 0) {
 		fail_msg(err, errlen, "%s",
 		         r == -EBADMSG ? "bad signature" : "malformed key or signature");

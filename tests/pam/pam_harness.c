@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <ftw.h>
 #include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -54,12 +55,31 @@ const char *h_module(void)
 	return m;
 }
 
+static pid_t g_setup_pid;
+
+static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st;
+	(void)flag;
+	(void)ftw;
+	return remove(path);
+}
+
+/* At exit of the process that made it (not of a forked child): the NSS and service files go. */
+static void remove_nss_dir(void)
+{
+	if (getpid() == g_setup_pid && g_nss_dir[0])
+		(void)nftw(g_nss_dir, remove_entry, 8, FTW_DEPTH | FTW_PHYS);
+}
+
 void h_global_setup(void)
 {
 	char path[PATH_MAX + 16];
 	snprintf(g_nss_dir, sizeof(g_nss_dir), "/tmp/mg-pam-nss.XXXXXX");
 	if (!mkdtemp(g_nss_dir))
 		die("mkdtemp");
+	g_setup_pid = getpid();
+	atexit(remove_nss_dir);
 	chmod(g_nss_dir, 0755);
 	snprintf(path, sizeof(path), "%s/passwd", g_nss_dir);
 	write_text(path,

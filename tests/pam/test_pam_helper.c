@@ -4,7 +4,9 @@
  * a setuid-root copy of mynaguard-auth-helper. Needs root to make that copy; skipped
  * otherwise.
  */
+#include <dirent.h>
 #include <errno.h>
+#include <stdbool.h>
 #include <grp.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -23,8 +25,8 @@
 
 #include "pam_harness.h"
 
-#define DIR    "/tmp/mynaguard-helper-test"
-#define HELPER DIR "/mynaguard-auth-helper"
+#define HELPER_DIR "/tmp/mynaguard-helper-test"
+#define HELPER     HELPER_DIR "/mynaguard-auth-helper"
 
 struct result {
 	int rc;
@@ -47,6 +49,40 @@ static int teardown(void **state)
 	h_free(h);
 	free(h);
 	return 0;
+}
+
+/*
+ * pam_wrapper gives each process that starts PAM a directory /tmp/pam.X holding a "pid" file;
+ * its destructor removes it, which a child leaving with _exit() never runs. The parent removes
+ * the one its child made.
+ */
+static void remove_pam_wrapper_dir(pid_t child)
+{
+	DIR *d = opendir("/tmp");
+	if (!d)
+		return;
+	struct dirent *e;
+	while ((e = readdir(d))) {
+		if (strncmp(e->d_name, "pam.", 4) != 0 || strlen(e->d_name) != 5)
+			continue;
+		char path[300], text[32] = "";
+		snprintf(path, sizeof(path), "/tmp/%s/pid", e->d_name);
+		FILE *f = fopen(path, "r");
+		if (!f)
+			continue;
+		bool mine = fgets(text, sizeof(text), f) && atol(text) == (long)child;
+		fclose(f);
+		if (!mine)
+			continue;
+		static const char *const files[] = {"pid", "mynaguard", "other"};
+		for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+			snprintf(path, sizeof(path), "/tmp/%s/%s", e->d_name, files[i]);
+			(void)unlink(path);
+		}
+		snprintf(path, sizeof(path), "/tmp/%s", e->d_name);
+		(void)rmdir(path);
+	}
+	closedir(d);
 }
 
 /* One attempt in a child process that has dropped to uid/gid 65534. */
@@ -80,6 +116,7 @@ static struct result as_nobody(struct harness *h, const char *user, const char *
 	close(p[0]);
 	int st;
 	assert_int_equal(waitpid(pid, &st, 0), pid);
+	remove_pam_wrapper_dir(pid);
 	assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
 	assert_int_equal(n, sizeof(res));
 	return res;
@@ -210,7 +247,7 @@ static void remove_dir(void)
 		return;
 	(void)chmod(HELPER, 0700); /* never a setuid file left, even if the removal fails */
 	char out[256];
-	const char *rm[] = {"rm", "-rf", DIR, NULL};
+	const char *rm[] = {"rm", "-rf", HELPER_DIR, NULL};
 	h_run(rm, NULL, out, sizeof(out));
 }
 
@@ -218,19 +255,19 @@ static void remove_dir(void)
 static int prepare(void)
 {
 	char out[1024];
-	const char *rm[] = {"rm", "-rf", DIR, NULL};
+	const char *rm[] = {"rm", "-rf", HELPER_DIR, NULL};
 	h_run(rm, NULL, out, sizeof(out));
-	if (mkdir(DIR, 0755) < 0)
+	if (mkdir(HELPER_DIR, 0755) < 0)
 		return -1;
-	chmod(DIR, 0755);
+	chmod(HELPER_DIR, 0755);
 	const char *cp1[] = {"cp", getenv("MG_PAM_HELPER"), HELPER, NULL};
-	const char *cp2[] = {"cp", getenv("MG_PAM_MODULE"), DIR "/pam_mynaguard.so", NULL};
+	const char *cp2[] = {"cp", getenv("MG_PAM_MODULE"), HELPER_DIR "/pam_mynaguard.so", NULL};
 	if (h_run(cp1, NULL, out, sizeof(out)) != 0 || h_run(cp2, NULL, out, sizeof(out)) != 0)
 		return -1;
 	if (chown(HELPER, 0, 0) < 0 || chmod(HELPER, 04755) < 0 ||
-	    chmod(DIR "/pam_mynaguard.so", 0644) < 0)
+	    chmod(HELPER_DIR "/pam_mynaguard.so", 0644) < 0)
 		return -1;
-	setenv("MG_PAM_MODULE", DIR "/pam_mynaguard.so", 1);
+	setenv("MG_PAM_MODULE", HELPER_DIR "/pam_mynaguard.so", 1);
 	return 0;
 }
 
@@ -244,7 +281,7 @@ int main(void)
 	main_pid = getpid();
 	atexit(remove_dir);
 	if (prepare() < 0) {
-		fprintf(stderr, "cannot prepare %s: %s\n", DIR, strerror(errno));
+		fprintf(stderr, "cannot prepare %s: %s\n", HELPER_DIR, strerror(errno));
 		return 1;
 	}
 	h_global_setup();

@@ -23,7 +23,7 @@ if(UMOCKDEV_WRAPPER)
       "ASAN_OPTIONS=verify_asan_link_order=0:detect_leaks=0"
       "MG_CHILD_ASAN_OPTIONS=verify_asan_link_order=0:detect_leaks=1:exitcode=23")
   endif()
-  set_tests_properties(agent_umockdev PROPERTIES ENVIRONMENT "${mg_system_env}" TIMEOUT 60)
+  set_tests_properties(agent_umockdev PROPERTIES ENVIRONMENT "${mg_system_env}" TIMEOUT 180)
 endif()
 
 # Real-kernel system test (docs/AGENT.md, "Tested on a real kernel"): Debian's kernel under QEMU (TCG) with xHCI, a

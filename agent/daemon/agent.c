@@ -539,14 +539,18 @@ static bool allowed_matches(void *arg, const struct mg_rule *query)
 	return false;
 }
 
-/* The environment rule conditions see when d is decided at now. The context lives in a
- * static: decisions are made one at a time, on the event loop's thread. */
+/* The environment rule conditions see when d is decided at now (the clock is read only when
+ * the rules have conditions). The context lives in a static: decisions are made one at a
+ * time, on the event loop's thread. */
 static void rule_env(const struct mg_agent *a, const struct agent_dev *d, int64_t now,
                      struct mg_rule_env *env)
 {
 	static struct allowed_ctx ctx;
 	ctx = (struct allowed_ctx){.a = a, .self = d, .now = now};
-	mg_rule_env_now(env, now);
+	if (mg_ruleset_has_conditions(a->rules, NULL))
+		mg_rule_env_now(env, now);
+	else
+		memset(env, 0, sizeof(*env));
 	env->allowed_matches = allowed_matches;
 	env->arg = &ctx;
 }
@@ -1009,8 +1013,10 @@ json_t *mg_agent_status(const struct mg_agent *a)
 /* When the next localtime() condition of the rules changes value (a whole second), 0: none. */
 static int64_t next_daytime_change(const struct mg_agent *a, int64_t now)
 {
-	if (a->n == 0)
-		return 0;
+	bool localtime = false;
+	(void)mg_ruleset_has_conditions(a->rules, &localtime);
+	if (a->n == 0 || !localtime)
+		return 0; /* armed every loop round: no clock reading without localtime() rules */
 	struct mg_rule_env env;
 	mg_rule_env_now(&env, now);
 	int32_t delta = mg_ruleset_next_daytime_change(a->rules, env.daytime);
@@ -1038,6 +1044,10 @@ int64_t mg_agent_next_expiry(const struct mg_agent *a)
  * closed; the others keep their decision (and no event). */
 static int redecide_daytime(struct mg_agent *a, int64_t now_us)
 {
+	bool localtime = false;
+	(void)mg_ruleset_has_conditions(a->rules, &localtime);
+	if (!localtime)
+		return 0;
 	int first_error = 0;
 	for (size_t i = 0; i < a->n; i++) {
 		struct agent_dev *d = a->devs[i];

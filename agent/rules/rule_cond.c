@@ -353,7 +353,6 @@ int rule_conds_parse(const char *s, size_t len, size_t *pos, const char *file, u
 	if ((r = push(&c, &cap)) < 0)
 		return r;
 	c->op = (uint8_t)op;
-	c->set = set;
 	if (!set) {
 		c->n = 1; /* counted even on failure: its parameter is freed with the set */
 		if ((r = parse_one(&c->v[0], s, len, pos, file, line, depth, errcol, why, wl)) < 0)

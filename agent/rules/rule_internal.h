@@ -117,7 +117,6 @@ struct rule_cond {
 
 struct rule_conds {
 	uint8_t op; /* enum rule_op: how the conditions combine */
-	bool set;   /* written with braces */
 	bool has_localtime;
 	uint32_t n;
 	struct rule_cond v[];

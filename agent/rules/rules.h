@@ -93,6 +93,9 @@ const struct mg_rule *mg_ruleset_match_env(const struct mg_ruleset *rs, const st
  */
 const struct mg_rule *mg_ruleset_decide(struct mg_ruleset *rs, const struct mg_device *dev,
                                         int64_t now_us, const struct mg_rule_env *env);
+/* Whether some rule of the set has conditions, and (localtime, may be NULL) whether one of
+ * them is localtime(): without them a decision needs no clock reading for its conditions. */
+bool mg_ruleset_has_conditions(const struct mg_ruleset *rs, bool *localtime);
 /* Seconds from daytime until a localtime() condition of the set changes value; -1: none. */
 int32_t mg_ruleset_next_daytime_change(const struct mg_ruleset *rs, int32_t daytime);
 

@@ -130,6 +130,13 @@ const struct mg_rule *mg_ruleset_decide(struct mg_ruleset *rs, const struct mg_d
 	return match(rs, dev, now_us, env, true);
 }
 
+bool mg_ruleset_has_conditions(const struct mg_ruleset *rs, bool *localtime)
+{
+	if (localtime)
+		*localtime = rs && rs->has_localtime;
+	return rs && rs->meta;
+}
+
 int32_t mg_ruleset_next_daytime_change(const struct mg_ruleset *rs, int32_t daytime)
 {
 	int32_t best = -1;

@@ -5,23 +5,11 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "mg/bytes.h"
+
 #include <nettle/sha2.h>
 
 static const uint8_t magic[4] = {'M', 'G', 'S', 'R'};
-
-static void put_le(uint8_t *p, uint64_t v, unsigned n)
-{
-	for (unsigned i = 0; i < n; i++)
-		p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static uint64_t get_le(const uint8_t *p, unsigned n)
-{
-	uint64_t v = 0;
-	for (unsigned i = 0; i < n; i++)
-		v |= (uint64_t)p[i] << (8 * i);
-	return v;
-}
 
 static void check_of(const uint8_t *rec, size_t n, uint8_t out[32])
 {
@@ -59,8 +47,8 @@ int mg_spool_record_encode(const struct mg_spool_record *r, uint8_t *out, size_t
 	out[4] = 1;
 	out[5] = r->flags;
 	out[6] = out[7] = 0;
-	put_le(out + 8, r->len, 4);
-	put_le(out + 12, r->seq, 8);
+	mg_le_put(out + 8, r->len, 4);
+	mg_le_put(out + 12, r->seq, 8);
 	memcpy(out + 20, r->boot_id, MG_SPOOL_BOOT_ID_LEN);
 	memcpy(out + 56, r->prev, 32);
 	memcpy(out + MG_SPOOL_HEADER, r->payload, r->len);
@@ -89,10 +77,10 @@ int mg_spool_record_decode(const uint8_t *buf, size_t len, struct mg_spool_recor
 		return bad(why, whylen, "unknown record version");
 	if ((buf[5] & ~MG_SPOOL_SECURITY) != 0 || buf[6] != 0 || buf[7] != 0)
 		return bad(why, whylen, "unknown flags");
-	const uint64_t plen = get_le(buf + 8, 4);
+	const uint64_t plen = mg_le_get(buf + 8, 4);
 	if (plen == 0 || plen > MG_SPOOL_MAX_PAYLOAD)
 		return bad(why, whylen, "payload length out of range");
-	const uint64_t seq = get_le(buf + 12, 8);
+	const uint64_t seq = mg_le_get(buf + 12, 8);
 	if (seq == 0)
 		return bad(why, whylen, "seq 0");
 	if (!boot_id_ok((const char *)buf + 20, MG_SPOOL_BOOT_ID_LEN))

@@ -6,6 +6,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "mg/bytes.h"
+
 static const char *const names[] = {
     [MG_UPLINK_EVENTS] = "events",           [MG_UPLINK_HEARTBEAT] = "heartbeat",
     [MG_UPLINK_POLICY_POLL] = "policy-poll", [MG_UPLINK_POLICY_APPLIED] = "policy-applied",
@@ -16,20 +18,6 @@ static const char *const names[] = {
 const char *mg_uplink_type_name(uint8_t type)
 {
 	return type < sizeof(names) / sizeof(names[0]) ? names[type] : NULL;
-}
-
-static void put_le(uint8_t *p, uint32_t v, unsigned n)
-{
-	for (unsigned i = 0; i < n; i++)
-		p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static uint32_t get_le(const uint8_t *p, unsigned n)
-{
-	uint32_t v = 0;
-	for (unsigned i = 0; i < n; i++)
-		v |= (uint32_t)p[i] << (8 * i);
-	return v;
 }
 
 static int bad(char *why, size_t wl, const char *msg)
@@ -48,8 +36,8 @@ int mg_uplink_frame_encode(uint8_t type, uint32_t id, const void *payload, size_
 	out[0] = 1;
 	out[1] = type;
 	out[2] = out[3] = 0;
-	put_le(out + 4, id, 4);
-	put_le(out + 8, (uint32_t)len, 4);
+	mg_le_put(out + 4, id, 4);
+	mg_le_put(out + 8, (uint32_t)len, 4);
 	if (len)
 		memcpy(out + MG_UPLINK_HEADER, payload, len);
 	return 0;
@@ -66,13 +54,13 @@ int mg_uplink_frame_decode(const uint8_t *buf, size_t len, struct mg_uplink_fram
 		return bad(why, whylen, "reserved bits set");
 	if (len < MG_UPLINK_HEADER)
 		return -EAGAIN;
-	const uint32_t plen = get_le(buf + 8, 4);
+	const uint32_t plen = (uint32_t)mg_le_get(buf + 8, 4);
 	if (plen > MG_UPLINK_MAX_PAYLOAD)
 		return bad(why, whylen, "payload longer than 4 MiB");
 	if (len - MG_UPLINK_HEADER < plen)
 		return -EAGAIN;
 	f->type = buf[1];
-	f->id = get_le(buf + 4, 4);
+	f->id = (uint32_t)mg_le_get(buf + 4, 4);
 	f->payload = buf + MG_UPLINK_HEADER;
 	f->len = plen;
 	*used = MG_UPLINK_HEADER + plen;
@@ -92,15 +80,15 @@ int mg_uplink_answer_encode(const struct mg_uplink_answer *a, uint8_t *out, size
 	    (a->error_len && !a->error) || (a->body_len && !a->body))
 		return -EINVAL;
 	uint8_t *p = out;
-	put_le(p, a->status, 2);
-	put_le(p + 2, 0, 2);
-	put_le(p + 4, a->retry_after, 4);
+	mg_le_put(p, a->status, 2);
+	mg_le_put(p + 2, 0, 2);
+	mg_le_put(p + 4, a->retry_after, 4);
 	p += 8;
-	put_le(p, a->etag_len, 2);
+	mg_le_put(p, a->etag_len, 2);
 	if (a->etag_len)
 		memcpy(p + 2, a->etag, a->etag_len);
 	p += 2 + a->etag_len;
-	put_le(p, a->error_len, 2);
+	mg_le_put(p, a->error_len, 2);
 	if (a->error_len)
 		memcpy(p + 2, a->error, a->error_len);
 	p += 2 + a->error_len;
@@ -124,16 +112,16 @@ int mg_uplink_answer_parse(const uint8_t *p, size_t len, struct mg_uplink_answer
 	memset(a, 0, sizeof(*a));
 	if (len < 12)
 		return bad(why, whylen, "answer shorter than its fixed fields");
-	a->status = (uint16_t)get_le(p, 2);
-	if (get_le(p + 2, 2) != 0)
+	a->status = (uint16_t)mg_le_get(p, 2);
+	if (mg_le_get(p + 2, 2) != 0)
 		return bad(why, whylen, "answer: reserved bits set");
 	if (a->status != 0 && (a->status < 100 || a->status > 599))
 		return bad(why, whylen, "answer: HTTP status out of range");
-	a->retry_after = get_le(p + 4, 4);
+	a->retry_after = (uint32_t)mg_le_get(p + 4, 4);
 	if (a->retry_after > 86400)
 		return bad(why, whylen, "answer: Retry-After over a day");
 	size_t off = 8;
-	a->etag_len = (uint16_t)get_le(p + off, 2);
+	a->etag_len = (uint16_t)mg_le_get(p + off, 2);
 	off += 2;
 	if (a->etag_len > MG_UPLINK_MAX_ETAG || len - off < a->etag_len)
 		return bad(why, whylen, "answer: ETag length out of range");
@@ -143,7 +131,7 @@ int mg_uplink_answer_parse(const uint8_t *p, size_t len, struct mg_uplink_answer
 	off += a->etag_len;
 	if (len - off < 2)
 		return bad(why, whylen, "answer: truncated before the error text");
-	a->error_len = (uint16_t)get_le(p + off, 2);
+	a->error_len = (uint16_t)mg_le_get(p + off, 2);
 	off += 2;
 	if (a->error_len > MG_UPLINK_MAX_ERROR || len - off < a->error_len)
 		return bad(why, whylen, "answer: error text length out of range");

@@ -58,6 +58,8 @@ one() {
 		-e "s|^rules_dir = .*|rules_dir = $d/rules.d|" \
 		-e "s|^state_dir = .*|state_dir = $d/state|" \
 		-e "s|^socket = .*|socket = $d/run/agent.sock|" \
+		-e "s|^event_socket = .*|event_socket = $d/run/events.sock|" \
+		-e "s|^pam_pending_file = .*|pam_pending_file = $d/state/events.pending|" \
 		"$src/deploy/agent.conf" >"$d/agent.conf"
 	chmod 600 "$d/agent.conf"
 	fpids=""

@@ -184,6 +184,8 @@ mynaguard_run() {
 		-e "s|^rules_dir = .*|rules_dir = $d/rules.d|" \
 		-e "s|^state_dir = .*|state_dir = $state_parent/mg-state|" \
 		-e "s|^socket = .*|socket = $d/run/agent.sock|" \
+		-e "s|^event_socket = .*|event_socket = $d/run/events.sock|" \
+		-e "s|^pam_pending_file = .*|pam_pending_file = $d/state/events.pending|" \
 		"$src/deploy/agent.conf" >"$d/agent.conf"
 	chmod 600 "$d/agent.conf"
 	TMPDIR=$d/tmp timeout -k 3 $((decide_timeout + idle_s + 120)) \

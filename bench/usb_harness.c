@@ -8,8 +8,8 @@
  * 1. Start: builds a testbed from DIR/all.umockdev (every device present), starts the agent
  *    with NOTIFY_SOCKET set to a datagram socket of its own and waits for READY=1. The
  *    decisions of the present devices are read from the agent's event log
- *    (<state_dir>/events.jsonl: "time" of each device.allowed/blocked/rejected event, taken
- *    after the sysfs write).
+ *    (the records of <state_dir>/spool: "time" of each device.allowed/blocked/rejected
+ *    event, taken after the sysfs write).
  * 2. Memory and idle: VmRSS/VmHWM of the agent, then its CPU time (sum of
  *    /proc/PID/task/N/schedstat, nanoseconds) and context switches over SECONDS of idling.
  * 3. Hot plug (N > 0): for each of the first N leaves of DIR/leaves.txt: a "remove" uevent
@@ -24,6 +24,7 @@
  */
 #include <dirent.h>
 #include <errno.h>
+#include <inttypes.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <poll.h>
@@ -45,6 +46,8 @@
 #include <unistd.h>
 
 #include <umockdev.h>
+
+#include "spool_record.h"
 
 #define MAX_DEVS  1024
 #define LINE_MAX_ 65536
@@ -181,30 +184,97 @@ static int64_t rfc3339_us(const char *s)
 	return (int64_t)timegm(&tm) * 1000000 + frac;
 }
 
+/* An incremental reader of the agent's spool (<state_dir>/spool, agent/spool): the segment
+ * being read and the offset of the next record in it. */
 struct evlog {
-	FILE *f;
-	char path[PATH_MAX];
+	char path[PATH_MAX]; /* the spool directory */
+	uint64_t seg;        /* 0: not started */
+	uint64_t off;
+	uint8_t *buf;
+	size_t cap;
 };
 
-/* Reads the next complete event line; false when there is none yet. */
+static bool seg_exists(const struct evlog *l, uint64_t no)
+{
+	char name[PATH_MAX + 32];
+	snprintf(name, sizeof(name), "%s/%016" PRIx64 ".seg", l->path, no);
+	return access(name, F_OK) == 0;
+}
+
+/* Removes the spool of an earlier run (its segments, then the directory). */
+static void clear_spool(const char *dir)
+{
+	DIR *d = opendir(dir);
+	if (!d)
+		return;
+	struct dirent *e;
+	while ((e = readdir(d)))
+		if (strstr(e->d_name, ".seg"))
+			(void)unlinkat(dirfd(d), e->d_name, 0);
+	closedir(d);
+	(void)rmdir(dir);
+}
+
+/* Reads the next whole record of the spool; false when there is none yet. */
+static bool evlog_record(struct evlog *l, struct mg_spool_record *rec)
+{
+	if (l->seg == 0) {
+		if (!seg_exists(l, 1))
+			return false;
+		l->seg = 1;
+	}
+	for (;;) {
+		char name[PATH_MAX + 32];
+		snprintf(name, sizeof(name), "%s/%016" PRIx64 ".seg", l->path, l->seg);
+		int fd = open(name, O_RDONLY | O_CLOEXEC);
+		if (fd < 0)
+			return false;
+		struct stat st;
+		if (fstat(fd, &st) < 0) {
+			close(fd);
+			return false;
+		}
+		size_t avail =
+		    st.st_size > (off_t)l->off ? (size_t)(st.st_size - (off_t)l->off) : 0;
+		if (avail > l->cap) {
+			l->buf = realloc(l->buf, avail);
+			if (!l->buf)
+				fail("out of memory");
+			l->cap = avail;
+		}
+		ssize_t n = avail ? pread(fd, l->buf, avail, (off_t)l->off) : 0;
+		close(fd);
+		size_t used = 0;
+		char why[96];
+		int r =
+		    n > 0 ? mg_spool_record_decode(l->buf, (size_t)n, rec, &used, why, sizeof(why))
+		          : -EAGAIN;
+		if (r == 0) {
+			l->off += used;
+			return true;
+		}
+		if (r != -EAGAIN)
+			fail("%s at byte %" PRIu64 ": %s", name, l->off, why);
+		/* The agent finishes a segment before it starts the next one. */
+		if (avail == 0 && seg_exists(l, l->seg + 1)) {
+			l->seg++;
+			l->off = 0;
+			continue;
+		}
+		return false;
+	}
+}
+
+/* Reads the next complete event; false when there is none yet. */
 static bool evlog_next(struct evlog *l, struct event *ev)
 {
 	static char line[LINE_MAX_];
-	if (!l->f) {
-		l->f = fopen(l->path, "re");
-		if (!l->f)
-			return false;
-	}
-	long pos = ftell(l->f);
-	if (!fgets(line, sizeof(line), l->f)) {
-		clearerr(l->f);
+	struct mg_spool_record rec;
+	if (!evlog_record(l, &rec))
 		return false;
-	}
-	size_t n = strlen(line);
-	if (n == 0 || line[n - 1] != '\n') { /* partial line: read it again later */
-		fseek(l->f, pos, SEEK_SET);
-		return false;
-	}
+	size_t n = rec.len < sizeof(line) - 1 ? rec.len : sizeof(line) - 1;
+	memcpy(line, rec.payload, n);
+	line[n] = '\0';
 	char t[40] = "";
 	memset(ev, 0, sizeof(*ev));
 	json_str(line, "type", ev->type, sizeof(ev->type));
@@ -677,16 +747,16 @@ int main(int argc, char **argv)
 	if (!umockdev_testbed_add_from_file(tb, path, &err))
 		fail("%s: %s", path, err ? err->message : "cannot add");
 
-	static struct evlog log = {.f = NULL};
+	static struct evlog log = {.seg = 0};
 	static char notify_path[PATH_MAX], log_path[PATH_MAX];
-	if (snprintf(log.path, sizeof(log.path), "%s/events.jsonl", c.state_dir) >=
+	if (snprintf(log.path, sizeof(log.path), "%s/spool", c.state_dir) >=
 	        (int)sizeof(log.path) ||
 	    snprintf(notify_path, sizeof(notify_path), "%s/notify.sock", c.state_dir) >=
 	        (int)sizeof(notify_path) ||
 	    snprintf(log_path, sizeof(log_path), "%s/agent.log", c.state_dir) >=
 	        (int)sizeof(log_path))
 		fail("%s: path too long", c.state_dir);
-	unlink(log.path);
+	clear_spool(log.path);
 	int nfd = notify_socket(notify_path);
 
 	int64_t spawn_rt = now_us(CLOCK_REALTIME), spawn_mono = now_us(CLOCK_MONOTONIC);
@@ -705,8 +775,7 @@ int main(int argc, char **argv)
 	stop_agent();
 	close(nfd);
 	unlink(notify_path);
-	if (log.f)
-		fclose(log.f);
+	free(log.buf);
 	g_object_unref(tb);
 	for (size_t i = 0; i < n_devs; i++)
 		free(devs[i]);

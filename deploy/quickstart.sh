@@ -38,7 +38,11 @@ chmod 0644 "$demo/rules.conf"
 sed -e "s|^rules_file = .*|rules_file = $demo/rules.conf|" \
     -e "s|^rules_dir = .*|rules_dir = $demo/rules.d|" \
     -e "s|^state_dir = .*|state_dir = $demo/state|" \
-    -e "s|^socket = .*|socket = $demo/agent.sock|" deploy/agent.conf > "$demo/agent.conf"
+    -e "s|^socket = .*|socket = $demo/agent.sock|" \
+    -e "s|^event_socket = .*|event_socket = $demo/events.sock|" \
+    -e "s|^pam_pending_file = .*|pam_pending_file = $demo/auth-state/events.pending|" \
+    -e "s|^uplink_binary = .*|uplink_binary = $build/agent/mynaguard-uplink|" \
+    deploy/agent.conf > "$demo/agent.conf"
 chmod 0600 "$demo/agent.conf"
 ctl="$build/agent/mynaguardctl --socket $demo/agent.sock"
 
@@ -78,7 +82,7 @@ $ctl status
 echo
 $ctl list-devices
 echo
-echo "events: $demo/state/events.jsonl ($(wc -l < "$demo/state/events.jsonl") lines); agent log: $demo/agent.log"
+echo "events: $($ctl events --state-dir "$demo/state" | wc -l) in the spool $demo/state/spool ($ctl events --state-dir $demo/state); agent log: $demo/agent.log"
 if ! kill -0 "$cpid" 2>/dev/null; then
   echo "quickstart: the collector did not start; its log:" >&2
   cat "$demo/collector.log" >&2

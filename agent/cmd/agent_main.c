@@ -157,16 +157,26 @@ int main(int argc, char **argv)
 		return 1;
 	}
 
-	int r = ensure_dir(conf.state_dir, 0755);
+	int r = ensure_dir(conf.state_dir, 0700);
 	struct mg_eventlog *log = NULL;
+	char lerr[256] = "";
 	if (r == 0)
-		r = mg_eventlog_open(conf.state_dir, &log);
+		r = mg_eventlog_open(conf.state_dir, conf.spool_max_bytes, &log, lerr,
+		                     sizeof(lerr));
 	if (r < 0) {
-		mg_log_errno(MG_LOG_ERR, r, "cannot open the event log in %s", conf.state_dir);
+		mg_log_errno(MG_LOG_ERR, r, "cannot open the event spool in %s%s%s", conf.state_dir,
+		             lerr[0] ? ": " : "", lerr);
 		mg_ruleset_free(&rules);
 		mg_agent_conf_free(&conf);
 		return 1;
 	}
+	uint64_t cut = 0;
+	const char *cut_why = "";
+	uint64_t kept = mg_eventlog_recovered(log, &cut, &cut_why);
+	if (cut)
+		mg_warn("event spool: %llu bytes of a torn or damaged record cut off (%s); %llu "
+		        "events kept",
+		        (unsigned long long)cut, cut_why, (unsigned long long)kept);
 	bool kernel_source = conf.uevent_source == MG_SOURCE_KERNEL;
 	struct mg_agent *agent = NULL;
 	if ((r = mg_agent_new(&conf, rules, log, &agent)) < 0) {

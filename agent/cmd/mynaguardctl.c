@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "agent_conf.h"
+#include "ctl_client.h"
 #include "ctl_proto.h"
 #include "lockout_scan.h"
 #include "mg/config.h"
@@ -18,14 +19,6 @@
 #include "mg/safe_open.h"
 #include "mg/utf8.h"
 #include "rules.h"
-
-#define DEFAULT_SOCKET       "/run/mynaguard/agent.sock"
-#define DEFAULT_AGENT_CONFIG "/etc/mynaguard/agent.conf"
-
-struct ctl_opts {
-	const char *socket;
-	bool json;
-};
 
 static int cmd_status(const struct ctl_opts *o, int argc, char **argv);
 static int cmd_list_devices(const struct ctl_opts *o, int argc, char **argv);
@@ -63,6 +56,9 @@ static const struct {
      "ルールは --force なしでは不合格)",
      "check a rules file (errors as line:column; rules that would block a root hub, hub or HID "
      "device in use fail without --force)"},
+    {"events", cmd_events, "[--state-dir DIR] [--after SEQ]",
+     "スプールのイベントをハッシュ連鎖付きで出力 (root; エージェント停止中も可)",
+     "print the spooled events with their hash chain (root; also while the agent is stopped)"},
 };
 
 static void usage(FILE *f)
@@ -71,84 +67,6 @@ static void usage(FILE *f)
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
 		fprintf(f, "  %-16s %-9s %s\n", commands[i].name, commands[i].args,
 		        MG_TR(commands[i].help_ja, commands[i].help_en));
-}
-
-/* Sends one request and returns the parsed response object (ok checked by the caller). */
-/*
- * s escaped for the terminal (mg_utf8_escape_terminal): device names, ports, paths and error
- * texts come from devices and files and must not reach the operator's terminal raw. The
- * result lives until eight more calls; "?" for NULL or on ENOMEM.
- */
-static const char *tty(const char *s)
-{
-	static char *ring[8];
-	static unsigned k;
-	unsigned i = k++ % 8;
-	free(ring[i]);
-	ring[i] = s ? mg_utf8_escape_terminal(s) : NULL;
-	return ring[i] ? ring[i] : "?";
-}
-
-static json_t *call(const struct ctl_opts *o, const struct mg_ctl_request *req)
-{
-	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	struct sockaddr_un sa = {.sun_family = AF_UNIX};
-	if (fd < 0 || strlen(o->socket) >= sizeof(sa.sun_path)) {
-		fprintf(stderr, "mynaguardctl: %s\n",
-		        MG_TR("ソケットを作成できません", "cannot create a socket"));
-		if (fd >= 0)
-			close(fd);
-		return NULL;
-	}
-	memcpy(sa.sun_path, o->socket, strlen(o->socket) + 1);
-	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-		fprintf(stderr, "mynaguardctl: %s %s: %s\n",
-		        MG_TR("エージェントに接続できません", "cannot connect to the agent at"),
-		        o->socket, strerror(errno));
-		close(fd);
-		return NULL;
-	}
-	struct timeval tv = {.tv_sec = 30, .tv_usec = 0};
-	(void)setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-	char *line = NULL;
-	json_t *resp = NULL;
-	if (mg_ctl_request_format(req, &line) == 0 &&
-	    send(fd, line, strlen(line), MSG_NOSIGNAL) == (ssize_t)strlen(line)) {
-		json_error_t jerr;
-		FILE *f = fdopen(fd, "r");
-		if (f) {
-			resp = json_loadf(f, JSON_DISABLE_EOF_CHECK, &jerr);
-			fclose(f);
-			fd = -1;
-		}
-		if (!resp)
-			fprintf(stderr, "mynaguardctl: %s\n",
-			        MG_TR("エージェントの応答を読めません",
-			              "no valid answer from the agent"));
-	}
-	free(line);
-	if (fd >= 0)
-		close(fd);
-	if (resp && !json_is_true(json_object_get(resp, "ok"))) {
-		const char *e = json_string_value(json_object_get(resp, "error"));
-		fprintf(stderr, "mynaguardctl: %s: %s\n", MG_TR("エラー", "error"), tty(e));
-		json_decref(resp);
-		resp = NULL;
-	}
-	return resp;
-}
-
-static int simple(const struct ctl_opts *o, enum mg_ctl_cmd cmd, unsigned id, json_t **out)
-{
-	struct mg_ctl_request req = {.cmd = cmd, .id = id};
-	json_t *resp = call(o, &req);
-	if (!resp)
-		return 1;
-	if (out)
-		*out = resp;
-	else
-		json_decref(resp);
-	return 0;
 }
 
 static int cmd_status(const struct ctl_opts *o, int argc, char **argv)

@@ -2,6 +2,7 @@
 #include "agent_conf.h"
 
 #include <errno.h>
+#include <stdint.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <string.h>
@@ -36,6 +37,10 @@ static int check_group(const char *text, char *msg, size_t len)
 	}
 	return 0;
 }
+
+#ifndef MG_UPLINK_BINARY
+#define MG_UPLINK_BINARY "/usr/libexec/mynaguard/mynaguard-uplink"
+#endif
 
 #define OFF(f) offsetof(struct mg_agent_conf, f)
 
@@ -92,6 +97,41 @@ const struct mg_config_key mg_agent_conf_keys[] = {
      .offset = OFF(log_level),
      .def = "info",
      .choices = levels},
+    {.name = "spool_max_bytes",
+     .type = MG_CFG_UINT,
+     .offset = OFF(spool_max_bytes),
+     .def = "268435456",
+     .min = 4096,
+     .max = UINT64_C(1) << 40},
+    {.name = "event_socket",
+     .type = MG_CFG_PATH,
+     .offset = OFF(event_socket),
+     .def = "/run/mynaguard/events.sock"},
+    {.name = "pam_pending_file",
+     .type = MG_CFG_PATH,
+     .offset = OFF(pam_pending_file),
+     .def = "/var/lib/mynaguard/auth-state/events.pending"},
+    {.name = "uplink_user",
+     .type = MG_CFG_STRING,
+     .offset = OFF(uplink_user),
+     .def = "mynaguard",
+     .check = check_group},
+    {.name = "uplink_binary",
+     .type = MG_CFG_PATH,
+     .offset = OFF(uplink_binary),
+     .def = MG_UPLINK_BINARY},
+    {.name = "heartbeat_interval",
+     .type = MG_CFG_DURATION,
+     .offset = OFF(heartbeat_interval),
+     .def = "60",
+     .min = 1,
+     .max = 86400},
+    {.name = "poll_interval",
+     .type = MG_CFG_DURATION,
+     .offset = OFF(poll_interval),
+     .def = "60",
+     .min = 1,
+     .max = 86400},
 };
 
 const size_t mg_agent_conf_nkeys = sizeof(mg_agent_conf_keys) / sizeof(mg_agent_conf_keys[0]);

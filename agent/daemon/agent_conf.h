@@ -50,6 +50,14 @@ struct mg_agent_conf {
 	struct mg_strv allowed_groups;
 	int uevent_source;
 	int log_level; /* enum mg_log_level via index: err, warning, notice, info, debug */
+	/* The event pipeline (issue 12). */
+	uint64_t spool_max_bytes;
+	char *event_socket;     /* auth.* events of the PAM module (uid 0 peers only) */
+	char *pam_pending_file; /* the PAM module's events written while the agent was down */
+	char *uplink_user;      /* the unprivileged user mynaguard-uplink runs as */
+	char *uplink_binary;
+	uint64_t heartbeat_interval; /* seconds */
+	uint64_t poll_interval;      /* seconds */
 };
 
 extern const struct mg_config_key mg_agent_conf_keys[];

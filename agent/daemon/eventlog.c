@@ -1,93 +1,56 @@
-/* Durable JSON-lines event log with per-boot sequence numbers. */
+/* The agent's event recorder on the spool (see eventlog.h). */
 #include "eventlog.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include "mg/host.h"
+#include "spool.h"
 
 struct mg_eventlog {
-	int fd;
+	struct mg_spool *spool;
+	struct mg_spool_recovery rec;
 	bool deferred;
-	uint64_t seq;
+	uint64_t dropped_routine, dropped_security; /* not yet reported */
+	bool reporting;                             /* appending spool.dropped now */
 	char boot_id[37];
 	char host[256];
 	char path[PATH_MAX];
 };
 
-/*
- * Drops an incomplete last line (a crash during a write) and returns the seq of the last
- * line of this boot (0 when the last complete line is of another boot or none parses).
- */
-static uint64_t recover_seq(int fd, const char *boot_id)
-{
-	struct stat st;
-	if (fstat(fd, &st) < 0 || st.st_size == 0)
-		return 0;
-	size_t want =
-	    st.st_size > (off_t)MG_EVENT_MAX_JSON * 2 ? MG_EVENT_MAX_JSON * 2 : (size_t)st.st_size;
-	off_t base = st.st_size - (off_t)want;
-	char *buf = malloc(want + 1);
-	if (!buf)
-		return 0;
-	ssize_t n = pread(fd, buf, want, base);
-	uint64_t seq = 0;
-	if (n <= 0)
-		goto out;
-	size_t end = (size_t)n;
-	if (buf[end - 1] != '\n') {
-		while (end > 0 && buf[end - 1] != '\n')
-			end--;
-		if (ftruncate(fd, base + (off_t)end) < 0)
-			goto out;
-	}
-	/* The last complete line that parses decides. */
-	while (end > 0) {
-		size_t line_end = end - 1; /* index of its '\n' */
-		size_t start = line_end;
-		while (start > 0 && buf[start - 1] != '\n')
-			start--;
-		struct mg_event *ev = NULL;
-		if (mg_event_from_json(buf + start, line_end - start, &ev, NULL, 0) == 0) {
-			if (strcmp(ev->boot_id, boot_id) == 0)
-				seq = ev->seq;
-			mg_event_free(&ev);
-			break;
-		}
-		end = start;
-	}
-out:
-	free(buf);
-	return seq;
-}
-
-int mg_eventlog_open(const char *state_dir, struct mg_eventlog **out)
+int mg_eventlog_open(const char *state_dir, uint64_t max_bytes, struct mg_eventlog **out, char *err,
+                     size_t errlen)
 {
 	struct mg_eventlog *log = calloc(1, sizeof(*log));
 	if (!log)
 		return -ENOMEM;
 	int r;
-	log->fd = -1;
-	if (snprintf(log->path, sizeof(log->path), "%s/events.jsonl", state_dir) >=
+	if (snprintf(log->path, sizeof(log->path), "%s/spool", state_dir) >=
 	    (int)sizeof(log->path)) {
+		snprintf(err, errlen, "%s: path too long", state_dir);
 		r = -ENAMETOOLONG;
 		goto fail;
 	}
-	if ((r = mg_boot_id(log->boot_id)) < 0 ||
-	    (r = mg_hostname(log->host, sizeof(log->host))) < 0)
-		goto fail;
-	log->fd = open(log->path, O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
-	if (log->fd < 0) {
-		r = -errno;
+	if ((r = mg_boot_id(log->boot_id)) < 0) {
+		snprintf(err, errlen, "cannot read the boot id: %s", strerror(-r));
 		goto fail;
 	}
-	log->seq = recover_seq(log->fd, log->boot_id);
+	if ((r = mg_hostname(log->host, sizeof(log->host))) < 0) {
+		snprintf(err, errlen, "cannot read the host name: %s", strerror(-r));
+		goto fail;
+	}
+	/* Segments of a sixteenth of the spool (at most 1 MiB): space comes back in steps that
+	 * small when the collector acknowledges, also in a tiny spool. */
+	uint64_t max = max_bytes ? max_bytes : UINT64_C(256) << 20;
+	struct mg_spool_opts o = {.dir = log->path,
+	                          .boot_id = log->boot_id,
+	                          .max_bytes = max,
+	                          .segment_bytes = max / 16 < (1u << 20) ? max / 16 : (1u << 20)};
+	if ((r = mg_spool_open(&o, &log->spool, &log->rec, err, errlen)) < 0)
+		goto fail;
 	*out = log;
 	return 0;
 fail:
@@ -99,10 +62,56 @@ void mg_eventlog_close(struct mg_eventlog **log)
 {
 	if (!log || !*log)
 		return;
-	if ((*log)->fd >= 0)
-		close((*log)->fd);
+	mg_spool_close(&(*log)->spool);
 	free(*log);
 	*log = NULL;
+}
+
+bool mg_event_is_security(const struct mg_event *ev)
+{
+	switch (ev->type) {
+	case MG_EV_DEVICE_BLOCKED:
+	case MG_EV_DEVICE_REJECTED:
+	case MG_EV_DEVICE_SUSPICIOUS:
+	case MG_EV_AUTH_FAILURE:
+	case MG_EV_AUTH_LOCKOUT:
+	case MG_EV_POLICY_REJECTED:
+	case MG_EV_SPOOL_DROPPED:
+	case MG_EV_UPLOAD_STOPPED:
+		return true;
+	default:
+		return false;
+	}
+}
+
+static int append(struct mg_eventlog *log, struct mg_event *ev, bool sync);
+
+/* After a successful append: the events the full spool refused, as one event. */
+static void report_dropped(struct mg_eventlog *log, bool sync)
+{
+	uint64_t routine, security;
+	mg_spool_take_dropped(log->spool, &routine, &security);
+	log->dropped_routine += routine;
+	log->dropped_security += security;
+	if (log->reporting || (!log->dropped_routine && !log->dropped_security))
+		return;
+	struct mg_event *ev = mg_event_new(MG_EV_SPOOL_DROPPED);
+	struct mg_event_spool *sp = ev ? mg_event_spool(ev) : NULL;
+	if (sp) {
+		sp->dropped_routine = log->dropped_routine;
+		sp->dropped_security = log->dropped_security;
+		log->reporting = true;
+		int r = append(log, ev, sync);
+		if (r == 0) {
+			log->dropped_routine = log->dropped_security = 0;
+		} else if (r == -ENOSPC) { /* the report itself is not a lost event */
+			mg_spool_take_dropped(log->spool, &routine, &security);
+			log->dropped_routine += routine;
+			log->dropped_security += security ? security - 1 : 0;
+		}
+		log->reporting = false;
+	}
+	mg_event_free(&ev);
 }
 
 static int append(struct mg_eventlog *log, struct mg_event *ev, bool sync)
@@ -111,37 +120,17 @@ static int append(struct mg_eventlog *log, struct mg_event *ev, bool sync)
 	if (r < 0)
 		return r;
 	memcpy(ev->boot_id, log->boot_id, sizeof(ev->boot_id));
-	ev->seq = log->seq + 1;
+	ev->seq = mg_spool_next_seq(log->spool);
 	char *json = NULL;
 	size_t len = 0;
-	r = mg_event_to_json(ev, &json, &len);
-	if (r < 0)
+	if ((r = mg_event_to_json(ev, &json, &len)) < 0)
 		return r;
-	char *line = realloc(json, len + 1);
-	if (!line) {
-		free(json);
-		return -ENOMEM;
-	}
-	line[len++] = '\n';
-	off_t before = lseek(log->fd, 0, SEEK_END);
-	size_t off = 0;
-	while (off < len) {
-		ssize_t n = write(log->fd, line + off, len - off);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			r = -errno;
-			break;
-		}
-		off += (size_t)n;
-	}
-	free(line);
-	if (r < 0 && before >= 0 && ftruncate(log->fd, before) < 0)
-		r = -errno; /* keep the file line-aligned for the next append */
-	if (r == 0 && sync && !log->deferred && fdatasync(log->fd) < 0)
-		r = -errno;
+	r = mg_spool_append(log->spool, json, len, ev->seq,
+	                    mg_event_is_security(ev) ? MG_SPOOL_SECURITY : 0,
+	                    sync && !log->deferred, NULL);
+	free(json);
 	if (r == 0)
-		log->seq = ev->seq;
+		report_dropped(log, sync);
 	return r;
 }
 
@@ -162,15 +151,40 @@ void mg_eventlog_defer(struct mg_eventlog *log, bool deferred)
 
 int mg_eventlog_sync(struct mg_eventlog *log)
 {
-	return fdatasync(log->fd) < 0 ? -errno : 0;
+	return mg_spool_sync(log->spool);
 }
 
 uint64_t mg_eventlog_last_seq(const struct mg_eventlog *log)
 {
-	return log->seq;
+	return mg_spool_next_seq(log->spool) - 1;
 }
 
 const char *mg_eventlog_path(const struct mg_eventlog *log)
 {
 	return log->path;
+}
+
+struct mg_spool *mg_eventlog_spool(struct mg_eventlog *log)
+{
+	return log->spool;
+}
+
+const char *mg_eventlog_host(const struct mg_eventlog *log)
+{
+	return log->host;
+}
+
+const char *mg_eventlog_boot_id(const struct mg_eventlog *log)
+{
+	return log->boot_id;
+}
+
+uint64_t mg_eventlog_recovered(const struct mg_eventlog *log, uint64_t *cut_bytes,
+                               const char **cut_why)
+{
+	if (cut_bytes)
+		*cut_bytes = log->rec.cut_bytes;
+	if (cut_why)
+		*cut_why = log->rec.cut_why;
+	return log->rec.records;
 }

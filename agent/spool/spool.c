@@ -570,3 +570,82 @@ void mg_spool_take_dropped(struct mg_spool *sp, uint64_t *routine, uint64_t *sec
 	*security = sp->dropped_security;
 	sp->dropped_routine = sp->dropped_security = 0;
 }
+
+int mg_spool_scan(const char *dir, mg_spool_cb cb, void *ctx, char *err, size_t errlen)
+{
+	struct mg_spool sp = {.fd = -1};
+	sp.dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+	if (sp.dfd < 0) {
+		int e = -errno;
+		snprintf(err, errlen, "cannot open %s: %s", dir, strerror(-e));
+		return e;
+	}
+	int lfd = dup(sp.dfd);
+	DIR *d = lfd >= 0 ? fdopendir(lfd) : NULL;
+	int r = 0;
+	if (!d) {
+		r = -errno;
+		if (lfd >= 0)
+			close(lfd);
+		snprintf(err, errlen, "cannot list %s: %s", dir, strerror(-r));
+		close(sp.dfd);
+		return r;
+	}
+	struct dirent *e;
+	while ((e = readdir(d)) && r == 0) {
+		uint64_t no;
+		if (!parse_seg_name(e->d_name, &no))
+			continue;
+		struct seg *v =
+		    sp.ns < MAX_SEGMENTS ? realloc(sp.segs, (sp.ns + 1) * sizeof(*v)) : NULL;
+		if (!v) {
+			r = -ENOMEM;
+			break;
+		}
+		sp.segs = v;
+		memset(&sp.segs[sp.ns], 0, sizeof(sp.segs[0]));
+		sp.segs[sp.ns++].no = no;
+	}
+	closedir(d);
+	if (sp.ns > 1)
+		qsort(sp.segs, sp.ns, sizeof(*sp.segs), by_no);
+	int n = 0;
+	for (size_t i = 0; i < sp.ns && r == 0; i++) {
+		uint8_t *data = NULL;
+		size_t len = 0, off = 0;
+		r = read_seg(&sp, &sp.segs[i], &data, &len);
+		if (r == -ENOENT) { /* deleted after an acknowledgement meanwhile */
+			r = 0;
+			continue;
+		}
+		if (r < 0) {
+			snprintf(err, errlen, "cannot read segment %016" PRIx64 ": %s",
+			         sp.segs[i].no, strerror(-r));
+			break;
+		}
+		while (off < len) {
+			struct mg_spool_record rec;
+			size_t used = 0;
+			char why[96];
+			int dr = mg_spool_record_decode(data + off, len - off, &rec, &used, why,
+			                                sizeof(why));
+			if (dr == -EAGAIN && i + 1 == sp.ns)
+				break; /* being written, or torn: the agent cuts it when it opens */
+			if (dr < 0) {
+				snprintf(err, errlen, "segment %016" PRIx64 " at byte %zu: %s",
+				         sp.segs[i].no, off, dr == -EAGAIN ? "torn record" : why);
+				break;
+			}
+			uint8_t h[32];
+			mg_spool_payload_hash(rec.payload, rec.len, h);
+			if ((r = cb(ctx, &rec, h)) < 0)
+				break;
+			n++;
+			off += used;
+		}
+		free(data);
+	}
+	free(sp.segs);
+	close(sp.dfd);
+	return r < 0 ? r : n;
+}

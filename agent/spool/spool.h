@@ -7,9 +7,6 @@
  * max_bytes: routine events may fill 90% of it, security events all of it; what does not fit
  * is counted (mg_spool_take_dropped) so that the caller can report it once there is room.
  * Segments are deleted only when the collector acknowledged every event in them.
- *
- * Status: built and tested on its own; the agent still writes events.jsonl (eventlog.c) until
- * the uplink lands (issue 12).
  */
 #ifndef MG_SPOOL_H
 #define MG_SPOOL_H
@@ -82,6 +79,14 @@ bool mg_spool_pending(const struct mg_spool *sp, char boot_id[MG_SPOOL_BOOT_ID_L
 /* Bytes on disk, and events not acknowledged. */
 uint64_t mg_spool_bytes(const struct mg_spool *sp);
 uint64_t mg_spool_unacked(const struct mg_spool *sp);
+
+/*
+ * Reads every intact record of the spool in dir, in order, without changing anything (for
+ * `mynaguardctl events`, auditors and tests; the agent may be appending meanwhile: an
+ * incomplete record at the very end is not reported). A damaged record elsewhere ends the
+ * scan with err saying where. Returns the number of records, or a negative errno (cb's).
+ */
+int mg_spool_scan(const char *dir, mg_spool_cb cb, void *ctx, char *err, size_t errlen);
 
 /* Events refused since the last call (full spool), by priority; resets the counts. */
 void mg_spool_take_dropped(struct mg_spool *sp, uint64_t *routine, uint64_t *security);

@@ -31,6 +31,7 @@ static const char *const type_names[MG_EV_TYPE_COUNT] = {
     [MG_EV_AUTH_LOCKOUT] = "auth.lockout",       [MG_EV_AUTH_UNLOCK] = "auth.unlock",
     [MG_EV_POLICY_APPLIED] = "policy.applied",   [MG_EV_POLICY_REJECTED] = "policy.rejected",
     [MG_EV_AGENT_STARTED] = "agent.started",     [MG_EV_AGENT_STOPPED] = "agent.stopped",
+    [MG_EV_SPOOL_DROPPED] = "spool.dropped",     [MG_EV_UPLOAD_STOPPED] = "upload.stopped",
 };
 
 const char *mg_event_type_name(enum mg_event_type type)
@@ -104,6 +105,10 @@ static const struct member agent_members[] = {
     M(agent, pid, U64),
     M(agent, reason, STR),
 };
+static const struct member spool_members[] = {
+    M(spool, dropped_routine, U64),
+    M(spool, dropped_security, U64),
+};
 
 #undef M
 
@@ -132,6 +137,7 @@ ACCESSORS(user)
 ACCESSORS(auth)
 ACCESSORS(policy)
 ACCESSORS(agent)
+ACCESSORS(spool)
 #undef ACCESSORS
 
 #define OBJECT(obj)                                                                                \
@@ -141,12 +147,22 @@ ACCESSORS(agent)
 		.size = sizeof(struct mg_event_##obj), .get = get_##obj, .set = set_##obj          \
 	}
 
-enum { OBJ_DEVICE, OBJ_RULE, OBJ_DECISION, OBJ_USER, OBJ_AUTH, OBJ_POLICY, OBJ_AGENT, OBJ_COUNT };
+enum {
+	OBJ_DEVICE,
+	OBJ_RULE,
+	OBJ_DECISION,
+	OBJ_USER,
+	OBJ_AUTH,
+	OBJ_POLICY,
+	OBJ_AGENT,
+	OBJ_SPOOL,
+	OBJ_COUNT
+};
 
 static const struct object objects[OBJ_COUNT] = {
-    [OBJ_DEVICE] = OBJECT(device), [OBJ_RULE] = OBJECT(rule), [OBJ_DECISION] = OBJECT(decision),
-    [OBJ_USER] = OBJECT(user),     [OBJ_AUTH] = OBJECT(auth), [OBJ_POLICY] = OBJECT(policy),
-    [OBJ_AGENT] = OBJECT(agent),
+    [OBJ_DEVICE] = OBJECT(device), [OBJ_RULE] = OBJECT(rule),   [OBJ_DECISION] = OBJECT(decision),
+    [OBJ_USER] = OBJECT(user),     [OBJ_AUTH] = OBJECT(auth),   [OBJ_POLICY] = OBJECT(policy),
+    [OBJ_AGENT] = OBJECT(agent),   [OBJ_SPOOL] = OBJECT(spool),
 };
 
 #undef OBJECT
@@ -221,6 +237,11 @@ struct mg_event_policy *mg_event_policy(struct mg_event *ev)
 struct mg_event_agent *mg_event_agent(struct mg_event *ev)
 {
 	return object_of(ev, &objects[OBJ_AGENT]);
+}
+
+struct mg_event_spool *mg_event_spool(struct mg_event *ev)
+{
+	return object_of(ev, &objects[OBJ_SPOOL]);
 }
 
 struct mg_event *mg_event_new(enum mg_event_type type)

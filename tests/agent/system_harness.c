@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include "mg/event.h"
+#include "spool.h"
 #include "system_harness.h"
 #include "usb_desc.h"
 
@@ -129,14 +130,23 @@ static int wait_exit(pid_t pid, int ms)
 
 /* ---- a scenario: testbed, directory, agent ------------------------------------------------- */
 
+static int print_record(void *ctx, const struct mg_spool_record *r, const uint8_t hash[32])
+{
+	(void)ctx;
+	(void)hash;
+	fprintf(stderr, "%.*s\n", (int)r->len, r->payload);
+	return 0;
+}
+
 void dump_agent(struct sc *sc)
 {
 	char *log = read_all(sc->log, NULL);
 	fprintf(stderr, "---- agent log (%s) ----\n%s---- end ----\n", sc->log, log ? log : "");
 	free(log);
-	char *ev = read_all(sc->events, NULL);
-	fprintf(stderr, "---- events (%s) ----\n%s---- end ----\n", sc->events, ev ? ev : "");
-	free(ev);
+	fprintf(stderr, "---- events (%s) ----\n", sc->events);
+	char err[256] = "";
+	(void)mg_spool_scan(sc->events, print_record, NULL, err, sizeof(err));
+	fprintf(stderr, "%s---- end ----\n", err);
 }
 
 /*
@@ -163,7 +173,7 @@ int sc_setup(void **state)
 	snprintf(sc->rules_dir, sizeof(sc->rules_dir), "%s/rules.d", sc->dir);
 	snprintf(sc->state, sizeof(sc->state), "%s/state", sc->dir);
 	snprintf(sc->sock, sizeof(sc->sock), "%s/agent.sock", sc->dir);
-	snprintf(sc->events, sizeof(sc->events), "%s/events.jsonl", sc->state);
+	snprintf(sc->events, sizeof(sc->events), "%s/spool", sc->state);
 	snprintf(sc->log, sizeof(sc->log), "%s/agent.log", sc->dir);
 	snprintf(sc->notify, sizeof(sc->notify), "%s/notify", sc->dir);
 	assert_int_equal(mkdir(sc->rules_dir, 0755), 0);
@@ -203,8 +213,9 @@ void write_conf(struct sc *sc, const char *extra)
 	snprintf(buf, sizeof(buf),
 	         "# mynaguard-agent, system test\n"
 	         "rules_file = %s\nrules_dir = %s\nstate_dir = %s\nsocket = %s\n"
+	         "event_socket = %s/events.sock\npam_pending_file = %s/events.pending\n"
 	         "log_level = info\n%s",
-	         sc->rules, sc->rules_dir, sc->state, sc->sock, extra);
+	         sc->rules, sc->rules_dir, sc->state, sc->sock, sc->dir, sc->dir, extra);
 	write_file(sc->conf, buf, 0600);
 	sc->enforce = !strstr(extra, "mode = audit");
 }
@@ -324,32 +335,77 @@ void wait_notify(struct sc *sc, const char *want)
 	}
 }
 
-/* Reads the event lines appended since the last call; each must pass the strict parser. */
+struct spool_read {
+	struct sc *sc;
+	bool fail;
+	char why[512];
+};
+
+static void hex32(const uint8_t h[32], char out[65])
+{
+	for (int i = 0; i < 32; i++)
+		snprintf(out + 2 * i, 3, "%02x", h[i]);
+}
+
+/* One spool record: new ones (seq above the last read) must pass the strict parser and
+ * continue the hash chain of the records before them. */
+static int take_record(void *ctx, const struct mg_spool_record *r, const uint8_t hash[32])
+{
+	struct spool_read *rd = ctx;
+	struct sc *sc = rd->sc;
+	if (r->seq <= sc->last_seq)
+		return 0;
+	if (sc->last_seq &&
+	    (r->seq != sc->last_seq + 1 || memcmp(r->prev, sc->last_hash, 32) != 0)) {
+		char a[65], b[65];
+		hex32(r->prev, a);
+		hex32(sc->last_hash, b);
+		snprintf(rd->why, sizeof(rd->why),
+		         "spool record seq %llu does not continue the chain after seq %llu "
+		         "(prev %s, want %s)",
+		         (unsigned long long)r->seq, (unsigned long long)sc->last_seq, a, b);
+		rd->fail = true;
+		return -EBADMSG;
+	}
+	struct mg_event *ev = NULL;
+	char why[256] = "";
+	if (mg_event_from_json(r->payload, r->len, &ev, why, sizeof(why)) != 0) {
+		snprintf(rd->why, sizeof(rd->why), "event rejected by mg_event_from_json: %s: %.*s",
+		         why, (int)(r->len > 200 ? 200 : r->len), r->payload);
+		rd->fail = true;
+		return -EBADMSG;
+	}
+	bool seq_ok = ev->seq == r->seq;
+	mg_event_free(&ev);
+	if (!seq_ok) {
+		snprintf(rd->why, sizeof(rd->why), "record seq %llu differs from its event's",
+		         (unsigned long long)r->seq);
+		rd->fail = true;
+		return -EBADMSG;
+	}
+	json_error_t jerr;
+	json_t *j = json_loadb(r->payload, r->len, 0, &jerr);
+	if (!j)
+		return -ENOMEM;
+	json_array_append_new(sc->evs, j);
+	sc->last_seq = r->seq;
+	memcpy(sc->last_hash, hash, 32);
+	return 0;
+}
+
+/* Reads the events recorded since the last call from the agent's spool (agent/spool). */
 void read_events(struct sc *sc)
 {
-	size_t len = 0;
-	char *all = read_all(sc->events, &len);
-	if (!all)
-		return;
-	while (sc->log_off < len) {
-		char *start = all + sc->log_off;
-		char *nl = memchr(start, '\n', len - sc->log_off);
-		if (!nl)
-			break; /* a line being written */
-		size_t llen = (size_t)(nl - start);
-		struct mg_event *ev = NULL;
-		char why[256] = "";
-		if (mg_event_from_json(start, llen, &ev, why, sizeof(why)) != 0)
-			FAIL_WITH_LOG(sc, "event line rejected by mg_event_from_json: %s: %.*s",
-			              why, (int)llen, start);
-		mg_event_free(&ev);
-		json_error_t jerr;
-		json_t *j = json_loadb(start, llen, 0, &jerr);
-		assert_non_null(j);
-		json_array_append_new(sc->evs, j);
-		sc->log_off += llen + 1;
-	}
-	free(all);
+	struct spool_read rd = {.sc = sc};
+	char err[256] = "";
+	int r = mg_spool_scan(sc->events, take_record, &rd, err, sizeof(err));
+	if (rd.fail)
+		FAIL_WITH_LOG(sc, "%s", rd.why);
+	if (r == -ENOENT)
+		return; /* the agent has not created it yet */
+	if (r < 0 || err[0])
+		FAIL_WITH_LOG(sc, "cannot read the spool %s: %s", sc->events,
+		              err[0] ? err : strerror(-r));
 }
 
 json_int_t ev_seq(const json_t *ev)
@@ -427,6 +483,9 @@ json_t *wait_event(struct sc *sc, const char *type, const char *syspath, json_in
 		assert_true(sc->ino_fd >= 0);
 		assert_true(inotify_add_watch(sc->ino_fd, sc->state, IN_MODIFY | IN_CREATE) >= 0);
 	}
+	if (!sc->spool_watched) /* the spool's segments: appends, new segments */
+		sc->spool_watched =
+		    inotify_add_watch(sc->ino_fd, sc->events, IN_MODIFY | IN_CREATE) >= 0;
 	for (;;) {
 		read_events(sc);
 		json_t *ev = find_event(sc, type, syspath, after);

@@ -6,7 +6,8 @@
  *
  * Synchronisation, never a fixed sleep:
  *   - start-up and SIGHUP: sd_notify "READY=1" ("RELOADING=1" first) on our NOTIFY_SOCKET;
- *   - a decision: its line in <state_dir>/events.jsonl (inotify, bounded wait);
+ *   - a decision: its record in the spool, <state_dir>/spool (inotify, bounded wait; each
+ *     record is checked with the strict event parser and against the hash chain);
  *   - uevents without an event of their own (interfaces): sync_agent(), a sentinel uevent
  *     sent after them; the agent handles uevents in order.
  * Every wait is bounded (WAIT_MS). Failures are cmocka failures; those that involve the
@@ -18,6 +19,7 @@
 #include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 #include "testbed.h"
@@ -31,11 +33,13 @@ struct sc {
 	char conf[128], rules[128], rules_dir[128], state[128], sock[128], events[160], log[128];
 	char notify[128];
 	int notify_fd;
-	pid_t pid;    /* the agent, -1 when not running */
-	bool enforce; /* mode = enforce */
-	json_t *evs;  /* every event read so far, in order */
-	size_t log_off;
+	pid_t pid;             /* the agent, -1 when not running */
+	bool enforce;          /* mode = enforce */
+	json_t *evs;           /* every event read so far, in order */
+	uint64_t last_seq;     /* of the last event read */
+	uint8_t last_hash[32]; /* its chain hash */
 	int ino_fd;
+	bool spool_watched;
 };
 
 /* Reads MG_AGENT_BIN and MG_CTL_BIN. 0, or -1 with a message. */
@@ -68,7 +72,8 @@ void agent_start(struct sc *sc, const char *rules, const char *conf_extra);
 /* SIGTERM: the agent must exit 0 and record agent.stopped. */
 void agent_stop(struct sc *sc);
 
-/* The event log: read_events() appends new lines (each checked by mg_event_from_json). */
+/* The event spool: read_events() appends new events (each checked by mg_event_from_json and
+ * the hash chain). */
 void read_events(struct sc *sc);
 json_int_t ev_seq(const json_t *ev);
 /* Dotted lookups ("device.syspath"); NULL when absent. */

@@ -8,7 +8,7 @@
 mg_find_program(UMOCKDEV_WRAPPER umockdev-wrapper umockdev)
 if(UMOCKDEV_WRAPPER)
   add_executable(test_agent_umockdev agent/test_agent_umockdev.c agent/system_harness.c)
-  target_link_libraries(test_agent_umockdev PRIVATE mg_test_support mg_agent_core
+  target_link_libraries(test_agent_umockdev PRIVATE mg_test_support mg_agent_core mg_spool
                         PkgConfig::CMOCKA)
   mg_target_defaults(test_agent_umockdev)
   add_dependencies(test_agent_umockdev mynaguard-agent mynaguardctl)

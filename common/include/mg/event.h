@@ -46,6 +46,8 @@ enum mg_event_type {
 	MG_EV_POLICY_REJECTED,
 	MG_EV_AGENT_STARTED,
 	MG_EV_AGENT_STOPPED,
+	MG_EV_SPOOL_DROPPED,  /* events the full spool could not keep (counts in "spool") */
+	MG_EV_UPLOAD_STOPPED, /* the collector refused the chain (422): upload of a boot stopped */
 	MG_EV_TYPE_COUNT
 };
 
@@ -109,6 +111,11 @@ struct mg_event_agent {
 	char *reason; /* e.g. why it stopped; NULL: none */
 };
 
+struct mg_event_spool {
+	uint64_t dropped_routine;  /* routine events not kept since the last report */
+	uint64_t dropped_security; /* security events not kept */
+};
+
 struct mg_event {
 	enum mg_event_type type;
 	int64_t time_us; /* microseconds since the Unix epoch, UTC */
@@ -123,6 +130,7 @@ struct mg_event {
 	struct mg_event_auth *auth;
 	struct mg_event_policy *policy;
 	struct mg_event_agent *agent;
+	struct mg_event_spool *spool;
 };
 
 /* A new event of type with time = now; everything else empty. NULL on ENOMEM (or EINVAL). */
@@ -141,6 +149,7 @@ struct mg_event_user *mg_event_user(struct mg_event *ev);
 struct mg_event_auth *mg_event_auth(struct mg_event *ev);
 struct mg_event_policy *mg_event_policy(struct mg_event *ev);
 struct mg_event_agent *mg_event_agent(struct mg_event *ev);
+struct mg_event_spool *mg_event_spool(struct mg_event *ev);
 
 /* Replaces *dst with a copy of src (NULL allowed). 0 or -ENOMEM. */
 int mg_set_str(char **dst, const char *src);

@@ -19,7 +19,6 @@ for m in $(cat /modules.list); do
 done
 mount -t configfs configfs /sys/kernel/config
 
-EVENTS=/var/lib/mynaguard/events.jsonl
 USB=/sys/bus/usb/devices
 
 # check NAME DETAIL COMMAND...: DETAIL is shell text evaluated when the check fails.
@@ -46,7 +45,8 @@ has_disk() {
 	done
 	return 1
 }
-decided() { grep -qE "\"port\":\"$1\".*\"type\":\"device\.(allowed|blocked|rejected|suspicious)\"" "$EVENTS" 2>/dev/null; }
+# decided PORT: the agent's spool holds a decision about the device at PORT.
+decided() { mynaguardctl events --state-dir /var/lib/mynaguard 2>/dev/null | grep -qE "\"port\":\"$1\".*\"type\":\"device\.(allowed|blocked|rejected|suspicious)\""; }
 attr_is() { [ "$(cat "$USB/$1" 2>/dev/null)" = "$2" ]; }
 blocked_no_disk() { attr_is "$1/authorized" 0 && ! has_disk "$1"; }
 unbound_off() { attr_is "$1/authorized" 0 && [ ! -e "$USB/$1/driver" ]; }

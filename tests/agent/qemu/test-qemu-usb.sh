@@ -78,6 +78,7 @@ copy_with_libs() {
 }
 cp "$(command -v busybox)" "$root/bin/busybox"
 copy_with_libs "$agent"
+copy_with_libs "$(dirname "$agent")/mynaguardctl" # reads the event spool in the guest
 : >"$root/modules.list"
 for m in xhci_pci usb_storage sd_mod usbhid hid_generic dummy_hcd libcomposite usb_f_hid \
 	usb_f_mass_storage; do

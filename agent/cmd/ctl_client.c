@@ -1,0 +1,86 @@
+/* mynaguardctl: the call over the control socket and terminal escaping (ctl_client.h). */
+#include "ctl_client.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "mg/i18n.h"
+#include "mg/utf8.h"
+
+const char *tty(const char *s)
+{
+	static char *ring[8];
+	static unsigned k;
+	unsigned i = k++ % 8;
+	free(ring[i]);
+	ring[i] = s ? mg_utf8_escape_terminal(s) : NULL;
+	return ring[i] ? ring[i] : "?";
+}
+
+json_t *call(const struct ctl_opts *o, const struct mg_ctl_request *req)
+{
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	if (fd < 0 || strlen(o->socket) >= sizeof(sa.sun_path)) {
+		fprintf(stderr, "mynaguardctl: %s\n",
+		        MG_TR("ソケットを作成できません", "cannot create a socket"));
+		if (fd >= 0)
+			close(fd);
+		return NULL;
+	}
+	memcpy(sa.sun_path, o->socket, strlen(o->socket) + 1);
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		fprintf(stderr, "mynaguardctl: %s %s: %s\n",
+		        MG_TR("エージェントに接続できません", "cannot connect to the agent at"),
+		        o->socket, strerror(errno));
+		close(fd);
+		return NULL;
+	}
+	struct timeval tv = {.tv_sec = 30, .tv_usec = 0};
+	(void)setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	char *line = NULL;
+	json_t *resp = NULL;
+	if (mg_ctl_request_format(req, &line) == 0 &&
+	    send(fd, line, strlen(line), MSG_NOSIGNAL) == (ssize_t)strlen(line)) {
+		json_error_t jerr;
+		FILE *f = fdopen(fd, "r");
+		if (f) {
+			resp = json_loadf(f, JSON_DISABLE_EOF_CHECK, &jerr);
+			fclose(f);
+			fd = -1;
+		}
+		if (!resp)
+			fprintf(stderr, "mynaguardctl: %s\n",
+			        MG_TR("エージェントの応答を読めません",
+			              "no valid answer from the agent"));
+	}
+	free(line);
+	if (fd >= 0)
+		close(fd);
+	if (resp && !json_is_true(json_object_get(resp, "ok"))) {
+		const char *e = json_string_value(json_object_get(resp, "error"));
+		fprintf(stderr, "mynaguardctl: %s: %s\n", MG_TR("エラー", "error"), tty(e));
+		json_decref(resp);
+		resp = NULL;
+	}
+	return resp;
+}
+
+int simple(const struct ctl_opts *o, enum mg_ctl_cmd cmd, unsigned id, json_t **out)
+{
+	struct mg_ctl_request req = {.cmd = cmd, .id = id};
+	json_t *resp = call(o, &req);
+	if (!resp)
+		return 1;
+	if (out)
+		*out = resp;
+	else
+		json_decref(resp);
+	return 0;
+}

@@ -14,11 +14,13 @@
 
 #include "agent.h"
 #include "ctl_server.h"
+#include "event_socket.h"
 #include "mg/log.h"
 #include "mg/safe_open.h"
 #include "mg/time.h"
 #include "monitor.h"
 #include "notify.h"
+#include "pipeline.h"
 
 #define DEFAULT_CONFIG "/etc/mynaguard/agent.conf"
 
@@ -26,6 +28,47 @@ static void usage(FILE *f)
 {
 	fprintf(f, "usage: mynaguard-agent [--config FILE] [--version]\n"
 	           "  --config FILE   configuration (default " DEFAULT_CONFIG ")\n");
+}
+
+/* Deferred control answers (enroll, sync) go to the control server, once it exists. */
+static void ctl_reply(void *ctx, uint64_t ticket, json_t *answer)
+{
+	struct mg_ctl_server **ctl = ctx;
+	if (*ctl)
+		mg_ctl_server_reply(*ctl, ticket, answer);
+}
+
+/* Arms a CLOCK_MONOTONIC timerfd for at (µs; 0: disarmed). */
+static void arm_mono(int tfd, int64_t at)
+{
+	struct itimerspec its = {0};
+	if (at > 0) {
+		its.it_value.tv_sec = at / 1000000;
+		its.it_value.tv_nsec = (at % 1000000) * 1000;
+		if (its.it_value.tv_sec == 0 && its.it_value.tv_nsec == 0)
+			its.it_value.tv_nsec = 1;
+	}
+	(void)timerfd_settime(tfd, TFD_TIMER_ABSTIME, &its, NULL);
+}
+
+/* Keeps the uplink's socket in the epoll set as it comes and goes. */
+static void watch_uplink(int ep, const struct mg_pipeline *pipe, int *watched, uint32_t *events)
+{
+	int fd = mg_pipeline_uplink_fd(pipe);
+	uint32_t want = fd >= 0 ? mg_pipeline_uplink_events(pipe) : 0;
+	if (fd == *watched && want == *events)
+		return;
+	if (*watched >= 0 && *watched != fd)
+		(void)epoll_ctl(ep, EPOLL_CTL_DEL, *watched, NULL);
+	if (fd >= 0) {
+		struct epoll_event ee = {.events = want, .data.fd = fd};
+		/* A restarted uplink may have the old number: closing removed the old one. */
+		if (epoll_ctl(ep, fd == *watched ? EPOLL_CTL_MOD : EPOLL_CTL_ADD, fd, &ee) < 0 &&
+		    (errno != ENOENT || epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ee) < 0))
+			mg_log_errno(MG_LOG_ERR, -errno, "epoll (uplink)");
+	}
+	*watched = fd;
+	*events = want;
 }
 
 static int scan_cb(void *ctx, const char *devpath)
@@ -186,6 +229,16 @@ int main(int argc, char **argv)
 	const struct mg_agent_conf *ac = mg_agent_conf(agent);
 	mg_agent_set_file_rules(agent, &rules_own);
 	mg_agent_started(agent);
+
+	/* The event pipeline: the last good central policy applies before any device is
+	 * decided; the uplink starts with the first tick of the loop. */
+	struct mg_ctl_server *ctl = NULL;
+	struct mg_pipeline *pipe = NULL;
+	if ((r = mg_pipeline_new(agent, ctl_reply, &ctl, &pipe)) < 0)
+		mg_log_errno(MG_LOG_ERR, r,
+		             "event pipeline: cannot start; events stay in the spool");
+	else
+		mg_pipeline_boot(pipe);
 	malloc_trim(0); /* the rules parser's temporary memory goes back to the system */
 
 	/* Signals through a signalfd; the monitor before the scan so no uevent is lost. */
@@ -198,10 +251,12 @@ int main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	int sfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
 	struct mg_monitor *mon = NULL;
-	struct mg_ctl_server *ctl = NULL;
-	int ep = -1, status = 1;
+	struct mg_event_socket *evs_sock = NULL;
+	int ep = -1, status = 1, up_fd = -1;
+	uint32_t up_events = 0;
 	int tfd = timerfd_create(CLOCK_REALTIME, TFD_CLOEXEC | TFD_NONBLOCK);
-	if (tfd < 0) {
+	int pfd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+	if (tfd < 0 || pfd < 0) {
 		mg_log_errno(MG_LOG_ERR, -errno, "cannot create the rule expiry timer");
 		goto out;
 	}
@@ -221,9 +276,22 @@ int main(int argc, char **argv)
 		mg_log_errno(MG_LOG_ERR, r, "cannot listen on %s", ac->socket);
 		goto out;
 	}
+	if ((r = ensure_parent_dir(ac->event_socket)) < 0 ||
+	    (r = mg_event_socket_new(ac->event_socket, &evs_sock)) < 0)
+		mg_log_errno(MG_LOG_WARNING, r,
+		             "cannot listen on %s: PAM events reach the spool through the pending "
+		             "file only",
+		             ac->event_socket);
 	ep = epoll_create1(EPOLL_CLOEXEC);
-	int fds[4] = {sfd, mg_monitor_fd(mon), mg_ctl_server_fd(ctl), tfd};
-	for (int i = 0; i < 4 && ep >= 0; i++) {
+	int fds[6] = {sfd,
+	              mg_monitor_fd(mon),
+	              mg_ctl_server_fd(ctl),
+	              tfd,
+	              pfd,
+	              evs_sock ? mg_event_socket_fd(evs_sock) : -1};
+	for (int i = 0; i < 6 && ep >= 0; i++) {
+		if (fds[i] < 0)
+			continue;
 		struct epoll_event ee = {.events = EPOLLIN, .data.fd = fds[i]};
 		if (epoll_ctl(ep, EPOLL_CTL_ADD, fds[i], &ee) < 0) {
 			mg_log_errno(MG_LOG_ERR, -errno, "epoll");
@@ -240,6 +308,11 @@ int main(int argc, char **argv)
 	const char *stop_reason = "signal";
 	while (running) {
 		arm_expiry(tfd, agent); /* decisions, reloads and overrides change it */
+		if (pipe) {
+			mg_pipeline_tick(pipe);
+			arm_mono(pfd, mg_pipeline_next_wake(pipe));
+			watch_uplink(ep, pipe, &up_fd, &up_events);
+		}
 		struct epoll_event evs[8];
 		int n = epoll_wait(ep, evs, 8, -1); /* no timeout: idle means no CPU */
 		if (n < 0) {
@@ -270,8 +343,15 @@ int main(int argc, char **argv)
 					stop_reason = "out of memory";
 					running = false;
 				}
+			} else if (fd == up_fd && pipe) {
+				mg_pipeline_uplink_io(pipe, evs[i].events);
+			} else if (fd == pfd) {
+				uint64_t ticks;
+				(void)!read(pfd, &ticks, sizeof(ticks));
+			} else if (evs_sock && fd == mg_event_socket_fd(evs_sock)) {
+				mg_event_socket_handle(evs_sock, mg_agent_eventlog(agent));
 			} else if (fd == mg_ctl_server_fd(ctl)) {
-				r = mg_ctl_server_handle(ctl, agent);
+				r = mg_ctl_server_handle(ctl, agent, pipe);
 				if (r < 0)
 					mg_log_errno(MG_LOG_WARNING, r, "control socket");
 			} else if (fd == tfd) {
@@ -294,6 +374,10 @@ out:
 		close(sfd);
 	if (tfd >= 0)
 		close(tfd);
+	if (pfd >= 0)
+		close(pfd);
+	mg_pipeline_free(&pipe); /* answers deferred control requests: before the server goes */
+	mg_event_socket_free(&evs_sock);
 	mg_ctl_server_free(&ctl);
 	mg_monitor_free(&mon);
 	mg_agent_free(&agent);

@@ -32,5 +32,10 @@ int simple(const struct ctl_opts *o, enum mg_ctl_cmd cmd, unsigned id, json_t **
 
 /* mynaguardctl events (ctl_events.c). */
 int cmd_events(const struct ctl_opts *o, int argc, char **argv);
+/* enroll, sync, request, requests (ctl_central.c). */
+int cmd_enroll(const struct ctl_opts *o, int argc, char **argv);
+int cmd_sync(const struct ctl_opts *o, int argc, char **argv);
+int cmd_request(const struct ctl_opts *o, int argc, char **argv);
+int cmd_requests(const struct ctl_opts *o, int argc, char **argv);
 
 #endif

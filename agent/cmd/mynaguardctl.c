@@ -56,6 +56,16 @@ static const struct {
      "ルールは --force なしでは不合格)",
      "check a rules file (errors as line:column; rules that would block a root hub, hub or HID "
      "device in use fail without --force)"},
+    {"enroll", cmd_enroll, "--collector URL --token TOKEN --ca FILE [--force]",
+     "この端末をコレクターに登録 (root; 登録済みなら --force が必要)",
+     "enrol this terminal to a collector (root; --force when enrolled already)"},
+    {"sync", cmd_sync, "", "ポリシーの取得とイベント送信を今すぐ実行",
+     "poll the policy and upload events now"},
+    {"request", cmd_request, "ID --reason TEXT [--user NAME]",
+     "遮断されたデバイスの許可を管理者に申請 (--user は root のみ)",
+     "ask the administrators to allow a blocked device (--user: root only)"},
+    {"requests", cmd_requests, "[--json]", "この端末からの申請と状態を一覧表示",
+     "list this terminal's device requests and their state"},
     {"events", cmd_events, "[--state-dir DIR] [--after SEQ]",
      "スプールのイベントをハッシュ連鎖付きで出力 (root; エージェント停止中も可)",
      "print the spooled events with their hash chain (root; also while the agent is stopped)"},
@@ -67,6 +77,37 @@ static void usage(FILE *f)
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
 		fprintf(f, "  %-16s %-9s %s\n", commands[i].name, commands[i].args,
 		        MG_TR(commands[i].help_ja, commands[i].help_en));
+}
+
+static const char *or_none(json_t *v)
+{
+	return json_is_string(v) ? tty(json_string_value(v)) : MG_TR("なし", "none");
+}
+
+/* The event pipeline's part of status. */
+static void print_pipeline(json_t *st)
+{
+	if (!json_object_get(st, "enrolled"))
+		return;
+	if (json_is_true(json_object_get(st, "enrolled")))
+		printf("%s: %s (host id %lld)\n", MG_TR("登録先", "enrolled to"),
+		       tty(json_string_value(json_object_get(st, "collector"))),
+		       (long long)json_integer_value(json_object_get(st, "host_id")));
+	else
+		printf("%s: %s\n", MG_TR("登録先", "enrolled to"),
+		       MG_TR("未登録 (mynaguardctl enroll)", "not enrolled (mynaguardctl enroll)"));
+	printf("%s: %lld (%s %s)\n", MG_TR("未送信イベント", "events not sent"),
+	       (long long)json_integer_value(json_object_get(st, "spool_depth")),
+	       MG_TR("最古", "oldest"), or_none(json_object_get(st, "oldest_unsent")));
+	printf("%s: %s\n", MG_TR("最終送信", "last upload"),
+	       or_none(json_object_get(st, "last_upload")));
+	printf("%s: %s\n", MG_TR("最後のエラー", "last error"),
+	       or_none(json_object_get(st, "last_error")));
+	printf("%s: %lld (%s %s)\n", MG_TR("適用中のポリシー版", "policy version"),
+	       (long long)json_integer_value(json_object_get(st, "policy_version")),
+	       MG_TR("有効期限", "expires"), or_none(json_object_get(st, "policy_expires")));
+	printf("%s: %s\n", MG_TR("アップリンク", "uplink"),
+	       tty(json_string_value(json_object_get(st, "uplink"))));
 }
 
 static int cmd_status(const struct ctl_opts *o, int argc, char **argv)
@@ -99,9 +140,10 @@ static int cmd_status(const struct ctl_opts *o, int argc, char **argv)
 		       (long long)json_integer_value(json_object_get(d, "block")),
 		       MG_TR("拒否", "rejected"),
 		       (long long)json_integer_value(json_object_get(d, "reject")));
-		printf("%s: %s (seq %lld)\n", MG_TR("イベントログ", "event log"),
+		printf("%s: %s (seq %lld)\n", MG_TR("イベントスプール", "event spool"),
 		       tty(json_string_value(json_object_get(st, "event_log"))),
 		       (long long)json_integer_value(json_object_get(st, "last_event_seq")));
+		print_pipeline(st);
 	}
 	json_decref(st);
 	return 0;

@@ -44,8 +44,23 @@ struct agent_dev {
 	struct mg_strv blocked; /* interface names kept off */
 };
 
+/* The central policy in force (version 0: none): its rules, before the local files. */
+struct agent_central {
+	uint64_t version;
+	char *host; /* this host's rules; NULL: none */
+	char *all;  /* the rules for every host */
+};
+
+static void central_free(struct agent_central *c)
+{
+	free(c->host);
+	free(c->all);
+	memset(c, 0, sizeof(*c));
+}
+
 struct mg_agent {
 	struct mg_agent_conf conf;
+	struct agent_central central;
 	struct mg_file_rules file_rules; /* how rules files are opened (owner, size) */
 	struct mg_ruleset *rules;
 	char rules_sha256[65];
@@ -98,6 +113,7 @@ void mg_agent_free(struct mg_agent **pa)
 		dev_free(&a->devs[i]);
 	free(a->devs);
 	mg_ruleset_free(&a->rules);
+	central_free(&a->central);
 	mg_eventlog_close(&a->log);
 	mg_agent_conf_free(&a->conf);
 	free(a);
@@ -136,6 +152,11 @@ int mg_agent_scan_end(struct mg_agent *a)
 		}
 	}
 	return r;
+}
+
+struct mg_eventlog *mg_agent_eventlog(struct mg_agent *a)
+{
+	return a->log;
 }
 
 size_t mg_agent_device_count(const struct mg_agent *a)
@@ -827,19 +848,37 @@ int mg_agent_handle_uevent(struct mg_agent *a, const struct mg_uevent *ev)
 
 /* ---- rules ---- */
 
-static int record_policy(struct mg_agent *a, enum mg_event_type type, const char *sha256,
-                         const char *reason)
+static int record_policy_v(struct mg_agent *a, enum mg_event_type type, uint64_t version,
+                           const char *sha256, const char *reason)
 {
 	struct mg_event *ev = mg_event_new(type);
 	if (!ev)
 		return -ENOMEM;
 	struct mg_event_policy *p = mg_event_policy(ev);
 	int r = p ? 0 : -ENOMEM;
+	if (p)
+		p->version = version;
 	if (r == 0 && (r = mg_set_str(&p->sha256, sha256)) == 0 &&
 	    (r = mg_set_str(&p->reason, reason)) == 0)
 		r = record(a, ev);
 	mg_event_free(&ev);
 	return r;
+}
+
+static int record_policy(struct mg_agent *a, enum mg_event_type type, const char *sha256,
+                         const char *reason)
+{
+	return record_policy_v(a, type, a->central.version, sha256, reason);
+}
+
+int mg_agent_record_policy(struct mg_agent *a, bool applied, uint64_t version, const char *sha256,
+                           const char *reason)
+{
+	if (!applied)
+		mg_log(MG_LOG_ERR, "central policy version %llu rejected: %s",
+		       (unsigned long long)version, reason ? reason : "?");
+	return record_policy_v(a, applied ? MG_EV_POLICY_APPLIED : MG_EV_POLICY_REJECTED, version,
+	                       sha256, reason);
 }
 
 int mg_agent_swap_rules(struct mg_agent *a, struct mg_ruleset *rules, const char *sha256)
@@ -887,15 +926,28 @@ static void rules_rejected(struct mg_agent *a, const char *why)
 	(void)record_policy(a, MG_EV_POLICY_REJECTED, NULL, why);
 }
 
-int mg_agent_reload(struct mg_agent *a, bool force, struct mg_rule_error *err)
+/* The rules in force: the host's central rules, the global central rules, then rules_file
+ * and rules_dir (first match wins). */
+static int load_rules(struct mg_agent *a, const struct agent_central *c, struct mg_ruleset **rs,
+                      struct mg_rule_error *err)
+{
+	char host_name[64], all_name[64];
+	snprintf(host_name, sizeof(host_name), "central-v%llu-host",
+	         (unsigned long long)c->version);
+	snprintf(all_name, sizeof(all_name), "central-v%llu", (unsigned long long)c->version);
+	struct mg_rules_text texts[2] = {{host_name, c->host}, {all_name, c->all}};
+	return mg_ruleset_load_after(texts, c->version ? 2 : 0, a->conf.rules_file,
+	                             a->conf.rules_dir, &a->file_rules, rs, err);
+}
+
+/* Loads c's rules with the files, checks the lock-out guard, swaps them in. */
+static int apply_rules(struct mg_agent *a, const struct agent_central *c, bool force,
+                       struct mg_rule_error *err, struct mg_ruleset **out, char *hex)
 {
 	struct mg_ruleset *rs = NULL;
-	int r = mg_ruleset_load(a->conf.rules_file, a->conf.rules_dir, &a->file_rules, &rs, err);
-	if (r < 0) {
-		char buf[800];
-		rules_rejected(a, mg_rule_error_str(err, buf, sizeof(buf)));
+	int r = load_rules(a, c, &rs, err);
+	if (r < 0)
 		return r;
-	}
 	char list[150]; /* fits err->msg with its prefix */
 	size_t cut = mg_agent_lockout(a, rs, list, sizeof(list));
 	if (cut > 0 && !force) {
@@ -903,7 +955,6 @@ int mg_agent_reload(struct mg_agent *a, bool force, struct mg_rule_error *err)
 		snprintf(err->msg, sizeof(err->msg),
 		         "lock-out: the rules would block %zu device%s in use: %s", cut,
 		         cut == 1 ? "" : "s", list);
-		rules_rejected(a, err->msg);
 		mg_ruleset_free(&rs);
 		return -EPERM;
 	}
@@ -912,7 +963,6 @@ int mg_agent_reload(struct mg_agent *a, bool force, struct mg_rule_error *err)
 	/* A digest of the rule texts identifies what is in force. */
 	struct sha256_ctx ctx;
 	uint8_t md[SHA256_DIGEST_SIZE];
-	char hex[2 * SHA256_DIGEST_SIZE + 1];
 	sha256_init(&ctx);
 	for (size_t i = 0; i < mg_ruleset_count(rs); i++) {
 		const char *t = mg_rule_text(mg_ruleset_rule(rs, i));
@@ -922,7 +972,70 @@ int mg_agent_reload(struct mg_agent *a, bool force, struct mg_rule_error *err)
 	for (size_t i = 0; i < sizeof(md); i++)
 		snprintf(hex + 2 * i, 3, "%02x", md[i]);
 	mg_log(MG_LOG_NOTICE, "rules loaded: %zu rules (sha256 %s)", mg_ruleset_count(rs), hex);
+	*out = rs;
+	return 0;
+}
+
+int mg_agent_reload(struct mg_agent *a, bool force, struct mg_rule_error *err)
+{
+	struct mg_ruleset *rs = NULL;
+	char hex[2 * SHA256_DIGEST_SIZE + 1];
+	int r = apply_rules(a, &a->central, force, err, &rs, hex);
+	if (r < 0) {
+		char buf[800];
+		rules_rejected(a,
+		               err->file[0] ? mg_rule_error_str(err, buf, sizeof(buf)) : err->msg);
+		return r;
+	}
 	return mg_agent_swap_rules(a, rs, hex);
+}
+
+int mg_agent_set_central(struct mg_agent *a, uint64_t version, const char *host_rules,
+                         const char *all_rules, const char *bundle_sha256, char *why, size_t whylen)
+{
+	struct agent_central c = {.version = version};
+	if (version && ((host_rules && !(c.host = strdup(host_rules))) ||
+	                (all_rules && !(c.all = strdup(all_rules))))) {
+		central_free(&c);
+		snprintf(why, whylen, "out of memory");
+		return -ENOMEM;
+	}
+	struct mg_rule_error err;
+	memset(&err, 0, sizeof(err));
+	struct mg_ruleset *rs = NULL;
+	char hex[2 * SHA256_DIGEST_SIZE + 1];
+	int r = apply_rules(a, &c, false, &err, &rs, hex);
+	if (r < 0) {
+		char buf[800];
+		snprintf(why, whylen, "%s",
+		         err.file[0]  ? mg_rule_error_str(&err, buf, sizeof(buf))
+		         : err.msg[0] ? err.msg
+		                      : strerror(-r));
+		central_free(&c);
+		return r;
+	}
+	central_free(&a->central);
+	a->central = c;
+	struct mg_ruleset *old = a->rules;
+	a->rules = rs;
+	snprintf(a->rules_sha256, sizeof(a->rules_sha256), "%s", hex);
+	for (size_t i = 0; i < a->n && r != -ENOMEM; i++)
+		r = decide(a, a->devs[i], false);
+	mg_ruleset_free(&old);
+	malloc_trim(0);
+	if (r == -ENOMEM)
+		return r;
+	if (!version) { /* the caller records why */
+		mg_log(MG_LOG_NOTICE, "central policy withdrawn: local rules only");
+		return 0;
+	}
+	mg_log(MG_LOG_NOTICE, "central policy version %llu applied", (unsigned long long)version);
+	return record_policy_v(a, MG_EV_POLICY_APPLIED, version, bundle_sha256, NULL);
+}
+
+uint64_t mg_agent_central_version(const struct mg_agent *a)
+{
+	return a->central.version;
 }
 
 int mg_agent_override(struct mg_agent *a, unsigned id, enum mg_target target, const char *who)
@@ -943,6 +1056,31 @@ int mg_agent_override(struct mg_agent *a, unsigned id, enum mg_target target, co
 }
 
 /* ---- reports ---- */
+
+int mg_agent_device_identity(const struct mg_agent *a, unsigned id, json_t **device, bool *allowed)
+{
+	const struct agent_dev *d = find_id(a, id);
+	if (!d)
+		return -ENOENT;
+	if (!d->dev)
+		return -ENODATA; /* unreadable: nothing to identify it by */
+	json_t *o = json_pack("{s:s, s:s}", "vendor_id", d->dev->vendor_id, "product_id",
+	                      d->dev->product_id);
+	if (!o)
+		return -ENOMEM;
+	/* The device's strings may be any bytes: only valid UTF-8 of the collector's length
+	 * goes into a request (json_string refuses the rest; the ids identify the device). */
+	const char *strs[3][2] = {
+	    {"serial", d->dev->serial}, {"name", d->dev->name}, {"hash", d->dev->hash}};
+	for (size_t i = 0; i < 3; i++) {
+		const char *v = strs[i][1];
+		if (v && v[0] && strlen(v) <= 1023)
+			(void)json_object_set_new(o, strs[i][0], json_string(v));
+	}
+	*device = o;
+	*allowed = d->target == MG_TARGET_ALLOW;
+	return 0;
+}
 
 static json_t *str_or_null(const char *s)
 {

@@ -79,6 +79,28 @@ size_t mg_agent_lockout(const struct mg_agent *agent, const struct mg_ruleset *r
 int mg_agent_swap_rules(struct mg_agent *agent, struct mg_ruleset *rules, const char *sha256);
 
 /*
+ * Central policy (issue 12): the rules of a verified bundle, version > 0 (the host's own
+ * rules, then the global ones), put before rules_file and rules_dir; swapped in atomically
+ * and every present device re-decided; a policy.applied event (version, bundle_sha256). On
+ * an error (rules invalid, lock-out guard: central bundles are never forced) nothing changes,
+ * why says what was wrong and the caller records policy.rejected. Version 0 withdraws the
+ * central rules (an expired bundle: local rules only). 0 or negative errno.
+ */
+int mg_agent_set_central(struct mg_agent *agent, uint64_t version, const char *host_rules,
+                         const char *all_rules, const char *bundle_sha256, char *why,
+                         size_t whylen);
+uint64_t mg_agent_central_version(const struct mg_agent *agent);
+/* Records policy.applied or policy.rejected for a central bundle. */
+int mg_agent_record_policy(struct mg_agent *agent, bool applied, uint64_t version,
+                           const char *sha256, const char *reason);
+/* The recorder, for the event pipeline (PAM events, upload alerts). */
+struct mg_eventlog *mg_agent_eventlog(struct mg_agent *agent);
+/* A present device by its id (for device requests): NULL when there is none. Fills the
+ * request's device fields: vendor_id, product_id, serial, name, hash; *allowed. */
+int mg_agent_device_identity(const struct mg_agent *agent, unsigned id, json_t **device,
+                             bool *allowed);
+
+/*
  * Operator override of one device until it is removed (mynaguardctl allow-device/
  * block-device). -ENOENT when no device has that id.
  */

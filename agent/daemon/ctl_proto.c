@@ -2,6 +2,7 @@
 #include "ctl_proto.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <jansson.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -15,7 +16,42 @@ static const char *const names[] = {
     [MG_CTL_BLOCK_DEVICE] = "block-device",
     [MG_CTL_RELOAD] = "reload",
     [MG_CTL_GENERATE_POLICY] = "generate-policy",
+    [MG_CTL_ENROLL] = "enroll",
+    [MG_CTL_SYNC] = "sync",
+    [MG_CTL_REQUEST] = "request",
+    [MG_CTL_REQUESTS] = "requests",
 };
+
+/* The string members: which command takes each, its bound, whether it is required. */
+static const struct {
+	const char *key;
+	enum mg_ctl_cmd cmd;
+	size_t off, max;
+	bool required, newlines;
+} strings[] = {
+    {"collector", MG_CTL_ENROLL, offsetof(struct mg_ctl_request, collector), MG_CTL_MAX_URL, true,
+     false},
+    {"token", MG_CTL_ENROLL, offsetof(struct mg_ctl_request, token), MG_CTL_MAX_TOKEN, true, false},
+    {"ca", MG_CTL_ENROLL, offsetof(struct mg_ctl_request, ca), MG_CTL_MAX_CA, true, true},
+    {"reason", MG_CTL_REQUEST, offsetof(struct mg_ctl_request, reason), MG_CTL_MAX_REASON, true,
+     true},
+    {"user", MG_CTL_REQUEST, offsetof(struct mg_ctl_request, user), MG_CTL_MAX_USER, false, false},
+};
+#define NSTRINGS (sizeof(strings) / sizeof(strings[0]))
+
+/* A string member: 1..max bytes, no NUL, no control characters (tab and newline where
+ * newlines). */
+static bool string_ok(const char *s, size_t len, size_t max, bool newlines)
+{
+	if (len == 0 || len > max)
+		return false;
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)s[i];
+		if ((c < 0x20 && !(newlines && (c == '\t' || c == '\n' || c == '\r'))) || c == 0x7f)
+			return false;
+	}
+	return true;
+}
 #define NCMDS (sizeof(names) / sizeof(names[0]))
 
 const char *mg_ctl_cmd_name(enum mg_ctl_cmd cmd)
@@ -36,7 +72,7 @@ int mg_ctl_cmd_from_name(const char *name, enum mg_ctl_cmd *out)
 
 static bool needs_id(enum mg_ctl_cmd cmd)
 {
-	return cmd == MG_CTL_ALLOW_DEVICE || cmd == MG_CTL_BLOCK_DEVICE;
+	return cmd == MG_CTL_ALLOW_DEVICE || cmd == MG_CTL_BLOCK_DEVICE || cmd == MG_CTL_REQUEST;
 }
 
 int mg_ctl_request_parse(const char *buf, size_t len, struct mg_ctl_request *out, char *errmsg,
@@ -58,7 +94,8 @@ int mg_ctl_request_parse(const char *buf, size_t len, struct mg_ctl_request *out
 		snprintf(errmsg, errlen, "not JSON: %s", jerr.text);
 		return r;
 	}
-	struct mg_ctl_request req = {0};
+	static struct mg_ctl_request req; /* large (a CA certificate): not on the stack */
+	memset(&req, 0, sizeof(req));
 	bool have_id = false;
 	if (!json_is_object(root)) {
 		snprintf(errmsg, errlen, "request is not a JSON object");
@@ -95,8 +132,24 @@ int mg_ctl_request_parse(const char *buf, size_t len, struct mg_ctl_request *out
 			}
 			req.force = json_is_true(val);
 		} else {
-			snprintf(errmsg, errlen, "%.64s: unknown key", key);
-			goto out;
+			size_t k = 0;
+			while (k < NSTRINGS && strcmp(key, strings[k].key) != 0)
+				k++;
+			if (k == NSTRINGS) {
+				snprintf(errmsg, errlen, "%.64s: unknown key", key);
+				goto out;
+			}
+			if (!json_is_string(val) ||
+			    !string_ok(json_string_value(val), json_string_length(val),
+			               strings[k].max, strings[k].newlines)) {
+				snprintf(
+				    errmsg, errlen,
+				    "%s: expected 1-%zu bytes of text without control characters",
+				    key, strings[k].max);
+				goto out;
+			}
+			memcpy((char *)&req + strings[k].off, json_string_value(val),
+			       json_string_length(val) + 1);
 		}
 	}
 	if (!json_object_get(root, "cmd")) {
@@ -107,7 +160,21 @@ int mg_ctl_request_parse(const char *buf, size_t len, struct mg_ctl_request *out
 		snprintf(errmsg, errlen, "with_ports: not expected for %s", names[req.cmd]);
 		goto out;
 	}
-	if (json_object_get(root, "force") && req.cmd != MG_CTL_RELOAD) {
+	for (size_t k = 0; k < NSTRINGS; k++) {
+		bool present = json_object_get(root, strings[k].key) != NULL;
+		if (present && req.cmd != strings[k].cmd) {
+			snprintf(errmsg, errlen, "%s: not expected for %s", strings[k].key,
+			         names[req.cmd]);
+			goto out;
+		}
+		if (!present && req.cmd == strings[k].cmd && strings[k].required) {
+			snprintf(errmsg, errlen, "%s: missing for %s", strings[k].key,
+			         names[req.cmd]);
+			goto out;
+		}
+	}
+	if (json_object_get(root, "force") && req.cmd != MG_CTL_RELOAD &&
+	    req.cmd != MG_CTL_ENROLL) {
 		snprintf(errmsg, errlen, "force: not expected for %s", names[req.cmd]);
 		goto out;
 	}
@@ -125,15 +192,25 @@ out:
 
 int mg_ctl_request_format(const struct mg_ctl_request *req, char **out)
 {
-	json_t *o = needs_id(req->cmd)
-	                ? json_pack("{s:s, s:I}", "cmd", names[req->cmd], "id", (json_int_t)req->id)
-	            : req->cmd == MG_CTL_GENERATE_POLICY && req->with_ports
-	                ? json_pack("{s:s, s:b}", "cmd", names[req->cmd], "with_ports", 1)
-	            : req->cmd == MG_CTL_RELOAD && req->force
-	                ? json_pack("{s:s, s:b}", "cmd", names[req->cmd], "force", 1)
-	                : json_pack("{s:s}", "cmd", names[req->cmd]);
+	json_t *o = json_pack("{s:s}", "cmd", names[req->cmd]);
 	if (!o)
 		return -ENOMEM;
+	int bad = 0;
+	if (needs_id(req->cmd))
+		bad |= json_object_set_new(o, "id", json_integer((json_int_t)req->id));
+	if (req->cmd == MG_CTL_GENERATE_POLICY && req->with_ports)
+		bad |= json_object_set_new(o, "with_ports", json_true());
+	if ((req->cmd == MG_CTL_RELOAD || req->cmd == MG_CTL_ENROLL) && req->force)
+		bad |= json_object_set_new(o, "force", json_true());
+	for (size_t k = 0; k < NSTRINGS; k++) {
+		const char *v = (const char *)req + strings[k].off;
+		if (req->cmd == strings[k].cmd && v[0])
+			bad |= json_object_set_new(o, strings[k].key, json_string(v));
+	}
+	if (bad) {
+		json_decref(o);
+		return -EINVAL;
+	}
 	char *s = json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS);
 	json_decref(o);
 	if (!s)

@@ -10,7 +10,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#define MG_CTL_MAX_REQUEST 4096
+#define MG_CTL_MAX_REQUEST 16384 /* a CA certificate fits (enroll) */
 
 enum mg_ctl_cmd {
 	MG_CTL_STATUS,
@@ -19,13 +19,29 @@ enum mg_ctl_cmd {
 	MG_CTL_BLOCK_DEVICE,
 	MG_CTL_RELOAD,
 	MG_CTL_GENERATE_POLICY,
+	MG_CTL_ENROLL,   /* collector, token, ca, [force]: waits for the collector */
+	MG_CTL_SYNC,     /* poll and upload now: waits for the collector */
+	MG_CTL_REQUEST,  /* id, reason, [user] (root only): a device request */
+	MG_CTL_REQUESTS, /* the device requests of this terminal */
 };
+
+#define MG_CTL_MAX_URL    511
+#define MG_CTL_MAX_TOKEN  255
+#define MG_CTL_MAX_CA     12288
+#define MG_CTL_MAX_REASON 1023
+#define MG_CTL_MAX_USER   255
 
 struct mg_ctl_request {
 	enum mg_ctl_cmd cmd;
 	unsigned id;     /* allow-device, block-device */
 	bool with_ports; /* generate-policy: via-port for every device, not only serial-less ones */
-	bool force;      /* reload: apply rules that block a root hub, hub or HID device in use */
+	bool force;      /* reload: apply rules that block a root hub, hub or HID device in use;
+	                    enroll: enrol again */
+	char collector[MG_CTL_MAX_URL + 1]; /* enroll */
+	char token[MG_CTL_MAX_TOKEN + 1];   /* enroll */
+	char ca[MG_CTL_MAX_CA + 1];         /* enroll: PEM text */
+	char reason[MG_CTL_MAX_REASON + 1]; /* request */
+	char user[MG_CTL_MAX_USER + 1];     /* request ("" : the peer) */
 };
 
 /* "status", "list-devices", ...; NULL when out of range. */

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "ctl_proto.h"
+#include "pipeline.h"
 #include "mg/log.h"
 
 #define MAX_GROUPS  64
@@ -28,7 +29,9 @@
 
 /* A connected, authorized peer: its request line arriving, then its answer leaving. */
 struct ctl_client {
-	int fd; /* -1: slot free */
+	int fd;       /* -1: slot free */
+	uint32_t gen; /* bumped whenever the slot is reused: tickets of deferred answers */
+	bool waiting; /* the answer comes later (mg_ctl_server_reply) */
 	struct ucred cred;
 	size_t len;
 	char buf[MG_CTL_MAX_REQUEST + 1];
@@ -166,17 +169,57 @@ static json_t *error_json(const char *msg)
 	return json_pack("{s:b, s:s}", "ok", 0, "error", msg);
 }
 
-static json_t *dispatch(struct mg_agent *agent, const struct mg_ctl_request *req,
-                        const struct ucred *cred)
+/* Answers NULL on ENOMEM; *deferred when the pipeline answers later (ticket). */
+static json_t *dispatch(struct mg_agent *agent, struct mg_pipeline *pipe,
+                        const struct mg_ctl_request *req, const struct ucred *cred, uint64_t ticket,
+                        bool *deferred)
 {
 	char who[64];
 	struct passwd *pw = getpwuid(cred->uid);
 	snprintf(who, sizeof(who), "%s(uid %u)", pw ? pw->pw_name : "?", (unsigned)cred->uid);
+	json_t *answer = NULL;
 	switch (req->cmd) {
+	case MG_CTL_ENROLL:
+		if (cred->uid != 0)
+			return error_json("permission denied: enroll is for root only");
+		/* fall through */
+	case MG_CTL_SYNC:
+	case MG_CTL_REQUEST:
+	case MG_CTL_REQUESTS:
+		if (!pipe)
+			return error_json("the event pipeline is not running");
+		break;
+	default:
+		break;
+	}
+	switch (req->cmd) {
+	case MG_CTL_ENROLL:
+		*deferred = mg_pipeline_enroll(pipe, req->collector, req->token, req->ca,
+		                               req->force, ticket, &answer) == 1;
+		return answer;
+	case MG_CTL_SYNC:
+		*deferred = mg_pipeline_sync(pipe, ticket, &answer) == 1;
+		return answer;
+	case MG_CTL_REQUEST: {
+		if (req->user[0] && cred->uid != 0)
+			return error_json("permission denied: --user is for root only");
+		char user[256];
+		snprintf(user, sizeof(user), "%s",
+		         req->user[0] ? req->user
+		         : pw         ? pw->pw_name
+		                      : "unknown");
+		if (!pw && !req->user[0])
+			snprintf(user, sizeof(user), "uid %u", (unsigned)cred->uid);
+		return mg_pipeline_request(pipe, req->id, req->reason, user);
+	}
+	case MG_CTL_REQUESTS:
+		return mg_pipeline_requests(pipe);
 	case MG_CTL_STATUS: {
 		json_t *st = mg_agent_status(agent);
 		if (!st)
 			return NULL;
+		if (pipe)
+			mg_pipeline_status(pipe, st);
 		json_object_set_new(st, "ok", json_true());
 		return st;
 	}
@@ -228,6 +271,8 @@ static void client_close(struct mg_ctl_server *s, struct ctl_client *c)
 	close(c->fd);
 	c->fd = -1;
 	c->len = 0;
+	c->waiting = false;
+	c->gen++;
 	if (c->out) {
 		s->buffered -= c->out_len - c->out_off;
 		free(c->out);
@@ -271,24 +316,57 @@ static char *answer_text(json_t *resp, size_t *len)
 	return line;
 }
 
+static void client_send(struct mg_ctl_server *s, struct ctl_client *c, json_t *resp);
+
 /* Answers the complete request line in c: what the socket takes now is sent at once, the rest
- * when it becomes writable (EPOLLOUT); the agent never waits for a client. */
-static void client_answer(struct mg_ctl_server *s, struct mg_agent *agent, struct ctl_client *c)
+ * when it becomes writable (EPOLLOUT); the agent never waits for a client. A command that
+ * waits for the collector is answered later (mg_ctl_server_reply). */
+static void client_answer(struct mg_ctl_server *s, struct mg_agent *agent, struct mg_pipeline *pipe,
+                          struct ctl_client *c)
 {
 	char *nl = memchr(c->buf, '\n', c->len);
 	json_t *resp;
-	struct mg_ctl_request req;
+	static struct mg_ctl_request req; /* large: not on the stack */
 	char err[256];
+	bool deferred = false;
 	if (!nl) {
 		resp = error_json("incomplete or oversized request");
 	} else if (mg_ctl_request_parse(c->buf, (size_t)(nl - c->buf), &req, err, sizeof(err)) <
 	           0) {
 		resp = error_json(err);
 	} else {
-		resp = dispatch(agent, &req, &c->cred);
+		uint64_t ticket = (uint64_t)(c - s->clients) << 32 | c->gen;
+		resp = dispatch(agent, pipe, &req, &c->cred, ticket, &deferred);
+		if (deferred) {
+			c->waiting = true;
+			/* Only a hang-up is watched while the answer is pending. */
+			struct epoll_event ee = {.events = EPOLLRDHUP, .data.ptr = c};
+			if (epoll_ctl(s->efd, EPOLL_CTL_MOD, c->fd, &ee) < 0)
+				client_close(s, c);
+			return;
+		}
 		if (!resp)
 			resp = error_json("out of memory");
 	}
+	client_send(s, c, resp);
+}
+
+void mg_ctl_server_reply(struct mg_ctl_server *s, uint64_t ticket, json_t *resp)
+{
+	size_t slot = (size_t)(ticket >> 32);
+	if (slot >= MAX_CLIENTS)
+		return;
+	struct ctl_client *c = &s->clients[slot];
+	if (c->fd < 0 || !c->waiting || c->gen != (uint32_t)ticket)
+		return; /* the client went away meanwhile */
+	c->waiting = false;
+	json_incref(resp);
+	client_send(s, c, resp);
+}
+
+/* Sends resp (taken) to c. */
+static void client_send(struct mg_ctl_server *s, struct ctl_client *c, json_t *resp)
+{
 	c->out = answer_text(resp, &c->out_len);
 	json_decref(resp);
 	c->out_off = 0;
@@ -361,7 +439,8 @@ static void client_accept(struct mg_ctl_server *s)
 }
 
 /* Reads what the client sent; answers once a line (or too much) has arrived. */
-static void client_read(struct mg_ctl_server *s, struct mg_agent *agent, struct ctl_client *c)
+static void client_read(struct mg_ctl_server *s, struct mg_agent *agent, struct mg_pipeline *pipe,
+                        struct ctl_client *c)
 {
 	for (;;) {
 		ssize_t n = recv(c->fd, c->buf + c->len, sizeof(c->buf) - 1 - c->len, 0);
@@ -375,13 +454,13 @@ static void client_read(struct mg_ctl_server *s, struct mg_agent *agent, struct 
 		}
 		c->len += (size_t)n;
 		if (memchr(c->buf, '\n', c->len) || c->len == sizeof(c->buf) - 1) {
-			client_answer(s, agent, c);
+			client_answer(s, agent, pipe, c);
 			return;
 		}
 	}
 }
 
-int mg_ctl_server_handle(struct mg_ctl_server *s, struct mg_agent *agent)
+int mg_ctl_server_handle(struct mg_ctl_server *s, struct mg_agent *agent, struct mg_pipeline *pipe)
 {
 	struct epoll_event evs[MAX_CLIENTS + 1];
 	int n = epoll_wait(s->efd, evs, MAX_CLIENTS + 1, 0);
@@ -391,10 +470,12 @@ int mg_ctl_server_handle(struct mg_ctl_server *s, struct mg_agent *agent)
 		struct ctl_client *c = evs[i].data.ptr;
 		if (!c)
 			client_accept(s);
+		else if (c->fd >= 0 && c->waiting)
+			client_close(s, c); /* hung up while its answer was pending */
 		else if (c->fd >= 0 && c->out)
 			client_write(s, c);
 		else if (c->fd >= 0)
-			client_read(s, agent, c);
+			client_read(s, agent, pipe, c);
 	}
 	return 0;
 }

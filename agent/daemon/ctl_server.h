@@ -5,6 +5,8 @@
 #ifndef MG_CTL_SERVER_H
 #define MG_CTL_SERVER_H
 
+#include <stdint.h>
+
 #include "agent.h"
 
 struct mg_ctl_server;
@@ -15,7 +17,12 @@ int mg_ctl_server_new(const char *path, const struct mg_strv *allowed_groups,
 void mg_ctl_server_free(struct mg_ctl_server **s);
 int mg_ctl_server_fd(const struct mg_ctl_server *s);
 
-/* Accepts pending connections and answers each one request. 0 or negative errno. */
-int mg_ctl_server_handle(struct mg_ctl_server *s, struct mg_agent *agent);
+/* Accepts pending connections and answers each one request (pipe may be NULL: no event
+ * pipeline). 0 or negative errno. */
+struct mg_pipeline;
+int mg_ctl_server_handle(struct mg_ctl_server *s, struct mg_agent *agent, struct mg_pipeline *pipe);
+/* The answer to a request the pipeline deferred (ticket); resp stays the caller's. Nothing
+ * happens when that client is gone. */
+void mg_ctl_server_reply(struct mg_ctl_server *s, uint64_t ticket, json_t *resp);
 
 #endif

@@ -16,6 +16,7 @@ struct mg_eventlog {
 	bool deferred;
 	uint64_t dropped_routine, dropped_security; /* not yet reported */
 	bool reporting;                             /* appending spool.dropped now */
+	uint64_t last_security;                     /* seq of the last security event */
 	char boot_id[37];
 	char host[256];
 	char path[PATH_MAX];
@@ -129,6 +130,8 @@ static int append(struct mg_eventlog *log, struct mg_event *ev, bool sync)
 	                    mg_event_is_security(ev) ? MG_SPOOL_SECURITY : 0,
 	                    sync && !log->deferred, NULL);
 	free(json);
+	if (r == 0 && mg_event_is_security(ev))
+		log->last_security = ev->seq;
 	if (r == 0)
 		report_dropped(log, sync);
 	return r;
@@ -157,6 +160,31 @@ int mg_eventlog_sync(struct mg_eventlog *log)
 uint64_t mg_eventlog_last_seq(const struct mg_eventlog *log)
 {
 	return mg_spool_next_seq(log->spool) - 1;
+}
+
+uint64_t mg_eventlog_last_security_seq(const struct mg_eventlog *log)
+{
+	return log->last_security;
+}
+
+int mg_eventlog_ingest(struct mg_eventlog *log, const char *json, size_t len, bool sync, char *why,
+                       size_t whylen)
+{
+	struct mg_event *ev = NULL;
+	int r = mg_event_from_json(json, len, &ev, why, whylen);
+	if (r < 0)
+		return r;
+	if (ev->type != MG_EV_AUTH_SUCCESS && ev->type != MG_EV_AUTH_FAILURE &&
+	    ev->type != MG_EV_AUTH_LOCKOUT && ev->type != MG_EV_AUTH_UNLOCK) {
+		snprintf(why, whylen, "type: only auth.* events are taken from the PAM module");
+		mg_event_free(&ev);
+		return -EINVAL;
+	}
+	r = append(log, ev, sync);
+	if (r < 0)
+		snprintf(why, whylen, "cannot record it: %s", strerror(-r));
+	mg_event_free(&ev);
+	return r;
 }
 
 const char *mg_eventlog_path(const struct mg_eventlog *log)

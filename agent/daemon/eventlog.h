@@ -45,6 +45,17 @@ void mg_eventlog_defer(struct mg_eventlog *log, bool deferred);
 int mg_eventlog_sync(struct mg_eventlog *log);
 
 uint64_t mg_eventlog_last_seq(const struct mg_eventlog *log);
+/* The seq of the last security event recorded by this process (0: none): the upload sends
+ * at once when it is not sent yet. */
+uint64_t mg_eventlog_last_security_seq(const struct mg_eventlog *log);
+
+/*
+ * An auth.* event of the PAM module (event socket, pending file): parsed strictly, only
+ * auth.* types, then stamped with this machine's host, boot and seq like any other. 0, or a
+ * negative errno with why.
+ */
+int mg_eventlog_ingest(struct mg_eventlog *log, const char *json, size_t len, bool sync, char *why,
+                       size_t whylen);
 /* The spool directory (for messages). */
 const char *mg_eventlog_path(const struct mg_eventlog *log);
 /* The spool itself, for the upload (read, acknowledge). */

@@ -58,6 +58,19 @@ int mg_ruleset_load(const char *rules_file, const char *rules_dir,
                     const struct mg_file_rules *rules, struct mg_ruleset **out,
                     struct mg_rule_error *err);
 
+/*
+ * The same, after rules given as text (central policy: the host's rules, then the global
+ * ones); each text is named in rule sources ("<name>:<line>"). First match wins, so these come
+ * before the files.
+ */
+struct mg_rules_text {
+	const char *name;
+	const char *text; /* NUL-terminated; NULL: skipped */
+};
+int mg_ruleset_load_after(const struct mg_rules_text *texts, size_t n, const char *rules_file,
+                          const char *rules_dir, const struct mg_file_rules *rules,
+                          struct mg_ruleset **out, struct mg_rule_error *err);
+
 void mg_ruleset_free(struct mg_ruleset **rs);
 size_t mg_ruleset_count(const struct mg_ruleset *rs);
 const struct mg_rule *mg_ruleset_rule(const struct mg_ruleset *rs, size_t i);

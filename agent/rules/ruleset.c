@@ -413,6 +413,13 @@ int mg_ruleset_load(const char *rules_file, const char *rules_dir,
                     const struct mg_file_rules *rules, struct mg_ruleset **out,
                     struct mg_rule_error *err)
 {
+	return mg_ruleset_load_after(NULL, 0, rules_file, rules_dir, rules, out, err);
+}
+
+int mg_ruleset_load_after(const struct mg_rules_text *texts, size_t n, const char *rules_file,
+                          const char *rules_dir, const struct mg_file_rules *rules,
+                          struct mg_ruleset **out, struct mg_rule_error *err)
+{
 	struct mg_ruleset *rs = NULL;
 	int r = -EINVAL;
 	if (!out) {
@@ -428,6 +435,10 @@ int mg_ruleset_load(const char *rules_file, const char *rules_dir,
 		r = -ENOMEM;
 		goto out;
 	}
+	for (size_t i = 0; i < n; i++)
+		if (texts[i].text && (r = parse_into(rs, texts[i].name, texts[i].text,
+		                                     strlen(texts[i].text), err)) < 0)
+			goto out;
 	if (rules_file && (r = load_file(rs, rules_file, &fr, err)) < 0)
 		goto out;
 	if (rules_dir && (r = load_dir(rs, rules_dir, &fr, err)) < 0)

@@ -533,17 +533,36 @@ int mg_spool_ack(struct mg_spool *sp, const char *boot_id, uint64_t acked_throug
 bool mg_spool_pending(const struct mg_spool *sp, char boot_id[MG_SPOOL_BOOT_ID_LEN + 1],
                       uint64_t *acked)
 {
+	return mg_spool_pending_except(sp, NULL, 0, boot_id, acked);
+}
+
+bool mg_spool_pending_except(const struct mg_spool *sp,
+                             const char (*skip)[MG_SPOOL_BOOT_ID_LEN + 1], size_t nskip,
+                             char boot_id[MG_SPOOL_BOOT_ID_LEN + 1], uint64_t *acked)
+{
 	for (size_t i = 0; i < sp->ns; i++)
 		for (size_t b = 0; b < sp->segs[i].nb; b++) {
 			const struct seg_boot *sb = &sp->segs[i].boots[b];
+			bool skipped = false;
+			for (size_t k = 0; k < nskip && !skipped; k++)
+				skipped = strcmp(skip[k], sb->boot_id) == 0;
 			uint64_t a = acked_of(sp, sb->boot_id);
-			if (sb->max_seq > a) {
+			if (!skipped && sb->max_seq > a) {
 				memcpy(boot_id, sb->boot_id, MG_SPOOL_BOOT_ID_LEN + 1);
 				*acked = a;
 				return true;
 			}
 		}
 	return false;
+}
+
+uint64_t mg_spool_first_seq(const struct mg_spool *sp, const char *boot_id)
+{
+	for (size_t i = 0; i < sp->ns; i++)
+		for (size_t b = 0; b < sp->segs[i].nb; b++)
+			if (strcmp(sp->segs[i].boots[b].boot_id, boot_id) == 0)
+				return sp->segs[i].boots[b].min_seq;
+	return 0;
 }
 
 uint64_t mg_spool_bytes(const struct mg_spool *sp)

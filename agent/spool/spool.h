@@ -76,6 +76,13 @@ int mg_spool_ack(struct mg_spool *sp, const char *boot_id, uint64_t acked_throug
 bool mg_spool_pending(const struct mg_spool *sp, char boot_id[MG_SPOOL_BOOT_ID_LEN + 1],
                       uint64_t *acked);
 
+/* The same, skipping the boots in skip (their upload stopped). */
+bool mg_spool_pending_except(const struct mg_spool *sp,
+                             const char (*skip)[MG_SPOOL_BOOT_ID_LEN + 1], size_t nskip,
+                             char boot_id[MG_SPOOL_BOOT_ID_LEN + 1], uint64_t *acked);
+/* The lowest seq of boot_id still in the spool (0: none). */
+uint64_t mg_spool_first_seq(const struct mg_spool *sp, const char *boot_id);
+
 /* Bytes on disk, and events not acknowledged. */
 uint64_t mg_spool_bytes(const struct mg_spool *sp);
 uint64_t mg_spool_unacked(const struct mg_spool *sp);

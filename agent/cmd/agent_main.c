@@ -365,6 +365,8 @@ int main(int argc, char **argv)
 	}
 	mg_notify("STOPPING=1");
 	mg_agent_stopping(agent, stop_reason);
+	if (pipe)
+		mg_pipeline_drain(pipe, 2000);
 	mg_notice("stopping (%s)", stop_reason);
 	status = 0;
 out:

@@ -3,7 +3,8 @@
  * root login stack, or its setuid helper) connects (AF_UNIX, SOCK_SEQPACKET), sends one auth.*
  * event as canonical JSON and waits for the answer: "ok" once the event is durably in the
  * spool, "error: <why>" when it is refused (malformed, not auth.*). Only peers with uid 0
- * (SO_PEERCRED) are served; anyone else is disconnected without an answer. The agent never
+ * (SO_PEERCRED) are served, and the agent's own user when it is not root (tests); anyone
+ * else is disconnected without an answer. The agent never
  * waits for a peer: at most 16 connections are open, the oldest gives way.
  */
 #ifndef MG_EVENT_SOCKET_H

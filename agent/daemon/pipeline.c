@@ -2,6 +2,7 @@
 #include "pipeline.h"
 
 #include <errno.h>
+#include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -807,6 +808,26 @@ void mg_pipeline_tick(struct mg_pipeline *p)
 	}
 	upload_maybe(p, now);
 	requests_maybe(p, now);
+}
+
+void mg_pipeline_drain(struct mg_pipeline *p, int timeout_ms)
+{
+	if (!p->enr.enrolled || !mg_uplink_sup_running(p->sup) || p->up_failures > 0)
+		return; /* no collector to reach: the events wait in the spool */
+	int64_t end = mono_now() + (int64_t)timeout_ms * 1000;
+	p->up_now = true;
+	p->up_retry_at = 0;
+	for (int64_t now = mono_now(); now < end; now = mono_now()) {
+		upload_maybe(p, now);
+		if (!p->up_busy)
+			return;
+		struct pollfd pfd = {.fd = mg_uplink_sup_fd(p->sup),
+		                     .events = (short)mg_uplink_sup_events(p->sup)};
+		int left = (int)((end - now + 999) / 1000);
+		if (poll(&pfd, 1, left) <= 0)
+			return;
+		mg_uplink_sup_io(p->sup, (uint32_t)pfd.revents, mono_now());
+	}
 }
 
 static void earliest(int64_t *best, int64_t t)

@@ -44,6 +44,10 @@ void mg_pipeline_tick(struct mg_pipeline *p);
 /* CLOCK_MONOTONIC µs of the next thing due (0: nothing). */
 int64_t mg_pipeline_next_wake(const struct mg_pipeline *p);
 
+/* At a clean stop: the events not sent yet (agent.stopped among them) go out if the collector
+ * answers within timeout_ms; otherwise they wait in the spool for the next start. */
+void mg_pipeline_drain(struct mg_pipeline *p, int timeout_ms);
+
 /* The uplink's socket (-1: not running) and the epoll events it needs. */
 int mg_pipeline_uplink_fd(const struct mg_pipeline *p);
 uint32_t mg_pipeline_uplink_events(const struct mg_pipeline *p);

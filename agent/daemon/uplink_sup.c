@@ -16,6 +16,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+extern char **environ;
+
 #include "mg/log.h"
 
 #define MAX_OUT      (8u * 1024u * 1024u)
@@ -177,8 +179,10 @@ static int open_dir(const char *dir, uid_t uid, gid_t gid, char *why, size_t why
 	return fd;
 }
 
-/* In the child: become the uplink user, keep fds 0-2 and the two given as 3 and 4, exec. */
-static void child(const struct mg_uplink_sup *s, int sock, int dirfd, const struct passwd *pw)
+/* In the child: become the uplink user, keep fds 0-2 and the two given as 3 and 4, exec the
+ * program opened by root before (exe: the uplink user need not reach its path). */
+static void child(const struct mg_uplink_sup *s, int exe, int sock, int dirfd,
+                  const struct passwd *pw)
 {
 	if (pw) {
 		if (setgroups(0, NULL) < 0 || setgid(pw->pw_gid) < 0 || setuid(pw->pw_uid) < 0 ||
@@ -206,14 +210,15 @@ static void child(const struct mg_uplink_sup *s, int sock, int dirfd, const stru
 		_exit(126);
 	}
 	for (int fd = 5; fd < 1024; fd++) /* close_range() is not in every libc */
-		(void)close(fd);
+		if (fd != exe)
+			(void)close(fd);
 	sigset_t none;
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
 	signal(SIGPIPE, SIG_DFL);
 	char level_opt[] = "--log-level";
 	char *argv[] = {s->binary, level_opt, s->log_level, NULL};
-	execv(s->binary, argv);
+	fexecve(exe, argv, environ); /* exe is O_CLOEXEC: gone once the program runs */
 	_exit(127);
 }
 
@@ -238,8 +243,17 @@ static void start(struct mg_uplink_sup *s, int64_t now)
 		uid = pw->pw_uid;
 		gid = pw->pw_gid;
 	}
-	if (access(s->binary, X_OK) < 0) {
-		snprintf(s->why, sizeof(s->why), "%s: %s", s->binary, strerror(errno));
+	/* The program: a regular file of root (or of the agent's user) that nobody else may
+	 * change, opened here and executed through the descriptor. */
+	int exe = open(s->binary, O_RDONLY | O_CLOEXEC);
+	struct stat st;
+	if (exe < 0 || fstat(exe, &st) < 0 || !S_ISREG(st.st_mode) ||
+	    (st.st_uid != 0 && st.st_uid != geteuid()) || (st.st_mode & 022)) {
+		snprintf(s->why, sizeof(s->why), "%s: %s", s->binary,
+		         exe < 0 ? strerror(errno)
+		                 : "not a regular file of root that only root may change");
+		if (exe >= 0)
+			close(exe);
 		mg_log(MG_LOG_ERR, "cannot start the uplink: %s", s->why);
 		s->next_start = now + BACKOFF_MAX;
 		return;
@@ -252,6 +266,7 @@ static void start(struct mg_uplink_sup *s, int64_t now)
 			snprintf(why, sizeof(why), "socketpair: %s", strerror(errno));
 			close(dirfd);
 		}
+		close(exe);
 		snprintf(s->why, sizeof(s->why), "%s", why);
 		mg_log(MG_LOG_ERR, "cannot start the uplink: %s", why);
 		s->next_start = now + s->backoff;
@@ -259,7 +274,8 @@ static void start(struct mg_uplink_sup *s, int64_t now)
 	}
 	pid_t pid = fork();
 	if (pid == 0)
-		child(s, sv[1], dirfd, pw);
+		child(s, exe, sv[1], dirfd, pw);
+	close(exe);
 	close(sv[1]);
 	close(dirfd);
 	if (pid < 0) {

@@ -282,6 +282,9 @@ static char *child_asan(char *buf, size_t len)
 /* Starts the agent with NOTIFY_SOCKET set; returns at once. */
 void agent_spawn(struct sc *sc)
 {
+	if (sc->notify_fd >= 0) /* an earlier run of the agent in this scenario */
+		close(sc->notify_fd);
+	(void)unlink(sc->notify);
 	sc->notify_fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	assert_true(sc->notify_fd >= 0);
 	struct sockaddr_un sa = {.sun_family = AF_UNIX};

@@ -45,6 +45,7 @@ unsigned g_port;
 char g_db[1024];
 const char *g_extra_header;
 const char *const *g_serve_args;
+const char *g_listen;
 char g_key[PATH_MAX], g_cert[PATH_MAX];
 
 /* ---- processes ---- */
@@ -59,9 +60,11 @@ void start_server(void)
 	g_pid = fork();
 	assert_true(g_pid >= 0);
 	if (g_pid == 0) {
-		const char *argv[48] = {g_bin,      "serve",       "--data-dir", g_dir,
-		                        "--listen", "127.0.0.1:0", "--ready-fd", "3",
-		                        "--db",     g_db};
+		const char *argv[48] = {g_bin,        "serve",
+		                        "--data-dir", g_dir,
+		                        "--listen",   g_listen ? g_listen : "127.0.0.1:0",
+		                        "--ready-fd", "3",
+		                        "--db",       g_db};
 		size_t n = 10;
 		for (size_t i = 0; g_serve_args && g_serve_args[i] && n < 47; i++)
 			argv[n++] = g_serve_args[i];

@@ -31,6 +31,7 @@ extern unsigned g_port;                        /* its port */
 extern char g_db[1024];                        /* --db URL */
 extern const char *g_extra_header;             /* one more request header; NULL: none */
 extern const char *const *g_serve_args;        /* more `serve` arguments; NULL-terminated or NULL */
+extern const char *g_listen;                   /* `serve --listen`; NULL: 127.0.0.1:0 */
 extern char g_key[PATH_MAX], g_cert[PATH_MAX]; /* the current host's key and certificate */
 
 /* ---- processes ---- */

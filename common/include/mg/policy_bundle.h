@@ -6,7 +6,8 @@
  *    "issued_at":"<RFC 3339>","rules":"<rules>","scope":{"hosts":"all"},"version":N}
  *
  * "rules" holds the rules for every host in scope, "host_rules" (omitted when empty) the
- * extra rules of single hosts by their collector host id (decimal), applied after "rules".
+ * extra rules of single hosts by their collector host id (decimal), applied before "rules"
+ * (a host's exception wins; docs/AGENT.md "Central policy and the collector").
  * "scope"."hosts" is "all" or a strictly increasing array of host ids. Rules text is USBGuard
  * rules.conf syntax, one rule per line, each line ending in "\n" ("" for none).
  *
@@ -66,7 +67,7 @@ int mg_policy_bundle_to_json(const struct mg_policy_bundle *b, char **out, size_
 int mg_policy_bundle_parse(const char *buf, size_t len, struct mg_policy_bundle **out, char *err,
                            size_t errlen);
 
-/* The rules text that applies to host_id only (NULL: none); the bundle's "rules" come first. */
+/* The rules text that applies to host_id only (NULL: none); a terminal puts it before "rules". */
 const char *mg_policy_bundle_host_rules(const struct mg_policy_bundle *b, int64_t host_id);
 /* True when host_id is in the bundle's scope. */
 bool mg_policy_bundle_in_scope(const struct mg_policy_bundle *b, int64_t host_id);

@@ -1,0 +1,393 @@
+/*
+ * The event pipeline end to end (issue 12), real processes on loopback: mynaguard-collector
+ * (SQLite; PostgreSQL with MG_TEST_STORE_URL_FILE), mynaguard-agent on a umockdev testbed,
+ * the mynaguard-uplink it starts, and mynaguardctl. After every scenario the collector holds
+ * exactly the events the agent's spool holds for this host: none missing, none twice (the
+ * spool's hash chain is checked by the harness, the collector checks it on every batch).
+ *
+ * Run under the umockdev preload (umockdev-wrapper) with MG_AGENT_BIN, MG_CTL_BIN,
+ * MG_UPLINK_BIN and MG_COLLECTOR set (ctest does).
+ */
+#include "system_harness.h"
+#undef WAIT_MS /* the two harnesses wait for different things */
+#include "api_harness.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "mg/time.h"
+
+#define ARRIVE_MS 20000 /* events reach the collector: a healthy run needs well under 2 s */
+
+/* Hubs and input devices allowed, everything else blocked (the shipped profile's core). */
+#define RULES                                                                                      \
+	"allow with-interface match-all { 09:00:* }\n"                                             \
+	"allow with-interface one-of { 03:*:* 0b:*:* }\n"
+
+static const char *uplink_bin;
+static char conf_extra[1024];
+
+static void sleep_ms(unsigned ms)
+{
+	struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000L};
+	nanosleep(&ts, NULL);
+}
+
+static int64_t mono_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void start_agent(struct sc *sc)
+{
+	/* As root (CI), the uplink runs as an unprivileged user: nobody stands in for the
+	 * mynaguard user the packages create. */
+	snprintf(conf_extra, sizeof(conf_extra),
+	         "uplink_binary = %s\nuplink_user = %s\npoll_interval = 1\n"
+	         "heartbeat_interval = 1\nimplicit_target = block\n",
+	         uplink_bin, geteuid() == 0 ? "nobody" : "mynaguard");
+	agent_start(sc, RULES, conf_extra);
+}
+
+/* The collector again, on the port the terminal was enrolled with. */
+static void restart_server(unsigned port)
+{
+	char listen[64];
+	snprintf(listen, sizeof(listen), "127.0.0.1:%u", port);
+	g_listen = listen;
+	start_server();
+	g_listen = NULL;
+	assert_int_equal(g_port, port);
+}
+
+/* `mynaguardctl status --json`, parsed. */
+static json_t *status(struct sc *sc)
+{
+	struct run r;
+	CTL(sc, &r, "status", "--json");
+	if (r.status != 0)
+		FAIL_WITH_LOG(sc, "status: %s", r.err);
+	json_error_t jerr;
+	json_t *st = json_loads(r.out, 0, &jerr);
+	run_free(&r);
+	assert_non_null(st);
+	return st;
+}
+
+/* Enrols the agent to the running collector; its host id. */
+static int64_t enroll_agent(struct sc *sc)
+{
+	char tok[128], url[64], ca[600];
+	token_create(tok, sizeof(tok));
+	snprintf(url, sizeof(url), "https://127.0.0.1:%u", g_port);
+	snprintf(ca, sizeof(ca), "%s/ca.pem", g_dir);
+	/* The uplink starts with the agent's first loop round. */
+	struct run r;
+	int64_t deadline = mono_ms() + 8000;
+	for (;;) {
+		CTL(sc, &r, "enroll", "--collector", url, "--token", tok, "--ca", ca);
+		if (r.status == 0 || mono_ms() > deadline ||
+		    !strstr(r.err, "uplink is not running"))
+			break;
+		run_free(&r);
+		sleep_ms(50);
+	}
+	if (r.status != 0)
+		FAIL_WITH_LOG(sc, "enroll failed: %s", r.err);
+	run_free(&r);
+	json_t *st = status(sc);
+	assert_true(json_is_true(json_object_get(st, "enrolled")));
+	assert_string_equal(json_string_value(json_object_get(st, "collector")), url);
+	int64_t host = json_integer_value(json_object_get(st, "host_id"));
+	json_decref(st);
+	assert_true(host > 0);
+	/* The uplink's key is its own: 0600 in a 0700 directory inside the root-only state. */
+	char path[300];
+	struct stat sb;
+	snprintf(path, sizeof(path), "%s/uplink/key.pem", sc->state);
+	assert_int_equal(stat(path, &sb), 0);
+	assert_int_equal(sb.st_mode & 0777, 0600);
+	snprintf(path, sizeof(path), "%s/enrolment.json", sc->state);
+	assert_int_equal(stat(path, &sb), 0);
+	assert_int_equal(sb.st_mode & 0777, 0600);
+	return host;
+}
+
+struct rows {
+	json_t *arr;
+	int64_t last_id;
+};
+
+static int take_row(void *ctx, int64_t id, int64_t host_id, const char *json)
+{
+	(void)host_id;
+	struct rows *r = ctx;
+	json_error_t jerr;
+	json_t *o = json_loads(json, 0, &jerr);
+	if (!o)
+		return -EINVAL;
+	r->last_id = id;
+	return json_array_append_new(r->arr, o);
+}
+
+/* The events the collector stored for host, in the order it stored them. */
+static json_t *collector_events(int64_t host)
+{
+	struct rows r = {.arr = json_array()};
+	for (;;) {
+		size_t before = json_array_size(r.arr);
+		struct mg_store_event_filter f = {
+		    .host_id = host, .after_id = r.last_id, .limit = 1000};
+		assert_int_equal(mg_store_events_query(store(), &f, take_row, &r), 0);
+		if (json_array_size(r.arr) - before < 1000)
+			return r.arr;
+	}
+}
+
+/*
+ * Waits until the collector holds exactly the spool's events (same canonical content, each
+ * once) and the agent reports nothing unsent. Fails with both lists otherwise.
+ */
+static void assert_exactly_once(struct sc *sc, int64_t host)
+{
+	const bool running = sc->pid > 0; /* a stopped agent sent what it had when it stopped */
+	int64_t deadline = mono_ms() + ARRIVE_MS;
+	char why[512] = "";
+	for (;;) {
+		json_int_t depth = 0;
+		if (running) {
+			json_t *st = status(sc);
+			depth = json_integer_value(json_object_get(st, "spool_depth"));
+			json_decref(st);
+		}
+		read_events(sc);
+		json_t *got = collector_events(host);
+		size_t n = json_array_size(sc->evs), m = json_array_size(got);
+		bool same = depth == 0 && n == m;
+		for (size_t i = 0; same && i < n; i++) {
+			/* Same boot: the collector stores them in seq order. */
+			if (!json_equal(json_array_get(sc->evs, i), json_array_get(got, i))) {
+				char *a = json_dumps(json_array_get(sc->evs, i), JSON_COMPACT);
+				char *b = json_dumps(json_array_get(got, i), JSON_COMPACT);
+				snprintf(
+				    why, sizeof(why),
+				    "event %zu differs:\n spool:     %.200s\n collector: %.200s", i,
+				    a ? a : "?", b ? b : "?");
+				free(a);
+				free(b);
+				same = false;
+			}
+		}
+		if (same) {
+			json_decref(got);
+			return;
+		}
+		if (n != m)
+			snprintf(why, sizeof(why), "spool %zu events (depth %lld), collector %zu",
+			         n, (long long)depth, m);
+		json_decref(got);
+		if (mono_ms() > deadline)
+			FAIL_WITH_LOG(
+			    sc, "the collector does not hold exactly the spool's events: %s", why);
+		sleep_ms(100);
+	}
+}
+
+/* Enrolment, then hot-plugged devices: every event arrives once, status says so. */
+static void test_enroll_and_upload(void **state)
+{
+	struct sc *sc = *state;
+	start_agent(sc);
+	int64_t host = enroll_agent(sc);
+	const char *flash = NULL, *kbd = NULL;
+	assert_type(sc, plug(sc, "flash_sandisk", "2-1", &flash), "device.blocked");
+	assert_type(sc, plug(sc, "keyboard", "1-1", &kbd), "device.allowed");
+	assert_exactly_once(sc, host);
+	json_t *st = status(sc);
+	assert_true(json_is_string(json_object_get(st, "last_upload")));
+	assert_true(json_is_null(json_object_get(st, "oldest_unsent")));
+	assert_true(json_integer_value(json_object_get(st, "policy_version")) >= 1);
+	assert_non_null(strstr(json_string_value(json_object_get(st, "uplink")), "running"));
+	json_decref(st);
+	/* The central policy was applied and reported: the collector knows the version. */
+	read_events(sc);
+	assert_non_null(find_event(sc, "policy.applied", NULL, 0));
+	/* A clean stop sends agent.stopped on its way out. */
+	agent_stop(sc);
+	assert_exactly_once(sc, host);
+}
+
+/* The collector is down for the whole scenario, then starts: everything arrives. */
+static void test_collector_down_then_up(void **state)
+{
+	struct sc *sc = *state;
+	start_agent(sc);
+	int64_t host = enroll_agent(sc);
+	unsigned port = g_port;
+	assert_int_equal(WIFSIGNALED(stop_server(SIGKILL)) || 1, 1);
+	const char *flash = NULL;
+	assert_type(sc, plug(sc, "flash_sandisk", "2-1", &flash), "device.blocked");
+	unplug(sc, flash);
+	assert_type(sc, plug(sc, "flash_kingston", "2-2", &flash), "device.blocked");
+	/* The agent says it cannot upload, in words. */
+	int64_t deadline = mono_ms() + 8000;
+	for (;;) {
+		json_t *st = status(sc);
+		bool seen = json_is_string(json_object_get(st, "last_error")) &&
+		            json_integer_value(json_object_get(st, "spool_depth")) > 0 &&
+		            json_is_string(json_object_get(st, "oldest_unsent"));
+		json_decref(st);
+		if (seen)
+			break;
+		if (mono_ms() > deadline)
+			FAIL_WITH_LOG(sc, "status does not show the unsent events and the error");
+		sleep_ms(100);
+	}
+	restart_server(port);
+	assert_exactly_once(sc, host);
+	agent_stop(sc);
+}
+
+static char admin_token[128];
+
+static void admin_login(void)
+{
+	if (admin_token[0])
+		return;
+	json_t *a = NULL;
+	long st = post_json("/v1/admin/login",
+	                    json_pack("{s:s, s:s}", "name", ADMIN_NAME, "password", ADMIN_PASSWORD),
+	                    false, &a);
+	assert_int_equal(st, 200);
+	snprintf(admin_token, sizeof(admin_token), "%s",
+	         json_string_value(json_object_get(a, "token")));
+	json_decref(a);
+}
+
+static long admin(const char *method, const char *path, const char *body, json_t **out)
+{
+	admin_login();
+	char auth[200];
+	snprintf(auth, sizeof(auth), "Authorization: Bearer %s", admin_token);
+	const char *hdr[] = {auth, "Content-Type: application/json", NULL};
+	struct api_reply r;
+	long st = api_call(method, path, hdr, body, body ? strlen(body) : 0, NULL, NULL, &r);
+	if (out)
+		*out = json_incref(r.json);
+	api_reply_free(&r);
+	return st;
+}
+
+/*
+ * A device blocked on the terminal, requested with mynaguardctl request, approved through the
+ * admin API: allowed after the next poll without re-plugging, by the central rule. Then the
+ * terminal restarts with the collector down: the kept policy allows it at once.
+ */
+static void test_request_approve_no_replug(void **state)
+{
+	struct sc *sc = *state;
+	start_agent(sc);
+	int64_t host = enroll_agent(sc);
+	const char *flash = NULL;
+	json_int_t m = mark(sc);
+	assert_type(sc, plug(sc, "flash_sandisk", "2-1", &flash), "device.blocked");
+	json_t *devs = list_devices(sc);
+	unsigned id = listed_id(devs, flash);
+	json_decref(devs);
+	char ids[16];
+	snprintf(ids, sizeof(ids), "%u", id);
+	struct run r;
+	CTL(sc, &r, "request", ids, "--reason", "住民票データの移送 (課長承認済み)");
+	if (r.status != 0)
+		FAIL_WITH_LOG(sc, "request: %s", r.err);
+	run_free(&r);
+
+	/* The collector has it, pending, from this host. */
+	json_t *req = NULL;
+	int64_t deadline = mono_ms() + ARRIVE_MS;
+	while (!req) {
+		json_t *list = NULL;
+		assert_int_equal(admin("GET", "/v1/admin/requests?state=pending", NULL, &list),
+		                 200);
+		size_t i;
+		json_t *o;
+		json_array_foreach(json_object_get(list, "requests"), i, o)
+		{
+			if (json_integer_value(json_object_get(o, "host_id")) == host)
+				req = json_incref(o);
+		}
+		json_decref(list);
+		if (!req && mono_ms() > deadline)
+			FAIL_WITH_LOG(sc, "the request did not reach the collector");
+		if (!req)
+			sleep_ms(100);
+	}
+	assert_string_equal(jstr(req, "device.vendor_id"), "0781");
+	assert_string_equal(jstr(req, "reason"), "住民票データの移送 (課長承認済み)");
+	assert_non_null(jstr(req, "user"));
+	char path[128];
+	snprintf(path, sizeof(path), "/v1/admin/requests/%lld/approve",
+	         (long long)json_integer_value(json_object_get(req, "id")));
+	json_decref(req);
+	json_t *ans = NULL;
+	assert_int_equal(admin("POST", path, "{}", &ans), 200);
+	json_decref(ans);
+
+	/* Allowed without re-plugging, by the central rule. */
+	json_t *ev = wait_event(sc, "device.allowed", flash, m);
+	const char *src = jstr(ev, "rule.source");
+	assert_non_null(src);
+	assert_non_null(strstr(src, "central-v"));
+	assert_authorized(sc, flash, 1);
+	/* The request's state follows (the retry of the same request answers its state). */
+	deadline = mono_ms() + ARRIVE_MS;
+	for (;;) {
+		CTL(sc, &r, "requests", "--json");
+		bool approved = r.status == 0 && strstr(r.out, "\"approved\"");
+		run_free(&r);
+		if (approved)
+			break;
+		if (mono_ms() > deadline)
+			FAIL_WITH_LOG(sc, "the request is not shown approved");
+		sleep_ms(100);
+	}
+	assert_exactly_once(sc, host);
+
+	/* Rebooted offline: the kept policy applies at once. */
+	agent_stop(sc);
+	unsigned port = g_port;
+	stop_server(SIGTERM);
+	m = mark(sc);
+	agent_spawn(sc);
+	wait_notify(sc, "READY=1");
+	ev = wait_event(sc, "device.allowed", flash, m);
+	assert_non_null(strstr(jstr(ev, "rule.source"), "central-v"));
+	assert_authorized(sc, flash, 1);
+	agent_stop(sc);
+	restart_server(port);
+}
+
+int main(void)
+{
+	if (harness_init() < 0)
+		return 1;
+	uplink_bin = getenv("MG_UPLINK_BIN");
+	if (!uplink_bin) {
+		fprintf(stderr, "set MG_UPLINK_BIN (ctest does)\n");
+		return 1;
+	}
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test_setup_teardown(test_enroll_and_upload, sc_setup, sc_teardown),
+	    cmocka_unit_test_setup_teardown(test_collector_down_then_up, sc_setup, sc_teardown),
+	    cmocka_unit_test_setup_teardown(test_request_approve_no_replug, sc_setup, sc_teardown),
+	};
+	return api_main("pipeline", tests, sizeof(tests) / sizeof(tests[0]));
+}

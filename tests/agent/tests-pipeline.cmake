@@ -1,0 +1,28 @@
+# The event pipeline on the terminal (issue 12): the agent's policy check against bundles the
+# collector's code signs (test_central).
+mg_add_test(test_central SOURCES agent/test_central.c
+  LIBS mg_agent_core mg_policy_verify)
+
+# End to end (test_pipeline): the collector (api_harness: SQLite, and PostgreSQL with the
+# store tests' throwaway server), the agent on a umockdev testbed (system_harness), the uplink
+# it starts, mynaguardctl. Under the umockdev preload like agent_umockdev.
+if(UMOCKDEV_WRAPPER AND TARGET mynaguard-uplink)
+  add_executable(test_pipeline agent/test_pipeline.c agent/system_harness.c
+    server/api_harness.c)
+  target_include_directories(test_pipeline PRIVATE ${CMAKE_CURRENT_SOURCE_DIR}/agent
+    ${CMAKE_CURRENT_SOURCE_DIR}/server)
+  target_link_libraries(test_pipeline PRIVATE mg_test_support mg_agent_core mg_spool
+    mg_collector_core PkgConfig::LIBCURL PkgConfig::LIBCRYPTO PkgConfig::LIBPQ PkgConfig::CMOCKA)
+  mg_target_defaults(test_pipeline)
+  add_dependencies(test_pipeline mynaguard-agent mynaguardctl mynaguard-uplink mynaguard-collector)
+  set(mg_pipeline_env ${mg_system_env}
+    "MG_UPLINK_BIN=$<TARGET_FILE:mynaguard-uplink>"
+    "MG_COLLECTOR=$<TARGET_FILE:mynaguard-collector>")
+  add_test(NAME pipeline COMMAND ${UMOCKDEV_WRAPPER} $<TARGET_FILE:test_pipeline>)
+  set_tests_properties(pipeline PROPERTIES ENVIRONMENT "${mg_pipeline_env}" TIMEOUT 300)
+  add_test(NAME pipeline_pg COMMAND ${UMOCKDEV_WRAPPER} $<TARGET_FILE:test_pipeline>)
+  set_tests_properties(pipeline_pg PROPERTIES
+    FIXTURES_REQUIRED store_pg
+    ENVIRONMENT "${mg_pipeline_env};MG_TEST_STORE_URL_FILE=${mg_store_pg_state}"
+    SKIP_RETURN_CODE 77 TIMEOUT 300)
+endif()

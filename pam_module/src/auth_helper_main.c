@@ -3,7 +3,8 @@
  * lockers), in the manner of pam_unix's unix_chkpwd. It acts only for the calling user (the
  * real uid must be that user's), reads its configuration from a path fixed at build time,
  * never from the caller, and does the steps that need secrets or state: TOTP validation,
- * FIDO2 verification against a challenge it made itself, counters and lockout.
+ * FIDO2 verification against a challenge it made itself, counters and lockout. It sends the
+ * events of its decisions to the agent (the module, not root, cannot) before it answers.
  * Protocol: helper_proto.h. Exit status: 0 accepted, 1 refused, 2 error.
  */
 #include <errno.h>
@@ -14,16 +15,19 @@
 #include <string.h>
 #include <sys/random.h>
 #include <sys/stat.h>
+#include <syslog.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "authcore.h"
 #include "credstore.h"
 #include "encoding.h"
+#include "event_send.h"
 #include "fido2_auth.h"
 #include "helper_proto.h"
 #include "owner.h"
 #include "pam_conf.h"
+#include "pam_events.h"
 #include "pam_user.h"
 
 #ifndef MG_PAM_HELPER_CONF
@@ -34,6 +38,34 @@
 #define EXIT_ERROR   2
 
 static char line[MG_HELPER_LINE_MAX];
+
+/*
+ * The events of this run's decisions (the same the module logs): sent once the configuration
+ * is loaded. Each run waits at most half of a login's bound for the agent: one login runs
+ * the helper at most twice with events (the lockout check, then the deciding factor).
+ */
+static struct {
+	const struct mg_pam_conf *conf; /* NULL: no events */
+	struct mg_pam_event_info who;   /* user (checked), service, tty, rhost (the caller's) */
+	const char *factor;             /* by mode; NULL for "status" */
+	bool status;                    /* "status": a lockout check, no auth.success */
+	unsigned wait_ms;
+} ev = {.wait_ms = MG_PAM_EVENT_WAIT_MS / 2};
+
+static void deliver_event(void *ctx, const char *json)
+{
+	char why[768], msg[1024];
+	bool with_json = false;
+	(void)ctx;
+	enum mg_pam_event_route route =
+	    mg_pam_event_deliver(ev.conf, json, &ev.wait_ms, why, sizeof(why));
+	int prio = mg_pam_event_log_text(route, ev.conf, why, msg, sizeof(msg), &with_json);
+	if (prio < 0)
+		return;
+	openlog("mynaguard-auth-helper", LOG_PID, LOG_AUTHPRIV);
+	syslog(prio, "%s%s%s", msg, with_json ? ": " : "", with_json ? json : "");
+	closelog();
+}
 
 /* Reads one line from stdin into line (without '\n'). 0 or -1. */
 static int read_request(void)
@@ -57,6 +89,8 @@ static int read_request(void)
 static int finish(const struct mg_auth_outcome *o)
 {
 	char out[512];
+	if (ev.conf)
+		mg_pam_outcome_events(&ev.who, ev.factor, o, ev.status, deliver_event, NULL);
 	if (mg_helper_result_format(o, out, sizeof(out)) < 0)
 		return EXIT_ERROR;
 	fputs(out, stdout);
@@ -157,9 +191,11 @@ int main(int argc, char **argv)
 	umask(077);
 	clearenv();
 	memset(&conf, 0, sizeof(conf));
-	if (argc != 3) {
-		fprintf(stderr, "usage: mynaguard-auth-helper status|totp|fido2|fail USER\n"
-		                "(run by pam_mynaguard.so, not by people)\n");
+	if (argc != 3 && argc != 6) {
+		fprintf(
+		    stderr,
+		    "usage: mynaguard-auth-helper status|totp|fido2|fail USER [SERVICE TTY RHOST]\n"
+		    "(run by pam_mynaguard.so, not by people)\n");
 		return EXIT_ERROR;
 	}
 	const char *mode = argv[1], *user = argv[2];
@@ -172,6 +208,20 @@ int main(int argc, char **argv)
 	if (mg_pam_conf_load(MG_PAM_HELPER_CONF, owner, &conf, &err) < 0)
 		return refuse("helper-error");
 	alarm(strcmp(mode, "fido2") == 0 ? (unsigned)conf.fido2_timeout + 30u : 30u);
+	/* Events: always for the deciding modes; for "status" only in a login (PAM items given),
+	 * not in the account phase, as when the module runs as the owner. */
+	ev.status = strcmp(mode, "status") == 0;
+	ev.factor = strcmp(mode, "totp") == 0 ? "totp" : ev.status ? NULL : "fido2";
+	ev.who.user = user;
+	if (argc == 6) {
+		ev.who.service = argv[3];
+		ev.who.tty = argv[4][0] ? argv[4] : NULL;
+		ev.who.rhost = argv[5][0] ? argv[5] : NULL;
+	}
+	bool known = ev.status || strcmp(mode, "totp") == 0 || strcmp(mode, "fido2") == 0 ||
+	             strcmp(mode, "fail") == 0;
+	if (known && (!ev.status || argc == 6))
+		ev.conf = &conf;
 
 	uint64_t now = (uint64_t)time(NULL);
 	if (strcmp(mode, "status") == 0) {

@@ -60,20 +60,34 @@ static void emit(struct flow *f, enum mg_event_type type, const char *factor,
 	free(json);
 }
 
-/* Events for an outcome of factor. */
+/* Events for an outcome of factor (status: of the lockout check), as the helper sends them. */
+static void report_outcome(struct flow *f, const char *factor, const struct mg_auth_outcome *o,
+                           bool status)
+{
+	struct mg_pam_event_info who = {
+	    .user = f->att->user,
+	    .service = f->att->service,
+	    .tty = f->att->tty,
+	    .rhost = f->att->rhost,
+	};
+	mg_pam_outcome_events(&who, factor, o, status, f->io->event, f->io->ctx);
+}
+
 static void report(struct flow *f, const char *factor, const struct mg_auth_outcome *o)
 {
-	if (o->unlocked_now)
-		emit(f, MG_EV_AUTH_UNLOCK, NULL, NULL, "expired", 0);
-	if (o->success) {
-		emit(f, MG_EV_AUTH_SUCCESS, factor, o->credential, NULL, 0);
-		return;
-	}
-	emit(f, MG_EV_AUTH_FAILURE, factor, o->credential, o->reason ? o->reason : "refused",
-	     o->failures);
-	if (o->locked_now)
-		emit(f, MG_EV_AUTH_LOCKOUT, factor, o->credential,
-		     o->reason ? o->reason : "refused", o->failures);
+	report_outcome(f, factor, o, false);
+}
+
+/* The attempt as the helper needs it: the user and the PAM items for its events. */
+static struct mg_helper_who helper_who(const struct flow *f)
+{
+	struct mg_helper_who w = {
+	    .user = f->att->user,
+	    .service = f->att->service ? f->att->service : "",
+	    .tty = f->att->tty,
+	    .rhost = f->att->rhost,
+	};
+	return w;
 }
 
 static void say(struct flow *f, bool error, enum mg_pam_msg m)
@@ -98,7 +112,8 @@ static int count_fail(struct flow *f, const char *reason, struct mg_auth_outcome
 {
 	if (f->direct)
 		return mg_auth_fail(f->conf, f->att->user, f->track, reason, now_s(), o);
-	return mg_helper_fail(f->conf->helper, f->att->user, reason, o);
+	struct mg_helper_who w = helper_who(f);
+	return mg_helper_fail(f->conf->helper, &w, reason, o);
 }
 
 /* ---- TOTP ---- */
@@ -111,10 +126,11 @@ static int run_totp(struct flow *f)
 	if (r < 0)
 		return r;
 	const char *c = code ? code : "";
+	struct mg_helper_who w = helper_who(f);
 	if (f->direct)
 		r = mg_auth_totp(f->conf, f->att->user, f->track, c, now_s(), &o);
 	else
-		r = mg_helper_totp(f->conf->helper, f->att->user, c, &o);
+		r = mg_helper_totp(f->conf->helper, &w, c, &o);
 	wipe_free(&code);
 	if (r < 0) {
 		if (r == -EBADMSG || r == -EPERM || r == -ELOOP || r == -EINVAL)
@@ -268,8 +284,8 @@ static int run_fido2(struct flow *f)
 			goto out;
 		}
 	} else {
-		r = mg_helper_fido2_begin(conf->helper, f->att->user, req.timeout_ms, &h, req.cdh,
-		                          &o);
+		struct mg_helper_who w = helper_who(f);
+		r = mg_helper_fido2_begin(conf->helper, &w, req.timeout_ms, &h, req.cdh, &o);
 		if (r < 0)
 			goto out;
 		if (!h) { /* refused at once (locked meanwhile) */
@@ -345,24 +361,24 @@ int mg_authflow_run(const struct mg_pam_conf *conf, const struct mg_pam_io *io,
 		return -ENOTSUP;
 	}
 
+	struct mg_helper_who w = helper_who(&f);
 	if (f.direct)
 		r = mg_auth_status(conf, att->user, f.track, now_s(), &o);
 	else
-		r = mg_helper_status(conf->helper, att->user, &o);
+		r = mg_helper_status(conf->helper, &w, &o);
 	if (r < 0) {
 		snprintf(why, whylen, "authentication state of this user cannot be used");
 		say(&f, true, MG_MSG_MISCONFIGURED);
 		emit(&f, MG_EV_AUTH_FAILURE, NULL, NULL, "state-error", 0);
 		return r;
 	}
-	if (o.unlocked_now)
-		emit(&f, MG_EV_AUTH_UNLOCK, NULL, NULL, "expired", 0);
+	if (!o.success && !o.reason)
+		o.reason = "locked";
+	report_outcome(&f, NULL, &o, true);
 	if (!o.success) {
 		/* Locked (or the helper refused to act for this user): refused without a prompt. */
-		bool locked = o.reason && strcmp(o.reason, "locked") == 0;
+		bool locked = strcmp(o.reason, "locked") == 0;
 		say(&f, true, locked ? MG_MSG_LOCKED : MG_MSG_HELPER_UNAVAILABLE);
-		emit(&f, MG_EV_AUTH_FAILURE, NULL, NULL, o.reason ? o.reason : "locked",
-		     o.failures);
 		return -EACCES;
 	}
 

@@ -28,6 +28,7 @@
 #include "authcore.h"
 #include "authstate.h"
 #include "credstore.h"
+#include "event_send.h"
 #include "fido2_enroll.h"
 #include "mg/host.h"
 #include "mg/i18n.h"
@@ -62,16 +63,29 @@ static void now_text(char out[MG_TIME_TEXT_MAX])
 		snprintf(out, MG_TIME_TEXT_MAX, "1970-01-01T00:00:00.000000Z");
 }
 
-static void event(enum mg_event_type type, const char *user, const char *reason)
+/* An event to syslog, and to the agent (else the pending file). */
+static void event(const struct mg_pam_conf *conf, enum mg_event_type type, const char *user,
+                  const char *reason)
 {
 	struct mg_pam_event_info info = {
 	    .user = user, .service = "mynaguard-enroll", .reason = reason};
-	char *json = NULL;
-	if (mg_pam_event_json(type, &info, &json) == 0) {
-		openlog("mynaguard-enroll", LOG_PID, LOG_AUTHPRIV);
-		syslog(LOG_NOTICE, MG_PAM_EVENT_PREFIX "%s", json);
-		closelog();
-	}
+	char *json = NULL, why[768], msg[1024];
+	unsigned wait_ms = MG_PAM_EVENT_WAIT_MS;
+	bool with_json = false;
+	if (mg_pam_event_json(type, &info, &json) < 0)
+		return;
+	openlog("mynaguard-enroll", LOG_PID, LOG_AUTHPRIV);
+	syslog(LOG_NOTICE, MG_PAM_EVENT_PREFIX "%s", json);
+	enum mg_pam_event_route route =
+	    mg_pam_event_deliver(conf, json, &wait_ms, why, sizeof(why));
+	int prio = mg_pam_event_log_text(route, conf, why, msg, sizeof(msg), &with_json);
+	if (prio >= 0)
+		syslog(prio, "%s%s%s", msg, with_json ? ": " : "", with_json ? json : "");
+	if (route == MG_PAM_EVENT_LOST)
+		fprintf(stderr, "%s: %s\n",
+		        MG_TR("イベントを記録できませんでした", "the event could not be recorded"),
+		        why);
+	closelog();
 	free(json);
 }
 
@@ -376,7 +390,7 @@ static int cmd_unlock(const struct mg_pam_conf *conf, const struct opts *o)
 		fprintf(stderr, "%s: %s\n", MG_TR("解除できません", "cannot unlock"), strerror(-r));
 		return 1;
 	}
-	event(MG_EV_AUTH_UNLOCK, o->user, "admin");
+	event(conf, MG_EV_AUTH_UNLOCK, o->user, "admin");
 	printf("%s %s\n", MG_TR("ロックを解除しました:", "unlocked:"), o->user);
 	return 0;
 }

@@ -59,7 +59,8 @@ static void helper_free(struct mg_helper **h, int *status)
 	*h = NULL;
 }
 
-static int start(const char *helper, const char *mode, const char *user, struct mg_helper **out)
+static int start(const char *helper, const char *mode, const struct mg_helper_who *who,
+                 struct mg_helper **out)
 {
 	int in[2] = {-1, -1}, outp[2] = {-1, -1};
 	struct mg_helper *h = calloc(1, sizeof(*h));
@@ -85,8 +86,15 @@ static int start(const char *helper, const char *mode, const char *user, struct 
 	pid_t pid = fork();
 	if (pid == 0) {
 		/* Child: only async-signal-safe calls until execve. */
-		char *const argv[] = {(char *)(uintptr_t)helper, (char *)(uintptr_t)mode,
-		                      (char *)(uintptr_t)user, NULL};
+		char *argv[] = {(char *)(uintptr_t)helper,
+		                (char *)(uintptr_t)mode,
+		                (char *)(uintptr_t)who->user,
+		                (char *)(uintptr_t)who->service,
+		                (char *)(uintptr_t)(who->tty ? who->tty : ""),
+		                (char *)(uintptr_t)(who->rhost ? who->rhost : ""),
+		                NULL};
+		if (!who->service) /* the account phase: no PAM items, no events */
+			argv[3] = NULL;
 		char *const envp[] = {NULL};
 		if (dup2(in[0], 0) < 0 || dup2(outp[1], 1) < 0)
 			_exit(127);
@@ -189,11 +197,11 @@ static int read_result(struct mg_helper *h, unsigned timeout_ms, struct mg_auth_
 }
 
 /* One request, one result. */
-static int simple(const char *helper, const char *mode, const char *user, const char *request,
-                  struct mg_auth_outcome *out)
+static int simple(const char *helper, const char *mode, const struct mg_helper_who *who,
+                  const char *request, struct mg_auth_outcome *out)
 {
 	struct mg_helper *h = NULL;
-	int r = start(helper, mode, user, &h);
+	int r = start(helper, mode, who, &h);
 	if (r < 0)
 		return r;
 	if (request)
@@ -204,12 +212,13 @@ static int simple(const char *helper, const char *mode, const char *user, const 
 	return r;
 }
 
-int mg_helper_status(const char *helper, const char *user, struct mg_auth_outcome *out)
+int mg_helper_status(const char *helper, const struct mg_helper_who *who,
+                     struct mg_auth_outcome *out)
 {
-	return simple(helper, "status", user, NULL, out);
+	return simple(helper, "status", who, NULL, out);
 }
 
-int mg_helper_totp(const char *helper, const char *user, const char *code,
+int mg_helper_totp(const char *helper, const struct mg_helper_who *who, const char *code,
                    struct mg_auth_outcome *out)
 {
 	char line[64];
@@ -217,26 +226,26 @@ int mg_helper_totp(const char *helper, const char *user, const char *code,
 	bool digits =
 	    code && code[0] && strlen(code) <= 16 && strspn(code, "0123456789") == strlen(code);
 	snprintf(line, sizeof(line), "code %s\n", digits ? code : "x");
-	int r = simple(helper, "totp", user, line, out);
+	int r = simple(helper, "totp", who, line, out);
 	explicit_bzero(line, sizeof(line));
 	return r;
 }
 
-int mg_helper_fail(const char *helper, const char *user, const char *reason,
+int mg_helper_fail(const char *helper, const struct mg_helper_who *who, const char *reason,
                    struct mg_auth_outcome *out)
 {
 	char line[64];
 	snprintf(line, sizeof(line), "fail %s\n", reason);
-	return simple(helper, "fail", user, line, out);
+	return simple(helper, "fail", who, line, out);
 }
 
-int mg_helper_fido2_begin(const char *helper, const char *user, unsigned timeout_ms,
+int mg_helper_fido2_begin(const char *helper, const struct mg_helper_who *who, unsigned timeout_ms,
                           struct mg_helper **hp, unsigned char cdh[MG_FIDO2_CDH_LEN],
                           struct mg_auth_outcome *out)
 {
 	struct mg_helper *h = NULL;
 	char line[512];
-	int r = start(helper, "fido2", user, &h);
+	int r = start(helper, "fido2", who, &h);
 	if (r < 0)
 		return r;
 	(void)timeout_ms;

@@ -14,11 +14,24 @@
 
 struct mg_helper;
 
+/*
+ * Whom the helper acts for: the user, and for the events it sends to the agent the PAM items
+ * of the attempt (tty, rhost NULL: not set). service NULL: not an authentication attempt (the
+ * account phase): the items are not passed and "status" sends no events.
+ */
+struct mg_helper_who {
+	const char *user;
+	const char *service;
+	const char *tty;
+	const char *rhost;
+};
+
 /* Each returns 0 with *out filled, or a negative errno (the helper failed: refuse). */
-int mg_helper_status(const char *helper, const char *user, struct mg_auth_outcome *out);
-int mg_helper_totp(const char *helper, const char *user, const char *code,
+int mg_helper_status(const char *helper, const struct mg_helper_who *who,
+                     struct mg_auth_outcome *out);
+int mg_helper_totp(const char *helper, const struct mg_helper_who *who, const char *code,
                    struct mg_auth_outcome *out);
-int mg_helper_fail(const char *helper, const char *user, const char *reason,
+int mg_helper_fail(const char *helper, const struct mg_helper_who *who, const char *reason,
                    struct mg_auth_outcome *out);
 
 /*
@@ -26,7 +39,7 @@ int mg_helper_fail(const char *helper, const char *user, const char *reason,
  * 0 with *h (the helper waits for the assertion) and cdh filled; or 0 with *h NULL and *out
  * filled when the helper refused at once (locked); or a negative errno.
  */
-int mg_helper_fido2_begin(const char *helper, const char *user, unsigned timeout_ms,
+int mg_helper_fido2_begin(const char *helper, const struct mg_helper_who *who, unsigned timeout_ms,
                           struct mg_helper **h, unsigned char cdh[MG_FIDO2_CDH_LEN],
                           struct mg_auth_outcome *out);
 /* Sends the assertion and reads the verdict; frees *h. */

@@ -2,7 +2,9 @@
  * The line protocol between pam_mynaguard.so and mynaguard-auth-helper (pure formatting and
  * parsing; the helper trusts nothing the caller sends).
  *
- *   argv:      mynaguard-auth-helper status|totp|fido2|fail USER
+ *   argv:      mynaguard-auth-helper status|totp|fido2|fail USER [SERVICE TTY RHOST]
+ *              (the PAM items of a login, "" when not set, only for the helper's events:
+ *              with them "status" sends its events too; totp, fido2 and fail always do)
  *   stdin:     "code 123456"                                          (totp)
  *              "assert <b64 credential id> <b64 authdata> <b64 sig>"  (fido2, after the challenge)
  *              "fail <reason>" | "abort"                              (fido2, fail)

@@ -39,7 +39,8 @@ struct mg_pam_conf {
 	uint64_t deny_after;         /* consecutive failures before the lockout */
 	uint64_t unlock_after;       /* seconds a lockout lasts; 0: until an admin unlocks */
 	bool deny_remote;            /* refuse fido2 when PAM_RHOST is set */
-	char *event_socket;          /* agent socket (event-pipeline issue); not used yet */
+	char *event_socket;          /* the agent's SOCK_SEQPACKET socket for events */
+	uint64_t pending_max_bytes;  /* <state_dir>/events.pending grows at most to this */
 	char *helper;                /* mynaguard-auth-helper, used when not running as root */
 	uint64_t fail_delay_ms;      /* pam_fail_delay() after a refusal */
 	/* Derived by mg_pam_conf_load()/mg_pam_conf_parse(). */

@@ -18,6 +18,7 @@
 
 #include "authcore.h"
 #include "authflow.h"
+#include "event_send.h"
 #include "helper_client.h"
 #include "messages.h"
 #include "owner.h"
@@ -30,6 +31,9 @@
 struct entry {
 	pam_handle_t *pamh;
 	bool silent;
+	const struct mg_pam_conf *conf;
+	bool deliver;     /* running as the trusted owner: events go to the agent too */
+	unsigned wait_ms; /* what this attempt may still wait for the agent */
 };
 
 static int conv_prompt(void *ctx, bool echo, const char *msg, char **answer)
@@ -63,10 +67,25 @@ static void conv_error(void *ctx, const char *msg)
 		pam_error(e->pamh, "%s", msg);
 }
 
+/*
+ * Syslog always; the agent (else the pending file) when running as the trusted owner. Not as
+ * the owner (screen lockers), the helper sends the events of its decisions itself. Delivery
+ * never changes the result of the attempt.
+ */
 static void send_event(void *ctx, const char *json)
 {
 	struct entry *e = ctx;
+	char why[768], msg[1024];
+	bool with_json = false;
 	pam_syslog(e->pamh, LOG_NOTICE, MG_PAM_EVENT_PREFIX "%s", json);
+	if (!e->deliver)
+		return;
+	enum mg_pam_event_route route =
+	    mg_pam_event_deliver(e->conf, json, &e->wait_ms, why, sizeof(why));
+	int prio = mg_pam_event_log_text(route, e->conf, why, msg, sizeof(msg), &with_json);
+	if (prio >= 0)
+		pam_syslog(e->pamh, prio, "%s%s%s", msg, with_json ? ": " : "",
+		           with_json ? json : "");
 }
 
 /* The errno -> PAM mapping of authentication. Nothing maps to success but 0. */
@@ -125,7 +144,10 @@ static int load(pam_handle_t *pamh, int argc, const char **argv, struct mg_pam_c
 PAM_EXTERN int pam_sm_authenticate(pam_handle_t *pamh, int flags, int argc, const char **argv)
 {
 	struct mg_pam_conf conf;
-	struct entry e = {pamh, ((unsigned)flags & (unsigned)PAM_SILENT) != 0};
+	struct entry e = {.pamh = pamh,
+	                  .silent = ((unsigned)flags & (unsigned)PAM_SILENT) != 0,
+	                  .conf = &conf,
+	                  .wait_ms = MG_PAM_EVENT_WAIT_MS};
 	const char *user = NULL;
 	char why[512];
 
@@ -137,6 +159,7 @@ PAM_EXTERN int pam_sm_authenticate(pam_handle_t *pamh, int flags, int argc, cons
 		return code;
 	}
 	pam_fail_delay(pamh, (unsigned)conf.fail_delay_ms * 1000u);
+	e.deliver = geteuid() == conf.owner;
 	if (pam_get_user(pamh, &user, NULL) != PAM_SUCCESS || !user || !user[0]) {
 		mg_pam_conf_free(&conf);
 		return PAM_AUTH_ERR;
@@ -189,7 +212,7 @@ PAM_EXTERN int pam_sm_acct_mgmt(pam_handle_t *pamh, int flags, int argc, const c
 	else if (geteuid() == conf.owner)
 		r = mg_auth_status(&conf, user, true, (uint64_t)time(NULL), &o);
 	else
-		r = mg_helper_status(conf.helper, user, &o);
+		r = mg_helper_status(conf.helper, &(struct mg_helper_who){.user = user}, &o);
 	if (r == -EINVAL) {
 		code = PAM_USER_UNKNOWN;
 	} else if (r < 0) {

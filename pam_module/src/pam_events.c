@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "mg/host.h"
@@ -48,4 +49,43 @@ int mg_pam_event_json(enum mg_event_type type, const struct mg_pam_event_info *i
 out:
 	mg_event_free(&ev);
 	return r;
+}
+
+static void one(const struct mg_pam_event_info *who, enum mg_event_type type, const char *factor,
+                const char *credential, const char *reason, uint64_t failures,
+                mg_pam_event_sink sink, void *ctx)
+{
+	struct mg_pam_event_info info = {
+	    .user = who->user,
+	    .service = who->service,
+	    .tty = who->tty,
+	    .rhost = who->rhost,
+	    .factor = factor,
+	    .credential = credential && credential[0] ? credential : NULL,
+	    .reason = reason,
+	    .failures = failures,
+	};
+	char *json = NULL;
+	if (mg_pam_event_json(type, &info, &json) == 0)
+		sink(ctx, json);
+	free(json);
+}
+
+void mg_pam_outcome_events(const struct mg_pam_event_info *who, const char *factor,
+                           const struct mg_auth_outcome *o, bool status, mg_pam_event_sink sink,
+                           void *ctx)
+{
+	const char *reason = o->reason ? o->reason : "refused";
+	if (!sink)
+		return;
+	if (o->unlocked_now)
+		one(who, MG_EV_AUTH_UNLOCK, NULL, NULL, "expired", 0, sink, ctx);
+	if (o->success) {
+		if (!status)
+			one(who, MG_EV_AUTH_SUCCESS, factor, o->credential, NULL, 0, sink, ctx);
+		return;
+	}
+	one(who, MG_EV_AUTH_FAILURE, factor, o->credential, reason, o->failures, sink, ctx);
+	if (o->locked_now)
+		one(who, MG_EV_AUTH_LOCKOUT, factor, o->credential, reason, o->failures, sink, ctx);
 }

@@ -1,6 +1,7 @@
 /* pam_wrapper + libpamtest harness for pam_mynaguard.so. */
 #include "pam_harness.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
@@ -126,11 +127,12 @@ static void mkdir_mode(const char *path, mode_t mode)
 
 void h_write_conf(struct harness *h, const char *extra_conf)
 {
-	char text[2 * PATH_MAX + 2048];
+	char text[3 * PATH_MAX + 2048];
 	snprintf(h->extra_conf, sizeof(h->extra_conf), "%s", extra_conf ? extra_conf : "");
 	snprintf(text, sizeof(text),
-	         "# test configuration\ncredential_dir = %s\nstate_dir = %s\nfail_delay_ms = 0\n%s",
-	         h->creds, h->state, h->extra_conf);
+	         "# test configuration\ncredential_dir = %s\nstate_dir = %s\nevent_socket = %s\n"
+	         "fail_delay_ms = 0\n%s",
+	         h->creds, h->state, h->event_socket, h->extra_conf);
 	write_text(h->conf, text, 0644);
 }
 
@@ -146,6 +148,8 @@ int h_new(struct harness *h, const char *extra_conf)
 	snprintf(h->creds, sizeof(h->creds), "%s/credentials", h->root);
 	snprintf(h->state, sizeof(h->state), "%s/auth-state", h->root);
 	snprintf(h->events_file, sizeof(h->events_file), "%s/events.log", h->root);
+	snprintf(h->event_socket, sizeof(h->event_socket), "%s/events.sock", h->root);
+	snprintf(h->pending, sizeof(h->pending), "%s/auth-state/events.pending", h->root);
 	mkdir_mode(h->creds, 0755);
 	snprintf(path, sizeof(path), "%s/totp", h->creds);
 	mkdir_mode(path, 0755);
@@ -326,6 +330,27 @@ void h_events_clear(struct harness *h)
 	write_text(h->events_file, "", 0644);
 }
 
+int h_pending(struct harness *h, const char *type, char *last, size_t lastlen)
+{
+	char line[8192], needle[128];
+	int n = 0;
+	FILE *f = fopen(h->pending, "r");
+	if (!f)
+		return -1;
+	snprintf(needle, sizeof(needle), "\"type\":\"%s\"", type ? type : "");
+	while (fgets(line, sizeof(line), f)) {
+		if (type && !strstr(line, needle))
+			continue;
+		n++;
+		if (last) {
+			line[strcspn(line, "\n")] = '\0';
+			snprintf(last, lastlen, "%s", line);
+		}
+	}
+	fclose(f);
+	return n;
+}
+
 void h_state(struct harness *h, const char *user, char *buf, size_t len)
 {
 	char path[PATH_MAX + 64];
@@ -399,4 +424,33 @@ int h_run(const char *const argv[], const char *stdin_text, char *out, size_t ou
 	close(outp[0]);
 	waitpid(pid, &st, 0);
 	return WIFEXITED(st) ? WEXITSTATUS(st) : 128;
+}
+
+void h_remove_pam_wrapper_dir(pid_t child)
+{
+	DIR *d = opendir("/tmp");
+	if (!d)
+		return;
+	struct dirent *e;
+	while ((e = readdir(d))) {
+		if (strncmp(e->d_name, "pam.", 4) != 0 || strlen(e->d_name) != 5)
+			continue;
+		char path[300], text[32] = "";
+		snprintf(path, sizeof(path), "/tmp/%s/pid", e->d_name);
+		FILE *f = fopen(path, "r");
+		if (!f)
+			continue;
+		bool mine = fgets(text, sizeof(text), f) && atol(text) == (long)child;
+		fclose(f);
+		if (!mine)
+			continue;
+		static const char *const files[] = {"pid", "mynaguard", "other"};
+		for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+			snprintf(path, sizeof(path), "/tmp/%s/%s", e->d_name, files[i]);
+			(void)unlink(path);
+		}
+		snprintf(path, sizeof(path), "/tmp/%s", e->d_name);
+		(void)rmdir(path);
+	}
+	closedir(d);
 }

@@ -12,6 +12,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "credfile.h"
 
@@ -35,6 +36,8 @@ struct harness {
 	char creds[PATH_MAX];
 	char state[PATH_MAX];
 	char events_file[PATH_MAX];
+	char event_socket[PATH_MAX]; /* the conf's event_socket: <root>/events.sock (no listener) */
+	char pending[PATH_MAX];      /* <state>/events.pending */
 	char extra_conf[1024];
 };
 
@@ -44,7 +47,10 @@ struct harness {
  */
 void h_global_setup(void);
 
-/* New tree; conf gets credential_dir, state_dir, fail_delay_ms = 0 and extra_conf lines. */
+/*
+ * New tree; conf gets credential_dir, state_dir, event_socket (in the tree, so that no test
+ * reaches a real agent), fail_delay_ms = 0 and extra_conf lines.
+ */
 int h_new(struct harness *h, const char *extra_conf);
 void h_free(struct harness *h);
 /* Rewrites pam.conf with extra lines. */
@@ -75,12 +81,25 @@ int h_events(struct harness *h, const char *type, char *last, size_t lastlen);
 /* Empties the captured events. */
 void h_events_clear(struct harness *h);
 
+/*
+ * Lines of the pending file (h->pending) holding an event of type (NULL: every line);
+ * *last gets the last one without its "\n". -1 when there is no pending file.
+ */
+int h_pending(struct harness *h, const char *type, char *last, size_t lastlen);
+
 /* Contents of the user's state file ("" when absent). */
 void h_state(struct harness *h, const char *user, char *buf, size_t len);
 /* A JSON field of the user's state (-1 when absent). */
 long long h_state_field(struct harness *h, const char *user, const char *field);
 /* Writes the state file. */
 void h_write_state(struct harness *h, const char *user, const char *json);
+
+/*
+ * pam_wrapper gives each process that starts PAM a directory /tmp/pam.X holding a "pid" file;
+ * its destructor removes it, which a child leaving with _exit() never runs. The parent calls
+ * this after waitpid() to remove the one its child made.
+ */
+void h_remove_pam_wrapper_dir(pid_t child);
 
 /* Runs argv (NULL-terminated) with stdin text; returns the exit status; output into out. */
 int h_run(const char *const argv[], const char *stdin_text, char *out, size_t outlen);

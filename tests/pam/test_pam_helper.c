@@ -4,7 +4,6 @@
  * a setuid-root copy of mynaguard-auth-helper. Needs root to make that copy; skipped
  * otherwise.
  */
-#include <dirent.h>
 #include <errno.h>
 #include <ftw.h>
 #include <stdbool.h>
@@ -24,6 +23,7 @@
 #include <cmocka.h>
 #include <security/pam_appl.h>
 
+#include "event_listener.h"
 #include "pam_harness.h"
 
 #define HELPER_DIR "/tmp/mynaguard-helper-test"
@@ -44,46 +44,15 @@ static int setup(void **state)
 	return 0;
 }
 
+static struct listener *g_listener; /* stopped in teardown also after a failed check */
+
 static int teardown(void **state)
 {
 	struct harness *h = *state;
+	l_stop(&g_listener);
 	h_free(h);
 	free(h);
 	return 0;
-}
-
-/*
- * pam_wrapper gives each process that starts PAM a directory /tmp/pam.X holding a "pid" file;
- * its destructor removes it, which a child leaving with _exit() never runs. The parent removes
- * the one its child made.
- */
-static void remove_pam_wrapper_dir(pid_t child)
-{
-	DIR *d = opendir("/tmp");
-	if (!d)
-		return;
-	struct dirent *e;
-	while ((e = readdir(d))) {
-		if (strncmp(e->d_name, "pam.", 4) != 0 || strlen(e->d_name) != 5)
-			continue;
-		char path[300], text[32] = "";
-		snprintf(path, sizeof(path), "/tmp/%s/pid", e->d_name);
-		FILE *f = fopen(path, "r");
-		if (!f)
-			continue;
-		bool mine = fgets(text, sizeof(text), f) && atol(text) == (long)child;
-		fclose(f);
-		if (!mine)
-			continue;
-		static const char *const files[] = {"pid", "mynaguard", "other"};
-		for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
-			snprintf(path, sizeof(path), "/tmp/%s/%s", e->d_name, files[i]);
-			(void)unlink(path);
-		}
-		snprintf(path, sizeof(path), "/tmp/%s", e->d_name);
-		(void)rmdir(path);
-	}
-	closedir(d);
 }
 
 /* One attempt in a child process that has dropped to uid/gid 65534. */
@@ -117,7 +86,7 @@ static struct result as_nobody(struct harness *h, const char *user, const char *
 	close(p[0]);
 	int st;
 	assert_int_equal(waitpid(pid, &st, 0), pid);
-	remove_pam_wrapper_dir(pid);
+	h_remove_pam_wrapper_dir(pid);
 	assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
 	assert_int_equal(n, sizeof(res));
 	return res;
@@ -138,6 +107,17 @@ static void totp_through_helper(void **state)
 	assert_int_equal(h_state_field(h, "nobody", "last_totp_step"), step);
 	assert_int_equal(h_events(h, "auth.success", ev, sizeof(ev)), 1);
 	assert_non_null(strstr(ev, "\"credential\":\"phone\""));
+	/* No agent: the helper (root; the module cannot) kept the event in the pending file. */
+	char line[4096];
+	struct stat st;
+	assert_int_equal(h_pending(h, NULL, line, sizeof(line)), 1);
+	assert_non_null(strstr(line, "\"type\":\"auth.success\""));
+	assert_non_null(strstr(line, "\"name\":\"nobody\""));
+	assert_non_null(strstr(line, "\"service\":\"mynaguard\""));
+	assert_non_null(strstr(line, "\"credential\":\"phone\""));
+	assert_int_equal(stat(h->pending, &st), 0);
+	assert_int_equal(st.st_uid, 0);
+	assert_int_equal(st.st_mode & 07777, 0600);
 	r = as_nobody(h, "nobody", code);
 	assert_int_equal(r.rc, PAM_AUTH_ERR);
 	assert_string_equal(r.error,
@@ -150,6 +130,8 @@ static void lockout_through_helper(void **state)
 	char ev[4096];
 	h_write_conf(h, "factors = totp\nhelper = " HELPER "\ndeny_after = 2\n");
 	h_totp_enroll(h, "nobody", MG_TOTP_SHA1, 6, 30, NULL);
+	/* The helper sends the events of its decisions to the agent (a test listener here). */
+	struct listener *l = g_listener = l_start(h->event_socket, L_REPLY_OK);
 	assert_int_equal(as_nobody(h, "nobody", "000000").rc, PAM_AUTH_ERR);
 	assert_int_equal(as_nobody(h, "nobody", "000001").rc, PAM_AUTH_ERR);
 	assert_int_equal(h_events(h, "auth.lockout", ev, sizeof(ev)), 1);
@@ -157,6 +139,20 @@ static void lockout_through_helper(void **state)
 	assert_int_equal(r.rc, PAM_AUTH_ERR);
 	assert_int_equal(r.nprompts, 0);
 	assert_int_equal(h_state_field(h, "nobody", "failures"), 2);
+	/* Each event once (the module running as nobody sends none itself), as syslog has them. */
+	static const char *const types[] = {"auth.failure", "auth.failure", "auth.lockout",
+	                                    "auth.failure"};
+	char msg[4096], want[64];
+	assert_int_equal(l_count(l), 4);
+	for (size_t i = 0; i < 4; i++) {
+		l_message(l, i, msg, sizeof(msg));
+		snprintf(want, sizeof(want), "\"type\":\"%s\"", types[i]);
+		assert_non_null(strstr(msg, want));
+		assert_non_null(strstr(msg, "\"name\":\"nobody\""));
+	}
+	assert_non_null(strstr(msg, "\"reason\":\"locked\""));
+	assert_int_equal(h_events(h, "auth.failure", NULL, 0), 3);
+	assert_int_equal(h_pending(h, NULL, NULL, 0), -1);
 }
 
 static void other_user_refused(void **state)

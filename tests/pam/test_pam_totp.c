@@ -218,6 +218,10 @@ static void lockout_and_unlock(void **state)
 	assert_int_equal(h_run(argv, NULL, out, sizeof(out)), 0);
 	assert_int_equal(h_state_field(h, "alice", "locked_until"), 0);
 	assert_int_equal(h_state_field(h, "alice", "failures"), 0);
+	/* Its auth.unlock event: no agent listens, so it is in the pending file. */
+	assert_int_equal(h_pending(h, "auth.unlock", ev, sizeof(ev)), 1);
+	assert_non_null(strstr(ev, "\"reason\":\"admin\""));
+	assert_non_null(strstr(ev, "\"service\":\"mynaguard-enroll\""));
 	assert_int_equal(attempt(h, "alice", code, &conv), PAM_SUCCESS);
 	h_conv_free(&conv);
 }
@@ -276,6 +280,7 @@ static void concurrent_same_code_one_wins(void **state)
 	for (int i = 0; i < N; i++) {
 		int st;
 		assert_int_equal(waitpid(pids[i], &st, 0), pids[i]);
+		h_remove_pam_wrapper_dir(pids[i]);
 		assert_true(WIFEXITED(st));
 		ok += WEXITSTATUS(st) == 0;
 		refused += WEXITSTATUS(st) == 1;

@@ -55,6 +55,20 @@ function(mg_add_pam_test name)
 endfunction()
 mg_add_pam_test(test_pam_totp)
 
+# Events to the agent's socket (a test listener thread) or the pending file.
+find_package(Threads REQUIRED)
+add_library(mg_pam_event_listener STATIC ${CMAKE_CURRENT_SOURCE_DIR}/pam/event_listener.c)
+target_include_directories(mg_pam_event_listener PUBLIC ${CMAKE_CURRENT_SOURCE_DIR}/pam)
+target_link_libraries(mg_pam_event_listener PUBLIC Threads::Threads)
+mg_target_defaults(mg_pam_event_listener)
+mg_add_test(test_pam_event_send SOURCES pam/test_pam_event_send.c
+            LIBS mg_pam_core mg_pam_event_listener)
+mg_add_test(test_pam_events SOURCES pam/test_pam_events.c
+            LIBS mg_pam_harness mg_pam_event_listener)
+add_dependencies(test_pam_events pam_mynaguard mynaguard-enroll)
+set_tests_properties(test_pam_events PROPERTIES ENVIRONMENT
+  "CMOCKA_MESSAGE_OUTPUT=stdout;${MG_PAM_TEST_ENV}" RESOURCE_LOCK ${MG_PAM_WRAPPER_LOCK})
+
 # FIDO2 through the software authenticator of tests/support/fido2 (its LD_PRELOAD shim after
 # pam_wrapper and nss_wrapper).
 if(EXISTS ${CMAKE_CURRENT_SOURCE_DIR}/support/fido2/CMakeLists.txt)
@@ -75,7 +89,8 @@ target_link_libraries(mynaguard-auth-helper-test PRIVATE mg_pam_core)
 target_compile_definitions(mynaguard-auth-helper-test PRIVATE
   MG_PAM_HELPER_CONF="${MG_PAM_HELPER_TEST_CONF}")
 mg_target_defaults(mynaguard-auth-helper-test)
-mg_add_test(test_pam_helper SOURCES pam/test_pam_helper.c LIBS mg_pam_harness)
+mg_add_test(test_pam_helper SOURCES pam/test_pam_helper.c
+            LIBS mg_pam_harness mg_pam_event_listener)
 add_dependencies(test_pam_helper pam_mynaguard mynaguard-enroll mynaguard-auth-helper-test)
 set(helper_env "CMOCKA_MESSAGE_OUTPUT=stdout;${MG_PAM_TEST_ENV};MG_PAM_HELPER=$<TARGET_FILE:mynaguard-auth-helper-test>;MG_PAM_TEST_CONF=${MG_PAM_HELPER_TEST_CONF}")
 if(EXISTS ${CMAKE_CURRENT_SOURCE_DIR}/support/fido2/CMakeLists.txt)

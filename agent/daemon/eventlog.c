@@ -126,9 +126,13 @@ static int append(struct mg_eventlog *log, struct mg_event *ev, bool sync)
 	size_t len = 0;
 	if ((r = mg_event_to_json(ev, &json, &len)) < 0)
 		return r;
-	r = mg_spool_append(log->spool, json, len, ev->seq,
-	                    mg_event_is_security(ev) ? MG_SPOOL_SECURITY : 0,
-	                    sync && !log->deferred, NULL);
+	uint8_t flags = mg_event_is_security(ev) ? MG_SPOOL_SECURITY : 0;
+	/* An allow is routine, but one that cannot be recorded is undone (no allow without a
+	 * record): when routine room is gone it takes the security reserve rather than cut a
+	 * keyboard off. */
+	if (!flags && ev->type == MG_EV_DEVICE_ALLOWED && !mg_spool_fits(log->spool, len, 0))
+		flags = MG_SPOOL_SECURITY;
+	r = mg_spool_append(log->spool, json, len, ev->seq, flags, sync && !log->deferred, NULL);
 	free(json);
 	if (r == 0 && mg_event_is_security(ev))
 		log->last_security = ev->seq;

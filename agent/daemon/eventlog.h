@@ -3,7 +3,8 @@
  * boot, continued across agent restarts within a boot) and appends its canonical JSON to the
  * spool in <state_dir>/spool/ (agent/spool/spool.h), durably unless deferred. Security events
  * (blocked/rejected/suspicious devices, failed logins, lock-outs, rejected policies, stopped
- * uploads, dropped events) may use the whole spool, routine ones 90% of it; what the full
+ * uploads, dropped events) may use the whole spool, routine ones 90% of it (an allow decision
+ * beyond that uses the reserve too: an allow that cannot be recorded is undone); what the full
  * spool refuses is counted and reported as one spool.dropped event as soon as an append
  * succeeds again. Device decisions never wait for the network: the uplink reads the spool.
  */

@@ -329,6 +329,7 @@ static int writable_seg(struct mg_spool *sp, size_t need)
 		close(sp->fd);
 		sp->fd = -1;
 	}
+	const uint64_t no = last ? last->no + 1 : 1; /* before the array may move */
 	if (sp->ns == sp->cap) {
 		size_t nc = sp->cap ? 2 * sp->cap : 16;
 		struct seg *v = nc <= MAX_SEGMENTS ? realloc(sp->segs, nc * sizeof(*v)) : NULL;
@@ -339,7 +340,7 @@ static int writable_seg(struct mg_spool *sp, size_t need)
 	}
 	struct seg *s = &sp->segs[sp->ns];
 	memset(s, 0, sizeof(*s));
-	s->no = last ? last->no + 1 : 1;
+	s->no = no;
 	char name[32];
 	seg_name(s->no, name);
 	sp->fd = openat(sp->dfd, name,
@@ -349,6 +350,12 @@ static int writable_seg(struct mg_spool *sp, size_t need)
 	sp->ns++;
 	sp->dir_dirty = true;
 	return 0;
+}
+
+bool mg_spool_fits(const struct mg_spool *sp, size_t len, uint8_t flags)
+{
+	const uint64_t limit = (flags & MG_SPOOL_SECURITY) ? sp->max_bytes : sp->max_bytes / 10 * 9;
+	return sp->total + mg_spool_record_size(len) <= limit;
 }
 
 int mg_spool_append(struct mg_spool *sp, const char *json, size_t len, uint64_t seq, uint8_t flags,
@@ -399,6 +406,8 @@ int mg_spool_append(struct mg_spool *sp, const char *json, size_t len, uint64_t 
 		}
 		done += (size_t)w;
 	}
+	fprintf(stderr, "DBG append seq %llu seg %llx total %llu\n", (unsigned long long)seq,
+	        (unsigned long long)s->no, (unsigned long long)sp->total);
 	if ((e = seg_note(s, sp->boot_id, seq)) < 0)
 		return e;
 	s->bytes += size;
@@ -517,6 +526,8 @@ int mg_spool_ack(struct mg_spool *sp, const char *boot_id, uint64_t acked_throug
 		struct seg *s = &sp->segs[k];
 		char name[32];
 		seg_name(s->no, name);
+		fprintf(stderr, "DBG delete %s (acked %llu)\n", name,
+		        (unsigned long long)acked_through);
 		if (unlinkat(sp->dfd, name, 0) < 0 && errno != ENOENT)
 			return -errno;
 		sp->total -= s->bytes;

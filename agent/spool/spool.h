@@ -52,6 +52,9 @@ uint64_t mg_spool_next_seq(const struct mg_spool *sp);
  */
 int mg_spool_append(struct mg_spool *sp, const char *json, size_t len, uint64_t seq, uint8_t flags,
                     bool sync, uint8_t hash[32]);
+/* Whether a record of len bytes of payload with flags fits now. */
+bool mg_spool_fits(const struct mg_spool *sp, size_t len, uint8_t flags);
+
 /* Makes every append so far durable. 0 or negative errno. */
 int mg_spool_sync(struct mg_spool *sp);
 

@@ -358,8 +358,11 @@ static int take_record(void *ctx, const struct mg_spool_record *r, const uint8_t
 	struct sc *sc = rd->sc;
 	if (r->seq <= sc->last_seq)
 		return 0;
-	if (sc->last_seq &&
-	    (r->seq != sc->last_seq + 1 || memcmp(r->prev, sc->last_hash, 32) != 0)) {
+	if (sc->last_seq && sc->allow_gaps && r->seq > sc->last_seq + 1) {
+		/* The records between went with segments the collector acknowledged before the
+		 * harness read them (a tiny spool); the collector checked their chain. */
+	} else if (sc->last_seq &&
+	           (r->seq != sc->last_seq + 1 || memcmp(r->prev, sc->last_hash, 32) != 0)) {
 		char a[65], b[65];
 		hex32(r->prev, a);
 		hex32(sc->last_hash, b);
@@ -590,7 +593,8 @@ void agent_stop(struct sc *sc)
 	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
 		FAIL_WITH_LOG(sc, "the agent exited with wait status 0x%x", status);
 	read_events(sc);
-	assert_non_null(find_event(sc, "agent.stopped", NULL, m));
+	if (!find_event(sc, "agent.stopped", NULL, m))
+		FAIL_WITH_LOG(sc, "no agent.stopped event after seq %lld", (long long)m);
 }
 
 /* ---- mynaguardctl ------------------------------------------------------------------------- */

@@ -40,6 +40,7 @@ struct sc {
 	uint8_t last_hash[32]; /* its chain hash */
 	int ino_fd;
 	bool spool_watched;
+	bool allow_gaps; /* records may be acknowledged and deleted before they are read */
 };
 
 /* Reads MG_AGENT_BIN and MG_CTL_BIN. 0, or -1 with a message. */

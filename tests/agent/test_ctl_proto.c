@@ -7,6 +7,7 @@
 
 #include <errno.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -17,49 +18,79 @@ static int parse(const char *s, struct mg_ctl_request *req, char *err, size_t le
 	return mg_ctl_request_parse(s, strlen(s), req, err, len);
 }
 
+/* Requests are large (an enrolment carries a CA certificate): kept off the stack. */
+static struct mg_ctl_request req_a, req_b, req_c;
+
+static struct mg_ctl_request *fresh(struct mg_ctl_request *r, enum mg_ctl_cmd cmd)
+{
+	memset(r, 0, sizeof(*r));
+	r->cmd = cmd;
+	return r;
+}
+
 static void test_round_trip(void **state)
 {
 	(void)state;
-	for (int c = MG_CTL_STATUS; c <= MG_CTL_GENERATE_POLICY; c++) {
-		struct mg_ctl_request req = {.cmd = (enum mg_ctl_cmd)c}, back;
-		if (c == MG_CTL_ALLOW_DEVICE || c == MG_CTL_BLOCK_DEVICE)
-			req.id = 42;
+	for (int c = MG_CTL_STATUS; c <= MG_CTL_REQUESTS; c++) {
+		struct mg_ctl_request *r = fresh(&req_a, (enum mg_ctl_cmd)c), *back = &req_b;
+		if (c == MG_CTL_ALLOW_DEVICE || c == MG_CTL_BLOCK_DEVICE || c == MG_CTL_REQUEST)
+			r->id = 42;
+		if (c == MG_CTL_ENROLL) {
+			strcpy(r->collector, "https://collector.example:8443");
+			strcpy(r->token, "tok");
+			strcpy(r->ca,
+			       "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n");
+			r->force = true;
+		}
+		if (c == MG_CTL_REQUEST) {
+			strcpy(r->reason, "窓口の書類スキャン\t(課長承認)");
+			strcpy(r->user, "tanaka");
+		}
 		char *line = NULL;
-		assert_int_equal(mg_ctl_request_format(&req, &line), 0);
+		assert_int_equal(mg_ctl_request_format(r, &line), 0);
 		assert_non_null(strchr(line, '\n'));
-		assert_int_equal(mg_ctl_request_parse(line, strlen(line) - 1, &back, NULL, 0), 0);
-		assert_int_equal(back.cmd, req.cmd);
-		assert_int_equal(back.id, req.id);
+		assert_int_equal(mg_ctl_request_parse(line, strlen(line) - 1, back, NULL, 0), 0);
+		assert_int_equal(back->cmd, r->cmd);
+		assert_int_equal(back->id, r->id);
+		assert_int_equal(back->force, r->force);
+		assert_string_equal(back->collector, r->collector);
+		assert_string_equal(back->token, r->token);
+		assert_string_equal(back->ca, r->ca);
+		assert_string_equal(back->reason, r->reason);
+		assert_string_equal(back->user, r->user);
 		free(line);
 	}
-	struct mg_ctl_request req = {.cmd = MG_CTL_ALLOW_DEVICE, .id = 7};
+	struct mg_ctl_request *req = fresh(&req_a, MG_CTL_ALLOW_DEVICE), *back = &req_b;
+	req->id = 7;
 	char *line = NULL;
-	assert_int_equal(mg_ctl_request_format(&req, &line), 0);
+	assert_int_equal(mg_ctl_request_format(req, &line), 0);
 	assert_string_equal(line, "{\"cmd\":\"allow-device\",\"id\":7}\n");
 	free(line);
 	/* generate-policy --with-ports: via-port for every device, as usbguard's -p. */
-	struct mg_ctl_request gen = {.cmd = MG_CTL_GENERATE_POLICY, .with_ports = true}, back;
-	assert_int_equal(mg_ctl_request_format(&gen, &line), 0);
+	struct mg_ctl_request *gen = fresh(&req_c, MG_CTL_GENERATE_POLICY);
+	gen->with_ports = true;
+	assert_int_equal(mg_ctl_request_format(gen, &line), 0);
 	assert_string_equal(line, "{\"cmd\":\"generate-policy\",\"with_ports\":true}\n");
-	assert_int_equal(mg_ctl_request_parse(line, strlen(line) - 1, &back, NULL, 0), 0);
-	assert_int_equal(back.cmd, MG_CTL_GENERATE_POLICY);
-	assert_true(back.with_ports);
+	assert_int_equal(mg_ctl_request_parse(line, strlen(line) - 1, back, NULL, 0), 0);
+	assert_int_equal(back->cmd, MG_CTL_GENERATE_POLICY);
+	assert_true(back->with_ports);
 	free(line);
-	assert_int_equal(parse("{\"cmd\":\"generate-policy\"}", &back, NULL, 0), 0);
-	assert_false(back.with_ports);
-	assert_int_equal(
-	    parse("{\"cmd\":\"generate-policy\",\"with_ports\":false}", &back, NULL, 0), 0);
-	assert_false(back.with_ports);
+	assert_int_equal(parse("{\"cmd\":\"generate-policy\"}", back, NULL, 0), 0);
+	assert_false(back->with_ports);
+	assert_int_equal(parse("{\"cmd\":\"generate-policy\",\"with_ports\":false}", back, NULL, 0),
+	                 0);
+	assert_false(back->with_ports);
 	/* reload --force: past the lock-out guard. */
-	struct mg_ctl_request rl = {.cmd = MG_CTL_RELOAD, .force = true};
-	assert_int_equal(mg_ctl_request_format(&rl, &line), 0);
+	struct mg_ctl_request *rl = fresh(&req_c, MG_CTL_RELOAD);
+	rl->force = true;
+	assert_int_equal(mg_ctl_request_format(rl, &line), 0);
 	assert_string_equal(line, "{\"cmd\":\"reload\",\"force\":true}\n");
-	assert_int_equal(mg_ctl_request_parse(line, strlen(line) - 1, &back, NULL, 0), 0);
-	assert_int_equal(back.cmd, MG_CTL_RELOAD);
-	assert_true(back.force);
+	assert_int_equal(mg_ctl_request_parse(line, strlen(line) - 1, back, NULL, 0), 0);
+	assert_int_equal(back->cmd, MG_CTL_RELOAD);
+	assert_true(back->force);
 	free(line);
-	assert_int_equal(parse("{\"cmd\":\"reload\"}", &back, NULL, 0), 0);
-	assert_false(back.force);
+	assert_int_equal(parse("{\"cmd\":\"reload\"}", back, NULL, 0), 0);
+	assert_false(back->force);
 }
 
 static void test_rejects(void **state)
@@ -88,23 +119,51 @@ static void test_rejects(void **state)
 	     "with_ports: expected true or false"},
 	    {"{\"cmd\":\"generate-policy\",\"with_ports\":\"yes\"}",
 	     "with_ports: expected true or false"},
+	    /* the event pipeline's commands */
+	    {"{\"cmd\":\"enroll\",\"token\":\"t\",\"ca\":\"c\"}", "collector: missing"},
+	    {"{\"cmd\":\"enroll\",\"collector\":\"https://x\",\"ca\":\"c\"}", "token: missing"},
+	    {"{\"cmd\":\"enroll\",\"collector\":\"https://x\",\"token\":\"t\"}", "ca: missing"},
+	    {"{\"cmd\":\"status\",\"token\":\"t\"}", "token: not expected"},
+	    {"{\"cmd\":\"enroll\",\"collector\":\"https://x\",\"token\":\"t\\n\",\"ca\":\"c\"}",
+	     "token: expected"},
+	    {"{\"cmd\":\"enroll\",\"collector\":\"\",\"token\":\"t\",\"ca\":\"c\"}",
+	     "collector: expected"},
+	    {"{\"cmd\":\"enroll\",\"collector\":1,\"token\":\"t\",\"ca\":\"c\"}",
+	     "collector: expected"},
+	    {"{\"cmd\":\"request\",\"reason\":\"r\"}", "id: missing"},
+	    {"{\"cmd\":\"request\",\"id\":3}", "reason: missing"},
+	    {"{\"cmd\":\"request\",\"id\":3,\"reason\":\"a\\u001bb\"}", "reason: expected"},
+	    {"{\"cmd\":\"request\",\"id\":3,\"reason\":\"r\",\"user\":\"a\\nb\"}",
+	     "user: expected"},
+	    {"{\"cmd\":\"requests\",\"force\":true}", "force: not expected"},
+	    {"{\"cmd\":\"sync\",\"reason\":\"r\"}", "reason: not expected"},
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		struct mg_ctl_request req = {.cmd = MG_CTL_RELOAD, .id = 99};
+		struct mg_ctl_request *req = fresh(&req_a, MG_CTL_RELOAD);
+		req->id = 99;
 		char err[256] = "";
-		assert_int_equal(parse(cases[i].in, &req, err, sizeof(err)), -EINVAL);
+		assert_int_equal(parse(cases[i].in, req, err, sizeof(err)), -EINVAL);
 		if (!strstr(err, cases[i].msg)) {
 			print_error("case %zu: '%s' gave '%s'\n", i, cases[i].in, err);
 			fail();
 		}
-		assert_int_equal(req.cmd, MG_CTL_RELOAD); /* untouched */
-		assert_int_equal(req.id, 99);
+		assert_int_equal(req->cmd, MG_CTL_RELOAD); /* untouched */
+		assert_int_equal(req->id, 99);
 	}
-	char big[MG_CTL_MAX_REQUEST + 2];
+	/* A user name or reason of the collector's maximum length passes, one byte more not. */
+	char reason[MG_CTL_MAX_REASON + 2], in[MG_CTL_MAX_REASON + 100];
+	memset(reason, 'r', sizeof(reason));
+	reason[MG_CTL_MAX_REASON] = '\0';
+	snprintf(in, sizeof(in), "{\"cmd\":\"request\",\"id\":3,\"reason\":\"%s\"}", reason);
+	assert_int_equal(parse(in, &req_a, NULL, 0), 0);
+	reason[MG_CTL_MAX_REASON] = 'r';
+	reason[MG_CTL_MAX_REASON + 1] = '\0';
+	snprintf(in, sizeof(in), "{\"cmd\":\"request\",\"id\":3,\"reason\":\"%s\"}", reason);
+	assert_int_equal(parse(in, &req_a, NULL, 0), -EINVAL);
+	static char big[MG_CTL_MAX_REQUEST + 2];
 	memset(big, ' ', sizeof(big));
-	struct mg_ctl_request req;
 	char err[128];
-	assert_int_equal(mg_ctl_request_parse(big, sizeof(big), &req, err, sizeof(err)), -EINVAL);
+	assert_int_equal(mg_ctl_request_parse(big, sizeof(big), &req_a, err, sizeof(err)), -EINVAL);
 	assert_non_null(strstr(err, "larger than"));
 }
 

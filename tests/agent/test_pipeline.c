@@ -12,6 +12,7 @@
 #undef WAIT_MS /* the two harnesses wait for different things */
 #include "api_harness.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
@@ -19,6 +20,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "mg/time.h"
@@ -153,14 +155,16 @@ static json_t *collector_events(int64_t host)
 }
 
 /*
- * Waits until the collector holds exactly the spool's events (same canonical content, each
- * once) and the agent reports nothing unsent. Fails with both lists otherwise.
+ * Waits until the collector holds exactly the spool's events and the agent reports nothing
+ * unsent: the collector's events of this boot are seq 1..N, each once, N the spool's last seq,
+ * and every event the harness read from the spool is byte for byte (as JSON) the collector's
+ * event of that seq. Fails with the difference otherwise.
  */
 static void assert_exactly_once(struct sc *sc, int64_t host)
 {
 	const bool running = sc->pid > 0; /* a stopped agent sent what it had when it stopped */
 	int64_t deadline = mono_ms() + ARRIVE_MS;
-	char why[512] = "";
+	char why[600] = "";
 	for (;;) {
 		json_int_t depth = 0;
 		if (running) {
@@ -170,30 +174,42 @@ static void assert_exactly_once(struct sc *sc, int64_t host)
 		}
 		read_events(sc);
 		json_t *got = collector_events(host);
-		size_t n = json_array_size(sc->evs), m = json_array_size(got);
-		bool same = depth == 0 && n == m;
-		for (size_t i = 0; same && i < n; i++) {
-			/* Same boot: the collector stores them in seq order. */
-			if (!json_equal(json_array_get(sc->evs, i), json_array_get(got, i))) {
-				char *a = json_dumps(json_array_get(sc->evs, i), JSON_COMPACT);
-				char *b = json_dumps(json_array_get(got, i), JSON_COMPACT);
+		size_t m = json_array_size(got);
+		bool same = depth == 0 && m == sc->last_seq;
+		if (!same)
+			snprintf(why, sizeof(why),
+			         "spool up to seq %llu (depth %lld), collector %zu events",
+			         (unsigned long long)sc->last_seq, (long long)depth, m);
+		for (size_t i = 0; same && i < m; i++) {
+			if (ev_seq(json_array_get(got, i)) != (json_int_t)(i + 1)) {
+				snprintf(why, sizeof(why), "collector event %zu has seq %lld", i,
+				         (long long)ev_seq(json_array_get(got, i)));
+				same = false;
+			}
+		}
+		size_t k;
+		json_t *e;
+		json_array_foreach(sc->evs, k, e)
+		{
+			json_int_t seq = ev_seq(e);
+			if (!same || seq < 1 || (size_t)seq > m)
+				continue;
+			if (!json_equal(e, json_array_get(got, (size_t)seq - 1))) {
+				char *a = json_dumps(e, JSON_COMPACT);
+				char *b =
+				    json_dumps(json_array_get(got, (size_t)seq - 1), JSON_COMPACT);
 				snprintf(
 				    why, sizeof(why),
-				    "event %zu differs:\n spool:     %.200s\n collector: %.200s", i,
-				    a ? a : "?", b ? b : "?");
+				    "seq %lld differs:\n spool:     %.250s\n collector: %.250s",
+				    (long long)seq, a ? a : "?", b ? b : "?");
 				free(a);
 				free(b);
 				same = false;
 			}
 		}
-		if (same) {
-			json_decref(got);
-			return;
-		}
-		if (n != m)
-			snprintf(why, sizeof(why), "spool %zu events (depth %lld), collector %zu",
-			         n, (long long)depth, m);
 		json_decref(got);
+		if (same)
+			return;
 		if (mono_ms() > deadline)
 			FAIL_WITH_LOG(
 			    sc, "the collector does not hold exactly the spool's events: %s", why);
@@ -375,6 +391,214 @@ static void test_request_approve_no_replug(void **state)
 	restart_server(port);
 }
 
+/* The uplink the agent started (a child of the agent), 0 when there is none. */
+static pid_t uplink_pid(const struct sc *sc)
+{
+	DIR *d = opendir("/proc");
+	struct dirent *e;
+	pid_t found = 0;
+	while (d && (e = readdir(d)) && !found) {
+		char path[300], buf[512];
+		snprintf(path, sizeof(path), "/proc/%s/stat", e->d_name);
+		FILE *f = fopen(path, "re");
+		if (!f)
+			continue;
+		size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+		fclose(f);
+		buf[n] = '\0';
+		const char *rp = strrchr(buf, ')'); /* "pid (comm) state ppid ..." */
+		int ppid = 0;
+		char st = 0;
+		if (rp && sscanf(rp + 1, " %c %d", &st, &ppid) == 2 && ppid == sc->pid && st != 'Z')
+			found = (pid_t)atoi(e->d_name);
+	}
+	if (d)
+		closedir(d);
+	return found;
+}
+
+static pid_t wait_uplink(struct sc *sc)
+{
+	int64_t deadline = mono_ms() + 8000;
+	pid_t p;
+	while (!(p = uplink_pid(sc))) {
+		if (mono_ms() > deadline)
+			FAIL_WITH_LOG(sc, "no uplink process");
+		sleep_ms(20);
+	}
+	return p;
+}
+
+/* Devices in and out: events to upload. */
+static void churn(struct sc *sc, unsigned rounds)
+{
+	for (unsigned i = 0; i < rounds; i++) {
+		const char *flash = NULL;
+		assert_type(sc, plug(sc, i % 2 ? "flash_kingston" : "flash_sandisk", "2-1", &flash),
+		            "device.blocked");
+		unplug(sc, flash);
+	}
+}
+
+/*
+ * kill -9 of the uplink in the middle of its work, then of the agent: the agent restarts the
+ * uplink; after the agent's restart (same boot) everything arrives once. A restart also
+ * resends what was acknowledged but not yet deleted (acknowledgements are not kept across
+ * restarts): the collector stores it once.
+ */
+static void test_kill_uplink_and_agent(void **state)
+{
+	struct sc *sc = *state;
+	start_agent(sc);
+	int64_t host = enroll_agent(sc);
+	pid_t up = wait_uplink(sc);
+	churn(sc, 3);
+	assert_int_equal(kill(up, SIGKILL), 0);
+	churn(sc, 3);
+	pid_t up2 = wait_uplink(sc); /* restarted after its backoff */
+	assert_true(up2 != up);
+	assert_exactly_once(sc, host);
+	churn(sc, 3);
+	assert_int_equal(kill(sc->pid, SIGKILL), 0);
+	(void)waitpid(sc->pid, NULL, 0);
+	sc->pid = -1;
+	/* The uplink dies with the agent (PR_SET_PDEATHSIG): nothing is left running. */
+	int64_t deadline = mono_ms() + 5000;
+	while (kill(up2, 0) == 0) {
+		if (mono_ms() > deadline)
+			fail_msg("the uplink %d outlived its agent", (int)up2);
+		sleep_ms(20);
+	}
+	agent_spawn(sc);
+	wait_notify(sc, "READY=1");
+	churn(sc, 2);
+	assert_exactly_once(sc, host);
+	agent_stop(sc);
+}
+
+/* The collector armed to kill itself at point (mynaguard-collector-faults), on port. */
+static void start_faulty(const char *point, unsigned port)
+{
+	const char *faults = getenv("MG_COLLECTOR_FAULTS");
+	assert_non_null(faults);
+	const char *normal = g_bin;
+	assert_true(WIFEXITED(stop_server(SIGTERM)));
+	assert_int_equal(setenv("MG_FAULT_POINT", point, 1), 0);
+	g_bin = faults;
+	restart_server(port);
+	g_bin = normal;
+	assert_int_equal(unsetenv("MG_FAULT_POINT"), 0);
+}
+
+/* kill -9 of the collector before and after the commit of a batch: the agent retries and the
+ * collector holds every event once. */
+static void test_kill_collector_around_commit(void **state)
+{
+	struct sc *sc = *state;
+	start_agent(sc);
+	int64_t host = enroll_agent(sc);
+	assert_exactly_once(sc, host);
+	unsigned port = g_port;
+	const char *points[] = {"ingest.before_commit", "events.after_commit"};
+	for (size_t i = 0; i < 2; i++) {
+		start_faulty(points[i], port);
+		churn(sc, 1); /* the batch that meets the fault point */
+		int st = reap(g_pid);
+		g_pid = -1;
+		if (!WIFSIGNALED(st) || WTERMSIG(st) != SIGKILL)
+			FAIL_WITH_LOG(sc, "the collector did not die at %s", points[i]);
+		restart_server(port);
+		assert_exactly_once(sc, host);
+	}
+	agent_stop(sc);
+}
+
+/*
+ * A tiny spool while the collector is down: decisions are still enforced, security events
+ * keep priority, what did not fit is reported as spool.dropped once there is room; the
+ * collector gets exactly what the spool kept.
+ */
+static void test_spool_full(void **state)
+{
+	struct sc *sc = *state;
+	start_agent(sc);
+	int64_t host = enroll_agent(sc);
+	agent_stop(sc);
+	assert_exactly_once(sc, host);
+	/* Restarted with a tiny spool while the collector is down: nothing is acknowledged, so
+	 * nothing leaves the spool before the harness has read it. */
+	unsigned port = g_port;
+	assert_true(WIFEXITED(stop_server(SIGTERM)));
+	snprintf(conf_extra, sizeof(conf_extra),
+	         "uplink_binary = %s\nuplink_user = %s\npoll_interval = 1\n"
+	         "heartbeat_interval = 1\nspool_max_bytes = 16384\n",
+	         uplink_bin, geteuid() == 0 ? "nobody" : "mynaguard");
+	write_conf(sc, conf_extra);
+	sc->allow_gaps = true; /* tiny segments go as soon as they are acknowledged */
+	agent_spawn(sc);
+	wait_notify(sc, "READY=1");
+	/* A keyboard while there is room: allowed and recorded. */
+	const char *kbd = NULL;
+	assert_type(sc, plug(sc, "keyboard", "1-1", &kbd), "device.allowed");
+	/* Far more than 16 KiB of events: each stick is still blocked, also when its event no
+	 * longer fits (so the test waits for the agent, not for events). */
+	for (unsigned i = 0; i < 30; i++) {
+		const char *flash = mg_tb_add(sc->tb, catalog("flash_sandisk"), "2-1", NULL);
+		assert_non_null(flash);
+		sync_agent(sc);
+		assert_authorized(sc, flash, 0);
+		assert_int_equal(mg_tb_remove(sc->tb, flash), 0);
+		sync_agent(sc);
+		read_events(sc);
+	}
+	assert_authorized(sc, kbd, 1);
+	json_t *st = status(sc);
+	assert_true(json_integer_value(json_object_get(st, "spool_bytes")) <= 16384);
+	json_decref(st);
+	/* Security events kept their room: more blocks than routine events were kept. */
+	read_events(sc);
+	size_t blocked = 0, routine = 0, i;
+	json_t *e;
+	json_array_foreach(sc->evs, i, e)
+	{
+		const char *t = jstr(e, "type");
+		if (ev_seq(e) <= 3)
+			continue; /* before the outage */
+		blocked += t && strcmp(t, "device.blocked") == 0;
+		routine +=
+		    t && (strcmp(t, "device.inserted") == 0 || strcmp(t, "device.removed") == 0);
+	}
+	assert_true(blocked > 0);
+	restart_server(port);
+	json_t *ev = NULL;
+	int64_t deadline = mono_ms() + ARRIVE_MS;
+	while (!(ev = find_event(sc, "spool.dropped", NULL, 0))) {
+		if (mono_ms() > deadline)
+			FAIL_WITH_LOG(sc, "no spool.dropped event");
+		sleep_ms(50);
+		read_events(sc);
+	}
+	assert_true(json_integer_value(jget(ev, "spool.dropped_routine")) > 0);
+	assert_exactly_once(sc, host);
+	/* Stopped: agent.stopped goes to the collector on the way out (and may leave the tiny
+	 * spool before the harness reads it). */
+	json_int_t last = (json_int_t)sc->last_seq;
+	assert_int_equal(kill(sc->pid, SIGTERM), 0);
+	int ws = 0;
+	assert_int_equal(waitpid(sc->pid, &ws, 0), sc->pid);
+	sc->pid = -1;
+	assert_true(WIFEXITED(ws) && WEXITSTATUS(ws) == 0);
+	json_t *got = collector_events(host);
+	bool stopped = false;
+	size_t k;
+	json_t *g;
+	json_array_foreach(got, k, g) stopped |=
+	    ev_seq(g) > last && strcmp(jstr(g, "type"), "agent.stopped") == 0;
+	json_decref(got);
+	assert_true(stopped);
+	assert_exactly_once(sc, host);
+}
+
 int main(void)
 {
 	if (harness_init() < 0)
@@ -388,6 +612,10 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_enroll_and_upload, sc_setup, sc_teardown),
 	    cmocka_unit_test_setup_teardown(test_collector_down_then_up, sc_setup, sc_teardown),
 	    cmocka_unit_test_setup_teardown(test_request_approve_no_replug, sc_setup, sc_teardown),
+	    cmocka_unit_test_setup_teardown(test_kill_uplink_and_agent, sc_setup, sc_teardown),
+	    cmocka_unit_test_setup_teardown(test_kill_collector_around_commit, sc_setup,
+	                                    sc_teardown),
+	    cmocka_unit_test_setup_teardown(test_spool_full, sc_setup, sc_teardown),
 	};
 	return api_main("pipeline", tests, sizeof(tests) / sizeof(tests[0]));
 }

@@ -303,6 +303,25 @@ static void segments_and_ack(void **state)
 	mg_spool_close(&sp);
 }
 
+/*
+ * More segments than the first allocation of the segment table holds (16): the table moves
+ * while a new segment is started (found end to end: a use after free in writable_seg).
+ */
+static void many_segments(void **state)
+{
+	(void)state;
+	char j[256];
+	const size_t rec = mg_spool_record_size(event(j, sizeof(j), BOOT1, 10));
+	struct mg_spool *sp = open_spool(BOOT1, 0, rec, NULL); /* one record per segment */
+	append_n(sp, BOOT1, 40, 0);
+	assert_int_equal(count_segments(), 40);
+	struct got *g = calloc(1, sizeof(*g));
+	assert_int_equal(mg_spool_read(sp, BOOT1, 0, 1000, 1 << 20, collect, g), 40);
+	assert_chain(g, 1);
+	free(g);
+	mg_spool_close(&sp);
+}
+
 static void record_decoder(void **state)
 {
 	(void)state;
@@ -359,6 +378,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(torn_and_damaged_tail, setup, teardown),
 	    cmocka_unit_test_setup_teardown(bounded_with_priority, setup, teardown),
 	    cmocka_unit_test_setup_teardown(segments_and_ack, setup, teardown),
+	    cmocka_unit_test_setup_teardown(many_segments, setup, teardown),
 	    cmocka_unit_test(record_decoder),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -14,10 +14,12 @@ if(UMOCKDEV_WRAPPER AND TARGET mynaguard-uplink)
   target_link_libraries(test_pipeline PRIVATE mg_test_support mg_agent_core mg_spool
     mg_collector_core PkgConfig::LIBCURL PkgConfig::LIBCRYPTO PkgConfig::LIBPQ PkgConfig::CMOCKA)
   mg_target_defaults(test_pipeline)
-  add_dependencies(test_pipeline mynaguard-agent mynaguardctl mynaguard-uplink mynaguard-collector)
+  add_dependencies(test_pipeline mynaguard-agent mynaguardctl mynaguard-uplink mynaguard-collector
+    mynaguard-collector-faults)
   set(mg_pipeline_env ${mg_system_env}
     "MG_UPLINK_BIN=$<TARGET_FILE:mynaguard-uplink>"
-    "MG_COLLECTOR=$<TARGET_FILE:mynaguard-collector>")
+    "MG_COLLECTOR=$<TARGET_FILE:mynaguard-collector>"
+    "MG_COLLECTOR_FAULTS=$<TARGET_FILE:mynaguard-collector-faults>")
   add_test(NAME pipeline COMMAND ${UMOCKDEV_WRAPPER} $<TARGET_FILE:test_pipeline>)
   set_tests_properties(pipeline PROPERTIES ENVIRONMENT "${mg_pipeline_env}" TIMEOUT 300)
   add_test(NAME pipeline_pg COMMAND ${UMOCKDEV_WRAPPER} $<TARGET_FILE:test_pipeline>)

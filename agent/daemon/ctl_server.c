@@ -178,11 +178,10 @@ static json_t *dispatch(struct mg_agent *agent, struct mg_pipeline *pipe,
 	struct passwd *pw = getpwuid(cred->uid);
 	snprintf(who, sizeof(who), "%s(uid %u)", pw ? pw->pw_name : "?", (unsigned)cred->uid);
 	json_t *answer = NULL;
+	if (req->cmd == MG_CTL_ENROLL && cred->uid != 0)
+		return error_json("permission denied: enroll is for root only");
 	switch (req->cmd) {
 	case MG_CTL_ENROLL:
-		if (cred->uid != 0)
-			return error_json("permission denied: enroll is for root only");
-		/* fall through */
 	case MG_CTL_SYNC:
 	case MG_CTL_REQUEST:
 	case MG_CTL_REQUESTS:

@@ -132,13 +132,26 @@ static int append(struct mg_eventlog *log, struct mg_event *ev, bool sync)
 	 * keyboard off. */
 	if (!flags && ev->type == MG_EV_DEVICE_ALLOWED && !mg_spool_fits(log->spool, len, 0))
 		flags = MG_SPOOL_SECURITY;
+	const bool fits = mg_spool_fits(log->spool, len, flags);
 	r = mg_spool_append(log->spool, json, len, ev->seq, flags, sync && !log->deferred, NULL);
 	free(json);
+	if (r < 0 && fits &&
+	    !log->reporting) { /* the disk refused it (full, I/O error): lost too */
+		if (flags & MG_SPOOL_SECURITY)
+			log->dropped_security++;
+		else
+			log->dropped_routine++;
+	}
 	if (r == 0 && mg_event_is_security(ev))
 		log->last_security = ev->seq;
 	if (r == 0)
 		report_dropped(log, sync);
 	return r;
+}
+
+void mg_eventlog_report_dropped(struct mg_eventlog *log)
+{
+	report_dropped(log, true);
 }
 
 int mg_eventlog_append(struct mg_eventlog *log, struct mg_event *ev)

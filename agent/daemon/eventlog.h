@@ -35,6 +35,10 @@ bool mg_event_is_security(const struct mg_event *ev);
  * event is counted for spool.dropped).
  */
 int mg_eventlog_append(struct mg_eventlog *log, struct mg_event *ev);
+/* Records the spool.dropped report now if events were refused since the last one and there
+ * is room (the upload calls it after acknowledged segments went). */
+void mg_eventlog_report_dropped(struct mg_eventlog *log);
+
 /* Appends without waiting for the disk: the next durable append or sync covers it. */
 int mg_eventlog_append_nosync(struct mg_eventlog *log, struct mg_event *ev);
 

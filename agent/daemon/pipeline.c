@@ -426,6 +426,7 @@ static void upload_answer(struct mg_pipeline *p, const struct mg_uplink_answer *
 	switch (a->status) {
 	case 200:
 		(void)mg_spool_ack(p->spool, p->up_boot, acked);
+		mg_eventlog_report_dropped(p->log); /* room again: say what was lost */
 		p->up_failures = 0;
 		p->up_retry_at = 0;
 		p->up_max_events = BATCH_EVENTS;

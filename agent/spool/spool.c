@@ -406,8 +406,6 @@ int mg_spool_append(struct mg_spool *sp, const char *json, size_t len, uint64_t 
 		}
 		done += (size_t)w;
 	}
-	fprintf(stderr, "DBG append seq %llu seg %llx total %llu\n", (unsigned long long)seq,
-	        (unsigned long long)s->no, (unsigned long long)sp->total);
 	if ((e = seg_note(s, sp->boot_id, seq)) < 0)
 		return e;
 	s->bytes += size;
@@ -526,8 +524,6 @@ int mg_spool_ack(struct mg_spool *sp, const char *boot_id, uint64_t acked_throug
 		struct seg *s = &sp->segs[k];
 		char name[32];
 		seg_name(s->no, name);
-		fprintf(stderr, "DBG delete %s (acked %llu)\n", name,
-		        (unsigned long long)acked_through);
 		if (unlinkat(sp->dfd, name, 0) < 0 && errno != ENOENT)
 			return -errno;
 		sp->total -= s->bytes;

@@ -18,14 +18,20 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <limits.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "mg/policy_bundle.h"
 #include "mg/time.h"
+#include "policy_sign.h"
 
-#define ARRIVE_MS 20000 /* events reach the collector: a healthy run needs well under 2 s */
+/* Events reach the collector: a healthy run needs well under 2 s; after an outage the next
+ * retry may be up to the backoff cap (30 s) away. */
+#define ARRIVE_MS 45000
 
 /* Hubs and input devices allowed, everything else blocked (the shipped profile's core). */
 #define RULES                                                                                      \
@@ -599,6 +605,230 @@ static void test_spool_full(void **state)
 	assert_exactly_once(sc, host);
 }
 
+/*
+ * A central rule that would cut the keyboard off (block it: first match wins over the local
+ * profile) is refused by the lock-out guard: policy.rejected names the device, the keyboard
+ * keeps working and the previous central version stays applied. Removing the rule publishes
+ * a version that is applied again.
+ */
+static void test_central_lockout_refused(void **state)
+{
+	struct sc *sc = *state;
+	start_agent(sc);
+	int64_t host = enroll_agent(sc);
+	const char *kbd = NULL;
+	assert_type(sc, plug(sc, "keyboard", "1-1", &kbd), "device.allowed");
+	json_t *st = status(sc);
+	json_int_t before = json_integer_value(json_object_get(st, "policy_version"));
+	json_decref(st);
+	json_int_t m = mark(sc);
+	char body[200];
+	snprintf(body, sizeof(body), "{\"rule\":\"block id 046d:c31c\",\"host_id\":%lld}",
+	         (long long)host);
+	json_t *ans = NULL;
+	assert_int_equal(admin("POST", "/v1/admin/rules", body, &ans), 201);
+	json_int_t rule_id = json_integer_value(json_object_get(ans, "id"));
+	json_decref(ans);
+	json_t *ev = wait_event(sc, "policy.rejected", NULL, m);
+	const char *why = jstr(ev, "policy.reason");
+	assert_non_null(why);
+	assert_non_null(strstr(why, "lock-out"));
+	assert_non_null(strstr(why, "046d:c31c"));
+	assert_authorized(sc, kbd, 1);
+	st = status(sc);
+	assert_int_equal(json_integer_value(json_object_get(st, "policy_version")), before);
+	json_decref(st);
+	/* The rule goes: the next version applies. */
+	char path[64];
+	snprintf(path, sizeof(path), "/v1/admin/rules/%lld", (long long)rule_id);
+	assert_int_equal(admin("DELETE", path, NULL, NULL), 200);
+	m = mark(sc);
+	ev = wait_event(sc, "policy.applied", NULL, m);
+	assert_true(json_integer_value(jget(ev, "policy.version")) > before);
+	assert_exactly_once(sc, host);
+	agent_stop(sc);
+}
+
+/*
+ * The kept policy has expired while the terminal was off: it is not applied at boot (the
+ * terminal falls back to its local rules: the approved stick stays blocked) and
+ * policy.rejected says why.
+ */
+static void test_expired_policy_at_boot(void **state)
+{
+	struct sc *sc = *state;
+	start_agent(sc);
+	(void)enroll_agent(sc);
+	agent_stop(sc);
+	/* A bundle signed with the collector's own key that allows the stick, expired an hour ago,
+	 * put where the agent keeps its last good policy. */
+	char keypath[600];
+	snprintf(keypath, sizeof(keypath), "%s/policy.key", g_dir);
+	struct mg_policy_key *k = NULL;
+	assert_int_equal(mg_policy_key_load(keypath, &k), 0);
+	static char rules[] = "allow id 0781:5583\n";
+	int64_t now = mg_now_us();
+	struct mg_policy_bundle b = {.version = 1000,
+	                             .issued_us = now - 7200000000LL,
+	                             .expires_us = now - 3600000000LL,
+	                             .all_hosts = true,
+	                             .rules = rules};
+	char *json = NULL, sig[MG_POLICY_SIG_B64_SIZE];
+	assert_int_equal(mg_policy_bundle_to_json(&b, &json, NULL), 0);
+	assert_int_equal(mg_policy_sign(k, json, strlen(json), sig), 0);
+	mg_policy_key_free(&k);
+	json_t *o = json_pack("{s:I, s:s, s:s}", "version", (json_int_t)1000, "bundle", json,
+	                      "signature", sig);
+	char *text = json_dumps(o, JSON_COMPACT);
+	json_decref(o);
+	free(json);
+	char path[300];
+	snprintf(path, sizeof(path), "%s/policy.json", sc->state);
+	write_file(path, text, 0600);
+	free(text);
+	/* Offline: the collector must not hand out a fresh version meanwhile. */
+	unsigned port = g_port;
+	assert_true(WIFEXITED(stop_server(SIGTERM)));
+	json_int_t m = mark(sc);
+	const char *flash = mg_tb_add(sc->tb, catalog("flash_sandisk"), "2-1", NULL);
+	assert_non_null(flash);
+	agent_spawn(sc);
+	wait_notify(sc, "READY=1");
+	json_t *ev = wait_event(sc, "policy.rejected", NULL, m);
+	assert_int_equal(json_integer_value(jget(ev, "policy.version")), 1000);
+	assert_non_null(strstr(jstr(ev, "policy.reason"), "expired"));
+	assert_non_null(strstr(jstr(ev, "policy.reason"), "local rules only"));
+	ev = wait_decision(sc, flash, m);
+	assert_type(sc, ev, "device.blocked");
+	assert_authorized(sc, flash, 0);
+	json_t *st = status(sc);
+	assert_int_equal(json_integer_value(json_object_get(st, "policy_version")), 0);
+	json_decref(st);
+	agent_stop(sc);
+	restart_server(port);
+}
+
+/* As root without the uplink user: no uplink (never as root), said in status; enrolment
+ * refused with the reason. */
+static void test_no_uplink_user(void **state)
+{
+	struct sc *sc = *state;
+	if (geteuid() != 0)
+		skip(); /* not root: the uplink runs as the agent's own user */
+	snprintf(conf_extra, sizeof(conf_extra),
+	         "uplink_binary = %s\nuplink_user = mg-no-such-user\n", uplink_bin);
+	agent_start(sc, RULES, conf_extra);
+	json_t *st = NULL;
+	int64_t deadline = mono_ms() + 8000;
+	for (;;) {
+		st = status(sc);
+		const char *up = json_string_value(json_object_get(st, "uplink"));
+		if (up && strstr(up, "disabled") && strstr(up, "mg-no-such-user"))
+			break;
+		json_decref(st);
+		if (mono_ms() > deadline)
+			FAIL_WITH_LOG(sc, "status does not say the uplink is disabled");
+		sleep_ms(50);
+	}
+	json_decref(st);
+	assert_int_equal(uplink_pid(sc), 0);
+	char tok[128], url[64], ca[600];
+	token_create(tok, sizeof(tok));
+	snprintf(url, sizeof(url), "https://127.0.0.1:%u", g_port);
+	snprintf(ca, sizeof(ca), "%s/ca.pem", g_dir);
+	struct run r;
+	CTL(sc, &r, "enroll", "--collector", url, "--token", tok, "--ca", ca);
+	assert_int_equal(r.status, 1);
+	assert_non_null(strstr(r.err, "does not exist"));
+	run_free(&r);
+	agent_stop(sc);
+}
+
+static char mounted[160]; /* a tmpfs the disk-full scenario mounted, "" when none */
+
+static int teardown_umount(void **state)
+{
+	struct sc *sc = *state;
+	if (sc && sc->pid > 0) { /* nothing may keep the mount busy */
+		kill(sc->pid, SIGKILL);
+		(void)waitpid(sc->pid, NULL, 0);
+		sc->pid = -1;
+	}
+	if (mounted[0] && umount2(mounted, MNT_DETACH) < 0)
+		fprintf(stderr, "cannot unmount %s: %s\n", mounted, strerror(errno));
+	mounted[0] = '\0';
+	return sc_teardown(state);
+}
+
+/*
+ * The disk under state_dir fills up (a 96 KiB tmpfs; the spool's own bound is far above):
+ * sticks stay blocked, the events the disk refused are counted and reported as spool.dropped
+ * once acknowledged segments have gone, and the collector gets exactly what the spool kept.
+ * Needs root and a tmpfs mount: skipped with a message otherwise.
+ */
+static void test_disk_full(void **state)
+{
+	struct sc *sc = *state;
+	if (geteuid() != 0) {
+		fprintf(stderr, "disk-full scenario skipped: mounting a tmpfs needs root\n");
+		skip();
+	}
+	assert_int_equal(mkdir(sc->state, 0700), 0);
+	if (mount("tmpfs", sc->state, "tmpfs", MS_NOSUID | MS_NODEV, "size=96k,mode=0700") < 0) {
+		fprintf(stderr, "disk-full scenario skipped: cannot mount a tmpfs on %s: %s\n",
+		        sc->state, strerror(errno));
+		skip();
+	}
+	snprintf(mounted, sizeof(mounted), "%s", sc->state);
+	snprintf(conf_extra, sizeof(conf_extra),
+	         "uplink_binary = %s\nuplink_user = nobody\npoll_interval = 1\n"
+	         "heartbeat_interval = 1\nspool_max_bytes = 1048576\n",
+	         uplink_bin);
+	agent_start(sc, RULES, conf_extra);
+	int64_t host = enroll_agent(sc);
+	assert_exactly_once(sc, host);
+	sc->allow_gaps = true; /* 64 KiB segments go once acknowledged */
+	unsigned port = g_port;
+	assert_true(WIFEXITED(stop_server(SIGTERM)));
+	/* Until the disk refuses events, and some more: every stick stays blocked. */
+	for (unsigned i = 0; i < 55; i++) {
+		const char *flash = mg_tb_add(sc->tb, catalog("flash_sandisk"), "2-1", NULL);
+		if (!flash)
+			FAIL_WITH_LOG(sc, "cannot add the stick (round %u)", i);
+		sync_agent(sc);
+		assert_authorized(sc, flash, 0);
+		assert_int_equal(mg_tb_remove(sc->tb, flash), 0);
+		sync_agent(sc);
+		if (i % 20 == 0)
+			read_events(sc);
+	}
+	read_events(sc);
+	char log[PATH_MAX];
+	snprintf(log, sizeof(log), "%s", sc->log);
+	char *text = read_all(log, NULL);
+	assert_non_null(text);
+	bool full = strstr(text, "No space left on device") != NULL;
+	free(text);
+	if (!full)
+		FAIL_WITH_LOG(sc, "the disk never filled up");
+	restart_server(port);
+	struct run r;
+	CTL(sc, &r, "sync"); /* now, not at the next backoff step */
+	run_free(&r);
+	json_t *ev = NULL;
+	int64_t deadline = mono_ms() + ARRIVE_MS;
+	while (!(ev = find_event(sc, "spool.dropped", NULL, 0))) {
+		if (mono_ms() > deadline)
+			FAIL_WITH_LOG(sc, "no spool.dropped event after the disk had room again");
+		sleep_ms(50);
+		read_events(sc);
+	}
+	assert_true(json_integer_value(jget(ev, "spool.dropped_routine")) +
+	                json_integer_value(jget(ev, "spool.dropped_security")) >
+	            0);
+	assert_exactly_once(sc, host);
+}
+
 int main(void)
 {
 	if (harness_init() < 0)
@@ -616,6 +846,10 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_kill_collector_around_commit, sc_setup,
 	                                    sc_teardown),
 	    cmocka_unit_test_setup_teardown(test_spool_full, sc_setup, sc_teardown),
+	    cmocka_unit_test_setup_teardown(test_central_lockout_refused, sc_setup, sc_teardown),
+	    cmocka_unit_test_setup_teardown(test_expired_policy_at_boot, sc_setup, sc_teardown),
+	    cmocka_unit_test_setup_teardown(test_no_uplink_user, sc_setup, sc_teardown),
+	    cmocka_unit_test_setup_teardown(test_disk_full, sc_setup, teardown_umount),
 	};
 	return api_main("pipeline", tests, sizeof(tests) / sizeof(tests[0]));
 }

@@ -46,20 +46,31 @@ json_t *call(const struct ctl_opts *o, const struct mg_ctl_request *req)
 	(void)setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 	char *line = NULL;
 	json_t *resp = NULL;
-	if (mg_ctl_request_format(req, &line) == 0 &&
-	    send(fd, line, strlen(line), MSG_NOSIGNAL) == (ssize_t)strlen(line)) {
-		json_error_t jerr;
-		FILE *f = fdopen(fd, "r");
-		if (f) {
-			resp = json_loadf(f, JSON_DISABLE_EOF_CHECK, &jerr);
-			fclose(f);
-			fd = -1;
-		}
-		if (!resp)
-			fprintf(stderr, "mynaguardctl: %s\n",
-			        MG_TR("エージェントの応答を読めません",
-			              "no valid answer from the agent"));
+	if (mg_ctl_request_format(req, &line) < 0) {
+		fprintf(stderr, "mynaguardctl: %s\n", MG_TR("メモリ不足", "out of memory"));
+		close(fd);
+		return NULL;
 	}
+	/* The agent may answer and close before the request is read (a refused peer): the
+	 * answer is read even when sending fails, so the refusal is shown, not lost. */
+	int send_err = 0;
+	if (send(fd, line, strlen(line), MSG_NOSIGNAL) != (ssize_t)strlen(line))
+		send_err = errno ? errno : EIO;
+	json_error_t jerr;
+	FILE *f = fdopen(fd, "r");
+	if (f) {
+		resp = json_loadf(f, JSON_DISABLE_EOF_CHECK, &jerr);
+		fclose(f);
+		fd = -1;
+	}
+	if (!resp && send_err)
+		fprintf(
+		    stderr, "mynaguardctl: %s: %s\n",
+		    MG_TR("エージェントに要求を送れません", "cannot send the request to the agent"),
+		    strerror(send_err));
+	else if (!resp)
+		fprintf(stderr, "mynaguardctl: %s\n",
+		        MG_TR("エージェントの応答を読めません", "no valid answer from the agent"));
 	free(line);
 	if (fd >= 0)
 		close(fd);

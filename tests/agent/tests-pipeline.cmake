@@ -28,3 +28,37 @@ if(UMOCKDEV_WRAPPER AND TARGET mynaguard-uplink)
     ENVIRONMENT "${mg_pipeline_env};MG_TEST_STORE_URL_FILE=${mg_store_pg_state}"
     SKIP_RETURN_CODE 77 TIMEOUT 300)
 endif()
+
+# PAM events end to end (test_pipeline_pam): TOTP logins through pam_mynaguard.so under
+# pam_wrapper (each in a child of the test, with MG_PAM_PRELOAD instead of the umockdev
+# preload) reach the collector as auth.* events, through the agent's event socket and, while
+# the agent is stopped, through the module's pending file. Skipped (77) when the test does not
+# run as the owner of pam_mynaguard.so (the module would go through the setuid helper); as a
+# user other than root (enrolment is root-only) it checks everything up to the agent's spool,
+# then exits 77.
+if(UMOCKDEV_WRAPPER AND TARGET mynaguard-uplink AND TARGET pam_mynaguard
+   AND TARGET mg_pam_harness AND DEFINED MG_PAM_PRELOAD)
+  add_executable(test_pipeline_pam agent/test_pipeline_pam.c agent/system_harness.c
+    server/api_harness.c)
+  target_include_directories(test_pipeline_pam PRIVATE ${CMAKE_CURRENT_SOURCE_DIR}/agent
+    ${CMAKE_CURRENT_SOURCE_DIR}/server)
+  target_link_libraries(test_pipeline_pam PRIVATE mg_test_support mg_agent_core mg_spool
+    mg_collector_core mg_pam_harness PkgConfig::LIBCURL PkgConfig::LIBCRYPTO PkgConfig::LIBPQ
+    PkgConfig::CMOCKA)
+  mg_target_defaults(test_pipeline_pam)
+  add_dependencies(test_pipeline_pam mynaguard-agent mynaguardctl mynaguard-uplink
+    mynaguard-collector pam_mynaguard)
+  set(mg_pipeline_pam_env ${mg_system_env}
+    "MG_UPLINK_BIN=$<TARGET_FILE:mynaguard-uplink>"
+    "MG_COLLECTOR=$<TARGET_FILE:mynaguard-collector>"
+    "MG_PAM_MODULE=$<TARGET_FILE:pam_mynaguard>"
+    "MG_PAM_PRELOAD=${MG_PAM_PRELOAD}")
+  add_test(NAME pipeline_pam COMMAND ${UMOCKDEV_WRAPPER} $<TARGET_FILE:test_pipeline_pam>)
+  set_tests_properties(pipeline_pam PROPERTIES ENVIRONMENT "${mg_pipeline_pam_env}"
+    SKIP_RETURN_CODE 77 TIMEOUT 300 RESOURCE_LOCK ${MG_PAM_WRAPPER_LOCK})
+  add_test(NAME pipeline_pam_pg COMMAND ${UMOCKDEV_WRAPPER} $<TARGET_FILE:test_pipeline_pam>)
+  set_tests_properties(pipeline_pam_pg PROPERTIES
+    FIXTURES_REQUIRED store_pg
+    ENVIRONMENT "${mg_pipeline_pam_env};MG_TEST_STORE_URL_FILE=${mg_store_pg_state}"
+    SKIP_RETURN_CODE 77 TIMEOUT 300 RESOURCE_LOCK ${MG_PAM_WRAPPER_LOCK})
+endif()

@@ -14,6 +14,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 extern char **environ;
@@ -381,7 +382,10 @@ int mg_uplink_sup_send(struct mg_uplink_sup *s, uint8_t type, const void *payloa
 	s->out_len += size;
 	s->pend[s->npend++] = (struct pending){.id = fid, .type = type};
 	*id = fid;
-	flush(s, s->started); /* a write error restarts it (the request is answered status 0) */
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	/* A write error stops it (the request is answered status 0); restart after the backoff. */
+	flush(s, (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000);
 	return 0;
 }
 

@@ -7,8 +7,8 @@ mg_add_test(test_central SOURCES agent/test_central.c
 # store tests' throwaway server), the agent on a umockdev testbed (system_harness), the uplink
 # it starts, mynaguardctl. Under the umockdev preload like agent_umockdev.
 if(UMOCKDEV_WRAPPER AND TARGET mynaguard-uplink)
-  add_executable(test_pipeline agent/test_pipeline.c agent/system_harness.c
-    server/api_harness.c)
+  add_executable(test_pipeline agent/test_pipeline.c agent/pipeline_support.c
+    agent/system_harness.c server/api_harness.c)
   target_include_directories(test_pipeline PRIVATE ${CMAKE_CURRENT_SOURCE_DIR}/agent
     ${CMAKE_CURRENT_SOURCE_DIR}/server)
   target_link_libraries(test_pipeline PRIVATE mg_test_support mg_agent_core mg_spool
@@ -38,8 +38,8 @@ endif()
 # then exits 77.
 if(UMOCKDEV_WRAPPER AND TARGET mynaguard-uplink AND TARGET pam_mynaguard
    AND TARGET mg_pam_harness AND DEFINED MG_PAM_PRELOAD)
-  add_executable(test_pipeline_pam agent/test_pipeline_pam.c agent/system_harness.c
-    server/api_harness.c)
+  add_executable(test_pipeline_pam agent/test_pipeline_pam.c agent/pipeline_support.c
+    agent/system_harness.c server/api_harness.c)
   target_include_directories(test_pipeline_pam PRIVATE ${CMAKE_CURRENT_SOURCE_DIR}/agent
     ${CMAKE_CURRENT_SOURCE_DIR}/server)
   target_link_libraries(test_pipeline_pam PRIVATE mg_test_support mg_agent_core mg_spool

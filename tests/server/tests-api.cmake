@@ -131,3 +131,22 @@ set_tests_properties(test_collector_cli_pg PROPERTIES
   ENVIRONMENT "CMOCKA_MESSAGE_OUTPUT=stdout;MG_COLLECTOR=$<TARGET_FILE:mynaguard-collector>;MG_SOURCE_DIR=${PROJECT_SOURCE_DIR};MG_TEST_STORE_URL_FILE=${mg_store_pg_state}"
   SKIP_RETURN_CODE 77
   TIMEOUT 300)
+
+# Issue 12 end to end (tests/server/test_pipeline_storm.c): 200 simulated terminals reconnect at
+# once after a collector outage; the collector paces them (503 + Retry-After) and every event
+# is stored exactly once. pipeline_storm: SQLite; pipeline_storm_pg: PostgreSQL (store_pg).
+add_executable(test_pipeline_storm server/test_pipeline_storm.c server/api_harness.c)
+target_link_libraries(test_pipeline_storm PRIVATE mg_collector_core PkgConfig::LIBCURL
+  PkgConfig::LIBCRYPTO PkgConfig::LIBPQ PkgConfig::CMOCKA)
+mg_target_defaults(test_pipeline_storm)
+add_dependencies(test_pipeline_storm mynaguard-collector)
+add_test(NAME pipeline_storm COMMAND test_pipeline_storm)
+set_tests_properties(pipeline_storm PROPERTIES
+  ENVIRONMENT "CMOCKA_MESSAGE_OUTPUT=stdout;MG_COLLECTOR=$<TARGET_FILE:mynaguard-collector>"
+  TIMEOUT 180)
+add_test(NAME pipeline_storm_pg COMMAND test_pipeline_storm)
+set_tests_properties(pipeline_storm_pg PROPERTIES
+  FIXTURES_REQUIRED store_pg
+  ENVIRONMENT "CMOCKA_MESSAGE_OUTPUT=stdout;MG_COLLECTOR=$<TARGET_FILE:mynaguard-collector>;MG_TEST_STORE_URL_FILE=${mg_store_pg_state}"
+  SKIP_RETURN_CODE 77
+  TIMEOUT 180)

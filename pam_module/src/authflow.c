@@ -118,11 +118,36 @@ static int count_fail(struct flow *f, const char *reason, struct mg_auth_outcome
 
 /* ---- TOTP ---- */
 
+/*
+ * A TOTP file that fails its checks (directory, FIFO, too large, symlink, mode, content) is
+ * refused before the prompt, counted and reported as after it: nobody types a code that can
+ * never be checked. Through the helper the module cannot read the file; the helper checks it.
+ */
+static int totp_precheck(struct flow *f)
+{
+	struct mg_totp_cred *cred = NULL;
+	struct mg_auth_outcome o;
+	if (!f->direct || !f->valid)
+		return 0;
+	int r = mg_credstore_load_totp(f->conf->credential_dir, f->conf->owner, f->att->user, &cred,
+	                               f->why, f->whylen);
+	mg_totp_cred_free(&cred);
+	if (r == 0 || r == -ENOENT)
+		return 0;
+	int c = mg_auth_fail(f->conf, f->att->user, f->track, "credential-error", now_s(), &o);
+	emit(f, MG_EV_AUTH_FAILURE, "totp", NULL, "credential-error", 0);
+	say(f, true, MG_MSG_MISCONFIGURED);
+	return c < 0 ? c : r;
+}
+
 static int run_totp(struct flow *f)
 {
 	struct mg_auth_outcome o;
 	char *code = NULL;
-	int r = f->io->prompt(f->io->ctx, false, mg_pam_msg(MG_MSG_TOTP_PROMPT), &code);
+	int r = totp_precheck(f);
+	if (r < 0)
+		return r;
+	r = f->io->prompt(f->io->ctx, false, mg_pam_msg(MG_MSG_TOTP_PROMPT), &code);
 	if (r < 0)
 		return r;
 	const char *c = code ? code : "";

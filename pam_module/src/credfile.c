@@ -472,8 +472,9 @@ int mg_totp_cred_parse(const char *buf, size_t len, const char *user, struct mg_
 		goto out;
 	r = mg_base32_decode(secret, c->secret, sizeof(c->secret), &c->secret_len);
 	if (r < 0 || c->secret_len < MG_TOTP_SECRET_MIN) {
-		r = fail(err, errlen, "secret: expected base32 of %d-%d bytes", MG_TOTP_SECRET_MIN,
-		         MG_TOTP_SECRET_MAX);
+		r = fail(err, errlen,
+		         "secret: expected base32 of %d-%d bytes (at least 128 bits, RFC 4226)",
+		         MG_TOTP_SECRET_MIN, MG_TOTP_SECRET_MAX);
 		goto out;
 	}
 	if ((r = get_string(root, "algorithm", &alg, err, errlen)) < 0)

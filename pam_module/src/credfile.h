@@ -27,9 +27,10 @@
 #define MG_FIDO2_MAX_ID      1024
 #define MG_FIDO2_MAX_PK      512
 #define MG_CRED_LABEL_MAX    64
-#define MG_TOTP_SECRET_MIN   10
-#define MG_TOTP_SECRET_MAX   64
-#define MG_TIME_TEXT_MAX     32
+/* RFC 4226 section 4 (R6): at least 128 bits; 160 recommended (what enrolment generates). */
+#define MG_TOTP_SECRET_MIN 16
+#define MG_TOTP_SECRET_MAX 64
+#define MG_TIME_TEXT_MAX   32
 
 /* COSE algorithms accepted (RFC 9053): ES256, EdDSA, RS256. */
 #define MG_COSE_ES256 (-7)

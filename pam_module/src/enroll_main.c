@@ -1,18 +1,28 @@
 /*
  * mynaguard-enroll: credentials of the PAM module, managed by an administrator (root).
  *
- *   mynaguard-enroll [--config PATH] totp   --user USER [--secret BASE32] [--algorithm A]
- *                                          [--digits 6|8] [--period S] [--label L] [--qr]
+ *   mynaguard-enroll [--config PATH] totp   --user USER [--secret-stdin | --secret-file FILE]
+ *                                          [--algorithm A] [--digits 6|8] [--period S]
+ *                                          [--label L] [--qr] [--qr-png FILE] [--replace]
+ *                                          [--allow-unknown-user]
  *   mynaguard-enroll [--config PATH] fido2  --user USER [--label L] [--uv] [--device N]
  *   mynaguard-enroll [--config PATH] list   --user USER
  *   mynaguard-enroll [--config PATH] remove --user USER --label L
  *   mynaguard-enroll [--config PATH] unlock --user USER
  *
  * A PIN, when the key has one, is read from the terminal (echo off) or, when stdin is not a
- * terminal, from the first line of stdin.
+ * terminal, from the first line of stdin. A TOTP secret is never taken from the command line
+ * (every local user can read /proc/PID/cmdline): --secret VALUE is refused.
+ *
+ * At every start the credential and state directories are created when missing (a fresh
+ * install): credential_dir and its fido2/ 0755, its totp/ 0700, state_dir 0700, owned by the
+ * user running the tool (the trusted owner).
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
+#include <limits.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,6 +33,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <png.h>
 #include <qrencode.h>
 
 #include "authcore.h"
@@ -41,14 +52,19 @@
 struct opts {
 	const char *config;
 	const char *user;
-	const char *secret;
 	const char *algorithm;
 	const char *label;
 	const char *device;
+	const char *secret_file; /* --secret-file FILE */
+	const char *qr_png;      /* --qr-png FILE */
 	unsigned digits;
 	unsigned period;
 	bool qr;
 	bool uv;
+	bool secret_stdin;  /* --secret-stdin */
+	bool secret_argv;   /* --secret VALUE was given: refused */
+	bool replace;       /* --replace: an enrolled TOTP secret may be replaced */
+	bool allow_unknown; /* --allow-unknown-user */
 };
 
 struct command {
@@ -111,25 +127,102 @@ static int read_pin(char *buf, size_t len)
 	return 0;
 }
 
-static void print_qr(const char *text)
+/*
+ * QR codes. Both renderings draw dark modules dark and light ones light whatever the terminal's
+ * colours are, with the quiet zone of 4 light modules the standard asks for (ISO/IEC 18004
+ * 7.3.7): a terminal with a light background showed the old rendering (light modules in the
+ * foreground colour) inverted, which many phone apps do not scan.
+ */
+#define QR_QUIET     4 /* modules */
+#define QR_PNG_SCALE 8 /* pixels per module */
+
+static QRcode *make_qr(const char *text)
 {
 	QRcode *q = QRcode_encodeString(text, 0, QR_ECLEVEL_M, QR_MODE_8, 1);
-	if (!q) {
+	if (!q)
 		fprintf(stderr, "%s\n", MG_TR("QR コードを作れません", "cannot make the QR code"));
-		return;
-	}
-	/* Two modules per character cell; light modules are drawn, with a quiet zone of 2. */
-	int w = q->width, m = 2;
-	for (int y = -m; y < w + m; y += 2) {
-		for (int x = -m; x < w + m; x++) {
-			bool top = y >= 0 && y < w && x >= 0 && x < w && (q->data[y * w + x] & 1);
-			bool bot = y + 1 >= 0 && y + 1 < w && x >= 0 && x < w &&
-			           (q->data[(y + 1) * w + x] & 1);
-			fputs(top ? (bot ? " " : "\u2584") : (bot ? "\u2580" : "\u2588"), stdout);
+	return q;
+}
+
+/* Module (x, y) of q is dark; anything outside the symbol (the quiet zone) is light. */
+static bool qr_dark(const QRcode *q, int x, int y)
+{
+	int w = q->width;
+	return x >= 0 && y >= 0 && x < w && y < w && (q->data[y * w + x] & 1);
+}
+
+/*
+ * Two modules per character cell: "▀" with the upper module in the foreground colour and the
+ * lower one in the background colour, both set explicitly (SGR 30/40 black, 97/107 bright
+ * white), and a reset at the end of each line.
+ */
+static void print_qr(const QRcode *q)
+{
+	int side = q->width + 2 * QR_QUIET;
+	for (int y = 0; y < side; y += 2) {
+		int fg = -1, bg = -1;
+		for (int x = 0; x < side; x++) {
+			int top = qr_dark(q, x - QR_QUIET, y - QR_QUIET);
+			int bot = qr_dark(q, x - QR_QUIET, y + 1 - QR_QUIET);
+			if (top != fg || bot != bg)
+				printf("\033[%d;%dm", top ? 30 : 97, bot ? 40 : 107);
+			fg = top;
+			bg = bot;
+			fputs("\u2580", stdout);
 		}
-		fputc('\n', stdout);
+		fputs("\033[0m\n", stdout);
 	}
-	QRcode_free(q);
+}
+
+/*
+ * Creates path for the PNG: a new file only (O_EXCL, never through a symbolic link), 0600 as
+ * it holds the secret. Opened before the secret is stored, so that a refused path changes
+ * nothing. The stream, or NULL after a message.
+ */
+static FILE *open_png(const char *path)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY, 0600);
+	FILE *f = fd >= 0 ? fdopen(fd, "wb") : NULL;
+	if (!f) {
+		int e = errno;
+		if (fd >= 0)
+			close(fd);
+		fprintf(stderr, "%s: %s: %s\n",
+		        MG_TR("--qr-png のファイルを作れません (既存のファイルは上書きしません)",
+		              "--qr-png: cannot create the file (an existing file is never "
+		              "overwritten)"),
+		        path, strerror(e));
+	}
+	return f;
+}
+
+/* 8-bit grey PNG of q: QR_PNG_SCALE pixels a module, black on white, quiet zone included. */
+static int write_png(const QRcode *q, FILE *f)
+{
+	unsigned side = (unsigned)(q->width + 2 * QR_QUIET) * QR_PNG_SCALE;
+	png_image img;
+	memset(&img, 0, sizeof(img));
+	img.version = PNG_IMAGE_VERSION;
+	img.width = side;
+	img.height = side;
+	img.format = PNG_FORMAT_GRAY;
+	unsigned char *px = malloc((size_t)side * side);
+	if (!px)
+		return -ENOMEM;
+	for (unsigned y = 0; y < side; y++)
+		for (unsigned x = 0; x < side; x++)
+			px[(size_t)y * side + x] = qr_dark(q, (int)(x / QR_PNG_SCALE) - QR_QUIET,
+			                                   (int)(y / QR_PNG_SCALE) - QR_QUIET)
+			                               ? 0
+			                               : 255;
+	int ok = png_image_write_to_stdio(&img, f, 0, px, (png_int_32)side, NULL);
+	png_image_free(&img);
+	free(px);
+	if (!ok)
+		return -EIO;
+	if (fflush(f) != 0 || fsync(fileno(f)) < 0)
+		return -errno;
+	return 0;
 }
 
 /* Percent-encodes s for an otpauth URI label or parameter. */
@@ -146,11 +239,105 @@ static void uri_escape(const char *s, char *out, size_t len)
 	out[o] = '\0';
 }
 
+/* The most a secret's line may hold: 64 bytes are 103 base32 characters, with room for spaces. */
+#define SECRET_TEXT_MAX 1024
+
+/*
+ * Reads the first line of fd (the secret in base32) into buf, bounded: 0, -ENODATA for an empty
+ * line, -EFBIG for a line longer than len - 1, or the read(2) error. The caller wipes buf.
+ */
+static int read_secret_line(int fd, char *buf, size_t len)
+{
+	size_t n = 0;
+	for (;;) {
+		char ch;
+		ssize_t k = read(fd, &ch, 1);
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k < 0)
+			return -errno;
+		if (k == 0 || ch == '\n')
+			break;
+		if (n + 1 >= len)
+			return -EFBIG;
+		buf[n++] = ch;
+	}
+	while (n > 0 && (buf[n - 1] == '\r' || buf[n - 1] == ' '))
+		n--;
+	buf[n] = '\0';
+	return n == 0 ? -ENODATA : 0;
+}
+
+/*
+ * The secret given with --secret-stdin (the terminal with echo off, or the first line of
+ * stdin) or --secret-file FILE (its first line; a pipe such as <(...) works too). 0, or an
+ * exit status after a message.
+ */
+static int given_secret(const struct opts *o, struct mg_totp_cred *c)
+{
+	char text[SECRET_TEXT_MAX];
+	struct termios old, noecho;
+	int fd = 0, r;
+	bool tty = false;
+	if (o->secret_file) {
+		fd = open(o->secret_file, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+		if (fd < 0) {
+			fprintf(stderr, "--secret-file %s: %s\n", o->secret_file, strerror(errno));
+			return 2;
+		}
+	} else if (isatty(0) && tcgetattr(0, &old) == 0) {
+		tty = true;
+		fprintf(stderr, "%s", MG_TR("TOTP の秘密鍵 (base32): ", "TOTP secret (base32): "));
+		noecho = old;
+		noecho.c_lflag &= ~(tcflag_t)ECHO;
+		tcsetattr(0, TCSAFLUSH, &noecho);
+	}
+	r = read_secret_line(fd, text, sizeof(text));
+	if (tty) {
+		tcsetattr(0, TCSAFLUSH, &old);
+		fputc('\n', stderr);
+	}
+	if (fd != 0)
+		close(fd);
+	if (r == 0)
+		r = mg_base32_decode(text, c->secret, sizeof(c->secret), &c->secret_len);
+	explicit_bzero(text, sizeof(text));
+	if (r < 0 || c->secret_len < MG_TOTP_SECRET_MIN) {
+		fprintf(stderr, "%s (%s)\n",
+		        MG_TR("秘密鍵は 16-64 バイト (128 ビット以上、推奨 160 ビット) の base32 "
+		              "を 1 行で与えてください",
+		              "the secret must be one line of base32 of 16-64 bytes (at least 128 "
+		              "bits, 160 recommended)"),
+		        o->secret_file ? "--secret-file" : "--secret-stdin");
+		explicit_bzero(c->secret, sizeof(c->secret));
+		return 2;
+	}
+	return 0;
+}
+
+/* True when the system knows user (getpwnam), or --allow-unknown-user; else a message. */
+static bool user_known(const struct opts *o)
+{
+	struct passwd pw, *res = NULL;
+	char buf[4096];
+	if (o->allow_unknown ||
+	    (getpwnam_r(o->user, &pw, buf, sizeof(buf), &res) == 0 && res != NULL))
+		return true;
+	fprintf(stderr, "%s: %s\n",
+	        MG_TR("このユーザーはシステムに存在しません (それでも登録するには "
+	              "--allow-unknown-user)",
+	              "no such user on this system (to enrol anyway: --allow-unknown-user)"),
+	        o->user);
+	return false;
+}
+
 static int cmd_totp(const struct mg_pam_conf *conf, const struct opts *o)
 {
-	struct mg_totp_cred c;
-	char host[256] = "localhost", acct[600], esc[1800], *b32 = NULL;
-	int r;
+	struct mg_totp_cred c, *old = NULL;
+	char host[256] = "localhost", acct[600], esc[1800], why[512] = "", *b32 = NULL;
+	QRcode *q = NULL;
+	FILE *png = NULL;
+	int r, rc = 1;
 	memset(&c, 0, sizeof(c));
 	snprintf(c.user, sizeof(c.user), "%s", o->user);
 	snprintf(c.label, sizeof(c.label), "%s", o->label ? o->label : "totp");
@@ -166,32 +353,37 @@ static int cmd_totp(const struct mg_pam_conf *conf, const struct opts *o)
 		              "seconds"));
 		return 2;
 	}
-	if (o->secret) {
-		r = mg_base32_decode(o->secret, c.secret, sizeof(c.secret), &c.secret_len);
-		if (r < 0 || c.secret_len < MG_TOTP_SECRET_MIN) {
-			fprintf(stderr, "%s\n",
-			        MG_TR("--secret は 10-64 バイトの base32 です",
-			              "--secret must be base32 of 10-64 bytes"));
-			return 2;
-		}
+	if (!user_known(o))
+		return 1;
+	/* A secret already enrolled is replaced only when asked: the old one stops working. */
+	r = mg_credstore_load_totp(conf->credential_dir, conf->owner, o->user, &old, why,
+	                           sizeof(why));
+	mg_totp_cred_free(&old);
+	if (r != -ENOENT && !o->replace) {
+		fprintf(
+		    stderr, "%s: %s%s%s\n",
+		    r == 0 ? MG_TR("TOTP は登録済みです。置き換えるには --replace を付けてください",
+		                   "a TOTP secret is already enrolled: add --replace to replace it")
+		           : MG_TR("登録済みの TOTP ファイルを読めません。置き換えるには "
+		                   "--replace を付けてください",
+		                   "the enrolled TOTP file cannot be read: add --replace to "
+		                   "replace it"),
+		    o->user, why[0] ? ": " : "", why);
+		return 1;
+	}
+	if (o->secret_stdin || o->secret_file) {
+		if ((r = given_secret(o, &c)) != 0)
+			return r;
 	} else {
+		/* 160 bits or more (RFC 4226 recommends 160): the hash's own output length. */
 		c.secret_len = c.algorithm == MG_TOTP_SHA1     ? 20
 		               : c.algorithm == MG_TOTP_SHA256 ? 32
 		                                               : 64;
 		if (getrandom(c.secret, c.secret_len, 0) != (ssize_t)c.secret_len)
-			return 1;
+			goto out;
 	}
-	now_text(c.created);
-	r = mg_credstore_save_totp(conf->credential_dir, conf->owner, &c);
-	if (r < 0) {
-		fprintf(stderr, "%s: %s\n", MG_TR("保存できません", "cannot save"), strerror(-r));
-		explicit_bzero(&c, sizeof(c));
-		return 1;
-	}
-	if (mg_base32_encode(c.secret, c.secret_len, &b32) < 0) {
-		explicit_bzero(&c, sizeof(c));
-		return 1;
-	}
+	if (mg_base32_encode(c.secret, c.secret_len, &b32) < 0)
+		goto out;
 	mg_hostname(host, sizeof(host));
 	snprintf(acct, sizeof(acct), "mynaguard:%s@%s", o->user, host);
 	uri_escape(acct, esc, sizeof(esc));
@@ -200,19 +392,54 @@ static int cmd_totp(const struct mg_pam_conf *conf, const struct opts *o)
 	if (asprintf(&uri,
 	             "otpauth://totp/%s?secret=%s&issuer=mynaguard&algorithm=%s&digits=%u"
 	             "&period=%u",
-	             esc, b32, upper[c.algorithm], c.digits, c.period) < 0)
+	             esc, b32, upper[c.algorithm], c.digits, c.period) < 0) {
 		uri = NULL;
-	if (uri) {
-		printf("%s\n", uri);
-		if (o->qr)
-			print_qr(uri);
-		explicit_bzero(uri, strlen(uri));
-		free(uri);
+		goto out;
 	}
-	explicit_bzero(b32, strlen(b32));
-	free(b32);
+	if ((o->qr || o->qr_png) && !(q = make_qr(uri)))
+		goto out_uri;
+	if (o->qr_png && !(png = open_png(o->qr_png)))
+		goto out_uri;
+	now_text(c.created);
+	r = mg_credstore_save_totp(conf->credential_dir, conf->owner, &c);
+	if (r < 0) {
+		fprintf(stderr, "%s: %s\n", MG_TR("保存できません", "cannot save"), strerror(-r));
+		if (png) {
+			fclose(png);
+			png = NULL;
+			unlink(o->qr_png);
+		}
+		goto out_uri;
+	}
+	printf("%s\n", uri);
+	if (o->qr)
+		print_qr(q);
+	rc = 0;
+	if (png) {
+		r = write_png(q, png);
+		if (fclose(png) != 0 && r == 0)
+			r = -errno;
+		png = NULL;
+		if (r < 0) {
+			fprintf(stderr, "--qr-png %s: %s\n", o->qr_png, strerror(-r));
+			unlink(o->qr_png);
+			rc = 1;
+		}
+	}
+out_uri:
+	explicit_bzero(uri, strlen(uri));
+	free(uri);
+out:
+	if (q) {
+		explicit_bzero(q->data, (size_t)q->width * (size_t)q->width);
+		QRcode_free(q);
+	}
+	if (b32) {
+		explicit_bzero(b32, strlen(b32));
+		free(b32);
+	}
 	explicit_bzero(&c, sizeof(c));
-	return uri ? 0 : 1;
+	return rc;
 }
 
 static int cmd_fido2(const struct mg_pam_conf *conf, const struct opts *o)
@@ -225,6 +452,8 @@ static int cmd_fido2(const struct mg_pam_conf *conf, const struct opts *o)
 	size_t idx = 0;
 	int rc = 1;
 	memset(&c, 0, sizeof(c));
+	if (!user_known(o))
+		return 1;
 	int r = mg_credstore_load_fido2(conf->credential_dir, conf->owner, o->user, &f, why,
 	                                sizeof(why));
 	if (r == -ENOENT)
@@ -395,11 +624,70 @@ static int cmd_unlock(const struct mg_pam_conf *conf, const struct opts *o)
 	return 0;
 }
 
+/*
+ * Creates path with mode when it is missing, and its missing parents with 0755 (the umask is
+ * 022). An existing directory is left as it is: every later access checks owner and mode.
+ * 1 created, 0 present, or negative errno.
+ */
+static int make_dir(const char *path, mode_t mode)
+{
+	char buf[PATH_MAX];
+	if (path[0] != '/')
+		return -EINVAL;
+	if (snprintf(buf, sizeof(buf), "%s", path) >= (int)sizeof(buf))
+		return -ENAMETOOLONG;
+	for (char *p = buf + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(buf, 0755) < 0 && errno != EEXIST)
+			return -errno;
+		*p = '/';
+	}
+	if (mkdir(buf, mode) == 0)
+		return 1;
+	return errno == EEXIST ? 0 : -errno;
+}
+
+/*
+ * A fresh install has no credential or state directory: without them nobody can be enrolled
+ * and every login fails. Made here, owned by the user running the tool (the trusted owner):
+ * credential_dir and fido2/ 0755 (the module reads public FIDO2 data as the user in screen
+ * lockers), totp/ and state_dir 0700. deploy/tmpfiles/mynaguard-pam.conf makes the same.
+ */
+static int ensure_dirs(const struct mg_pam_conf *conf)
+{
+	char fido2[PATH_MAX], totp[PATH_MAX];
+	if (snprintf(fido2, sizeof(fido2), "%s/fido2", conf->credential_dir) >=
+	        (int)sizeof(fido2) ||
+	    snprintf(totp, sizeof(totp), "%s/totp", conf->credential_dir) >= (int)sizeof(totp))
+		return -ENAMETOOLONG;
+	const struct {
+		const char *path;
+		mode_t mode;
+	} dirs[] = {
+	    {conf->credential_dir, 0755}, {fido2, 0755}, {totp, 0700}, {conf->state_dir, 0700}};
+	for (size_t i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++) {
+		int r = make_dir(dirs[i].path, dirs[i].mode);
+		if (r < 0) {
+			fprintf(stderr, "%s: %s: %s\n",
+			        MG_TR("ディレクトリを作れません", "cannot create the directory"),
+			        dirs[i].path, strerror(-r));
+			return r;
+		}
+		if (r > 0)
+			fprintf(stderr, "%s: %s (%04o)\n", MG_TR("作成しました", "created"),
+			        dirs[i].path, (unsigned)dirs[i].mode);
+	}
+	return 0;
+}
+
 static const struct command commands[] = {
     {"totp", cmd_totp,
-     "--user USER [--secret B32] [--algorithm sha1|sha256|sha512] "
-     "[--digits 6|8] [--period S] [--label L] [--qr]"},
-    {"fido2", cmd_fido2, "--user USER [--label L] [--uv] [--device N]"},
+     "--user USER [--secret-stdin | --secret-file FILE] [--algorithm sha1|sha256|sha512] "
+     "[--digits 6|8] [--period S] [--label L] [--qr] [--qr-png FILE] [--replace] "
+     "[--allow-unknown-user]"},
+    {"fido2", cmd_fido2, "--user USER [--label L] [--uv] [--device N] [--allow-unknown-user]"},
     {"list", cmd_list, "--user USER"},
     {"remove", cmd_remove, "--user USER --label L"},
     {"unlock", cmd_unlock, "--user USER"},
@@ -424,13 +712,23 @@ static int num(const char *s, unsigned *out)
 
 int main(int argc, char **argv)
 {
-	static const struct option lopts[] = {
-	    {"config", required_argument, NULL, 'c'}, {"user", required_argument, NULL, 'u'},
-	    {"secret", required_argument, NULL, 's'}, {"algorithm", required_argument, NULL, 'a'},
-	    {"digits", required_argument, NULL, 'd'}, {"period", required_argument, NULL, 'p'},
-	    {"label", required_argument, NULL, 'l'},  {"device", required_argument, NULL, 'D'},
-	    {"qr", no_argument, NULL, 'q'},           {"uv", no_argument, NULL, 'v'},
-	    {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0}};
+	static const struct option lopts[] = {{"config", required_argument, NULL, 'c'},
+	                                      {"user", required_argument, NULL, 'u'},
+	                                      {"secret", required_argument, NULL, 's'},
+	                                      {"algorithm", required_argument, NULL, 'a'},
+	                                      {"digits", required_argument, NULL, 'd'},
+	                                      {"period", required_argument, NULL, 'p'},
+	                                      {"label", required_argument, NULL, 'l'},
+	                                      {"device", required_argument, NULL, 'D'},
+	                                      {"qr", no_argument, NULL, 'q'},
+	                                      {"uv", no_argument, NULL, 'v'},
+	                                      {"help", no_argument, NULL, 'h'},
+	                                      {"secret-stdin", no_argument, NULL, 'S'},
+	                                      {"secret-file", required_argument, NULL, 'F'},
+	                                      {"qr-png", required_argument, NULL, 'P'},
+	                                      {"replace", no_argument, NULL, 'r'},
+	                                      {"allow-unknown-user", no_argument, NULL, 'U'},
+	                                      {NULL, 0, NULL, 0}};
 	struct opts o = {.config = MG_PAM_DEFAULT_CONF};
 	struct mg_pam_conf conf;
 	struct mg_config_error err;
@@ -446,7 +744,25 @@ int main(int argc, char **argv)
 			o.user = optarg;
 			break;
 		case 's':
-			o.secret = optarg;
+			/* Already readable in /proc/PID/cmdline: refused below; shortened
+			 * meanwhile. */
+			explicit_bzero(optarg, strlen(optarg));
+			o.secret_argv = true;
+			break;
+		case 'S':
+			o.secret_stdin = true;
+			break;
+		case 'F':
+			o.secret_file = optarg;
+			break;
+		case 'P':
+			o.qr_png = optarg;
+			break;
+		case 'r':
+			o.replace = true;
+			break;
+		case 'U':
+			o.allow_unknown = true;
 			break;
 		case 'a':
 			o.algorithm = optarg;
@@ -475,6 +791,22 @@ int main(int argc, char **argv)
 			return usage();
 		}
 	}
+	if (o.secret_argv) {
+		fprintf(
+		    stderr, "%s\n",
+		    MG_TR("--secret は使えません (秘密鍵が他のユーザーからプロセス一覧で見えます)。"
+		          "--secret-stdin (標準入力) か --secret-file FILE を使ってください",
+		          "--secret is refused (the secret would be visible to other users in "
+		          "the process list): use --secret-stdin (standard input) or "
+		          "--secret-file FILE"));
+		return 2;
+	}
+	if (o.secret_stdin && o.secret_file) {
+		fprintf(stderr, "%s\n",
+		        MG_TR("--secret-stdin と --secret-file は同時に使えません",
+		              "--secret-stdin and --secret-file exclude each other"));
+		return 2;
+	}
 	if (optind != argc - 1)
 		return usage();
 	const struct command *cmd = NULL;
@@ -500,6 +832,10 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	umask(022);
+	if (ensure_dirs(&conf) < 0) {
+		mg_pam_conf_free(&conf);
+		return 1;
+	}
 	int rc = cmd->run(&conf, &o);
 	mg_pam_conf_free(&conf);
 	return rc;

@@ -163,9 +163,11 @@ static enum dev_mode dev_mode(fido_dev_t *dev, bool uv_required, bool uv_preferr
 	if (fido_dev_has_uv(dev))
 		return MODE_UV_BUILTIN;
 	if (fido_dev_has_pin(dev)) {
+		/* A key with a PIN set needs it under "preferred" too: an empty PIN is no
+		 * touch-only downgrade (issue 13, finding 7). */
 		if (pin_given)
 			return MODE_UV_PIN;
-		return uv_required ? MODE_PIN_MISSING : MODE_UP;
+		return MODE_PIN_MISSING;
 	}
 	return uv_required ? MODE_UNUSABLE : MODE_UP;
 }
@@ -276,6 +278,24 @@ fail:
 	return r;
 }
 
+/* The PIN goes only to a key that holds an allowed credential (issue 13, finding 4): a
+ * silent request first (up = false, no PIN, no UV) tells which keys hold one, so no other
+ * key, rogue or not, receives the PIN or loses a retry. Anything but a yes leaves the key out
+ * (fail closed). */
+static enum mg_fido2_status probe(const struct mg_fido2_request *req, fido_dev_t *dev)
+{
+	fido_assert_t *a = NULL;
+	if (prepare(req, MODE_UV_PIN, &a) < 0)
+		return MG_FIDO2_ERROR;
+	int rc = FIDO_ERR_INTERNAL;
+	if (fido_assert_set_up(a, FIDO_OPT_FALSE) == FIDO_OK)
+		rc = fido_dev_get_assert(dev, a, NULL);
+	fido_assert_free(&a);
+	if (rc == FIDO_OK)
+		return MG_FIDO2_OK;
+	return rc == FIDO_ERR_NO_CREDENTIALS ? MG_FIDO2_NOT_REGISTERED : MG_FIDO2_ERROR;
+}
+
 /* Copies the winning statement; MG_FIDO2_ERROR when it is malformed. */
 static enum mg_fido2_status collect(const struct mg_fido2_request *req, const fido_assert_t *a,
                                     struct mg_fido2_assertion *out)
@@ -337,11 +357,19 @@ int mg_fido2_get_assertion(struct mg_fido2_devs *d, const struct mg_fido2_reques
 				best = s;
 			continue;
 		}
+		/* A backstop in case a key ignores the cancel: libfido2's own bound. */
+		fido_dev_set_timeout(j->dev, (int)req->timeout_ms + 2000);
+		if (mode == MODE_UV_PIN) {
+			enum mg_fido2_status s = probe(req, j->dev);
+			if (s != MG_FIDO2_OK) {
+				if (rank(s) > rank(best))
+					best = s;
+				continue;
+			}
+		}
 		if ((r = prepare(req, mode, &j->assert)) < 0)
 			goto out;
 		j->pin = mode == MODE_UV_PIN ? req->pin : NULL;
-		/* A backstop in case a key ignores the cancel: libfido2's own bound. */
-		fido_dev_set_timeout(j->dev, (int)req->timeout_ms + 2000);
 		if (pthread_create(&j->thread, NULL, job_run, j) != 0) {
 			r = -EAGAIN;
 			goto out;

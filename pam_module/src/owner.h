@@ -10,7 +10,8 @@
 
 #include <sys/types.h>
 
-/* Owner of the file that contains this function's code (dladdr). 0 or negative errno. */
+/* Owner of the file that contains this function's code: the shared object (dladdr1 link map)
+ * or, in an executable, /proc/self/exe (never argv[0]). 0 or negative errno. */
 int mg_pam_owner_of_code(uid_t *out);
 /* Owner of path (stat, following no symlink at the end). 0 or negative errno. */
 int mg_pam_owner_of(const char *path, uid_t *out);

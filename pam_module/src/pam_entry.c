@@ -88,7 +88,14 @@ static void send_event(void *ctx, const char *json)
 		           with_json ? json : "");
 }
 
-/* The errno -> PAM mapping of authentication. Nothing maps to success but 0. */
+/*
+ * The errno -> PAM mapping of authentication. Nothing maps to success but 0. Every way a
+ * credential or state file can be refused gives one code, PAM_AUTHINFO_UNAVAIL (docs/PAM.md
+ * section 1): a symlink (-ELOOP), wrong owner or mode (-EPERM), not a regular file, i.e. a
+ * directory or FIFO (-EINVAL), too large (-EFBIG), a path component that is not a directory
+ * (-ENOTDIR), content that does not parse (-EBADMSG). What someone put in place of the file
+ * cannot choose the code; PAM_SERVICE_ERR stays for arguments, configuration, internal errors.
+ */
 static int auth_code(int r)
 {
 	switch (r) {
@@ -102,6 +109,9 @@ static int auth_code(int r)
 	case -EPERM:
 	case -ELOOP:
 	case -EBADMSG:
+	case -EINVAL:
+	case -EFBIG:
+	case -ENOTDIR:
 		return PAM_AUTHINFO_UNAVAIL;
 	default:
 		return PAM_SERVICE_ERR;

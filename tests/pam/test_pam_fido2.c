@@ -179,6 +179,28 @@ static void pin_required_but_absent(void **state)
 	h_conv_free(&c);
 }
 
+/* Issue 13, finding 7: with uv = preferred a key that has a PIN set must get it; an empty
+ * PIN is not a touch-only downgrade. A key with no PIN still logs in with a touch. */
+static void preferred_requires_pin_when_set(void **state)
+{
+	struct fx *f = *state;
+	struct h_conv c;
+	char out[4096], ev[4096];
+	assert_int_equal(enroll(f, "alice", "blue", "1234", NULL, out, sizeof(out)), 0);
+	h_write_conf(&f->h, "factors = fido2\nrp_id = pam://test\nuv = preferred\n");
+	assert_int_equal(login(f, "alice", "", &c), PAM_AUTH_ERR);
+	assert_string_equal(c.errors[0], "PIN の入力が必要です");
+	h_conv_free(&c);
+	assert_int_equal(h_events(&f->h, "auth.failure", ev, sizeof(ev)), 1);
+	assert_non_null(strstr(ev, "\"reason\":\"pin-missing\""));
+	assert_int_equal(login(f, "alice", "1234", &c), PAM_SUCCESS);
+	h_conv_free(&c);
+	ctl(f, "set", "--key", "0", "--no-pin", NULL, NULL, NULL);
+	assert_int_equal(login(f, "alice", NULL, &c), PAM_SUCCESS);
+	assert_int_equal(c.nprompts, 0);
+	h_conv_free(&c);
+}
+
 static void unknown_credential(void **state)
 {
 	struct fx *f = *state;
@@ -254,6 +276,49 @@ static void two_keys_touch_any(void **state)
 	assert_non_null(strstr(ev, "\"credential\":\"first\""));
 }
 
+/* PIN retries left on key N, from soft-fido2-ctl show (one line per key, in order). */
+static int key_retries(struct fx *f, int key)
+{
+	const char *argv[] = {getenv("MG_SOFT_FIDO2_CTL"), "show", f->soft, NULL};
+	char out[8192];
+	if (h_run(argv, NULL, out, sizeof(out)) != 0)
+		fail_msg("soft-fido2-ctl show: %s", out);
+	const char *p = out;
+	for (int i = 0; i <= key; i++) {
+		p = strstr(p, " retries=");
+		if (!p)
+			fail_msg("no key %d in: %s", key, out);
+		p += strlen(" retries=");
+	}
+	return atoi(p);
+}
+
+/* Issue 13, finding 4: the PIN goes only to the key that holds an allowed credential; another
+ * key (with its own PIN) and a rogue one receive no PIN and lose no retry. */
+static void pin_only_to_matching_key(void **state)
+{
+	struct fx *f = *state;
+	struct h_conv c;
+	char out[4096];
+	ctl(f, "init", "--keys", "3", "--pin", "1234", NULL, NULL);
+	assert_int_equal(enroll(f, "alice", "second", "1234", "1", out, sizeof(out)), 0);
+	ctl(f, "set", "--key", "0", "--pin", "5555", NULL, NULL);
+	ctl(f, "set", "--key", "2", "--pin", "7777", NULL, NULL);
+	int r0 = key_retries(f, 0), r2 = key_retries(f, 2);
+	for (int i = 0; i < 3; i++) {
+		assert_int_equal(login(f, "alice", "1234", &c), PAM_SUCCESS);
+		h_conv_free(&c);
+	}
+	assert_int_equal(key_retries(f, 0), r0);
+	assert_int_equal(key_retries(f, 2), r2);
+	/* A wrong PIN costs a retry on the registered key only. */
+	assert_int_equal(login(f, "alice", "9999", &c), PAM_AUTH_ERR);
+	h_conv_free(&c);
+	assert_int_equal(key_retries(f, 0), r0);
+	assert_int_equal(key_retries(f, 2), r2);
+	assert_int_equal(key_retries(f, 1), r0 - 1);
+}
+
 static void timeout_cancels(void **state)
 {
 	struct fx *f = *state;
@@ -307,9 +372,11 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(no_touch_refused, setup, teardown),
 	    cmocka_unit_test_setup_teardown(wrong_pin_refused, setup, teardown),
 	    cmocka_unit_test_setup_teardown(pin_required_but_absent, setup, teardown),
+	    cmocka_unit_test_setup_teardown(preferred_requires_pin_when_set, setup, teardown),
 	    cmocka_unit_test_setup_teardown(unknown_credential, setup, teardown),
 	    cmocka_unit_test_setup_teardown(cloned_key_counter_regression, setup, teardown),
 	    cmocka_unit_test_setup_teardown(two_keys_touch_any, setup, teardown),
+	    cmocka_unit_test_setup_teardown(pin_only_to_matching_key, setup, teardown),
 	    cmocka_unit_test_setup_teardown(timeout_cancels, setup, teardown),
 	    cmocka_unit_test_setup_teardown(no_key_falls_back_to_totp, setup, teardown),
 	};

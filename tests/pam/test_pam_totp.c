@@ -339,6 +339,57 @@ static void unsafe_credential_files_refused(void **state)
 	h_conv_free(&conv);
 }
 
+/*
+ * A credential path that is a directory, a FIFO or an oversized file is refused like any other
+ * unusable credential file (PAM_AUTHINFO_UNAVAIL, docs/PAM.md section 1), counted, and before
+ * the user is asked for a code: nobody types a code that can never be checked.
+ */
+static void unusable_credential_file_before_prompt(void **state)
+{
+	struct harness *h = *state;
+	struct h_conv conv;
+	char path[PATH_MAX + 64], ev[4096];
+	h_write_conf(h, "factors = totp\ndeny_after = 10\n");
+	snprintf(path, sizeof(path), "%s/totp/alice.json", h->creds);
+	for (int kind = 0; kind < 3; kind++) {
+		if (kind == 0) {
+			assert_int_equal(mkdir(path, 0700), 0);
+		} else if (kind == 1) {
+			assert_int_equal(mkfifo(path, 0600), 0);
+		} else {
+			FILE *f = fopen(path, "w");
+			assert_non_null(f);
+			for (size_t i = 0; i < MG_CREDFILE_MAX_SIZE + 1; i++)
+				fputc(' ', f);
+			fclose(f);
+			chmod(path, 0600);
+		}
+		h_events_clear(h);
+		assert_int_equal(attempt(h, "alice", "123456", &conv), PAM_AUTHINFO_UNAVAIL);
+		assert_int_equal(conv.nprompts, 0);
+		assert_int_equal(conv.nerrors, 1);
+		assert_string_equal(conv.errors[0],
+		                    "認証の設定に誤りがあります。管理者に連絡してください");
+		h_conv_free(&conv);
+		assert_int_equal(h_events(h, "auth.failure", ev, sizeof(ev)), 1);
+		assert_non_null(strstr(ev, "\"reason\":\"credential-error\""));
+		assert_int_equal(h_state_field(h, "alice", "failures"), kind + 1);
+		if (kind == 0)
+			assert_int_equal(rmdir(path), 0);
+		else
+			assert_int_equal(unlink(path), 0);
+	}
+	/* A bad file of a known user is still refused at once after a good login is possible. */
+	struct mg_totp_cred c;
+	char code[16];
+	h_totp_enroll(h, "alice", MG_TOTP_SHA1, 6, 30, &c);
+	h_avoid_step_edge(30);
+	h_totp_code(&c, 0, code, sizeof(code));
+	assert_int_equal(attempt(h, "alice", code, &conv), PAM_SUCCESS);
+	assert_int_equal(conv.nprompts, 1);
+	h_conv_free(&conv);
+}
+
 static void unknown_user_same_prompts(void **state)
 {
 	struct harness *h = *state;
@@ -443,7 +494,7 @@ static void enroll_totp_then_login(void **state)
 	char *uri = strstr(out, "otpauth://totp/mynaguard%3Abob%40");
 	assert_non_null(uri);
 	assert_non_null(strstr(uri, "algorithm=SHA256&digits=8&period=30"));
-	assert_non_null(strstr(out, "\u2588")); /* the QR code */
+	assert_non_null(strstr(out, "\u2580")); /* the QR code */
 	/* The secret from the URI gives codes the module accepts. */
 	char *s = strstr(uri, "secret=") + 7;
 	char b32[256];
@@ -483,12 +534,13 @@ static void enroll_totp_then_login(void **state)
 	                    NULL};
 	assert_int_equal(h_run(rm, NULL, out, sizeof(out)), 0);
 	assert_int_equal(stat(path, &sb), -1);
-	/* Given secret, 6 digits. */
+	/* Given secret (on stdin, never in argv), 6 digits. */
 	const char *given[] = {
-	    getenv("MG_PAM_ENROLL"), "--config", h->conf, "totp", "--user", "bob", "--secret",
-	    "jbsw y3dp ehpk 3pxp",   NULL};
-	assert_int_equal(h_run(given, NULL, out, sizeof(out)), 0);
-	assert_non_null(strstr(out, "secret=JBSWY3DPEHPK3PXP&"));
+	    getenv("MG_PAM_ENROLL"), "--config", h->conf, "totp", "--user", "bob",
+	    "--secret-stdin",        NULL};
+	assert_int_equal(
+	    h_run(given, "jbsw y3dp ehpk 3pxp jbsw y3dp ehpk 3pxp\n", out, sizeof(out)), 0);
+	assert_non_null(strstr(out, "secret=JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP&"));
 }
 
 int main(void)
@@ -504,6 +556,8 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(lockout_expires, setup, teardown),
 	    cmocka_unit_test_setup_teardown(concurrent_same_code_one_wins, setup, teardown),
 	    cmocka_unit_test_setup_teardown(unsafe_credential_files_refused, setup, teardown),
+	    cmocka_unit_test_setup_teardown(unusable_credential_file_before_prompt, setup,
+	                                    teardown),
 	    cmocka_unit_test_setup_teardown(unknown_user_same_prompts, setup, teardown),
 	    cmocka_unit_test_setup_teardown(english_when_locale_says_so, setup, teardown),
 	    cmocka_unit_test_setup_teardown(conversation_failure_refused, setup, teardown),

@@ -41,6 +41,13 @@ mg_target_defaults(mg_pam_harness)
 
 # Unit tests of the core (no PAM stack).
 mg_add_test(test_pam_core SOURCES pam/test_pam_core.c LIBS mg_pam_core)
+# The trusted owner comes from /proc/self/exe, not argv[0] (issue 13, finding 10).
+mg_add_test(test_pam_owner SOURCES pam/test_pam_owner.c LIBS mg_pam_core)
+# A sanitizer build never installs the helper setuid (issue 13, finding 2).
+add_test(NAME test_pam_helper_install
+         COMMAND ${CMAKE_COMMAND} -DINSTALL_SCRIPT=${PROJECT_BINARY_DIR}/pam_module/cmake_install.cmake
+                 -DSANITIZE=${MYNAGUARD_SANITIZE}
+                 -P ${CMAKE_CURRENT_SOURCE_DIR}/pam/check_helper_install.cmake)
 
 # The module exports pam_sm_* only.
 mg_add_test(test_pam_exports SOURCES pam/test_pam_exports.c LIBS ${CMAKE_DL_LIBS}
@@ -54,6 +61,9 @@ function(mg_add_pam_test name)
     "CMOCKA_MESSAGE_OUTPUT=stdout;${MG_PAM_TEST_ENV}" RESOURCE_LOCK ${MG_PAM_WRAPPER_LOCK})
 endfunction()
 mg_add_pam_test(test_pam_totp)
+# mynaguard-enroll totp: secrets off argv, directories, --replace, QR codes (decoded here).
+mg_add_pam_test(test_pam_enroll)
+target_link_libraries(test_pam_enroll PRIVATE PkgConfig::LIBQRENCODE PkgConfig::LIBPNG)
 
 # Events to the agent's socket (a test listener thread) or the pending file.
 find_package(Threads REQUIRED)

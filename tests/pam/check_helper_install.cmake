@@ -1,0 +1,28 @@
+# Issue 13, finding 2: a sanitizer build of mynaguard-auth-helper honours ASAN_OPTIONS /
+# UBSAN_OPTIONS (log_path...), so it must never be installed setuid. Reads the generated
+# install script of pam_module; a build without sanitizers must still install it setuid.
+# cmake -DINSTALL_SCRIPT=... -DSANITIZE=ON|OFF -P check_helper_install.cmake
+if(NOT EXISTS "${INSTALL_SCRIPT}")
+  message(FATAL_ERROR "install script not found: ${INSTALL_SCRIPT}")
+endif()
+file(STRINGS "${INSTALL_SCRIPT}" lines REGEX "mynaguard-auth-helper\"")
+set(found FALSE)
+set(setuid FALSE)
+foreach(line IN LISTS lines)
+  if(line MATCHES "file\\(INSTALL ")
+    set(found TRUE)
+    if(line MATCHES "SETUID")
+      set(setuid TRUE)
+    endif()
+  endif()
+endforeach()
+if(NOT found)
+  message(FATAL_ERROR "no install rule for mynaguard-auth-helper in ${INSTALL_SCRIPT}")
+endif()
+if(SANITIZE AND setuid)
+  message(FATAL_ERROR "sanitizer build installs mynaguard-auth-helper setuid")
+endif()
+if(NOT SANITIZE AND NOT setuid)
+  message(FATAL_ERROR "release build installs mynaguard-auth-helper without the setuid bit")
+endif()
+message(STATUS "mynaguard-auth-helper install: sanitize=${SANITIZE} setuid=${setuid}")

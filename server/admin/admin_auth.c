@@ -2,6 +2,7 @@
 #include "admin_auth.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/random.h>
 
@@ -17,11 +18,19 @@ const struct mg_argon2_params mg_argon2_production = {
 const struct mg_argon2_params mg_argon2_test = {.t_cost = 1, .m_cost_kib = 64, .parallelism = 1};
 
 /*
- * Verified when the account does not exist or is disabled, so that a login costs the same
- * either way. Production cost; its hash matches no password.
+ * Verified when the account does not exist, so that a login costs the same (time and memory)
+ * either way: built from mg_argon2_production, so the two cannot drift apart (issue 14,
+ * finding 4: a fixed m=64 MiB t=3 dummy cost five times a real login). Its hash matches no
+ * password.
  */
-static const char dummy_hash[] = "$argon2id$v=19$m=65536,t=3,p=1$bXluYWd1YXJkLWR1bW15$"
-                                 "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
+static void dummy_hash(char out[MG_ADMIN_HASH_SIZE])
+{
+	snprintf(out, MG_ADMIN_HASH_SIZE,
+	         "$argon2id$v=19$m=%u,t=%u,p=%u$bXluYWd1YXJkLWR1bW15$"
+	         "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
+	         (unsigned)mg_argon2_production.m_cost_kib, (unsigned)mg_argon2_production.t_cost,
+	         (unsigned)mg_argon2_production.parallelism);
+}
 
 /* ---- role table: the least role allowed each action (admin < approver < auditor) ---- */
 static const struct {
@@ -184,6 +193,7 @@ int mg_admin_login(struct mg_store *s, const char *name, const char *password, i
                    int64_t ttl_us, char token[MG_ADMIN_TOKEN_SIZE], struct mg_store_admin *admin)
 {
 	struct mg_store_admin a;
+	char dummy[MG_ADMIN_HASH_SIZE];
 	bool found;
 	int r;
 
@@ -193,7 +203,9 @@ int mg_admin_login(struct mg_store *s, const char *name, const char *password, i
 	if (r < 0 && r != -ENOENT && r != -EINVAL)
 		return r;
 	found = r == 0;
-	r = mg_admin_password_verify(found ? a.password_hash : dummy_hash, password);
+	if (!found)
+		dummy_hash(dummy);
+	r = mg_admin_password_verify(found ? a.password_hash : dummy, password);
 	if (found)
 		explicit_bzero(a.password_hash, sizeof(a.password_hash));
 	if (r == -ENOMEM)

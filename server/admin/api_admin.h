@@ -138,5 +138,8 @@ int mg_admin_password_error(struct mg_http_response *resp, int r, const char *fi
  * 0, or resp = 400 and -EINVAL. */
 int mg_admin_page_args(const struct mg_http_request *req, int64_t *after, uint32_t *limit,
                        struct mg_http_response *resp);
+/* Whether a CSV text cell would be taken as a formula by a spreadsheet (the export then puts a
+ * leading ' in front of it). */
+bool mg_admin_csv_is_formula(const char *s);
 
 #endif

@@ -57,12 +57,29 @@ static void puts_(struct out *o, const char *s)
 
 /*
  * One CSV cell (RFC 4180): quoted when it holds a comma, quote, CR or LF, quotes doubled. A
- * text cell that a spreadsheet would take as a formula (first character = + - @ tab CR) gets a
- * leading ' (OWASP "CSV injection").
+ * text cell that a spreadsheet would take as a formula (mg_admin_csv_is_formula: = + - @ tab CR
+ * first, full-width ＝ ＋ － ＠, or spaces and line feeds before one of them) gets a leading '
+ * (OWASP "CSV injection").
  */
+bool mg_admin_csv_is_formula(const char *s)
+{
+	/* A leading tab or CR is itself a trigger; spaces and line feeds are skipped (a
+	 * spreadsheet may trim them), then = + - @ or their full-width forms ＝ ＋ － ＠ (U+FF1D,
+	 * U+FF0B, U+FF0D, U+FF20, which Japanese Excel may take as a formula) start a formula. */
+	const unsigned char *p = (const unsigned char *)s;
+	if (*p == '\t' || *p == '\r')
+		return true;
+	while (*p == ' ' || *p == '\n' || *p == '\t' || *p == '\r')
+		p++;
+	if (*p == '=' || *p == '+' || *p == '-' || *p == '@')
+		return true;
+	return p[0] == 0xEF && p[1] == 0xBC &&
+	       (p[2] == 0x9D || p[2] == 0x8B || p[2] == 0x8D || p[2] == 0xA0);
+}
+
 static void put_cell(struct out *o, const char *s)
 {
-	const bool formula = strchr("=+-@\t\r", s[0]) && s[0] != '\0';
+	const bool formula = mg_admin_csv_is_formula(s);
 	const bool quote = formula || strpbrk(s, ",\"\r\n") != NULL;
 	if (quote)
 		puts_(o, "\"");

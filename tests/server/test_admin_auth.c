@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "admin_auth.h"
@@ -163,6 +164,56 @@ static void test_login_sessions(void **state)
 	mg_store_close(&s);
 }
 
+static int64_t mono_us(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+static int cmp_i64(const void *a, const void *b)
+{
+	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+	return (x > y) - (x < y);
+}
+
+/*
+ * Issue 14, finding 4: an unknown name must cost the same as a real account with a wrong
+ * password (production parameters). Medians of interleaved attempts, robust factor 1.5
+ * (the old dummy, m=64 MiB t=3 against m=19 MiB t=2, costs about 5 times as much).
+ */
+static void test_login_timing_unknown_name(void **state)
+{
+	(void)state;
+	struct mg_store *s = open_store("timing");
+	char hash[MG_ADMIN_HASH_SIZE], token[MG_ADMIN_TOKEN_SIZE];
+	int64_t id = 0, real[5], unknown[5], t;
+	size_t i;
+
+	assert_int_equal(
+	    mg_admin_password_hash("パスワードは十二文字以上です", &mg_argon2_production, hash), 0);
+	assert_int_equal(mg_store_admin_add(s, NULL, "suzuki", hash, MG_ROLE_ADMIN, T0, &id), 0);
+	for (i = 0; i < 5; i++) {
+		t = mono_us();
+		assert_int_equal(
+		    mg_admin_login(s, "suzuki", "wrong password!", T0, MINUTE, token, NULL),
+		    -EACCES);
+		real[i] = mono_us() - t;
+		t = mono_us();
+		assert_int_equal(
+		    mg_admin_login(s, "nobody", "wrong password!", T0, MINUTE, token, NULL),
+		    -EACCES);
+		unknown[i] = mono_us() - t;
+	}
+	qsort(real, 5, sizeof(real[0]), cmp_i64);
+	qsort(unknown, 5, sizeof(unknown[0]), cmp_i64);
+	print_message("login median: real %lld us, unknown name %lld us\n", (long long)real[2],
+	              (long long)unknown[2]);
+	assert_true(unknown[2] * 2 <= real[2] * 3);
+	assert_true(real[2] * 2 <= unknown[2] * 3);
+	mg_store_close(&s);
+}
+
 static void test_roles(void **state)
 {
 	(void)state;
@@ -198,9 +249,12 @@ static void test_roles(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_password_policy), cmocka_unit_test(test_password_hash_verify),
-	    cmocka_unit_test(test_tokens),          cmocka_unit_test(test_login_sessions),
+	    cmocka_unit_test(test_password_policy),
+	    cmocka_unit_test(test_password_hash_verify),
+	    cmocka_unit_test(test_tokens),
+	    cmocka_unit_test(test_login_sessions),
 	    cmocka_unit_test(test_roles),
+	    cmocka_unit_test(test_login_timing_unknown_name),
 	};
 	const char *tmp = getenv("TMPDIR");
 	char cmd[PATH_MAX + 16];

@@ -172,6 +172,10 @@ int main(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
+	/* A fixed mmap threshold: buffers of 256 KiB and more (spool segments read for an
+	 * upload, batch texts) go back to the system when freed. glibc's default raises the
+	 * threshold after the first such free and keeps every later one in the heap. */
+	mallopt(M_MMAP_THRESHOLD, 256 * 1024);
 	mg_log_open("mynaguard-agent", MG_LOG_STDERR, 0, MG_LOG_INFO);
 
 	/* Everything the agent reads must belong to the user it runs as (root in production). */

@@ -17,6 +17,7 @@ struct mg_eventlog {
 	uint64_t dropped_routine, dropped_security; /* not yet reported */
 	bool reporting;                             /* appending spool.dropped now */
 	uint64_t last_security;                     /* seq of the last security event */
+	uint64_t last_urgent; /* seq of the last security event or device decision */
 	char boot_id[37];
 	char host[256];
 	char path[PATH_MAX];
@@ -144,6 +145,8 @@ static int append(struct mg_eventlog *log, struct mg_event *ev, bool sync)
 	}
 	if (r == 0 && mg_event_is_security(ev))
 		log->last_security = ev->seq;
+	if (r == 0 && (mg_event_is_security(ev) || ev->type == MG_EV_DEVICE_ALLOWED))
+		log->last_urgent = ev->seq;
 	if (r == 0)
 		report_dropped(log, sync);
 	return r;
@@ -182,6 +185,11 @@ uint64_t mg_eventlog_last_seq(const struct mg_eventlog *log)
 uint64_t mg_eventlog_last_security_seq(const struct mg_eventlog *log)
 {
 	return log->last_security;
+}
+
+uint64_t mg_eventlog_last_urgent_seq(const struct mg_eventlog *log)
+{
+	return log->last_urgent;
 }
 
 int mg_eventlog_ingest(struct mg_eventlog *log, const char *json, size_t len, bool sync, char *why,

@@ -53,6 +53,10 @@ uint64_t mg_eventlog_last_seq(const struct mg_eventlog *log);
 /* The seq of the last security event recorded by this process (0: none): the upload sends
  * at once when it is not sent yet. */
 uint64_t mg_eventlog_last_security_seq(const struct mg_eventlog *log);
+/* The seq of the last event the pipeline sends at once: a security event or a device decision
+ * (an allowed device too: the administrator sees what is in use within a second). Inserted,
+ * removed and the like wait a little to go in one batch. */
+uint64_t mg_eventlog_last_urgent_seq(const struct mg_eventlog *log);
 
 /*
  * An auth.* event of the PAM module (event socket, pending file): parsed strictly, only

@@ -2,6 +2,7 @@
 #include "pipeline.h"
 
 #include <errno.h>
+#include <malloc.h>
 #include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -11,6 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "backoff.h"
 #include "central.h"
 #include "enrolment.h"
 #include "eventlog.h"
@@ -24,11 +26,11 @@
 #include "uplink_sup.h"
 
 #define SEC           1000000LL
-#define ROUTINE_DELAY (2 * SEC)      /* routine events wait at most this long */
-#define BACKOFF_CAP   (30 * SEC)     /* upload retries */
-#define BATCH_EVENTS  1000u          /* POST /v1/events: at most 1000 events */
-#define BATCH_BYTES   (800u * 1024u) /* payload bytes: the body stays below 1 MiB */
-#define REQUEST_RETRY (30 * SEC)     /* device requests not answered */
+#define ROUTINE_DELAY (2 * SEC)         /* routine events wait at most this long */
+#define BACKOFF_CAP   MG_BACKOFF_CAP_US /* upload retries */
+#define BATCH_EVENTS  1000u             /* POST /v1/events: at most 1000 events */
+#define BATCH_BYTES   (800u * 1024u)    /* payload bytes: the body stays below 1 MiB */
+#define REQUEST_RETRY (30 * SEC)        /* device requests not answered */
 #define MAX_STOPPED   16u
 #define MAX_SYNC      8u
 
@@ -51,6 +53,10 @@ struct mg_pipeline {
 	size_t up_max_events;
 	char stopped[MAX_STOPPED][MG_SPOOL_BOOT_ID_LEN + 1];
 	size_t nstopped;
+	/* The collector asked for events it had acknowledged before (a database restored from
+	 * a backup): send this boot again from rw_after + 1, ahead of everything else. */
+	char rw_boot[MG_SPOOL_BOOT_ID_LEN + 1];
+	uint64_t rw_after;
 	int64_t last_upload_us; /* realtime of the last acknowledgement */
 	char last_error[400];
 
@@ -335,6 +341,8 @@ static void stop_boot(struct mg_pipeline *p, const char *boot, const char *why)
 {
 	if (!boot_stopped(p, boot) && p->nstopped < MAX_STOPPED)
 		snprintf(p->stopped[p->nstopped++], sizeof(p->stopped[0]), "%s", boot);
+	if (strcmp(p->rw_boot, boot) == 0)
+		p->rw_boot[0] = '\0';
 	char msg[600];
 	snprintf(msg, sizeof(msg),
 	         "upload of boot %s stopped, its events are kept in the spool: %s", boot, why);
@@ -350,15 +358,21 @@ static void upload_maybe(struct mg_pipeline *p, int64_t now)
 		return;
 	char boot[MG_SPOOL_BOOT_ID_LEN + 1];
 	uint64_t acked = 0;
-	if (!mg_spool_pending_except(p->spool, (const char(*)[MG_SPOOL_BOOT_ID_LEN + 1]) p->stopped,
-	                             p->nstopped, boot, &acked)) {
+	const bool rewind = p->rw_boot[0] != '\0';
+	if (rewind) {
+		memcpy(boot, p->rw_boot, sizeof(boot));
+		acked = p->rw_after;
+	} else if (!mg_spool_pending_except(p->spool,
+	                                    (const char(*)[MG_SPOOL_BOOT_ID_LEN + 1]) p->stopped,
+	                                    p->nstopped, boot, &acked)) {
 		p->unsent_since = 0;
 		p->up_now = false;
 		sync_check(p);
 		return;
 	}
 	const bool current = strcmp(boot, mg_eventlog_boot_id(p->log)) == 0;
-	const bool urgent = p->up_now || !current || mg_eventlog_last_security_seq(p->log) > acked;
+	const bool urgent =
+	    rewind || p->up_now || !current || mg_eventlog_last_urgent_seq(p->log) > acked;
 	if (!urgent) {
 		if (!p->unsent_since)
 			p->unsent_since = now;
@@ -374,6 +388,10 @@ static void upload_maybe(struct mg_pipeline *p, int64_t now)
 		if (n < 0) {
 			set_error(p, "cannot read the spool: %s", strerror(-n));
 			p->up_retry_at = now + BACKOFF_CAP;
+		} else if (rewind) {
+			p->rw_boot[0] =
+			    '\0'; /* resent all it asked for: back to the spool's cursor */
+			upload_maybe(p, now);
 		}
 		return;
 	}
@@ -384,6 +402,8 @@ static void upload_maybe(struct mg_pipeline *p, int64_t now)
 		return;
 	int r = mg_uplink_sup_send(p->sup, MG_UPLINK_EVENTS, text, strlen(text), &p->up_id);
 	free(text);
+	if (n >= 64)
+		malloc_trim(0); /* a large batch's tree leaves the heap fragmented: give it back */
 	if (r < 0)
 		return;
 	p->up_busy = true;
@@ -393,18 +413,9 @@ static void upload_maybe(struct mg_pipeline *p, int64_t now)
 static void upload_retry_later(struct mg_pipeline *p, const struct mg_uplink_answer *a, int64_t now)
 {
 	p->up_failures++;
-	int64_t delay;
-	if (a->retry_after > 0) {
-		delay = (int64_t)a->retry_after * SEC;
-	} else {
-		unsigned shift = p->up_failures > 6 ? 6 : p->up_failures - 1;
-		delay = SEC << shift;
-		if (delay > BACKOFF_CAP)
-			delay = BACKOFF_CAP;
-		uint32_t rnd = 0;
-		(void)!getrandom(&rnd, sizeof(rnd), GRND_NONBLOCK);
-		delay = delay / 2 + (int64_t)(rnd % (uint32_t)(delay / 2 + 1)); /* jitter */
-	}
+	uint64_t rnd = 0;
+	(void)!getrandom(&rnd, sizeof(rnd), GRND_NONBLOCK);
+	int64_t delay = mg_backoff_delay_us(a->retry_after, p->up_failures, rnd);
 	p->up_retry_at = now + delay;
 }
 
@@ -426,6 +437,8 @@ static void upload_answer(struct mg_pipeline *p, const struct mg_uplink_answer *
 	switch (a->status) {
 	case 200:
 		(void)mg_spool_ack(p->spool, p->up_boot, acked);
+		if (strcmp(p->rw_boot, p->up_boot) == 0)
+			p->rw_after = acked;
 		mg_eventlog_report_dropped(p->log); /* room again: say what was lost */
 		p->up_failures = 0;
 		p->up_retry_at = 0;
@@ -446,6 +459,15 @@ static void upload_answer(struct mg_pipeline *p, const struct mg_uplink_answer *
 				         "starts at seq %llu",
 				         (unsigned long long)resend, (unsigned long long)first);
 				stop_boot(p, p->up_boot, why);
+			} else if (resend - 1 < mg_spool_acked(p->spool, p->up_boot)) {
+				/* it lost what it had acknowledged: send that part again */
+				memcpy(p->rw_boot, p->up_boot, sizeof(p->rw_boot));
+				p->rw_after = resend - 1;
+				mg_log(MG_LOG_WARNING,
+				       "the collector asks for boot %s again from seq %llu on "
+				       "(restored "
+				       "from a backup?): sending it again from the spool",
+				       p->up_boot, (unsigned long long)resend);
 			}
 			/* else the next batch starts after acked_through = resend_from - 1 */
 			p->up_retry_at = 0;
@@ -777,7 +799,10 @@ void mg_pipeline_tick(struct mg_pipeline *p)
 	int64_t now = mono_now();
 	mg_uplink_sup_tick(p->sup, now);
 	policy_expiry(p);
-	if (now >= p->pam_next) {
+	/* The PAM pending file is read with the heartbeat, one wake-up for both. */
+	const bool hb_due =
+	    p->enr.enrolled && mg_uplink_sup_running(p->sup) && !p->hb_busy && now >= p->hb_next;
+	if (now >= p->pam_next || hb_due) {
 		mg_pam_pending_take(p->conf->pam_pending_file, p->log);
 		p->pam_next = now + (int64_t)p->conf->heartbeat_interval * SEC;
 	}

@@ -563,6 +563,11 @@ bool mg_spool_pending_except(const struct mg_spool *sp,
 	return false;
 }
 
+uint64_t mg_spool_acked(const struct mg_spool *sp, const char *boot_id)
+{
+	return acked_of(sp, boot_id);
+}
+
 uint64_t mg_spool_first_seq(const struct mg_spool *sp, const char *boot_id)
 {
 	for (size_t i = 0; i < sp->ns; i++)

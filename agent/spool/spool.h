@@ -83,6 +83,8 @@ bool mg_spool_pending(const struct mg_spool *sp, char boot_id[MG_SPOOL_BOOT_ID_L
 bool mg_spool_pending_except(const struct mg_spool *sp,
                              const char (*skip)[MG_SPOOL_BOOT_ID_LEN + 1], size_t nskip,
                              char boot_id[MG_SPOOL_BOOT_ID_LEN + 1], uint64_t *acked);
+/* The collector's acknowledgement of boot_id as the spool knows it (0: none). */
+uint64_t mg_spool_acked(const struct mg_spool *sp, const char *boot_id);
 /* The lowest seq of boot_id still in the spool (0: none). */
 uint64_t mg_spool_first_seq(const struct mg_spool *sp, const char *boot_id);
 

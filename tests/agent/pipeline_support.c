@@ -138,14 +138,17 @@ static int take_row(void *ctx, int64_t id, int64_t host_id, const char *json)
 json_t *collector_events(int64_t host)
 {
 	struct rows r = {.arr = json_array()};
+	struct mg_store *s = store();
 	for (;;) {
 		size_t before = json_array_size(r.arr);
 		struct mg_store_event_filter f = {
 		    .host_id = host, .after_id = r.last_id, .limit = 1000};
-		assert_int_equal(mg_store_events_query(store(), &f, take_row, &r), 0);
+		assert_int_equal(mg_store_events_query(s, &f, take_row, &r), 0);
 		if (json_array_size(r.arr) - before < 1000)
-			return r.arr;
+			break;
 	}
+	mg_store_close(&s);
+	return r.arr;
 }
 
 /*

@@ -546,6 +546,71 @@ static void test_no_uplink_user(void **state)
 	agent_stop(sc);
 }
 
+/* Copies the file at from to to (both may be absent: then to is removed). */
+static void copy_file(const char *from, const char *to)
+{
+	FILE *in = fopen(from, "rb");
+	if (!in) {
+		assert_int_equal(errno, ENOENT);
+		assert_true(unlink(to) == 0 || errno == ENOENT);
+		return;
+	}
+	char tmp[1200];
+	snprintf(tmp, sizeof(tmp), "%s.tmp", to);
+	FILE *out = fopen(tmp, "wb"); /* a new file renamed over: open handles keep the old */
+	assert_non_null(out);
+	static char buf[65536];
+	size_t n;
+	while ((n = fread(buf, 1, sizeof(buf), in)) > 0)
+		assert_int_equal(fwrite(buf, 1, n, out), n);
+	assert_int_equal(ferror(in), 0);
+	fclose(in);
+	assert_int_equal(fclose(out), 0);
+	assert_int_equal(rename(tmp, to), 0);
+}
+
+/* The SQLite database and its -wal and -shm files, copied from (suffix from) to (suffix to). */
+static void copy_db(const char *from, const char *to)
+{
+	const char *db = g_db + strlen("sqlite:");
+	const char *parts[] = {"", "-wal", "-shm"};
+	for (size_t i = 0; i < 3; i++) {
+		char a[1100], b[1100];
+		snprintf(a, sizeof(a), "%s%s%s", db, from, parts[i]);
+		snprintf(b, sizeof(b), "%s%s%s", db, to, parts[i]);
+		copy_file(a, b);
+	}
+}
+
+/*
+ * The collector's database is restored from a backup taken before the last uploads: the
+ * collector asks for the events it lost again (409 resend_from below what it had
+ * acknowledged) and the agent sends them once more from its spool, instead of resending the
+ * same batch for ever.
+ */
+static void test_collector_restored_from_backup(void **state)
+{
+	struct sc *sc = *state;
+	if (strncmp(g_db, "sqlite:", 7) != 0)
+		skip(); /* a file copy is the backup only on SQLite; the agent's part is the same */
+	start_agent(sc);
+	int64_t host = enroll_agent(sc);
+	churn(sc, 1);
+	assert_exactly_once(sc, host);
+	unsigned port = g_port;
+	assert_true(WIFEXITED(stop_server(SIGTERM)));
+	copy_db("", ".backup");
+	restart_server(port);
+	churn(sc, 3); /* acknowledged by the collector, then lost with the restore */
+	assert_exactly_once(sc, host);
+	assert_true(WIFEXITED(stop_server(SIGTERM)));
+	copy_db(".backup", "");
+	restart_server(port);
+	churn(sc, 1);
+	assert_exactly_once(sc, host);
+	agent_stop(sc);
+}
+
 static char mounted[160]; /* a tmpfs the disk-full scenario mounted, "" when none */
 
 static int teardown_umount(void **state)
@@ -641,6 +706,8 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_request_approve_no_replug, sc_setup, sc_teardown),
 	    cmocka_unit_test_setup_teardown(test_kill_uplink_and_agent, sc_setup, sc_teardown),
 	    cmocka_unit_test_setup_teardown(test_kill_collector_around_commit, sc_setup,
+	                                    sc_teardown),
+	    cmocka_unit_test_setup_teardown(test_collector_restored_from_backup, sc_setup,
 	                                    sc_teardown),
 	    cmocka_unit_test_setup_teardown(test_spool_full, sc_setup, sc_teardown),
 	    cmocka_unit_test_setup_teardown(test_central_lockout_refused, sc_setup, sc_teardown),

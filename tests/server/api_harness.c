@@ -531,5 +531,8 @@ int api_main(const char *name, const struct CMUnitTest *tests, size_t n)
 		if (r != 0)
 			return r == 77 ? 77 : 1;
 	}
+	const char *filter = getenv("MG_TEST_FILTER"); /* one scenario while debugging */
+	if (filter && *filter)
+		cmocka_set_test_filter(filter);
 	return _cmocka_run_group_tests(name, tests, n, setup, teardown);
 }

@@ -434,7 +434,9 @@ int mg_policy_accept(mg_policy_sig_check check, const char *pubkey_b64, const ch
 	r = check ? check(pubkey_b64, json, len, sig_b64) : -EINVAL;
 	if (r < 0) {
 		fail_msg(err, errlen, "%s",
-		         r == -EBADMSG ? "bad signature" : "malformed key or signature");
+		         r == -EBADMSG  ? "bad signature"
+		         : r == -ENOSYS ? "the signature check cannot run (see the agent's log)"
+		                        : "malformed key or signature");
 		return r;
 	}
 	r = mg_policy_bundle_parse(json, len, &b, err, errlen);

@@ -12,6 +12,7 @@
 #include <cmocka.h>
 
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -189,11 +190,43 @@ static int teardown(void **state)
 	return system(cmd) == 0 ? 0 : -1;
 }
 
+/* True when a mapping of this process comes from a file whose name contains name. */
+static bool mapped(const char *name)
+{
+	FILE *f = fopen("/proc/self/maps", "r");
+	assert_non_null(f);
+	char line[512];
+	bool found = false;
+	while (!found && fgets(line, sizeof(line), f))
+		found = strstr(line, name) != NULL;
+	fclose(f);
+	return found;
+}
+
+/* The agent's check loads libhogweed (and with it GMP) only while it runs: after a check,
+ * neither stays in the process, valid signature or not. */
+static void verifier_unloaded_after_check(void **state)
+{
+	(void)state;
+	char pub[MG_POLICY_PUBKEY_B64_SIZE], sig[MG_POLICY_SIG_B64_SIZE];
+	struct mg_policy_key *k = new_key("unload", pub);
+	static const char data[] = "{\"version\":1}";
+	assert_int_equal(mg_policy_sign(k, data, strlen(data), sig), 0);
+	assert_false(mapped("libhogweed"));
+	assert_int_equal(mg_ed25519_verify_b64(pub, data, strlen(data), sig), 0);
+	assert_false(mapped("libhogweed"));
+	assert_false(mapped("libgmp"));
+	assert_int_equal(mg_ed25519_verify_b64(pub, data, strlen(data) - 1, sig), -EBADMSG);
+	assert_false(mapped("libhogweed"));
+	mg_policy_key_free(&k);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(signatures_agree),
 	    cmocka_unit_test(bundle_accepted_by_both),
+	    cmocka_unit_test(verifier_unloaded_after_check),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -10,13 +10,18 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #include "api_admin_body.h"
+#include "login_guard.h"
 #include "mg/time.h"
 
 #define PREFIX   "/v1/admin/"
 #define ID_MAX   ((INT64_C(1) << 53) - 1)
 #define BAD_AUTH "wrong name or password"
+#define LOCKED   "account locked after too many failed logins: an administrator must unlock it"
+/* Longest wait for a password-check slot behind other requests (then 503). */
+#define SLOT_WAIT_MS 3000u
 
 static int login(struct mg_api *, const struct mg_admin_ctx *, const struct mg_http_request *,
                  const int64_t *, struct mg_http_response *);
@@ -42,6 +47,7 @@ static const struct route {
     {"GET", "admins", MG_ACT_READ, mg_admin_admins_list},
     {"POST", "admins", MG_ACT_ADMINS_MANAGE, mg_admin_admin_add},
     {"POST", "admins/{id}", MG_ACT_ADMINS_MANAGE, mg_admin_admin_update},
+    {"POST", "admins/{id}/unlock", MG_ACT_ADMINS_MANAGE, mg_admin_admin_unlock},
     {"POST", "tokens", MG_ACT_TOKENS_MANAGE, mg_admin_token_add},
     {"GET", "hosts", MG_ACT_READ, mg_admin_hosts_list},
     {"POST", "hosts/{id}/revoke", MG_ACT_HOSTS_MANAGE, mg_admin_host_revoke},
@@ -186,20 +192,38 @@ int mg_admin_list_answer(struct mg_http_response *resp, const char *list, json_t
 	return mg_http_json(resp, 200, json_pack("{s:o}", list, arr));
 }
 
+/* The slot of the login guard for addr (NULL: not limited per address); resp = 429 (this
+ * address already has a check running or waiting) or 503 (waited too long, or no guard) with
+ * Retry-After: 1 and -EBUSY. */
+static int argon2_enter(struct mg_api *api, const char *addr, struct mg_http_response *resp)
+{
+	struct mg_login_guard *g = mg_login_guard_default();
+	int r = g ? mg_login_guard_enter(g, addr, api->max_logins, SLOT_WAIT_MS) : -ETIMEDOUT;
+	if (r == 0) {
+		atomic_fetch_add(&api->logins, 1);
+		return 0;
+	}
+	resp->retry_after = 1;
+	r = r == -EBUSY
+	        ? mg_http_error(resp, 429, "a password check from this address is already running")
+	        : mg_http_error(resp, 503, "too many password checks at once");
+	return r < 0 ? r : -EBUSY;
+}
+
+static void argon2_leave(struct mg_api *api, const char *addr)
+{
+	atomic_fetch_sub(&api->logins, 1);
+	mg_login_guard_leave(mg_login_guard_default(), addr);
+}
+
 int mg_admin_argon2_enter(struct mg_api *api, struct mg_http_response *resp)
 {
-	if (atomic_fetch_add(&api->logins, 1) >= api->max_logins) {
-		atomic_fetch_sub(&api->logins, 1);
-		resp->retry_after = 1;
-		int r = mg_http_error(resp, 503, "too many password checks at once");
-		return r < 0 ? r : -EBUSY;
-	}
-	return 0;
+	return argon2_enter(api, NULL, resp);
 }
 
 void mg_admin_argon2_leave(struct mg_api *api)
 {
-	atomic_fetch_sub(&api->logins, 1);
+	argon2_leave(api, NULL);
 }
 
 int mg_admin_password_error(struct mg_http_response *resp, int r, const char *field)
@@ -375,6 +399,62 @@ static void record_failed_login(struct mg_api *api, const struct mg_http_request
 	    a.disabled ? "{\"reason\":\"disabled\"}" : "{\"reason\":\"password\"}", now);
 }
 
+static int64_t mono_s(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec;
+}
+
+/* resp = 429 with Retry-After: wait. */
+static int too_many(struct mg_http_response *resp, unsigned wait)
+{
+	resp->retry_after = wait;
+	return mg_http_error(resp, 429, "too many failed logins: try again later");
+}
+
+/*
+ * Whether name is locked: for an existing account the store decides (its lock survives a
+ * restart and is shared by collectors on one database; a lock the guard still remembers after
+ * an unlock elsewhere, e.g. `admin unlock`, is forgotten), for any other name the guard, so
+ * unknown names answer like existing ones. *id: the account, 0 when none.
+ */
+static int name_locked(struct mg_api *api, struct mg_login_guard *g, const char *name,
+                       bool guard_locked, bool *locked, int64_t *id)
+{
+	struct mg_store_admin a;
+	int r = mg_store_admin_get(api->store, name, &a);
+	explicit_bzero(a.password_hash, sizeof(a.password_hash));
+	*id = 0;
+	*locked = guard_locked;
+	if (r == -ENOENT || r == -EINVAL)
+		return 0;
+	if (r < 0)
+		return r;
+	*id = a.id;
+	r = mg_store_admin_locked(api->store, a.id, NULL);
+	if (r < 0 && r != -ENOENT)
+		return r;
+	*locked = r == 0;
+	if (!*locked && guard_locked)
+		mg_login_guard_forget(g, name);
+	return 0;
+}
+
+/* A failed login of an account that reached the lock count locks it in the store (recorded
+ * as "admin.lock" by the account, with the client address). Best effort. */
+static void lock_account(struct mg_api *api, const struct mg_http_request *req, const char *name,
+                         uint32_t failures, int64_t now)
+{
+	struct mg_store_admin a;
+	struct mg_store_actor by = {name, req->remote[0] ? req->remote : NULL};
+	if (failures < MG_LOGIN_LOCK_FAILURES || !mg_admin_name_ok(name) ||
+	    mg_store_admin_get(api->store, name, &a) < 0)
+		return;
+	explicit_bzero(a.password_hash, sizeof(a.password_hash));
+	(void)mg_store_admin_lock(api->store, &by, a.id, failures, now);
+}
+
 static int login(struct mg_api *api, const struct mg_admin_ctx *who,
                  const struct mg_http_request *req, const int64_t *params,
                  struct mg_http_response *resp)
@@ -382,8 +462,12 @@ static int login(struct mg_api *api, const struct mg_admin_ctx *who,
 	struct mg_admin_login_req in;
 	struct mg_store_admin a;
 	struct mg_store_actor by;
+	struct mg_login_guard *g = mg_login_guard_default();
+	const char *addr = req->remote[0] ? req->remote : NULL;
 	char token[MG_ADMIN_TOKEN_SIZE] = "", err[256];
-	int64_t now;
+	bool guard_locked = false, locked = false;
+	unsigned wait;
+	int64_t now, id = 0;
 	int r;
 	(void)who;
 	(void)params;
@@ -391,21 +475,49 @@ static int login(struct mg_api *api, const struct mg_admin_ctx *who,
 	r = mg_admin_parse_login(req->body, req->body_len, &in, err, sizeof(err));
 	if (r < 0)
 		return r == -EINVAL ? mg_http_error(resp, 400, err) : r;
-	r = mg_admin_argon2_enter(api, resp);
+	if (!g) {
+		r = argon2_enter(api, addr, resp); /* no guard (out of memory): 503 */
+		r = r == -EBUSY ? 0 : r;
+		goto done;
+	}
+	/* An address or a name in penalty is refused before it takes a password-check slot. */
+	wait = mg_login_guard_check(g, addr, in.name, mono_s(), &guard_locked);
+	if (wait > 0) {
+		r = too_many(resp, wait);
+		goto done;
+	}
+	r = name_locked(api, g, in.name, guard_locked, &locked, &id);
 	if (r < 0) {
-		explicit_bzero(&in, sizeof(in));
-		return r == -EBUSY ? 0 : r;
+		r = mg_admin_store_error(resp, r, "login");
+		goto done;
+	}
+	if (locked) {
+		(void)mg_login_guard_failure(g, addr, NULL, mono_s()); /* the address pays */
+		r = mg_http_error(resp, 403, LOCKED);
+		goto done;
+	}
+	r = argon2_enter(api, addr, resp);
+	if (r < 0) {
+		r = r == -EBUSY ? 0 : r;
+		goto done;
 	}
 	now = mg_now_us();
 	r = mg_admin_login(api->store, in.name, in.password, now, api->session_ttl_us, token, &a);
-	mg_admin_argon2_leave(api);
+	argon2_leave(api, addr);
 	explicit_bzero(in.password, sizeof(in.password));
 	if (r == -EACCES) {
+		uint32_t n = mg_login_guard_failure(g, addr, in.name, mono_s());
 		record_failed_login(api, req, in.name, now);
-		return unauthorized(resp, BAD_AUTH);
+		if (id > 0)
+			lock_account(api, req, in.name, n, now);
+		r = unauthorized(resp, BAD_AUTH);
+		goto done;
 	}
-	if (r < 0)
-		return mg_admin_store_error(resp, r, "login");
+	if (r < 0) {
+		r = mg_admin_store_error(resp, r, "login");
+		goto done;
+	}
+	mg_login_guard_success(g, addr, in.name);
 	explicit_bzero(a.password_hash, sizeof(a.password_hash));
 	by = (struct mg_store_actor){a.name, req->remote[0] ? req->remote : NULL};
 	r = mg_store_admin_log(api->store, &by, "login", NULL, NULL, now);
@@ -420,6 +532,8 @@ static int login(struct mg_api *api, const struct mg_admin_ctx *who,
 		                           a.name, "role", mg_admin_role_name(a.role)));
 	}
 	explicit_bzero(token, sizeof(token));
+done:
+	explicit_bzero(&in, sizeof(in));
 	return r;
 }
 

@@ -107,6 +107,10 @@ int mg_admin_admin_add(struct mg_api *, const struct mg_admin_ctx *, const struc
 int mg_admin_admin_update(struct mg_api *, const struct mg_admin_ctx *,
                           const struct mg_http_request *, const int64_t *,
                           struct mg_http_response *);
+/* POST admins/{id}/unlock: ends an account's lockout (login_guard.h, store.h). */
+int mg_admin_admin_unlock(struct mg_api *, const struct mg_admin_ctx *,
+                          const struct mg_http_request *, const int64_t *,
+                          struct mg_http_response *);
 int mg_admin_token_add(struct mg_api *, const struct mg_admin_ctx *, const struct mg_http_request *,
                        const int64_t *, struct mg_http_response *);
 /* ---- endpoints of api_admin_hosts.c (hosts, device ledger, tamper alerts, audit log) ---- */
@@ -126,8 +130,10 @@ int mg_admin_audit_list(struct mg_api *, const struct mg_admin_ctx *,
 
 /*
  * Argon2id at production cost takes 19 MiB and ~0.2-1 s: at most api->max_logins run at once
- * (logins, password changes, new passwords). 0 with a slot taken (give it back with
- * mg_admin_argon2_leave), or resp = 503 with Retry-After: 1 and -EBUSY.
+ * (logins, password changes, new passwords), in the login guard's fair slot (login_guard.h;
+ * a login also waits there, limited per client address). 0 with a slot taken (give it back
+ * with mg_admin_argon2_leave), or resp = 503 with Retry-After: 1 and -EBUSY after a bounded
+ * wait.
  */
 int mg_admin_argon2_enter(struct mg_api *api, struct mg_http_response *resp);
 void mg_admin_argon2_leave(struct mg_api *api);

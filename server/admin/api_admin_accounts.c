@@ -1,6 +1,6 @@
 /*
  * Admin accounts and enrolment tokens (api_admin.h): GET/POST /v1/admin/admins,
- * POST /v1/admin/admins/{id}, POST /v1/admin/tokens.
+ * POST /v1/admin/admins/{id}, POST /v1/admin/admins/{id}/unlock, POST /v1/admin/tokens.
  */
 #include "api_admin.h"
 
@@ -9,6 +9,7 @@
 
 #include "api_admin_body.h"
 #include "enroll_token.h"
+#include "login_guard.h"
 #include "mg/time.h"
 
 static json_t *admin_json(const struct mg_store_admin *a)
@@ -23,11 +24,22 @@ static int admin_row(void *ctx, const struct mg_store_admin *a)
 	return mg_admin_list_add(ctx, admin_json(a));
 }
 
+/* Adds "locked" (the account's lockout, admin_auth.h) to the account object o. */
+static int add_locked(struct mg_api *api, json_t *o)
+{
+	int r = mg_store_admin_locked(api->store,
+	                              (int64_t)json_integer_value(json_object_get(o, "id")), NULL);
+	if (r < 0 && r != -ENOENT)
+		return r;
+	return json_object_set_new(o, "locked", json_boolean(r == 0)) == 0 ? 0 : -ENOMEM;
+}
+
 int mg_admin_admins_list(struct mg_api *api, const struct mg_admin_ctx *who,
                          const struct mg_http_request *req, const int64_t *params,
                          struct mg_http_response *resp)
 {
-	json_t *arr = json_array();
+	json_t *arr = json_array(), *o;
+	size_t i;
 	int r;
 	(void)who;
 	(void)req;
@@ -35,7 +47,40 @@ int mg_admin_admins_list(struct mg_api *api, const struct mg_admin_ctx *who,
 	if (!arr)
 		return -ENOMEM;
 	r = mg_store_admins_foreach(api->store, admin_row, arr);
+	json_array_foreach(arr, i, o)
+	{
+		if (r == 0)
+			r = add_locked(api, o);
+	}
 	return mg_admin_list_answer(resp, "admins", arr, r);
+}
+
+int mg_admin_admin_unlock(struct mg_api *api, const struct mg_admin_ctx *who,
+                          const struct mg_http_request *req, const int64_t *params,
+                          struct mg_http_response *resp)
+{
+	struct mg_store_admin a;
+	json_t *o;
+	int r;
+	(void)req;
+	r = mg_store_admin_get_id(api->store, params[0], &a);
+	if (r < 0)
+		return mg_admin_store_error(resp, r, "admin");
+	explicit_bzero(a.password_hash, sizeof(a.password_hash));
+	/* The login guard's failures and delays of the name go too, locked or not. */
+	if (mg_login_guard_default())
+		mg_login_guard_forget(mg_login_guard_default(), a.name);
+	r = mg_store_admin_unlock(api->store, &who->actor, a.id, mg_now_us());
+	if (r == -EALREADY)
+		return mg_http_error(resp, 409, "admin: not locked");
+	if (r < 0)
+		return mg_admin_store_error(resp, r, "admin");
+	o = admin_json(&a);
+	if (!o || json_object_set_new(o, "locked", json_false()) < 0) {
+		json_decref(o);
+		return -ENOMEM;
+	}
+	return mg_http_json(resp, 200, o);
 }
 
 /* Hashes password at api->argon2 cost under the Argon2 limit. 0; or resp filled (400 policy,
@@ -142,7 +187,16 @@ int mg_admin_admin_update(struct mg_api *api, const struct mg_admin_ctx *who,
 		goto done;
 	}
 	explicit_bzero(a.password_hash, sizeof(a.password_hash));
-	r = mg_http_json(resp, 200, admin_json(&a));
+	{
+		json_t *o = admin_json(&a);
+		r = o ? add_locked(api, o) : -ENOMEM;
+		if (r < 0) {
+			json_decref(o);
+			r = mg_admin_store_error(resp, r, "admin");
+			goto done;
+		}
+		r = mg_http_json(resp, 200, o);
+	}
 done:
 	explicit_bzero(&in, sizeof(in));
 	explicit_bzero(hash, sizeof(hash));

@@ -110,32 +110,41 @@ struct walk {
 	bool more;
 };
 
-static int add_event(void *ctx, int64_t id, int64_t host_id, const char *json)
+static int add_event(void *ctx, const struct mg_store_event_row *row)
 {
 	struct walk *w = ctx;
-	char num[96];
+	char num[96], *view = NULL;
+	int r;
 	if (w->n == w->limit || w->out.len > EXPORT_MAX_BYTES) {
 		w->more = true;
 		return 1;
 	}
+	/* Every format shows the sender as enrolled, a differing name only as claimed_host. */
+	r = mg_store_event_view(row, &view);
+	if (r == -ENOMEM)
+		return r;
 	switch (w->fmt) {
 	case FMT_JSON:
 		snprintf(num, sizeof(num),
 		         "%s{\"id\":%" PRId64 ",\"host_id\":%" PRId64 ",\"event\":",
-		         w->n ? "," : "", id, host_id);
+		         w->n ? "," : "", row->id, row->host_id);
 		puts_(&w->out, num);
-		puts_(&w->out, *json ? json : "null");
+		puts_(&w->out, view ? view : "null");
 		puts_(&w->out, "}");
 		break;
 	case FMT_JSONL:
-		puts_(&w->out, json);
+		puts_(&w->out, view ? view : "null");
 		puts_(&w->out, "\n");
 		break;
 	case FMT_CSV: {
-		json_t *ev = json_loads(json, 0, NULL);
+		json_t *ev = view ? json_loads(view, 0, NULL) : NULL;
 		const char *user = member(ev, "user", "name");
-		snprintf(num, sizeof(num), "%" PRId64 ",%" PRId64 ",", id, host_id);
+		snprintf(num, sizeof(num), "%" PRId64 ",%" PRId64 ",", row->id, row->host_id);
 		puts_(&w->out, num);
+		put_cell(&w->out, row->host_id ? row->host : "");
+		puts_(&w->out, ",");
+		put_cell(&w->out, member(ev, NULL, "claimed_host"));
+		puts_(&w->out, ",");
 		put_cell(&w->out, member(ev, NULL, "time"));
 		puts_(&w->out, ",");
 		put_cell(&w->out, member(ev, NULL, "type"));
@@ -145,16 +154,17 @@ static int add_event(void *ctx, int64_t id, int64_t host_id, const char *json)
 		puts_(&w->out, ",");
 		put_cell(&w->out, member(ev, "device", "serial"));
 		puts_(&w->out, ",");
-		put_cell(&w->out, json);
+		put_cell(&w->out, view ? view : "");
 		puts_(&w->out, "\r\n");
 		json_decref(ev);
 		break;
 	}
 	}
+	free(view);
 	if (w->out.oom)
 		return -ENOMEM;
 	w->n++;
-	w->last_id = id;
+	w->last_id = row->id;
 	return 0;
 }
 
@@ -273,8 +283,8 @@ int mg_admin_events_list(struct mg_api *api, const struct mg_admin_ctx *who,
 	if (w.fmt == FMT_JSON)
 		puts_(&w.out, "{\"events\":[");
 	else if (w.fmt == FMT_CSV)
-		puts_(&w.out, "id,host_id,time,type,user,device_serial,json\r\n");
-	r = mg_store_events_query(api->store, &f, add_event, &w);
+		puts_(&w.out, "id,host_id,host,claimed_host,time,type,user,device_serial,json\r\n");
+	r = mg_store_events_rows(api->store, &f, add_event, &w);
 	if (r < 0)
 		goto fail;
 	if (w.n == w.limit && f.limit == w.limit)

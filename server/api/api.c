@@ -32,6 +32,14 @@ int mg_api_handle(void *ctx, const struct mg_http_request *req, struct mg_http_r
 	return mg_http_error(resp, 404, "not found");
 }
 
+bool mg_api_large_body(const char *method, const char *url)
+{
+	return strcmp(method, "POST") == 0 && strcmp(url, "/v1/events") == 0;
+}
+
+/* Certificates of this CA that name no enrolled host, or a revoked one (rate-limited). */
+static struct mg_http_ratelog refused_log = MG_HTTP_RATELOG_INIT;
+
 int mg_api_host(struct mg_api *api, const struct mg_http_request *req,
                 struct mg_http_response *resp, struct mg_store_host *host)
 {
@@ -46,12 +54,20 @@ int mg_api_host(struct mg_api *api, const struct mg_http_request *req,
 	}
 	r = mg_store_host_by_cert(api->store, req->serial, host);
 	if (r == -ENOENT) {
+		mg_http_ratelog(
+		    &refused_log,
+		    "refused client certificate from %s: serial %s names no enrolled host",
+		    req->remote, req->serial);
 		r = mg_http_error(resp, 403, "unknown client certificate");
 		return r < 0 ? r : -EACCES;
 	}
 	if (r < 0)
 		return r;
 	if (host->revoked) {
+		mg_http_ratelog(
+		    &refused_log,
+		    "refused client certificate from %s: host %lld (serial %s) is revoked",
+		    req->remote, (long long)host->id, req->serial);
 		r = mg_http_error(resp, 403, "host revoked");
 		return r < 0 ? r : -EACCES;
 	}

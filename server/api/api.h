@@ -19,6 +19,7 @@
 #include "store.h"
 
 struct mg_argon2_params; /* admin/admin_auth.h */
+struct mg_policy_cache;  /* policy/policy_host.h */
 
 struct mg_api {
 	struct mg_store *store;                 /* borrowed */
@@ -38,12 +39,18 @@ struct mg_api {
 	 * the store at most every MG_API_POLICY_RECHECK_US (CLOCK_MONOTONIC; 0: never read). */
 	_Atomic uint64_t policy_latest;
 	_Atomic int64_t policy_checked_us;
+	/* Per-host signed bundles (policy/policy_host.h), made on first use; freed by
+	 * mg_api_policy_cache_free(). */
+	_Atomic(struct mg_policy_cache *) policy_cache;
 };
 
 #define MG_API_POLICY_RECHECK_US 1000000
 
 /* The terminal routes (ctx: struct mg_api *): 404 for any other path, 405 for a wrong method. */
 int mg_api_handle(void *ctx, const struct mg_http_request *req, struct mg_http_response *resp);
+/* The requests that may carry a body of 64 KiB or more (mg_http_config.large_body): only
+ * POST /v1/events, and the HTTP layer takes it only from a verified client certificate. */
+bool mg_api_large_body(const char *method, const char *url);
 
 /* Endpoints (req has a body, method POST checked by mg_api_handle()). */
 int mg_api_enroll(struct mg_api *api, const struct mg_http_request *req,
@@ -61,6 +68,8 @@ int mg_api_policy_get(struct mg_api *api, const struct mg_http_request *req,
  * ignored. Fits mg_policy_refresher's published callback.
  */
 void mg_api_policy_published(void *ctx, uint64_t version);
+/* Frees the per-host bundle cache of api (after the server stopped). */
+void mg_api_policy_cache_free(struct mg_api *api);
 /* POST /v1/policy/applied (api_policy.c). */
 int mg_api_policy_applied(struct mg_api *api, const struct mg_http_request *req,
                           struct mg_http_response *resp);

@@ -21,6 +21,7 @@ struct item {
 	char hash[65];
 	char prev_hash[65];
 	char *user, *serial, *name, *dev_hash;
+	char *host; /* the host name the event claims (repaired text) */
 	char vid[5], pid[5];
 };
 
@@ -156,6 +157,7 @@ static void priv_free(struct batch_priv *p)
 		free(p->items[i].serial);
 		free(p->items[i].name);
 		free(p->items[i].dev_hash);
+		free(p->items[i].host);
 	}
 	free(p->items);
 	free(p);
@@ -266,6 +268,8 @@ static int parse_one(json_t *elem, size_t i, const char *boot_id, struct item *i
 		goto fail;
 	}
 	ret = -ENOMEM;
+	if (index_str(ev->host, 256, &it->host) < 0)
+		goto fail;
 	if (ev->user && index_str(ev->user->name, 256, &it->user) < 0)
 		goto fail;
 	if (ev->device) {
@@ -291,6 +295,7 @@ static int parse_one(json_t *elem, size_t i, const char *boot_id, struct item *i
 	    .device_product_id = it->pid[0] ? it->pid : NULL,
 	    .device_name = it->name,
 	    .device_hash = it->dev_hash,
+	    .host = it->host,
 	};
 	ret = 0;
 fail:

@@ -1,12 +1,14 @@
 /*
- * GET /v1/policy and POST /v1/policy/applied (docs/API.md): the signed global policy bundle
- * (docs/POLICY.md) with a strong ETag "\"<version>\"", and the version a terminal applied.
+ * GET /v1/policy and POST /v1/policy/applied (docs/API.md): the host's own signed policy bundle
+ * (docs/POLICY.md, "Per-host bundles": the global rules and that host's, scope naming it) with
+ * a strong ETag "\"<version>\"", and the version a terminal applied.
  *
  * Terminals poll GET /v1/policy with If-None-Match; almost every poll is answered 304. That
  * path costs the client-certificate host lookup and nothing else: the latest version is kept
  * in struct mg_api and re-read from the store at most every MG_API_POLICY_RECHECK_US (other
  * collectors sharing PostgreSQL, or the admin API, may publish), or sooner when a publisher
- * calls mg_api_policy_published().
+ * calls mg_api_policy_published(). A full answer comes from the per-host cache
+ * (policy_host.h), or is cut from the stored global version, signed for the host and cached.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -21,6 +23,7 @@
 #include "api.h"
 #include "api_body.h"
 #include "mg/time.h"
+#include "policy_host.h"
 
 static int64_t mono_us(void)
 {
@@ -114,12 +117,51 @@ static int not_modified(struct mg_http_response *resp, const char *etag)
 	return mg_http_header(resp, "ETag", etag);
 }
 
+/* The per-host bundle cache of api, made on first use. NULL: out of memory. */
+static struct mg_policy_cache *cache_of(struct mg_api *api)
+{
+	struct mg_policy_cache *c = atomic_load(&api->policy_cache), *mine = NULL;
+	if (c)
+		return c;
+	if (mg_policy_cache_new(MG_POLICY_CACHE_HOSTS, MG_POLICY_CACHE_BYTES, &mine) < 0)
+		return NULL;
+	if (!atomic_compare_exchange_strong(&api->policy_cache, &c, mine)) {
+		mg_policy_cache_free(&mine); /* another thread was first: c is its cache */
+		return c;
+	}
+	return mine;
+}
+
+void mg_api_policy_cache_free(struct mg_api *api)
+{
+	struct mg_policy_cache *c = api ? atomic_exchange(&api->policy_cache, NULL) : NULL;
+	mg_policy_cache_free(&c);
+}
+
+/* 200 with host's bundle of version (json, sig) and its ETag. Takes json. */
+static int full_answer(struct mg_http_response *resp, uint64_t version, char *json, size_t len,
+                       const char *sig)
+{
+	char etag[32];
+	int r = mg_http_json(resp, 200,
+	                     json_pack("{s:I,s:s%,s:s}", "version", (json_int_t)version, "bundle",
+	                               json, len, "signature", sig));
+	free(json);
+	etag_of(version, etag);
+	if (r == 0)
+		r = mg_http_header(resp, "ETag", etag);
+	return r;
+}
+
 int mg_api_policy_get(struct mg_api *api, const struct mg_http_request *req,
                       struct mg_http_response *resp)
 {
 	struct mg_store_host host;
 	struct mg_store_policy *p = NULL;
-	char etag[32];
+	struct mg_policy_cache *cache;
+	char etag[32], sig[MG_POLICY_SIG_B64_SIZE];
+	char *json = NULL;
+	size_t len = 0;
 	uint64_t v = 0;
 	int r = mg_api_host(api, req, resp, &host);
 	if (r < 0)
@@ -132,7 +174,18 @@ int mg_api_policy_get(struct mg_api *api, const struct mg_http_request *req,
 		if (etag_matches(req->if_none_match, etag))
 			return not_modified(resp, etag);
 	}
-	/* Changed, or first download: the full bundle (and a fresh look at the latest). */
+	/* Changed, or first download: this host's bundle, from the cache when it holds the
+	 * latest version, else cut from the global version already parsed, else from the store
+	 * (and a fresh look at the latest). */
+	if (v > 0 && !api->policy_key)
+		return mg_http_error(resp, 500, "the policy signing key is not loaded");
+	cache = v > 0 ? cache_of(api) : NULL;
+	if (v > 0 && !cache)
+		return -ENOMEM;
+	if (cache && (mg_policy_cache_lookup(cache, host.id, v, &json, &len, sig) == 0 ||
+	              mg_policy_cache_build(cache, api->policy_key, NULL, v, host.id, &json, &len,
+	                                    sig) == 0))
+		return full_answer(resp, v, json, len, sig);
 	r = mg_store_policy_get(api->store, 0, &p);
 	if (r == -ENOENT)
 		return mg_http_error(resp, 404, "no policy has been published yet");
@@ -144,12 +197,19 @@ int mg_api_policy_get(struct mg_api *api, const struct mg_http_request *req,
 		r = not_modified(resp, etag);
 		goto done;
 	}
-	r = mg_http_json(resp, 200,
-	                 json_pack("{s:I,s:s%,s:s%}", "version", (json_int_t)p->version, "bundle",
-	                           p->json, p->json_len, "signature", (const char *)p->sig,
-	                           p->sig_len));
+	if (!api->policy_key) {
+		r = mg_http_error(resp, 500, "the policy signing key is not loaded");
+		goto done;
+	}
+	if (!cache && !(cache = cache_of(api))) {
+		r = -ENOMEM;
+		goto done;
+	}
+	r = mg_policy_cache_build(cache, api->policy_key, p, p->version, host.id, &json, &len, sig);
 	if (r == 0)
-		r = mg_http_header(resp, "ETag", etag);
+		r = full_answer(resp, p->version, json, len, sig);
+	else if (r == -EINVAL)
+		r = mg_http_error(resp, 500, "the stored policy does not parse");
 done:
 	mg_store_policy_free(&p);
 	return r;

@@ -2,7 +2,7 @@
  * POST /v1/requests (docs/API.md): a terminal user asks for a blocked device. Filed for the
  * host behind the client certificate, idempotent by the terminal's request_id: 201 when new,
  * 200 with the same answer for an identical retry, 409 for the same request_id with other
- * content.
+ * content, 429 when the host already has MG_STORE_MAX_PENDING_REQUESTS pending requests.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -18,6 +18,10 @@ static int store_error(struct mg_http_response *resp, int r)
 	switch (r) {
 	case -EEXIST:
 		return mg_http_error(resp, 409, "request_id already used for a different request");
+	case -EDQUOT:
+		/* The terminal retries later; an administrator's decisions make room. */
+		resp->retry_after = 600;
+		return mg_http_error(resp, 429, "too many pending requests for this terminal");
 	case -EINVAL:
 		return mg_http_error(resp, 400, "a field is out of bounds");
 	case -ETIMEDOUT:

@@ -36,6 +36,8 @@ struct mg_collector_conf {
 	uint64_t max_connections;
 	uint64_t per_ip_connections;
 	uint64_t connection_timeout; /* seconds */
+	uint64_t head_timeout;       /* seconds: TLS handshake and request head */
+	uint64_t body_timeout;       /* seconds: a whole request body */
 	uint64_t max_inflight_ingests;
 	uint64_t max_concurrent_logins;
 	uint64_t policy_validity; /* seconds */

@@ -1,7 +1,8 @@
 /*
  * Admin accounts from the command line: the password file that `init` and `admin passwd`
- * read, and `admin passwd` (recovery of a lost password by whoever runs the collector; the
- * change is recorded as an admin action of "cli.<user>").
+ * read, `admin passwd` (recovery of a lost password by whoever runs the collector) and
+ * `admin unlock` (ends the lockout after failed logins, e.g. when every admin is locked out).
+ * Changes are recorded as admin actions of "cli.<user>".
  */
 #include "collector_cli.h"
 
@@ -84,16 +85,67 @@ done:
 	return ret;
 }
 
+static int unlock(const struct cli_opts *o)
+{
+	struct mg_store *s = NULL;
+	struct mg_store_admin a;
+	char actor[MG_STORE_NAME_SIZE];
+	struct mg_store_actor by = {.admin = actor, .remote = NULL};
+	int r, ret = CLI_RUNTIME;
+
+	if (cli_open_store(o, &s) < 0)
+		goto done;
+	r = mg_store_admin_get(s, o->name, &a);
+	explicit_bzero(a.password_hash, sizeof(a.password_hash));
+	if (r == -ENOENT || r == -EINVAL) {
+		cli_error(MG_TR("管理者 %s はいません", "no admin is named %s"), o->name);
+		goto done;
+	}
+	cli_actor_name(actor);
+	if (r == 0)
+		r = mg_store_admin_unlock(s, &by, a.id, mg_now_us());
+	if (r == -EALREADY) {
+		printf(MG_TR("管理者 %s はロックされていません\n", "admin %s is not locked\n"),
+		       o->name);
+		ret = CLI_OK;
+		goto done;
+	}
+	if (r < 0) {
+		cli_error(MG_TR("ロックを解除できません: %s", "cannot unlock: %s"), strerror(-r));
+		goto done;
+	}
+	printf(MG_TR("管理者 %s のロックを解除しました\n", "admin %s unlocked\n"), o->name);
+	ret = CLI_OK;
+done:
+	mg_store_close(&s);
+	return ret;
+}
+
 int cli_admin(int argc, char **argv)
 {
 	static const char *const allowed[] = {"--config", "--data-dir",      "--db",
 	                                      "--name",   "--password-file", NULL};
+	static const char *const allowed_unlock[] = {"--config", "--data-dir", "--db", "--name",
+	                                             NULL};
 	struct cli_opts o = {.ready_fd = -1};
 	int ret = CLI_USAGE;
+	if (argc >= 1 && strcmp(argv[0], "unlock") == 0) {
+		if (cli_parse(argc - 1, argv + 1, allowed_unlock, 0, &o) < 0)
+			goto done;
+		if (!o.name) {
+			cli_error(MG_TR("admin unlock には --name NAME が必要です",
+			                "admin unlock needs --name NAME"));
+			goto done;
+		}
+		ret = unlock(&o);
+		goto done;
+	}
 	if (argc < 1 || strcmp(argv[0], "passwd") != 0) {
 		cli_error(
-		    MG_TR("使い方: admin passwd --data-dir DIR --name NAME --password-file FILE",
-		          "usage: admin passwd --data-dir DIR --name NAME --password-file FILE"));
+		    MG_TR("使い方: admin passwd --data-dir DIR --name NAME --password-file FILE\n"
+		          "      admin unlock --data-dir DIR --name NAME",
+		          "usage: admin passwd --data-dir DIR --name NAME --password-file FILE\n"
+		          "       admin unlock --data-dir DIR --name NAME"));
 		return CLI_USAGE;
 	}
 	if (cli_parse(argc - 1, argv + 1, allowed, 0, &o) < 0)

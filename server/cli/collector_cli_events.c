@@ -1,7 +1,8 @@
 /*
  * `mynaguard-collector events`: the stored events, oldest first, as a table for people or
- * (--json) one stored event JSON per line. The store is read a page at a time (after_id), so
- * any number of rows takes bounded memory.
+ * (--json) one event JSON per line, both naming the sender as enrolled (host_id, host) and a
+ * differing name the event claimed only as claimed_host (mg_store_event_view). The store is read a
+ * page at a time (after_id), so any number of rows takes bounded memory.
  */
 #include "collector_cli.h"
 
@@ -217,9 +218,10 @@ struct walk {
 	int64_t last_id;
 };
 
+/* One table row of the event view (mg_store_event_view: host as enrolled, claimed_host). */
 static void print_row(const struct walk *w, int64_t host_id, const char *js)
 {
-	json_t *ev = json_loads(js, 0, NULL);
+	json_t *ev = js ? json_loads(js, 0, NULL) : NULL;
 	const char *type = str(ev, "type"), *host, *user;
 	json_t *dev = json_object_get(ev, "device");
 	char when[64], hostbuf[32], device[MG_STORE_DEVSTR_SIZE * 2 + 16];
@@ -229,7 +231,8 @@ static void print_row(const struct walk *w, int64_t host_id, const char *js)
 	if (!str(ev, "time") || mg_time_parse(str(ev, "time"), &us) < 0)
 		us = 0;
 	cli_time_text(us, when, sizeof(when));
-	host = host_id == 0 ? "(collector)" : host_name(w->hosts, host_id);
+	/* host_id 0: the collector's own admin rows (tamper rows carry their host). */
+	host = host_id == 0 ? MG_TR("(コレクター)", "(collector)") : host_name(w->hosts, host_id);
 	if (!host) {
 		snprintf(hostbuf, sizeof(hostbuf), "#%" PRId64, host_id);
 		host = hostbuf;
@@ -248,6 +251,8 @@ static void print_row(const struct walk *w, int64_t host_id, const char *js)
 			snprintf(device + n, sizeof(device) - n, "%s", str(dev, "serial"));
 		}
 	}
+	/* A name the event claimed that is not the sender's enrolled one. */
+	add(&sum, "claimed_host", str(ev, "claimed_host"));
 	if (type)
 		summarize(ev, type, &sum);
 	else
@@ -261,15 +266,21 @@ static void print_row(const struct walk *w, int64_t host_id, const char *js)
 	json_decref(ev);
 }
 
-static int on_event(void *ctx, int64_t id, int64_t host_id, const char *json)
+static int on_event(void *ctx, const struct mg_store_event_row *row)
 {
 	struct walk *w = ctx;
+	char *view = NULL;
+	/* The sender as the collector knows it (host_id, enrolled name), never a claimed name. */
+	int r = mg_store_event_view(row, &view);
+	if (r == -ENOMEM)
+		return r;
 	w->rows++;
-	w->last_id = id;
+	w->last_id = row->id;
 	if (w->json)
-		printf("%s\n", json);
+		printf("%s\n", view ? view : "null");
 	else
-		print_row(w, host_id, json);
+		print_row(w, row->host_id, view);
+	free(view);
 	return ferror(stdout) ? -EIO : 0;
 }
 
@@ -281,7 +292,7 @@ static int walk_events(struct mg_store *s, struct mg_store_event_filter *f, uint
 		int r;
 		f->limit = left < PAGE ? (uint32_t)left : PAGE;
 		w->rows = 0;
-		r = mg_store_events_query(s, f, on_event, w);
+		r = mg_store_events_rows(s, f, on_event, w);
 		if (r < 0)
 			return r;
 		left -= w->rows;

@@ -98,6 +98,21 @@ const struct mg_config_key mg_collector_conf_keys[] = {
      .def = "30s",
      .min = 1,
      .max = 3600},
+    /* Connections without a verified client certificate must complete the TLS handshake and
+     * the request head within this (again between their requests); else they are closed. */
+    {.name = "head_timeout",
+     .type = MG_CFG_DURATION,
+     .offset = OFF(head_timeout),
+     .def = "5s",
+     .min = 1,
+     .max = 300},
+    /* A request body must arrive whole within this once it may be read; else closed. */
+    {.name = "body_timeout",
+     .type = MG_CFG_DURATION,
+     .offset = OFF(body_timeout),
+     .def = "30s",
+     .min = 1,
+     .max = 3600},
     /* POST /v1/events handled at once; more get 503 with Retry-After. */
     {.name = "max_inflight_ingests",
      .type = MG_CFG_UINT,

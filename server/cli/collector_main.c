@@ -8,6 +8,7 @@
  *   hosts --data-dir DIR [--json]
  *   rules list|add|remove --data-dir DIR ...
  *   admin passwd --data-dir DIR --name NAME --password-file FILE
+ *   admin unlock --data-dir DIR --name NAME
  * Every command takes --config FILE (collector.conf: data_dir, database, listen and the
  * limits). The default database is sqlite:DIR/collector.db. docs/COLLECTOR-CLI.md.
  */
@@ -47,6 +48,7 @@ static void usage(FILE *f)
 	    "       mynaguard-collector serve --data-dir DIR --listen ADDR:PORT [--db URL]\n"
 	    "                                 [--threads N] [--max-connections N]\n"
 	    "                                 [--per-ip-connections N] [--connection-timeout D]\n"
+	    "                                 [--head-timeout D] [--body-timeout D]\n"
 	    "                                 [--max-inflight-ingests N]\n"
 	    "                                 [--max-concurrent-logins N] [--policy-validity D]\n"
 	    "                                 [--session-ttl D] [--cert-days N]\n"
@@ -64,6 +66,7 @@ static void usage(FILE *f)
 	    "       mynaguard-collector rules remove --data-dir DIR [--db URL] ID\n"
 	    "       mynaguard-collector admin passwd --data-dir DIR [--db URL] --name NAME\n"
 	    "                                 --password-file FILE\n"
+	    "       mynaguard-collector admin unlock --data-dir DIR [--db URL] --name NAME\n"
 	    "Every command also takes --config FILE (collector.conf). D: 90s, 15m, 2h, 7d;\n"
 	    "TIME: RFC 3339 (2026-11-26T09:00:00+09:00). See docs/COLLECTOR-CLI.md.\n",
 	    f);
@@ -184,6 +187,10 @@ static int cmd_serve(int argc, char **argv)
 	cfg.max_connections = (unsigned)c->max_connections;
 	cfg.per_ip = (unsigned)c->per_ip_connections;
 	cfg.timeout_s = (unsigned)c->connection_timeout;
+	cfg.head_timeout_s = (unsigned)c->head_timeout;
+	cfg.body_timeout_s = (unsigned)c->body_timeout;
+	cfg.large_body = mg_api_large_body;
+	cfg.max_large = (unsigned)c->max_inflight_ingests; /* before the body: 503 */
 	cfg.handler = mg_router_handle;
 	cfg.handler_ctx = &api;
 	/* Publishes version 1 now when there is none, then keeps the policy current. */
@@ -215,6 +222,7 @@ static int cmd_serve(int argc, char **argv)
 done:
 	mg_http_stop(&srv);
 	mg_policy_refresher_stop(&refresher);
+	mg_api_policy_cache_free(&api);
 	mg_store_close(&s);
 	mg_ca_free(&ca);
 	mg_policy_key_free(&pk);

@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -19,22 +20,53 @@
 #include <microhttpd.h>
 
 #include "mg/config.h"
+#include "mg/log.h"
 #include "workq.h"
 
 /*
  * Request bodies held in memory at once are bounded (cfg.body_budget): a request whose body
  * needs more than what is left waits, suspended before its body is read (the bytes stay in
  * the kernel and TCP pushes back on the client), and is resumed in arrival order when bodies
- * ahead of it are done. Bodies below SMALL_BODY (heartbeats, enrolments, admin requests) do
- * not count and never wait.
+ * ahead of it are done, or answered 503 after MG_HTTP_BODY_WAIT_S. Bodies below SMALL_BODY
+ * (heartbeats, enrolments, admin requests) do not count and never wait. Only a verified
+ * client certificate on a route that takes them (cfg.large_body) may announce a larger body:
+ * the peer and the route are checked before anything is reserved, so a client without a
+ * certificate can never hold the budget.
+ *
+ * Connection slots and deadlines (cfg.head_timeout_s, cfg.body_timeout_s): every connection
+ * is listed (struct conn_state) from libmicrohttpd's start notification to its close. A guard
+ * thread closes (shutdown(2): libmicrohttpd then sees the end of the stream and closes it
+ * itself) the connections without a verified certificate that have no complete request head
+ * within the head deadline (TLS handshake included; again after each of their requests; their
+ * bodies too), and every connection whose body has not arrived within the body deadline.
+ * Connections without a verified certificate hold at most max_unverified slots: a new one
+ * beyond closes the oldest one (not while its handler runs) of the address that holds most
+ * of them, so the rest stays for enrolled terminals and a flood from a few addresses evicts
+ * only itself.
  */
-#define DEFAULT_BODY_BUDGET (8u * 1024u * 1024u)
-#define SMALL_BODY          (64u * 1024u)
+#define DEFAULT_BODY_BUDGET  (8u * 1024u * 1024u)
+#define SMALL_BODY           MG_HTTP_SMALL_BODY
+#define DEFAULT_MAX_LARGE    64u
+#define DEFAULT_HEAD_TIMEOUT 5u
+#define DEFAULT_BODY_TIMEOUT 30u
+#define GUARD_TICK_MS        100
+#define RETRY_AFTER_S        2u /* overload answers */
 
 /* libmicrohttpd's memory per connection (headers and read buffer; default 32 KiB). */
 #define CONN_MEMORY (16u * 1024u)
 
 struct req_state;
+struct conn_state;
+
+/* One limiter per kind of attack log line (mg_http_ratelog()). */
+enum { LOG_CERT, LOG_BODY, LOG_OVERLOAD, LOG_HEAD, LOG_SLOW_BODY, LOG_SLOTS, LOG_KINDS };
+static const char *const log_what[LOG_KINDS] = {
+    "refused client certificates",
+    "refused request bodies",
+    "overloaded answers",
+    "connections closed at the head deadline",
+    "connections closed at the body deadline",
+    "connections closed for the slots of enrolled terminals"};
 
 struct mg_http_server {
 	struct MHD_Daemon *d;
@@ -49,6 +81,20 @@ struct mg_http_server {
 	size_t budget_left;
 	atomic_bool stopping;
 	struct req_state *wait_head, *wait_tail; /* suspended, waiting for budget */
+	/* Under lock: every connection, oldest first, and the slot and large-body counts. */
+	struct conn_state *conn_head, *conn_tail;
+	unsigned n_unverified; /* connections without a verified certificate, closing included */
+	unsigned n_closing;    /* of those, already shut down by the guard or an eviction */
+	unsigned max_unverified;
+	unsigned n_large, max_large; /* requests with a large body (see mg_http_config) */
+	bool (*large_body)(const char *method, const char *url);
+	int64_t head_ms, body_ms;
+	struct addr_count *counts; /* eviction scratch: 2 * max_connections entries */
+	size_t n_counts;
+	pthread_t guard;
+	bool guard_started, initialised;
+	pthread_cond_t guard_cv;
+	struct mg_http_ratelog log[LOG_KINDS];
 };
 
 /* Per-connection request state (MHD's con_cls). */
@@ -63,7 +109,14 @@ struct req_state {
 	size_t announced; /* Content-Length, 0 when absent */
 	size_t need;      /* body bytes to reserve from the budget (0: small body) */
 	size_t reserved;  /* reserved and not yet given back */
-	bool suspended;   /* by budget_wait(): MHD repeats the first call after the resume */
+	size_t limit;     /* the cap of this body: MG_HTTP_MAX_BODY, or SMALL_BODY */
+	bool large;       /* counted in n_large */
+	bool expired;     /* its wait for the budget timed out: 503 */
+	bool drain;       /* answered 503: its body is read and dropped, so that the answer
+	                   * reaches the client (it sends without 100-continue) */
+	int64_t wait_since_ms;
+	struct conn_state *cs; /* its connection's state; NULL when that could not be allocated */
+	bool suspended;        /* by budget_wait(): MHD repeats the first call after the resume */
 	struct MHD_Connection *conn;
 	struct req_state *next_wait;
 	/* A request handed to the work pool: the handler's input and output, and the state. */
@@ -90,6 +143,22 @@ struct conn_state {
 	time_t until; /* monotonic seconds */
 	unsigned char *der;
 	size_t der_len;
+	bool logged; /* its refused certificate was counted for the log */
+	/* Slots and deadlines, under the server's lock. */
+	struct conn_state *prev, *next;
+	int fd;
+	unsigned char addr[17]; /* family, then the address */
+	int64_t since_ms;       /* accepted, or its last request ended */
+	int64_t body_until_ms;  /* 0: no body being read */
+	bool verified;          /* presented a verified client certificate */
+	bool busy;              /* between a request's head and its end */
+	bool closing;           /* shut down by the guard or an eviction */
+};
+
+struct addr_count {
+	unsigned char addr[17];
+	unsigned n;
+	struct conn_state *oldest; /* its oldest idle unverified connection */
 };
 
 /*
@@ -188,6 +257,67 @@ static time_t mono_s(void)
 	return ts.tv_sec;
 }
 
+static int64_t mono_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+void mg_http_ratelog(struct mg_http_ratelog *rl, const char *fmt, ...)
+{
+	char line[512];
+	va_list ap;
+	int64_t now = mono_ms();
+	unsigned left_out;
+	pthread_mutex_lock(&rl->mu);
+	if (rl->last_ms && now - rl->last_ms < (int64_t)MG_HTTP_LOG_EVERY_S * 1000) {
+		rl->suppressed++;
+		pthread_mutex_unlock(&rl->mu);
+		return;
+	}
+	left_out = rl->suppressed;
+	rl->suppressed = 0;
+	rl->last_ms = now ? now : 1;
+	pthread_mutex_unlock(&rl->mu);
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	if (left_out)
+		mg_warn("%s (and %u more like it in the previous %u s)", line, left_out,
+		        MG_HTTP_LOG_EVERY_S);
+	else
+		mg_warn("%s", line);
+}
+
+/* The count of lines rl left out, once its window has passed; what: what they were. */
+static void ratelog_flush(struct mg_http_ratelog *rl, const char *what)
+{
+	unsigned left_out = 0;
+	int64_t now = mono_ms();
+	pthread_mutex_lock(&rl->mu);
+	if (rl->suppressed && now - rl->last_ms >= (int64_t)MG_HTTP_LOG_EVERY_S * 1000) {
+		left_out = rl->suppressed;
+		rl->suppressed = 0;
+		rl->last_ms = 0; /* the next one is logged at once */
+	}
+	pthread_mutex_unlock(&rl->mu);
+	if (left_out)
+		mg_warn("%u more %s in the last %u s", left_out, what, MG_HTTP_LOG_EVERY_S);
+}
+
+static enum MHD_Result send_overloaded(struct MHD_Connection *conn, const char *msg)
+{
+	struct mg_http_response r = {0};
+	enum MHD_Result ret;
+	if (mg_http_error(&r, 503, msg) < 0)
+		r.status = 503;
+	r.retry_after = RETRY_AFTER_S;
+	ret = send_response(conn, &r);
+	free(r.body);
+	return ret;
+}
+
 /*
  * Classifies the client certificate of the TLS session; serial of a verified one; *expires:
  * its notAfter (0 when not verified).
@@ -227,8 +357,28 @@ done:
 	return ret;
 }
 
-/* The peer of conn's TLS session, from the connection's cache when still valid. */
-static enum mg_http_peer peer_of(struct MHD_Connection *conn, char *serial, size_t size)
+static void remote_of(struct MHD_Connection *conn, char *buf, size_t size)
+{
+	const union MHD_ConnectionInfo *ci =
+	    MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+	snprintf(buf, size, "unknown");
+	if (!ci || !ci->client_addr)
+		return;
+	if (ci->client_addr->sa_family == AF_INET) {
+		struct sockaddr_in sin;
+		memcpy(&sin, ci->client_addr, sizeof(sin));
+		inet_ntop(AF_INET, &sin.sin_addr, buf, (socklen_t)size);
+	} else if (ci->client_addr->sa_family == AF_INET6) {
+		struct sockaddr_in6 sin6;
+		memcpy(&sin6, ci->client_addr, sizeof(sin6));
+		inet_ntop(AF_INET6, &sin6.sin6_addr, buf, (socklen_t)size);
+	}
+}
+
+/* The peer of conn's TLS session, from the connection's cache when still valid; a refused
+ * certificate is logged (rate-limited) once per connection. */
+static enum mg_http_peer peer_of(struct mg_http_server *srv, struct MHD_Connection *conn,
+                                 char *serial, size_t size)
 {
 	const union MHD_ConnectionInfo *ci =
 	    MHD_get_connection_info(conn, MHD_CONNECTION_INFO_GNUTLS_SESSION);
@@ -260,6 +410,17 @@ static enum mg_http_peer peer_of(struct MHD_Connection *conn, char *serial, size
 	}
 	tmp[0] = '\0';
 	peer = verify_peer(s, &certs[0], tmp, sizeof(tmp), &expires);
+	if (peer == MG_PEER_INVALID && !(cs && cs->logged)) {
+		char remote[64];
+		remote_of(conn, remote, sizeof(remote));
+		if (cs)
+			cs->logged = true;
+		mg_http_ratelog(
+		    &srv->log[LOG_CERT],
+		    "refused client certificate from %s: it does not verify against the "
+		    "collector CA (other CA, expired or unreadable)",
+		    remote);
+	}
 	if (peer == MG_PEER_VERIFIED) {
 		if (strlen(tmp) >= size)
 			return MG_PEER_INVALID;
@@ -284,49 +445,155 @@ static enum mg_http_peer peer_of(struct MHD_Connection *conn, char *serial, size
 	return peer;
 }
 
+/* The client address of conn as a comparable key (family, then 16 bytes). */
+static void addr_key(struct MHD_Connection *conn, unsigned char key[17])
+{
+	const union MHD_ConnectionInfo *ci =
+	    MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+	memset(key, 0, 17);
+	if (!ci || !ci->client_addr)
+		return;
+	if (ci->client_addr->sa_family == AF_INET) {
+		struct sockaddr_in sin;
+		memcpy(&sin, ci->client_addr, sizeof(sin));
+		key[0] = 4;
+		memcpy(key + 1, &sin.sin_addr, 4);
+	} else if (ci->client_addr->sa_family == AF_INET6) {
+		struct sockaddr_in6 sin6;
+		memcpy(&sin6, ci->client_addr, sizeof(sin6));
+		key[0] = 6;
+		memcpy(key + 1, &sin6.sin6_addr, 16);
+	}
+}
+
+/* The body deadline of a request on cs starting now (under lock): a connection without a
+ * verified certificate (bodies below 64 KiB) gets the head deadline. */
+static int64_t body_until(const struct mg_http_server *srv, const struct conn_state *cs)
+{
+	return mono_ms() + (cs->verified ? srv->body_ms : srv->head_ms);
+}
+
+/* Shuts cs's socket down (under lock): libmicrohttpd sees the end and closes it. */
+static void close_locked(struct mg_http_server *srv, struct conn_state *cs)
+{
+	if (cs->closing || cs->fd < 0)
+		return;
+	cs->closing = true;
+	if (!cs->verified)
+		srv->n_closing++;
+	shutdown(cs->fd, SHUT_RDWR);
+}
+
+/*
+ * Under lock: closes the oldest connection without a verified certificate, and whose handler
+ * is not running, of the client address that holds most of them; who: that address. Returns
+ * false when there is none to close.
+ */
+static bool evict_locked(struct mg_http_server *srv, char *who, size_t size)
+{
+	struct addr_count *best = NULL;
+	size_t mask = srv->n_counts - 1;
+	memset(srv->counts, 0, srv->n_counts * sizeof(*srv->counts));
+	for (struct conn_state *c = srv->conn_head; c; c = c->next) {
+		size_t h = 2166136261u;
+		/* not while its handler runs; while its head or body arrives, or idle, yes */
+		if (c->verified || c->closing || (c->busy && !c->body_until_ms))
+			continue;
+		for (size_t i = 0; i < sizeof(c->addr); i++)
+			h = (h ^ c->addr[i]) * 16777619u;
+		for (size_t probe = 0; probe < srv->n_counts; probe++) {
+			struct addr_count *a = &srv->counts[(h + probe) & mask];
+			if (a->n == 0)
+				memcpy(a->addr, c->addr, sizeof(a->addr));
+			else if (memcmp(a->addr, c->addr, sizeof(a->addr)) != 0)
+				continue;
+			if (a->n++ == 0)
+				a->oldest = c; /* the list runs oldest first */
+			if (!best || a->n > best->n)
+				best = a;
+			break;
+		}
+	}
+	if (!best)
+		return false;
+	if (best->addr[0] == 6)
+		inet_ntop(AF_INET6, best->addr + 1, who, (socklen_t)size);
+	else
+		inet_ntop(AF_INET, best->addr + 1, who, (socklen_t)size);
+	close_locked(srv, best->oldest);
+	return true;
+}
+
 static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
                           enum MHD_ConnectionNotificationCode code)
 {
-	(void)cls;
-	(void)conn;
+	struct mg_http_server *srv = cls;
+	struct conn_state *cs = *socket_context;
 	if (code == MHD_CONNECTION_NOTIFY_STARTED) {
-		*socket_context = calloc(1, sizeof(struct conn_state)); /* NULL: no cache */
-	} else if (code == MHD_CONNECTION_NOTIFY_CLOSED && *socket_context) {
-		struct conn_state *cs = *socket_context;
+		const union MHD_ConnectionInfo *fi =
+		    MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+		char who[64] = "";
+		bool evicted = false;
+		unsigned held = 0;
+		cs =
+		    calloc(1, sizeof(*cs)); /* NULL: no cache, no deadline (fails open only then) */
+		*socket_context = cs;
+		if (!cs)
+			return;
+		cs->fd = fi ? fi->connect_fd : -1;
+		addr_key(conn, cs->addr);
+		cs->since_ms = mono_ms();
+		pthread_mutex_lock(&srv->lock);
+		cs->prev = srv->conn_tail;
+		if (srv->conn_tail)
+			srv->conn_tail->next = cs;
+		else
+			srv->conn_head = cs;
+		srv->conn_tail = cs;
+		srv->n_unverified++;
+		if (srv->n_unverified - srv->n_closing > srv->max_unverified) {
+			evicted = evict_locked(srv, who, sizeof(who));
+			held = srv->n_unverified;
+		}
+		pthread_mutex_unlock(&srv->lock);
+		if (evicted)
+			mg_http_ratelog(
+			    &srv->log[LOG_SLOTS],
+			    "closed a connection from %s: %u connections without a client "
+			    "certificate (limit %u), %s holds the most",
+			    who, held, srv->max_unverified, who);
+	} else if (code == MHD_CONNECTION_NOTIFY_CLOSED && cs) {
+		pthread_mutex_lock(&srv->lock);
+		if (cs->prev)
+			cs->prev->next = cs->next;
+		else
+			srv->conn_head = cs->next;
+		if (cs->next)
+			cs->next->prev = cs->prev;
+		else
+			srv->conn_tail = cs->prev;
+		if (!cs->verified) {
+			srv->n_unverified--;
+			if (cs->closing)
+				srv->n_closing--;
+		}
+		pthread_mutex_unlock(&srv->lock);
 		free(cs->der);
 		free(cs);
 		*socket_context = NULL;
 	}
 }
 
-static void remote_of(struct MHD_Connection *conn, char *buf, size_t size)
-{
-	const union MHD_ConnectionInfo *ci =
-	    MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
-	snprintf(buf, size, "unknown");
-	if (!ci || !ci->client_addr)
-		return;
-	if (ci->client_addr->sa_family == AF_INET) {
-		struct sockaddr_in sin;
-		memcpy(&sin, ci->client_addr, sizeof(sin));
-		inet_ntop(AF_INET, &sin.sin_addr, buf, (socklen_t)size);
-	} else if (ci->client_addr->sa_family == AF_INET6) {
-		struct sockaddr_in6 sin6;
-		memcpy(&sin6, ci->client_addr, sizeof(sin6));
-		inet_ntop(AF_INET6, &sin6.sin6_addr, buf, (socklen_t)size);
-	}
-}
-
-/* Appends upload data, never holding more than MG_HTTP_MAX_BODY bytes. */
+/* Appends upload data, never holding more than st->limit bytes. */
 static int append(struct req_state *st, const char *data, size_t n)
 {
-	if (st->too_large) {
+	if (st->too_large || st->drain) {
 		if (n > MAX_DRAIN - st->discarded)
 			return -EFBIG;
 		st->discarded += n;
 		return 0;
 	}
-	if (n > MG_HTTP_MAX_BODY - st->len) {
+	if (n > st->limit - st->len) {
 		st->too_large = true;
 		st->discarded = n;
 		free(st->buf);
@@ -352,12 +619,16 @@ static int append(struct req_state *st, const char *data, size_t n)
 	return 0;
 }
 
-static enum MHD_Result on_arg(void *cls, enum MHD_ValueKind kind, const char *key,
-                              const char *value)
+/* A query argument. Keys and values are percent-decoded by libmicrohttpd: one that decodes to
+ * a NUL byte ("%00") would be cut short here, so it is refused (400) rather than read as
+ * another value (issue 14, finding 7). */
+static enum MHD_Result on_arg(void *cls, enum MHD_ValueKind kind, const char *key, size_t key_size,
+                              const char *value, size_t value_size)
 {
 	struct req_state *st = cls;
 	(void)kind;
-	if (!key || st->n_args >= MG_HTTP_MAX_ARGS) {
+	if (!key || st->n_args >= MG_HTTP_MAX_ARGS || strlen(key) != key_size ||
+	    (value && strlen(value) != value_size)) {
 		st->bad_args = true;
 		return MHD_NO;
 	}
@@ -387,6 +658,8 @@ static void budget_release(struct mg_http_server *srv, struct req_state *st)
 		if (!srv->stopping) {
 			srv->budget_left -= w->need;
 			w->reserved = w->need;
+			if (w->cs) /* its body may now be read: from now on, its deadline */
+				w->cs->body_until_ms = body_until(srv, w->cs);
 		}
 		w->next_wait = NULL;
 		*tail = w;
@@ -416,6 +689,8 @@ static void budget_wait(struct mg_http_server *srv, struct MHD_Connection *conn,
 	if (granted) {
 		srv->budget_left -= st->need;
 		st->reserved = st->need;
+		if (st->cs)
+			st->cs->body_until_ms = body_until(srv, st->cs);
 	}
 	pthread_mutex_unlock(&srv->lock);
 	if (granted || stopping)
@@ -425,6 +700,7 @@ static void budget_wait(struct mg_http_server *srv, struct MHD_Connection *conn,
 	MHD_suspend_connection(conn);
 	pthread_mutex_lock(&srv->lock);
 	st->conn = conn;
+	st->wait_since_ms = mono_ms();
 	st->next_wait = NULL;
 	if (srv->wait_tail)
 		srv->wait_tail->next_wait = st;
@@ -492,6 +768,100 @@ static bool offload(struct mg_http_server *srv, struct MHD_Connection *conn, str
 	return go;
 }
 
+/* Answers status before the body is read, and logs it (rate-limited). */
+static enum MHD_Result refuse_body(struct mg_http_server *srv, struct MHD_Connection *conn,
+                                   unsigned status, const char *msg, uint64_t announced)
+{
+	char remote[64];
+	remote_of(conn, remote, sizeof(remote));
+	mg_http_ratelog(&srv->log[LOG_BODY],
+	                "refused request body from %s: %u, %s (%llu bytes announced or received)",
+	                remote, status, msg, (unsigned long long)announced);
+	return send_error(conn, status, msg);
+}
+
+/*
+ * The guard thread: every GUARD_TICK_MS, closes the connections past their head or body
+ * deadline and answers 503 to the requests that waited MG_HTTP_BODY_WAIT_S for the budget.
+ */
+static void *guard_run(void *arg)
+{
+	struct mg_http_server *srv = arg;
+	pthread_mutex_lock(&srv->lock);
+	while (!srv->stopping) {
+		struct timespec ts;
+		struct req_state *expired = NULL, **prev;
+		unsigned heads = 0, bodies = 0;
+		bool gave_up;
+		int64_t now;
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_nsec += GUARD_TICK_MS * 1000000L;
+		if (ts.tv_nsec >= 1000000000L) {
+			ts.tv_sec++;
+			ts.tv_nsec -= 1000000000L;
+		}
+		pthread_cond_timedwait(&srv->guard_cv, &srv->lock, &ts);
+		if (srv->stopping)
+			break;
+		now = mono_ms();
+		for (struct conn_state *c = srv->conn_head; c; c = c->next) {
+			if (c->closing)
+				continue;
+			if (c->body_until_ms && now > c->body_until_ms) {
+				close_locked(srv, c);
+				bodies++;
+			} else if (!c->verified && !c->busy && now - c->since_ms > srv->head_ms) {
+				close_locked(srv, c);
+				heads++;
+			}
+		}
+		prev = &srv->wait_head;
+		srv->wait_tail = NULL;
+		while (*prev) {
+			struct req_state *w = *prev;
+			if (now - w->wait_since_ms >= (int64_t)MG_HTTP_BODY_WAIT_S * 1000) {
+				*prev = w->next_wait;
+				w->expired = true;
+				w->next_wait = expired;
+				expired = w;
+			} else {
+				srv->wait_tail = w;
+				prev = &w->next_wait;
+			}
+		}
+		pthread_mutex_unlock(&srv->lock);
+		gave_up = expired != NULL;
+		while (expired) {
+			struct req_state *w = expired;
+			expired = w->next_wait;
+			w->next_wait = NULL;
+			MHD_resume_connection(w->conn);
+		}
+		if (heads)
+			mg_http_ratelog(
+			    &srv->log[LOG_HEAD],
+			    "closed %u connections without a complete request head within "
+			    "%lld s (TLS handshake or head too slow)",
+			    heads, (long long)(srv->head_ms / 1000));
+		if (bodies)
+			mg_http_ratelog(
+			    &srv->log[LOG_SLOW_BODY],
+			    "closed %u connections whose request body did not arrive within "
+			    "%lld s",
+			    bodies, (long long)(srv->body_ms / 1000));
+		for (unsigned k = 0; k < LOG_KINDS; k++)
+			ratelog_flush(&srv->log[k], log_what[k]);
+		/* The waiters behind one that gave up may fit now. */
+		if (gave_up) {
+			struct req_state none = {0};
+			budget_release(srv, &none);
+		}
+		pthread_mutex_lock(&srv->lock);
+	}
+	pthread_mutex_unlock(&srv->lock);
+	return NULL;
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
                                   const char *method, const char *version, const char *upload_data,
                                   size_t *upload_data_size, void **con_cls)
@@ -505,24 +875,86 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 	if (!st) {
 		const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
 		                                             MHD_HTTP_HEADER_CONTENT_LENGTH);
+		const union MHD_ConnectionInfo *sc =
+		    MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+		bool chunked = false;
 		uint64_t n;
 		st = calloc(1, sizeof(*st));
 		if (!st)
 			return MHD_NO;
 		*con_cls = st;
+		st->limit = SMALL_BODY;
+		st->cs = sc ? sc->socket_context : NULL;
+		req.peer = peer_of(srv, conn, req.serial, sizeof(req.serial));
+		pthread_mutex_lock(&srv->lock);
+		if (st->cs) {
+			st->cs->busy = true; /* the head is complete */
+			if (req.peer == MG_PEER_VERIFIED && !st->cs->verified) {
+				/* from now on in the enrolled terminals' share of the slots */
+				st->cs->verified = true;
+				srv->n_unverified--;
+				if (st->cs->closing)
+					srv->n_closing--;
+			}
+		}
+		pthread_mutex_unlock(&srv->lock);
 		if (cl && mg_parse_u64(cl, 0, UINT64_MAX, &n) == 0 && n > MG_HTTP_MAX_BODY) {
 			st->too_large = true;
-			return send_error(conn, 413, "request body larger than 1 MiB");
+			return refuse_body(srv, conn, 413, "request body larger than 1 MiB", n);
 		}
 		if (cl && mg_parse_u64(cl, 0, MG_HTTP_MAX_BODY, &n) == 0)
 			st->announced = (size_t)n;
 		else if (!cl && MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
 		                                            MHD_HTTP_HEADER_TRANSFER_ENCODING))
-			st->need = MG_HTTP_MAX_BODY; /* chunked: up to the cap */
-		if (st->announced >= SMALL_BODY)
-			st->need = st->announced;
-		if (st->need)
+			chunked = true;
+		if (st->announced >= SMALL_BODY || chunked) {
+			/* The peer and the route first: nothing is reserved for anyone else. */
+			if (!srv->large_body || !srv->large_body(method, url)) {
+				if (!chunked)
+					return refuse_body(srv, conn, 413,
+					                   "request body larger than 64 KiB",
+					                   st->announced);
+				/* chunked: capped at SMALL_BODY while it arrives, no budget */
+			} else if (req.peer == MG_PEER_NONE) {
+				return refuse_body(srv, conn, 401, "client certificate required",
+				                   st->announced);
+			} else if (req.peer != MG_PEER_VERIFIED) {
+				return refuse_body(
+				    srv, conn, 403,
+				    "client certificate not issued by this collector",
+				    st->announced);
+			} else {
+				unsigned large;
+				pthread_mutex_lock(&srv->lock);
+				large = srv->n_large;
+				st->large = large < srv->max_large;
+				if (st->large)
+					srv->n_large++;
+				pthread_mutex_unlock(&srv->lock);
+				if (!st->large) {
+					/* 503 decided now: the body is dropped as it comes,
+					 * unstored */
+					char remote[64];
+					remote_of(conn, remote, sizeof(remote));
+					mg_http_ratelog(
+					    &srv->log[LOG_OVERLOAD],
+					    "overloaded: 503 to %s, %u large requests in progress "
+					    "(max_inflight_ingests %u)",
+					    remote, large, srv->max_large);
+					st->drain = true;
+				} else {
+					st->limit = MG_HTTP_MAX_BODY;
+					st->need = chunked ? MG_HTTP_MAX_BODY : st->announced;
+				}
+			}
+		}
+		if (st->need) {
 			budget_wait(srv, conn, st);
+		} else if (st->cs && (st->announced || chunked)) { /* drained ones too */
+			pthread_mutex_lock(&srv->lock);
+			st->cs->body_until_ms = body_until(srv, st->cs);
+			pthread_mutex_unlock(&srv->lock);
+		}
 		return MHD_YES;
 	}
 	if (st->job == JOB_DONE) {
@@ -531,6 +963,26 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 	}
 	if (srv->stopping && st->need && !st->reserved)
 		return MHD_NO; /* resumed to be closed */
+	if (st->expired) {     /* waited MG_HTTP_BODY_WAIT_S for the budget: 503, body dropped */
+		char remote[64];
+		st->expired = false;
+		st->suspended = false;
+		st->need = 0;
+		st->drain = true;
+		remote_of(conn, remote, sizeof(remote));
+		mg_http_ratelog(
+		    &srv->log[LOG_OVERLOAD],
+		    "overloaded: 503 to %s, its body waited %u s for memory (body budget "
+		    "full)",
+		    remote, MG_HTTP_BODY_WAIT_S);
+		if (st->cs) {
+			pthread_mutex_lock(&srv->lock);
+			st->cs->body_until_ms = body_until(srv, st->cs);
+			pthread_mutex_unlock(&srv->lock);
+		}
+		if (*upload_data_size == 0)
+			return MHD_YES; /* the first call again, after the resume */
+	}
 	if (st->suspended) {
 		st->suspended = false;
 		if (*upload_data_size == 0)
@@ -542,13 +994,24 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		*upload_data_size = 0;
 		return MHD_YES;
 	}
+	if (st->cs) { /* the whole body is here */
+		pthread_mutex_lock(&srv->lock);
+		st->cs->body_until_ms = 0;
+		pthread_mutex_unlock(&srv->lock);
+	}
+	if (st->drain)
+		return send_overloaded(conn, "collector overloaded");
 	if (st->too_large)
-		return send_error(conn, 413, "request body larger than 1 MiB");
+		return refuse_body(srv, conn, 413,
+		                   st->limit == SMALL_BODY ? "request body larger than 64 KiB"
+		                                           : "request body larger than 1 MiB",
+		                   st->limit + st->discarded);
 
 	st->n_args = 0;
-	MHD_get_connection_values(conn, MHD_GET_ARGUMENT_KIND, on_arg, st);
+	MHD_get_connection_values_n(conn, MHD_GET_ARGUMENT_KIND, on_arg, st);
 	if (st->bad_args)
-		return send_error(conn, 400, "too many or repeated query arguments");
+		return send_error(conn, 400,
+		                  "too many or repeated query arguments, or a NUL byte in one");
 	req.args = st->args;
 	req.n_args = st->n_args;
 	req.if_none_match =
@@ -559,7 +1022,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 	req.url = url;
 	req.body = st->buf ? st->buf : "";
 	req.body_len = st->len;
-	req.peer = peer_of(conn, req.serial, sizeof(req.serial));
+	req.peer = peer_of(srv, conn, req.serial, sizeof(req.serial));
 	remote_of(conn, req.remote, sizeof(req.remote));
 	if (srv->work && srv->offload && srv->offload(method, url) && offload(srv, conn, st, &req))
 		return MHD_YES;
@@ -577,6 +1040,15 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 		return;
 	if (st->reserved)
 		budget_release(srv, st);
+	pthread_mutex_lock(&srv->lock);
+	if (st->large)
+		srv->n_large--;
+	if (st->cs) { /* between requests: the head deadline again, unless verified */
+		st->cs->busy = false;
+		st->cs->body_until_ms = 0;
+		st->cs->since_ms = mono_ms();
+	}
+	pthread_mutex_unlock(&srv->lock);
 	free(st->buf);
 	free(st);
 	*con_cls = NULL;
@@ -623,7 +1095,26 @@ int mg_http_start(const struct mg_http_config *cfg, struct mg_http_server **out)
 	srv->budget_left = cfg->body_budget ? cfg->body_budget : DEFAULT_BODY_BUDGET;
 	if (srv->budget_left < MG_HTTP_MAX_BODY)
 		srv->budget_left = MG_HTTP_MAX_BODY; /* one body of any size fits */
+	srv->large_body = cfg->large_body;
+	srv->max_large = cfg->max_large ? cfg->max_large : DEFAULT_MAX_LARGE;
+	srv->head_ms =
+	    (int64_t)(cfg->head_timeout_s ? cfg->head_timeout_s : DEFAULT_HEAD_TIMEOUT) * 1000;
+	srv->body_ms =
+	    (int64_t)(cfg->body_timeout_s ? cfg->body_timeout_s : DEFAULT_BODY_TIMEOUT) * 1000;
+	srv->max_unverified = cfg->max_unverified ? cfg->max_unverified
+	                                          : cfg->max_connections - cfg->max_connections / 4;
+	if (srv->max_unverified == 0)
+		srv->max_unverified = 1;
+	for (srv->n_counts = 16; srv->n_counts < 2u * (size_t)cfg->max_connections;)
+		srv->n_counts *= 2;
+	srv->counts = calloc(srv->n_counts, sizeof(*srv->counts));
+	if (!srv->counts)
+		goto fail;
+	for (unsigned k = 0; k < LOG_KINDS; k++)
+		srv->log[k] = (struct mg_http_ratelog)MG_HTTP_RATELOG_INIT;
 	pthread_mutex_init(&srv->lock, NULL);
+	pthread_cond_init(&srv->guard_cv, NULL);
+	srv->initialised = true;
 	srv->d = MHD_start_daemon(
 	    flags | MHD_ALLOW_SUSPEND_RESUME, cfg->port, NULL, NULL, on_request, srv,
 	    MHD_OPTION_SOCK_ADDR, sa, MHD_OPTION_HTTPS_MEM_KEY, cfg->key_pem,
@@ -633,11 +1124,17 @@ int mg_http_start(const struct mg_http_config *cfg, struct mg_http_server **out)
 	    cfg->max_connections, MHD_OPTION_PER_IP_CONNECTION_LIMIT, cfg->per_ip,
 	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)CONN_MEMORY, MHD_OPTION_CONNECTION_TIMEOUT,
 	    cfg->timeout_s, MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv,
-	    MHD_OPTION_NOTIFY_CONNECTION, on_connection, NULL, MHD_OPTION_END);
+	    MHD_OPTION_NOTIFY_CONNECTION, on_connection, srv, MHD_OPTION_END);
 	if (!srv->d) {
 		ret = -EIO;
 		goto fail;
 	}
+	if (pthread_create(&srv->guard, NULL, guard_run, srv) != 0) {
+		ret = -EAGAIN;
+		goto fail;
+	}
+	srv->guard_started = true;
+	pthread_setname_np(srv->guard, "mg-http-guard");
 	di = MHD_get_daemon_info(srv->d, MHD_DAEMON_INFO_BIND_PORT);
 	srv->port = di ? di->port : cfg->port;
 	*out = srv;
@@ -662,14 +1159,21 @@ void mg_http_stop(struct mg_http_server **srv)
 		struct req_state none = {0};
 		pthread_mutex_lock(&(*srv)->lock);
 		(*srv)->stopping = true;
+		pthread_cond_signal(&(*srv)->guard_cv);
 		pthread_mutex_unlock(&(*srv)->lock);
+		if ((*srv)->guard_started)
+			pthread_join((*srv)->guard, NULL);
 		/* Every queued request is answered (and its connection resumed) first. */
 		mg_workq_stop(&(*srv)->work);
 		budget_release(*srv, &none);
 		MHD_stop_daemon((*srv)->d);
 	}
 	mg_workq_stop(&(*srv)->work);
-	pthread_mutex_destroy(&(*srv)->lock);
+	if ((*srv)->initialised) {
+		pthread_cond_destroy(&(*srv)->guard_cv);
+		pthread_mutex_destroy(&(*srv)->lock);
+	}
+	free((*srv)->counts);
 	free(*srv);
 	*srv = NULL;
 }

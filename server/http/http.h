@@ -7,6 +7,7 @@
 #ifndef MG_HTTP_H
 #define MG_HTTP_H
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -14,8 +15,11 @@
 #include <jansson.h>
 
 #define MG_HTTP_MAX_BODY    (1024u * 1024u)
-#define MG_HTTP_MAX_ARGS    32u /* query arguments per request; more: 400 */
-#define MG_HTTP_MAX_HEADERS 4u  /* extra response headers */
+#define MG_HTTP_MAX_ARGS    32u           /* query arguments per request; more: 400 */
+#define MG_HTTP_MAX_HEADERS 4u            /* extra response headers */
+#define MG_HTTP_SMALL_BODY  (64u * 1024u) /* bodies below need no certificate, no budget */
+#define MG_HTTP_BODY_WAIT_S 5u            /* longest wait for the body budget: then 503 */
+#define MG_HTTP_LOG_EVERY_S 10u           /* rate limit of the attack log lines */
 
 /* One query argument ("?key=value", percent-decoded; "?key" has value ""). */
 struct mg_http_arg {
@@ -75,8 +79,28 @@ struct mg_http_config {
 	unsigned per_ip;          /* connections per client address */
 	unsigned timeout_s;       /* idle connection timeout */
 	/* Bytes of request bodies held in memory at once (bodies from 64 KiB up count); a request
-	 * that does not fit waits, unread, until earlier ones are done. 0: 8 MiB. */
+	 * that does not fit waits, unread, until earlier ones are done, at most MG_HTTP_BODY_WAIT_S
+	 * seconds (then 503 with Retry-After). 0: 8 MiB. */
 	size_t body_budget;
+	/* Bodies of 64 KiB or more (or chunked) are taken only from a verified client certificate
+	 * on a request for which large_body(method, url) is true (NULL: none), checked before any
+	 * budget is reserved: 401 without a certificate, 403 with one that does not verify, 413 on
+	 * other routes (whose bodies are capped at 64 KiB). At most max_large such requests are
+	 * taken at once (receiving, waiting or handled; more: 503 with Retry-After before the
+	 * body is read). 0: 64. */
+	bool (*large_body)(const char *method, const char *url);
+	unsigned max_large;
+	/* Deadlines (0: the defaults, 5 s and 30 s): TLS handshake plus request head of a
+	 * connection without a verified client certificate (also between its requests, and for
+	 * its bodies, which stay below 64 KiB), and the whole body of a verified one's request
+	 * once it may be read. Passed: the connection is closed. */
+	unsigned head_timeout_s;
+	unsigned body_timeout_s;
+	/* Connections without a verified client certificate (yet) held at once; beyond, the
+	 * oldest one of the client address holding most of them (not while its handler runs)
+	 * is closed. 0: three
+	 * quarters of max_connections, the rest is kept for enrolled terminals. */
+	unsigned max_unverified;
 	mg_http_handler handler;
 	void *handler_ctx;
 	/* Requests for which offload(method, url) is true run their handler on a pool of
@@ -85,6 +109,23 @@ struct mg_http_config {
 	bool (*offload)(const char *method, const char *url);
 	unsigned work_threads;
 };
+
+/*
+ * A rate-limited log line (refused certificates, oversized bodies, overload, deadlines): at
+ * most one line per MG_HTTP_LOG_EVERY_S seconds per limiter; the next line says how many were
+ * left out. Initialise with MG_HTTP_RATELOG_INIT.
+ */
+struct mg_http_ratelog {
+	pthread_mutex_t mu;
+	int64_t last_ms; /* monotonic; 0: never */
+	unsigned suppressed;
+};
+#define MG_HTTP_RATELOG_INIT                                                                       \
+	{                                                                                          \
+		PTHREAD_MUTEX_INITIALIZER, 0, 0                                                    \
+	}
+void mg_http_ratelog(struct mg_http_ratelog *rl, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 
 struct mg_http_server;
 

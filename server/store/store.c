@@ -359,9 +359,29 @@ static bool filter_ok(const struct mg_store_event_filter *f)
 	       text_ok(f->device_serial, MG_STORE_DEVSTR_SIZE, true);
 }
 
+struct query_adapter {
+	int (*cb)(void *ctx, int64_t id, int64_t host_id, const char *json);
+	void *ctx;
+};
+
+static int query_row(void *ctx, const struct mg_store_event_row *row)
+{
+	struct query_adapter *q = ctx;
+	return q->cb(q->ctx, row->id, row->host_id, row->json);
+}
+
 int mg_store_events_query(struct mg_store *s, const struct mg_store_event_filter *f,
                           int (*cb)(void *ctx, int64_t id, int64_t host_id, const char *json),
                           void *ctx)
+{
+	struct query_adapter q = {cb, ctx};
+	if (!s || !cb || !filter_ok(f) || !limit_ok(f->limit))
+		return -EINVAL;
+	return s->ops->events_query(s, f, query_row, &q);
+}
+
+int mg_store_events_rows(struct mg_store *s, const struct mg_store_event_filter *f,
+                         int (*cb)(void *ctx, const struct mg_store_event_row *row), void *ctx)
 {
 	if (!s || !cb || !filter_ok(f) || !limit_ok(f->limit))
 		return -EINVAL;
@@ -774,6 +794,48 @@ int mg_store_admins_foreach(struct mg_store *s,
 	if (!s || !cb)
 		return -EINVAL;
 	return mg_sql_admins_foreach(s, cb, ctx);
+}
+
+/* The lock (lock != 0) or unlock of account id, recorded as action by "by". */
+static int admin_lock_change(struct mg_store *s, const struct mg_store_actor *by, int64_t id,
+                             bool lock, uint32_t failures, int64_t now_us)
+{
+	struct mg_store_action a = {0};
+	int r;
+	if (!s || id <= 0)
+		return -EINVAL;
+	if (by) {
+		r = action_init(&a, by, lock ? "admin.lock" : "admin.unlock", now_us);
+		if (r < 0)
+			return r;
+		snprintf(a.target, sizeof(a.target), "admin:%" PRId64, id);
+		if (lock && (r = action_detail(
+		                 &a, json_pack("{s:I}", "failures", (json_int_t)failures))) < 0)
+			return r;
+	}
+	r = mg_sql_admin_lock(s, action_or_null(&a, by), id, lock, now_us);
+	if (by)
+		free(a.detail);
+	return r;
+}
+
+int mg_store_admin_lock(struct mg_store *s, const struct mg_store_actor *by, int64_t id,
+                        uint32_t failures, int64_t now_us)
+{
+	return admin_lock_change(s, by, id, true, failures, now_us);
+}
+
+int mg_store_admin_unlock(struct mg_store *s, const struct mg_store_actor *by, int64_t id,
+                          int64_t now_us)
+{
+	return admin_lock_change(s, by, id, false, 0, now_us);
+}
+
+int mg_store_admin_locked(struct mg_store *s, int64_t id, int64_t *locked_us)
+{
+	if (!s || id <= 0)
+		return -EINVAL;
+	return mg_sql_admin_locked(s, id, locked_us);
 }
 
 int mg_store_session_add(struct mg_store *s, const char *token_sha256_hex, int64_t admin_id,

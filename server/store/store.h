@@ -150,6 +150,13 @@ struct mg_store_event {
 	const char *device_product_id; /* 4 lower-case hex digits */
 	const char *device_name;       /* up to MG_STORE_DEVSTR_SIZE - 1 bytes */
 	const char *device_hash;       /* base64 USBGuard hash, up to 127 bytes */
+	/*
+	 * The host name the event claims (its "host" member; for bytes that are not UTF-8 the
+	 * repaired text), up to 255 bytes; NULL when absent. Stored only inside json, as sent:
+	 * the sender is host_id. A name that differs from the host's enrolled name and is
+	 * another enrolled host's records one "host_claim" tamper alert per (host, name).
+	 */
+	const char *host;
 };
 
 enum mg_ingest_status {
@@ -200,6 +207,26 @@ struct mg_store_event_filter {
 int mg_store_events_query(struct mg_store *s, const struct mg_store_event_filter *f,
                           int (*cb)(void *ctx, int64_t id, int64_t host_id, const char *json),
                           void *ctx);
+
+/* One stored event row with the name the collector knows its sender by. */
+struct mg_store_event_row {
+	int64_t id;
+	int64_t host_id;  /* 0: the collector's own row */
+	const char *host; /* the enrolled name of host_id; "" for host 0 */
+	const char *json; /* the stored event, as received */
+};
+/* As mg_store_events_query(), with rows (valid during the callback only). */
+int mg_store_events_rows(struct mg_store *s, const struct mg_store_event_filter *f,
+                         int (*cb)(void *ctx, const struct mg_store_event_row *row), void *ctx);
+/*
+ * The event of row as every output shows it (docs/API.md, "Events"): the stored event object
+ * with "host_id" set to the row's host; for a terminal's event also "host" set to the
+ * enrolled name and, when the event named another ("host" differs or "host_hex" is present),
+ * that claim as "claimed_host" (and "claimed_host_hex"), never as "host". The collector's
+ * own rows (admin.*, collector.*) keep their members. *out: canonical JSON (compact, sorted
+ * keys; free()). 0, -EBADMSG (the stored text is not a JSON object) or -ENOMEM.
+ */
+int mg_store_event_view(const struct mg_store_event_row *row, char **out);
 /* Number of rows matching f (after_id counts, limit does not). */
 int mg_store_events_count(struct mg_store *s, const struct mg_store_event_filter *f, uint64_t *out);
 
@@ -211,7 +238,7 @@ struct mg_store_alert {
 	int64_t host_id;
 	char boot_id[37];
 	uint64_t seq;  /* the offending seq */
-	char kind[16]; /* "conflict" or "broken_chain" */
+	char kind[16]; /* "conflict", "broken_chain" or "host_claim" */
 	int64_t time_us;
 	const char *evidence; /* the received event's JSON; valid during the callback only */
 };
@@ -311,10 +338,13 @@ struct mg_store_request {
 	char note[MG_STORE_TEXT_SIZE];
 	int64_t rule_id; /* the rule an approval created */
 };
+/* Pending requests one host may have at once (issue 14, finding 7). */
+#define MG_STORE_MAX_PENDING_REQUESTS 100
 /*
  * Files a request: host_id, request_id, user, dev and reason of r are read. Idempotent: the
  * same (host_id, request_id) with the same content returns the existing id; with different
- * content -EEXIST.
+ * content -EEXIST. A new request of a host that has MG_STORE_MAX_PENDING_REQUESTS pending
+ * ones: -EDQUOT.
  */
 int mg_store_request_add(struct mg_store *s, const struct mg_store_request *r, int64_t now_us,
                          int64_t *id_out);
@@ -368,6 +398,19 @@ int mg_store_admin_set_disabled(struct mg_store *s, const struct mg_store_actor 
                                 bool disabled, int64_t now_us);
 int mg_store_admins_foreach(struct mg_store *s,
                             int (*cb)(void *ctx, const struct mg_store_admin *a), void *ctx);
+/*
+ * Account lockout after repeated failed logins (issue 14, finding 3). Locking records
+ * "admin.lock" (by: the account itself with the client address, for a lock the login throttle
+ * decides; detail {"failures": n}), unlocking "admin.unlock" (by: the admin who unlocks), each
+ * with its event in the same transaction. lock: -EALREADY when already locked, -ENOENT for
+ * no such account. unlock: -EALREADY when not locked, -ENOENT for no such account. locked:
+ * 0 and *locked_us (optional) when locked, -ENOENT when not.
+ */
+int mg_store_admin_lock(struct mg_store *s, const struct mg_store_actor *by, int64_t id,
+                        uint32_t failures, int64_t now_us);
+int mg_store_admin_unlock(struct mg_store *s, const struct mg_store_actor *by, int64_t id,
+                          int64_t now_us);
+int mg_store_admin_locked(struct mg_store *s, int64_t id, int64_t *locked_us);
 
 /* Sessions are stored by the SHA-256 (64 lower-case hex digits) of their token. */
 int mg_store_session_add(struct mg_store *s, const char *token_sha256_hex, int64_t admin_id,

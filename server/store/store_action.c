@@ -97,3 +97,24 @@ fail:
 	json_decref(o);
 	return r;
 }
+
+int mg_store_claim_event_json(int64_t host_id, const char *boot_id, uint64_t seq, const char *name,
+                              int64_t claimed_host_id, int64_t now_us, char **out)
+{
+	int r = -ENOMEM;
+	json_t *o = json_object();
+	if (!o)
+		goto fail;
+	if (set_str(o, "type", "collector.tamper") < 0 ||
+	    set_str(o, "kind", MG_STORE_ALERT_HOST_CLAIM) < 0 ||
+	    set_str(o, "boot_id", boot_id) < 0 || set_time(o, now_us) < 0 ||
+	    set_str(o, "claimed_host", name) < 0 ||
+	    json_object_set_new(o, "claimed_host_id", json_integer(claimed_host_id)) < 0 ||
+	    json_object_set_new(o, "host_id", json_integer(host_id)) < 0 ||
+	    json_object_set_new(o, "seq", json_integer((json_int_t)seq)) < 0)
+		goto fail;
+	r = dump(o, out);
+fail:
+	json_decref(o);
+	return r;
+}

@@ -99,7 +99,8 @@ static int event_ok(const struct mg_store_event *e)
 		return 0;
 	if (e->prev_hash && *e->prev_hash && !hex64_ok(e->prev_hash))
 		return 0;
-	if (!text_ok(e->user, 256, 0) || !text_ok(e->device_serial, MG_STORE_DEVSTR_SIZE, 0) ||
+	if (!text_ok(e->host, 256, 0) || !text_ok(e->user, 256, 0) ||
+	    !text_ok(e->device_serial, MG_STORE_DEVSTR_SIZE, 0) ||
 	    !text_ok(e->device_name, MG_STORE_DEVSTR_SIZE, 0) || !text_ok(e->device_hash, 128, 0))
 		return 0;
 	if (e->device_vendor_id && *e->device_vendor_id && !hex4_ok(e->device_vendor_id))
@@ -252,4 +253,39 @@ int mg_store_ledger_group(const struct mg_store_batch *b, size_t from, struct mg
 const char *mg_store_alert_kind(enum mg_ingest_status st)
 {
 	return st == MG_INGEST_CONFLICT ? "conflict" : "broken_chain";
+}
+
+int mg_store_batch_claims(const struct mg_store_batch *b, size_t from, const char *enrolled,
+                          const char ***names, size_t **first, size_t *count)
+{
+	const char **nm = NULL;
+	size_t *fi = NULL, k = 0;
+	*names = NULL;
+	*first = NULL;
+	*count = 0;
+	for (size_t i = from; i < b->n; i++) {
+		const char *h = b->evs[i].host;
+		size_t j = 0;
+		if (!h || !*h || strcmp(h, nz(enrolled)) == 0)
+			continue;
+		while (j < k && strcmp(nm[j], h) != 0)
+			j++;
+		if (j < k)
+			continue;
+		if (!nm) {
+			nm = malloc((b->n - from) * sizeof(*nm));
+			fi = malloc((b->n - from) * sizeof(*fi));
+			if (!nm || !fi) {
+				free(nm);
+				free(fi);
+				return -ENOMEM;
+			}
+		}
+		nm[k] = h;
+		fi[k++] = i;
+	}
+	*names = nm;
+	*first = fi;
+	*count = k;
+	return 0;
 }

@@ -54,7 +54,7 @@ struct mg_store_ops {
 	              int64_t now_us, struct mg_ingest_result *res);
 	int (*cursor_get)(struct mg_store *s, int64_t host_id, const char *boot_id, uint64_t *out);
 	int (*events_query)(struct mg_store *s, const struct mg_store_event_filter *f,
-	                    int (*cb)(void *, int64_t, int64_t, const char *), void *ctx);
+	                    int (*cb)(void *, const struct mg_store_event_row *), void *ctx);
 	int (*events_count)(struct mg_store *s, const struct mg_store_event_filter *f,
 	                    uint64_t *out);
 };
@@ -114,6 +114,20 @@ void mg_store_action_set_target(struct mg_store_action *act, int64_t id);
 int mg_store_tamper_event_json(int64_t host_id, const char *boot_id, uint64_t seq, const char *kind,
                                const char *expected_hash, const char *received_hash, int64_t now_us,
                                char **out);
+
+/*
+ * The distinct host names that b->evs[from..n) claim and that differ from enrolled (the
+ * sender's enrolled name), in batch order: *names (free(); NULL when none) holds *count
+ * entries pointing into the batch, *first[i] (same array size) the index of the first event
+ * claiming names[i]. 0 or -ENOMEM.
+ */
+int mg_store_batch_claims(const struct mg_store_batch *b, size_t from, const char *enrolled,
+                          const char ***names, size_t **first, size_t *count);
+/* The "collector.tamper" event row of a host_claim alert: host_id sent events of boot_id
+ * (from seq on) naming claimed_host_id's enrolled name. */
+int mg_store_claim_event_json(int64_t host_id, const char *boot_id, uint64_t seq, const char *name,
+                              int64_t claimed_host_id, int64_t now_us, char **out);
+#define MG_STORE_ALERT_HOST_CLAIM "host_claim"
 
 /* "conflict" / "broken_chain" for the alert kind of a status. */
 const char *mg_store_alert_kind(enum mg_ingest_status st);

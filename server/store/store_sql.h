@@ -71,6 +71,9 @@ enum mg_sql_id {
 	MG_SQL_SESSION_EXTEND,
 	MG_SQL_SESSION_DEL,
 	MG_SQL_SESSION_PURGE,
+	MG_SQL_ADMIN_LOCK,   /* insert the lock row of an existing account, unless locked */
+	MG_SQL_ADMIN_UNLOCK, /* delete it */
+	MG_SQL_ADMIN_LOCKED, /* its locked_us */
 	MG_SQL_NSHARED
 };
 
@@ -170,6 +173,11 @@ int mg_sql_session_get(struct mg_store *s, const char *hash, struct mg_store_adm
 int mg_sql_session_extend(struct mg_store *s, const char *hash, int64_t expires_us);
 int mg_sql_session_delete(struct mg_store *s, const char *hash);
 int mg_sql_sessions_purge(struct mg_store *s, int64_t now_us, uint64_t *deleted);
+/* Locks (lock) or unlocks account id; -EALREADY when it already is, -ENOENT for no such id. */
+int mg_sql_admin_lock(struct mg_store *s, struct mg_store_action *act, int64_t id, bool lock,
+                      int64_t now_us);
+/* 0 and *locked_us (optional) when account id is locked, -ENOENT when not. */
+int mg_sql_admin_locked(struct mg_store *s, int64_t id, int64_t *locked_us);
 
 int mg_sql_rule_add(struct mg_store *s, struct mg_store_action *act, const char *text,
                     int64_t host_id, int64_t expires_us, const char *comment, int64_t now_us,

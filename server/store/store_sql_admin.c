@@ -2,6 +2,7 @@
 #include "store_sql.h"
 
 #include <errno.h>
+#include <stdbool.h>
 
 #include "store_int.h"
 
@@ -215,4 +216,63 @@ int mg_sql_sessions_purge(struct mg_store *s, int64_t now_us, uint64_t *deleted)
 	if (r == 0)
 		*deleted = j.deleted;
 	return r;
+}
+
+/* ---- account lockout ---- */
+
+struct lock_job {
+	struct mg_store_action *act;
+	int64_t id, now_us;
+	bool lock;
+};
+
+static int one_row(const struct mg_row *r, void *ctx)
+{
+	(void)r;
+	(void)ctx;
+	return 1;
+}
+
+static int admin_lock_fn(const struct mg_sql *db, void *arg)
+{
+	struct lock_job *j = arg;
+	struct mg_sql_params p = {0};
+	uint64_t changed = 0;
+	mg_sql_int(&p, j->id);
+	if (j->lock)
+		mg_sql_int(&p, j->now_us);
+	int r =
+	    db->ops->run(db->conn, j->lock ? MG_SQL_ADMIN_LOCK : MG_SQL_ADMIN_UNLOCK, &p, &changed);
+	if (r < 0)
+		return r;
+	if (changed == 0) {
+		/* Already in that state, or no such account. */
+		struct mg_sql_params q = {0};
+		mg_sql_int(&q, j->id);
+		r = db->ops->rows(db->conn, MG_SQL_ADMIN_GET_ID, &q, one_row, NULL);
+		return r < 0 ? r : r == 0 ? -ENOENT : -EALREADY;
+	}
+	return mg_sql_log_action(db, j->act, 0);
+}
+
+int mg_sql_admin_lock(struct mg_store *s, struct mg_store_action *act, int64_t id, bool lock,
+                      int64_t now_us)
+{
+	struct lock_job j = {act, id, now_us, lock};
+	return mg_sql_write(s, admin_lock_fn, &j);
+}
+
+int mg_sql_admin_locked(struct mg_store *s, int64_t id, int64_t *locked_us)
+{
+	struct mg_row_sink k = {0};
+	struct mg_sql_params p = {0};
+	mg_sql_int(&p, id);
+	int r = mg_sql_query(s, MG_SQL_ADMIN_LOCKED, &p, mg_row_i64_get, &k);
+	if (r == 0)
+		return -ENOENT;
+	if (r < 0)
+		return r;
+	if (locked_us)
+		*locked_us = k.i64;
+	return 0;
 }

@@ -225,15 +225,17 @@ static int request_add_fn(const struct mg_sql *db, void *arg)
 	mg_sql_text(&p, q->dev.hash);
 	mg_sql_text(&p, q->reason);
 	mg_sql_int(&p, j->now_us);
+	mg_sql_int(&p, MG_STORE_MAX_PENDING_REQUESTS);
 	int r = db->ops->insert(db->conn, MG_SQL_REQ_ADD, &p, &j->id);
 	if (r != -ENOENT)
 		return r;
-	/* Already filed: the same content is the same request. */
+	/* Already filed (the same content is the same request), or the host's pending requests
+	 * are at the cap (nothing inserted, nothing found). */
 	struct mg_sql_params f = {0};
 	mg_sql_int(&f, q->host_id);
 	mg_sql_text(&f, q->request_id);
 	r = db->ops->rows(db->conn, MG_SQL_REQ_FIND, &f, request_same_row, j);
-	return r == 1 ? 0 : r == 0 ? -EIO : r;
+	return r == 1 ? 0 : r == 0 ? -EDQUOT : r;
 }
 
 int mg_sql_request_add(struct mg_store *s, const struct mg_store_request *r, int64_t now_us,

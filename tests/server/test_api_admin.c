@@ -22,6 +22,7 @@
 #include "api.h"
 #include "router.h"
 #include "api_harness.h"
+#include "login_guard.h"
 #include "api_body.h"
 #include "mg/time.h"
 #include "store.h"
@@ -682,7 +683,7 @@ static void test_tokens_and_hosts(void **state)
 	snprintf(g_cert, sizeof(g_cert), "%s", cert);
 	assert_int_equal(post_json("/v1/heartbeat",
 	                           json_pack("{s:i,s:s,s:i,s:s}", "spool_depth", 7, "oldest_unsent",
-	                                     "2026-11-25T21:17:59.123456Z", "policy_version", 3,
+	                                     "2026-11-25T21:17:59.123456Z", "policy_version", 1,
 	                                     "agent_version", "0.2.0"),
 	                           true, &a),
 	                 204);
@@ -702,7 +703,7 @@ static void test_tokens_and_hosts(void **state)
 		assert_true(time_of(v, "enrolled_at") >= now - 1000000);
 		assert_true(time_of(v, "last_seen") >= now - 1000000);
 		assert_true(json_is_false(json_object_get(v, "revoked")));
-		assert_int_equal(int_of(v, "policy_version"), 3);
+		assert_int_equal(int_of(v, "policy_version"), 1); /* published by serve */
 		assert_int_equal(int_of(v, "spool_depth"), 7);
 		assert_string_equal(str_of(v, "oldest_unsent"), "2026-11-25T21:17:59.123456Z");
 		assert_string_equal(str_of(v, "agent_version"), "0.2.0");
@@ -895,26 +896,39 @@ static void test_logout_and_audit(void **state)
 	assert_int_equal(call("GET", "/v1/admin/audit?limit=0", g_tok, NULL, NULL), 400);
 }
 
-/* mg_router_handle() in process: more concurrent password checks than allowed get 503. */
+/* mg_router_handle() in process: more concurrent password checks than allowed wait a bounded
+ * time, then get 503; a second one from the same address gets 429 at once (login_guard.h). */
 static void test_login_limit(void **state)
 {
 	struct mg_api api = {.session_ttl_us = 60000000, .argon2 = &mg_argon2_test};
 	const char *body = "{\"name\":\"" ADMIN_NAME "\",\"password\":\"" ADMIN_PASSWORD "\"}";
 	struct mg_http_request req = {.method = "POST", .url = "/v1/admin/login", .body = body};
 	struct mg_http_response resp = {0};
+	struct mg_login_guard *g = mg_login_guard_default();
 	(void)state;
+	assert_non_null(g);
 	req.body_len = strlen(body);
+	snprintf(req.remote, sizeof(req.remote), "192.0.2.7");
 	api.store = store();
 	api.max_logins = 1;
-	atomic_store(&api.logins, 1); /* one check already running */
+	/* one check already running, from another address */
+	assert_int_equal(mg_login_guard_enter(g, "192.0.2.8", 1, 0), 0);
 	assert_int_equal(mg_router_handle(&api, &req, &resp), 0);
 	assert_int_equal(resp.status, 503);
 	assert_int_equal(resp.retry_after, 1);
 	free(resp.body);
 	resp = (struct mg_http_response){0};
-	assert_int_equal(atomic_load(&api.logins), 1);
+	mg_login_guard_leave(g, "192.0.2.8");
+	/* one running from this address: 429 at once */
+	assert_int_equal(mg_login_guard_enter(g, "192.0.2.7", 1, 0), 0);
+	assert_int_equal(mg_router_handle(&api, &req, &resp), 0);
+	assert_int_equal(resp.status, 429);
+	assert_int_equal(resp.retry_after, 1);
+	free(resp.body);
+	resp = (struct mg_http_response){0};
+	mg_login_guard_leave(g, "192.0.2.7");
+	assert_int_equal(atomic_load(&api.logins), 0);
 	/* with the slot free, the same request logs in (and gives the slot back) */
-	atomic_store(&api.logins, 0);
 	assert_int_equal(mg_router_handle(&api, &req, &resp), 0);
 	assert_int_equal(resp.status, 200);
 	assert_non_null(strstr(resp.body, "\"token\""));

@@ -684,6 +684,22 @@ static uint64_t exports(void)
 	return n;
 }
 
+/* The event of host 1's stored json as the outputs show it: sender as enrolled (host_id, host),
+ * the test events' own "host" only as claimed_host (issue 14, finding 5). Owned. */
+static char *view1(const char *json)
+{
+	struct mg_store *s = store();
+	struct mg_store_host h;
+	char *v = NULL;
+	assert_int_equal(mg_store_host_get(s, g_h1, &h), 0);
+	mg_store_close(&s);
+	struct mg_store_event_row row = {
+	    .id = 1, .host_id = g_h1, .host = h.hostname, .json = json};
+	assert_int_equal(mg_store_event_view(&row, &v), 0);
+	assert_non_null(strstr(v, "\"claimed_host\""));
+	return v;
+}
+
 static void test_events_filter(void **state)
 {
 	struct mg_store *s = store();
@@ -713,7 +729,9 @@ static void test_events_filter(void **state)
 	assert_int_equal(int_of(e, "host_id"), g_h1);
 	{
 		char *got = json_dumps(json_object_get(e, "event"), JSON_COMPACT | JSON_SORT_KEYS);
-		assert_string_equal(got, g_json1[2]);
+		char *want = view1(g_json1[2]);
+		assert_string_equal(got, want);
+		free(want);
 		free(got);
 	}
 	json_decref(a);
@@ -816,8 +834,11 @@ static void test_events_export(void **state)
 	assert_null(api_reply_header(&r, "X-Mynaguard-Next-After", hdr, sizeof(hdr)));
 	n = split(r.body, "\n", lines, 16);
 	assert_int_equal(n, 4);
-	for (size_t i = 0; i < n; i++)
-		assert_string_equal(lines[i], g_json1[i]);
+	for (size_t i = 0; i < n; i++) {
+		char *want = view1(g_json1[i]);
+		assert_string_equal(lines[i], want);
+		free(want);
+	}
 	api_reply_free(&r);
 	assert_int_equal(exports(), before + 1);
 
@@ -828,7 +849,11 @@ static void test_events_export(void **state)
 	assert_non_null(api_reply_header(&r, "X-Mynaguard-Next-After", hdr, sizeof(hdr)));
 	assert_int_equal(strtoll(hdr, NULL, 10), g_ev1[1]);
 	assert_int_equal(split(r.body, "\n", lines, 16), 2);
-	assert_string_equal(lines[1], g_json1[1]);
+	{
+		char *want = view1(g_json1[1]);
+		assert_string_equal(lines[1], want);
+		free(want);
+	}
 	api_reply_free(&r);
 
 	/* CSV: RFC 4180 quoting, CRLF, formula cells defused. */
@@ -842,13 +867,22 @@ static void test_events_export(void **state)
 	assert_null(api_reply_header(&r, "X-Mynaguard-Next-After", hdr, sizeof(hdr)));
 	n = split(r.body, "\r\n", lines, 16);
 	assert_int_equal(n, 5);
-	assert_string_equal(lines[0], "id,host_id,time,type,user,device_serial,json");
+	assert_string_equal(lines[0],
+	                    "id,host_id,host,claimed_host,time,type,user,device_serial,json");
 	for (size_t i = 0; i < 4; i++) {
-		char want[2048], quoted[1024], t[MG_RFC3339_LEN], cell[128];
+		char want[2048], quoted[1024], t[MG_RFC3339_LEN], cell[128], names[600];
 		const struct ev *e = &evs1[i];
+		char *view = view1(g_json1[i]);
+		json_t *vo = json_loads(view, 0, NULL);
 		size_t k = 0;
-		/* The JSON cell: quotes doubled. */
-		for (const char *p = g_json1[i]; *p && k + 3 < sizeof(quoted); p++) {
+		/* The sender as enrolled, then the name the event claimed. */
+		assert_non_null(vo);
+		snprintf(names, sizeof(names), "%s,%s",
+		         json_string_value(json_object_get(vo, "host")),
+		         json_string_value(json_object_get(vo, "claimed_host")));
+		json_decref(vo);
+		/* The JSON cell (the event as shown): quotes doubled. */
+		for (const char *p = view; *p && k + 3 < sizeof(quoted); p++) {
 			if (*p == '"')
 				quoted[k++] = '"';
 			quoted[k++] = *p;
@@ -861,8 +895,9 @@ static void test_events_export(void **state)
 			snprintf(cell, sizeof(cell), ",%s", e->serial);
 		else
 			snprintf(cell, sizeof(cell), ",");
-		snprintf(want, sizeof(want), "%" PRId64 ",%" PRId64 ",%s,%s,%s%s,\"%s\"", g_ev1[i],
-		         g_h1, t, e->type,
+		free(view);
+		snprintf(want, sizeof(want), "%" PRId64 ",%" PRId64 ",%s,%s,%s,%s%s,\"%s\"",
+		         g_ev1[i], g_h1, names, t, e->type,
 		         !e->user               ? ""
 		         : strchr(e->user, ',') ? "\"sato, jr\""
 		                                : e->user,
@@ -875,7 +910,8 @@ static void test_events_export(void **state)
 	/* An empty export is still an export, and on record. */
 	assert_int_equal(
 	    call(g_auditor, "GET", "/v1/admin/events?format=csv&type=nothing.here", NULL, &r), 200);
-	assert_string_equal(r.body, "id,host_id,time,type,user,device_serial,json\r\n");
+	assert_string_equal(r.body,
+	                    "id,host_id,host,claimed_host,time,type,user,device_serial,json\r\n");
 	api_reply_free(&r);
 	assert_int_equal(exports(), before + 4);
 

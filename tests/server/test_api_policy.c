@@ -84,7 +84,21 @@ static int ossl_verify(const char *pub_b64, const char *data, size_t len, const 
  * bundle bytes (and not over altered bytes), bundle parses with the same version. Returns the
  * bundle (owned by the caller) and sets g_etag / g_version.
  */
+static struct mg_policy_bundle *check_download_as(const struct api_reply *r, int64_t host_id,
+                                                  bool newer);
+
 static struct mg_policy_bundle *check_download(const struct api_reply *r)
+{
+	return check_download_as(r, g_host_id, true);
+}
+
+/*
+ * The same for the download of host_id: the bundle is scoped to that host alone (issue 14,
+ * finding 6: per-host bundles), and the terminal-side check of any other host refuses it.
+ * newer: the version must be above the last one checked (g_version / g_etag are updated).
+ */
+static struct mg_policy_bundle *check_download_as(const struct api_reply *r, int64_t host_id,
+                                                  bool newer)
 {
 	char etag[64], want[32], err[128];
 	struct mg_policy_bundle *b = NULL;
@@ -112,18 +126,28 @@ static struct mg_policy_bundle *check_download(const struct api_reply *r)
 
 	assert_int_equal(mg_policy_bundle_parse(bundle, len, &b, err, sizeof(err)), 0);
 	assert_int_equal(b->version, v);
-	assert_true(b->all_hosts);
+	/* scoped to the host that asked, and only its own host rules inside */
+	assert_false(b->all_hosts);
+	assert_int_equal(b->n_scope_hosts, 1);
+	assert_int_equal(b->scope_hosts[0], host_id);
+	for (size_t i = 0; i < b->n_hosts; i++)
+		assert_int_equal(b->hosts[i].host_id, host_id);
 	assert_true(b->issued_us < b->expires_us);
 	assert_true(b->expires_us > mg_now_us());
-	/* and the collector's own terminal-side check agrees */
+	/* and the collector's own terminal-side check agrees; another host's refuses it */
 	struct mg_policy_bundle *b2 = NULL;
-	assert_int_equal(mg_policy_verify_bundle(g_pub, bundle, len, json_string_value(js),
-	                                         g_version, mg_now_us(), g_host_id, &b2, NULL, 0),
+	assert_int_equal(mg_policy_verify_bundle(g_pub, bundle, len, json_string_value(js), 0,
+	                                         mg_now_us(), host_id, &b2, NULL, 0),
 	                 0);
 	mg_policy_bundle_free(&b2);
-	assert_true(v > g_version); /* strictly increasing */
-	g_version = v;
-	memcpy(g_etag, want, sizeof(want));
+	assert_int_equal(mg_policy_verify_bundle(g_pub, bundle, len, json_string_value(js), 0,
+	                                         mg_now_us(), host_id + 1000, &b2, NULL, 0),
+	                 -EPERM);
+	if (newer) {
+		assert_true(v > g_version); /* strictly increasing */
+		g_version = v;
+		memcpy(g_etag, want, sizeof(want));
+	}
 	return b;
 }
 
@@ -270,15 +294,82 @@ static void test_new_version(void **state)
 	assert_int_equal(b->version, 2);
 	assert_string_equal(g_etag, "\"2\"");
 	assert_string_equal(b->rules, "");
+	/* host-b's rule is host-b's alone: host-a does not learn its device */
+	assert_int_equal(b->n_hosts, 0);
+	assert_null(strstr(r.body, "4C53"));
+	mg_policy_bundle_free(&b);
+	api_reply_free(&r);
+	assert_int_equal(get_policy("\"1\"", g_cert_b, g_key_b, &r), 200);
+	b = check_download_as(&r, g_host_b, false);
+	assert_int_equal(b->version, 2);
 	assert_int_equal(b->n_hosts, 1);
 	assert_int_equal(b->hosts[0].host_id, g_host_b);
 	assert_string_equal(b->hosts[0].rules, "allow id 0781:5581 serial \"4C53\"\n");
 	mg_policy_bundle_free(&b);
 	api_reply_free(&r);
-	assert_int_equal(get_policy("\"1\"", g_cert_b, g_key_b, &r), 200);
-	api_reply_free(&r);
 	assert_int_equal(get_policy("\"2\"", g_cert_b, g_key_b, &r), 304);
 	api_reply_free(&r);
+}
+
+/* Issue 14, finding 6: each host gets the global rules and its own, never another host's. */
+static void test_per_host_bundles(void **state)
+{
+	struct mg_store *s = store();
+	struct mg_policy_key *pk = NULL;
+	struct api_reply ra = {0}, rb = {0};
+	struct mg_policy_bundle *a, *b;
+	char path[PATH_MAX + 32], inm[32];
+	int64_t rid = 0;
+	uint64_t v = 0;
+	long st = 304;
+	(void)state;
+	snprintf(path, sizeof(path), "%s/policy.key", g_dir);
+	assert_int_equal(mg_policy_key_load(path, &pk), 0);
+	assert_int_equal(
+	    mg_store_rule_add(s, NULL, "allow id 1d6b:0002", 0, 0, "global", mg_now_us(), &rid), 0);
+	assert_int_equal(mg_store_rule_add(s, NULL, "allow id 0781:5581 serial \"AAAA-HOST-A\"",
+	                                   g_host_id, 0, "a", mg_now_us(), &rid),
+	                 0);
+	assert_int_equal(mg_policy_publish(s, NULL, pk, mg_now_us(), INT64_C(86400000000), &v), 0);
+	mg_policy_key_free(&pk);
+	mg_store_close(&s);
+	for (int i = 0; i < 50 && st == 304; i++) {
+		api_reply_free(&ra);
+		st = get_policy(g_etag, g_cert, g_key, &ra);
+		if (st == 304)
+			usleep(100000);
+	}
+	assert_int_equal(st, 200);
+	a = check_download(&ra);
+	assert_int_equal(a->version, v);
+	assert_string_equal(a->rules, "allow id 1d6b:0002\n");
+	assert_int_equal(a->n_hosts, 1);
+	assert_int_equal(a->hosts[0].host_id, g_host_id);
+	assert_string_equal(a->hosts[0].rules, "allow id 0781:5581 serial \"AAAA-HOST-A\"\n");
+	assert_null(strstr(ra.body, "4C53")); /* host-b's device */
+
+	assert_int_equal(get_policy(NULL, g_cert_b, g_key_b, &rb), 200);
+	b = check_download_as(&rb, g_host_b, false);
+	assert_int_equal(b->version, v);
+	assert_string_equal(b->rules, "allow id 1d6b:0002\n");
+	assert_int_equal(b->n_hosts, 1);
+	assert_int_equal(b->hosts[0].host_id, g_host_b);
+	assert_null(strstr(rb.body, "AAAA-HOST-A")); /* host-a's device */
+	/* signed per host: different bytes, different signatures, the same version and ETag */
+	assert_string_not_equal(json_string_value(json_object_get(ra.json, "signature")),
+	                        json_string_value(json_object_get(rb.json, "signature")));
+	mg_policy_bundle_free(&a);
+	mg_policy_bundle_free(&b);
+
+	/* A second download of the same version is the same bytes (cached or not). */
+	api_reply_free(&rb);
+	assert_int_equal(get_policy(NULL, g_cert, g_key, &rb), 200);
+	assert_string_equal(ra.body, rb.body);
+	snprintf(inm, sizeof(inm), "\"%llu\"", (unsigned long long)v);
+	api_reply_free(&rb);
+	assert_int_equal(get_policy(inm, g_cert_b, g_key_b, &rb), 304);
+	api_reply_free(&ra);
+	api_reply_free(&rb);
 }
 
 static void test_applied(void **state)
@@ -308,7 +399,7 @@ static void test_applied(void **state)
 	mg_store_close(&s);
 	/* never published */
 	assert_int_equal(
-	    post_json("/v1/policy/applied", json_pack("{s:i}", "version", 3), true, &a), 409);
+	    post_json("/v1/policy/applied", json_pack("{s:i}", "version", 99), true, &a), 409);
 	assert_true(strlen(err_of(a)) > 0);
 	json_decref(a);
 	/* malformed */
@@ -538,6 +629,7 @@ int main(void)
 	    cmocka_unit_test(test_download_v1),
 	    cmocka_unit_test(test_not_modified),
 	    cmocka_unit_test(test_new_version),
+	    cmocka_unit_test(test_per_host_bundles),
 	    cmocka_unit_test(test_applied),
 	    cmocka_unit_test(test_requests),
 	    cmocka_unit_test(test_auth),

@@ -612,6 +612,50 @@ static void test_admin_passwd(void **state)
 	language(false);
 }
 
+/* The host column (docs/COLLECTOR-CLI.md): the collector's own admin rows are labelled
+ * "(コレクター)" ("(collector)" in English); a tamper row is the collector's too, but carries
+ * the host it is about (host_id), so it shows that host. */
+static void test_events_collector_label(void **state)
+{
+	struct mg_store *s = store();
+	struct mg_event *ev = agent_started(T0 + 1000000, "mn-term-01");
+	struct mg_store_event row;
+	struct mg_ingest_result res;
+	char *json = NULL, hash[65], id[24];
+	size_t len;
+	(void)state;
+	/* seq 1 of host 1 again, with other content: a conflict and its tamper row */
+	ev->seq = 1;
+	mg_event_agent(ev)->pid = 4242;
+	memcpy(ev->boot_id, BOOT, sizeof(ev->boot_id));
+	assert_int_equal(mg_event_to_json(ev, &json, &len), 0);
+	assert_int_equal(mg_sha256_hex(json, len, hash), 0);
+	row = (struct mg_store_event){
+	    .seq = 1, .time_us = ev->time_us, .type = "agent.started", .json = json, .hash = hash};
+	assert_int_equal(mg_store_ingest(s, g_host1, BOOT, &row, 1, mg_now_us(), &res), 0);
+	assert_int_equal(res.status, MG_INGEST_CONFLICT);
+	free(json);
+	mg_event_free(&ev);
+	mg_store_close(&s);
+	language(false);
+	assert_int_equal(EVENTS("--type", "collector.tamper"), 0);
+	assert_int_equal(count_lines(g_out), 2);
+	assert_non_null(strstr(g_out, "mn-term-01"));
+	assert_null(strstr(g_out, "(コレクター)"));
+	snprintf(id, sizeof(id), "%" PRId64, g_host1);
+	assert_int_equal(EVENTS("--type", "collector.tamper", "--host", id), 0);
+	assert_int_equal(count_lines(g_out), 2);
+	/* admin rows (test_admin_passwd's change) */
+	assert_int_equal(EVENTS("--type", "admin.admin.password"), 0);
+	assert_true(count_lines(g_out) >= 2);
+	assert_non_null(strstr(g_out, "(コレクター)"));
+	assert_null(strstr(g_out, "(collector)"));
+	language(true);
+	assert_int_equal(EVENTS("--type", "admin.admin.password"), 0);
+	assert_non_null(strstr(g_out, "(collector)"));
+	language(false);
+}
+
 /* ---- serve: limits and collector.conf ---- */
 
 static int serve(const char *const *more)
@@ -746,12 +790,19 @@ static void test_serve_config(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_setup_data),       cmocka_unit_test(test_events_json),
-	    cmocka_unit_test(test_events_pages),     cmocka_unit_test(test_events_table),
-	    cmocka_unit_test(test_events_errors),    cmocka_unit_test(test_hosts),
-	    cmocka_unit_test(test_rules_add),        cmocka_unit_test(test_rules_list),
-	    cmocka_unit_test(test_rules_remove),     cmocka_unit_test(test_admin_passwd),
-	    cmocka_unit_test(test_serve_bad_limits), cmocka_unit_test(test_serve_config),
+	    cmocka_unit_test(test_setup_data),
+	    cmocka_unit_test(test_events_json),
+	    cmocka_unit_test(test_events_pages),
+	    cmocka_unit_test(test_events_table),
+	    cmocka_unit_test(test_events_errors),
+	    cmocka_unit_test(test_hosts),
+	    cmocka_unit_test(test_rules_add),
+	    cmocka_unit_test(test_rules_list),
+	    cmocka_unit_test(test_rules_remove),
+	    cmocka_unit_test(test_admin_passwd),
+	    cmocka_unit_test(test_events_collector_label),
+	    cmocka_unit_test(test_serve_bad_limits),
+	    cmocka_unit_test(test_serve_config),
 	};
 	int r;
 	g_out = malloc(OUT_SIZE);

@@ -22,6 +22,7 @@
 
 #include "mg/safe_open.h"
 #include "policy_build.h"
+#include "policy_host.h"
 
 #define T0  INT64_C(1795564800000000) /* 2026-11-25T00:00:00Z */
 #define DAY INT64_C(86400000000)
@@ -612,6 +613,105 @@ static void test_verify_bundle_refusals(void **state)
 	mg_policy_key_free(&other);
 }
 
+/* Issue 14, finding 6: per-host bundles cut from the stored global version, signed per host,
+ * and the bounded per-host cache. */
+static void test_host_bundles_cache(void **state)
+{
+	struct fixture *f = *state;
+	struct mg_store_policy *p = NULL;
+	struct mg_policy_cache *c = NULL;
+	struct mg_policy_bundle *b = NULL;
+	int64_t h[3] = {0}, rule = 0;
+	char *json[3] = {NULL}, *again = NULL, sig[3][MG_POLICY_SIG_B64_SIZE], sig2[89], err[128];
+	size_t len[3] = {0}, n = 0, bytes = 0, alen = 0;
+	uint64_t v = 0;
+
+	assert_int_equal(mg_store_host_add(f->s, "pc-01", "0a:01", T0, &h[0]), 0);
+	assert_int_equal(mg_store_host_add(f->s, "pc-02", "0a:02", T0, &h[1]), 0);
+	assert_int_equal(mg_store_host_add(f->s, "pc-03", "0a:03", T0, &h[2]), 0);
+	assert_int_equal(mg_store_rule_add(f->s, NULL, "allow id 1d6b:0002", 0, 0, NULL, T0, &rule),
+	                 0);
+	assert_int_equal(mg_store_rule_add(f->s, NULL, "allow id 0781:5581 serial \"HOST-ONE\"",
+	                                   h[0], 0, NULL, T0, &rule),
+	                 0);
+	assert_int_equal(mg_store_rule_add(f->s, NULL, "allow id 0781:5581 serial \"HOST-TWO\"",
+	                                   h[1], 0, NULL, T0, &rule),
+	                 0);
+	assert_int_equal(mg_policy_publish(f->s, NULL, f->key, T0, 7 * DAY, &v), 0);
+	assert_int_equal(mg_store_policy_get(f->s, v, &p), 0);
+	/* the stored global version holds both hosts' rules */
+	assert_non_null(strstr(p->json, "HOST-ONE"));
+	assert_non_null(strstr(p->json, "HOST-TWO"));
+
+	/* room for two hosts */
+	assert_int_equal(mg_policy_cache_new(2, 1 << 20, &c), 0);
+	assert_int_equal(mg_policy_cache_lookup(c, h[0], v, &json[0], &len[0], sig[0]), -ENOENT);
+	/* nothing parsed yet: a build needs the stored version */
+	assert_int_equal(mg_policy_cache_build(c, f->key, NULL, v, h[0], &json[0], &len[0], sig[0]),
+	                 -ENOENT);
+	assert_int_equal(mg_policy_cache_build(c, f->key, p, v, h[0], &json[0], &len[0], sig[0]),
+	                 0);
+	assert_int_equal(mg_policy_cache_build(c, f->key, NULL, v, h[1], &json[1], &len[1], sig[1]),
+	                 0);
+	for (int i = 0; i < 2; i++) {
+		int64_t other = h[1 - i];
+		assert_int_equal(mg_policy_verify_bundle(f->pub, json[i], len[i], sig[i], 0, T0 + 1,
+		                                         h[i], &b, err, sizeof(err)),
+		                 0);
+		assert_false(b->all_hosts);
+		assert_int_equal(b->n_scope_hosts, 1);
+		assert_int_equal(b->scope_hosts[0], h[i]);
+		assert_string_equal(b->rules, "allow id 1d6b:0002\n");
+		assert_int_equal(b->n_hosts, 1);
+		assert_int_equal(b->hosts[0].host_id, h[i]);
+		mg_policy_bundle_free(&b);
+		/* another host's terminal refuses it */
+		assert_int_equal(mg_policy_verify_bundle(f->pub, json[i], len[i], sig[i], 0, T0 + 1,
+		                                         other, &b, err, sizeof(err)),
+		                 -EPERM);
+	}
+	assert_non_null(strstr(json[0], "HOST-ONE"));
+	assert_null(strstr(json[0], "HOST-TWO"));
+	assert_non_null(strstr(json[1], "HOST-TWO"));
+	assert_null(strstr(json[1], "HOST-ONE"));
+	/* a host without own rules: the global ones only */
+	assert_int_equal(mg_policy_cache_build(c, f->key, NULL, v, h[2], &json[2], &len[2], sig[2]),
+	                 0);
+	assert_null(strstr(json[2], "HOST-"));
+	assert_null(strstr(json[2], "host_rules"));
+
+	/* bounded: three hosts in a cache of two, the least recently used went */
+	mg_policy_cache_stats(c, &n, &bytes);
+	assert_int_equal(n, 2);
+	assert_int_equal(bytes, len[1] + len[2]);
+	assert_int_equal(mg_policy_cache_lookup(c, h[0], v, &again, &alen, sig2), -ENOENT);
+	assert_int_equal(mg_policy_cache_lookup(c, h[1], v + 1, &again, &alen, sig2), -ENOENT);
+	assert_int_equal(mg_policy_cache_lookup(c, h[1], v, &again, &alen, sig2), 0);
+	assert_int_equal(alen, len[1]);
+	assert_string_equal(again, json[1]);
+	assert_string_equal(sig2, sig[1]);
+	free(again);
+	/* the same (host, version) is the same bytes, uncached too */
+	assert_int_equal(mg_policy_host_sign(f->key, p, h[0], &again, &alen, sig2), 0);
+	assert_string_equal(again, json[0]);
+	assert_string_equal(sig2, sig[0]);
+	free(again);
+	mg_policy_cache_free(&c);
+	assert_null(c);
+
+	/* a byte bound smaller than four bundles: nothing is kept, answers still come */
+	assert_int_equal(mg_policy_cache_new(8, len[0] * 2, &c), 0);
+	assert_int_equal(mg_policy_cache_build(c, f->key, p, v, h[0], &again, &alen, sig2), 0);
+	free(again);
+	mg_policy_cache_stats(c, &n, &bytes);
+	assert_int_equal(n, 0);
+	assert_int_equal(bytes, 0);
+	mg_policy_cache_free(&c);
+	for (int i = 0; i < 3; i++)
+		free(json[i]);
+	mg_store_policy_free(&p);
+}
+
 static int rm_dir(void)
 {
 	char cmd[PATH_MAX + 16];
@@ -630,6 +730,7 @@ int main(void)
 	    cmocka_unit_test(test_bundle_parse_rejects),
 	    cmocka_unit_test(test_bundle_parse_limits),
 	    cmocka_unit_test_setup_teardown(test_publish_versions, setup_store, teardown_store),
+	    cmocka_unit_test_setup_teardown(test_host_bundles_cache, setup_store, teardown_store),
 	    cmocka_unit_test_setup_teardown(test_verify_bundle_refusals, setup_store,
 	                                    teardown_store),
 	};

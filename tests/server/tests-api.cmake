@@ -27,6 +27,62 @@ set_tests_properties(test_api_pg PROPERTIES
   SKIP_RETURN_CODE 77
   TIMEOUT 300)
 
+# Issue 14, finding 7 over HTTPS (tests/server/test_api_limits.c): heartbeat policy_version
+# above every published one (409), pending device requests per terminal (429), "%00" in a
+# query (400), tamper rows' host_id.
+add_executable(test_api_limits server/test_api_limits.c server/api_harness.c)
+target_link_libraries(test_api_limits PRIVATE mg_collector_core PkgConfig::LIBCURL
+  PkgConfig::LIBCRYPTO PkgConfig::LIBPQ PkgConfig::CMOCKA)
+mg_target_defaults(test_api_limits)
+add_dependencies(test_api_limits mynaguard-collector)
+add_test(NAME test_api_limits COMMAND test_api_limits)
+set_tests_properties(test_api_limits PROPERTIES
+  ENVIRONMENT "CMOCKA_MESSAGE_OUTPUT=stdout;MG_COLLECTOR=$<TARGET_FILE:mynaguard-collector>"
+  TIMEOUT 300)
+add_test(NAME test_api_limits_pg COMMAND test_api_limits)
+set_tests_properties(test_api_limits_pg PROPERTIES
+  FIXTURES_REQUIRED store_pg
+  ENVIRONMENT "CMOCKA_MESSAGE_OUTPUT=stdout;MG_COLLECTOR=$<TARGET_FILE:mynaguard-collector>;MG_TEST_STORE_URL_FILE=${mg_store_pg_state}"
+  SKIP_RETURN_CODE 77
+  TIMEOUT 300)
+
+# Slow and unauthenticated clients (tests/server/test_api_slow.c, issue 14: 1, 2 and the log
+# bullet of 7): bounded-time attacks over loopback (127.0.0.x as distinct sources) while an
+# enrolled terminal uploads and polls; deadlines, the body budget's bounded wait, the overload
+# limit before the body, the attack log and its rate limit. SQLite only (the HTTP layer).
+mg_require_pkg(LIBSSL libssl libssl-dev)
+add_executable(test_api_slow server/test_api_slow.c server/api_harness.c)
+target_link_libraries(test_api_slow PRIVATE mg_collector_core PkgConfig::LIBCURL
+  PkgConfig::LIBSSL PkgConfig::LIBCRYPTO PkgConfig::LIBPQ PkgConfig::CMOCKA Threads::Threads)
+mg_target_defaults(test_api_slow)
+add_dependencies(test_api_slow mynaguard-collector)
+add_test(NAME api_slow COMMAND test_api_slow)
+set_tests_properties(api_slow PROPERTIES
+  ENVIRONMENT "CMOCKA_MESSAGE_OUTPUT=stdout;MG_COLLECTOR=$<TARGET_FILE:mynaguard-collector>"
+  TIMEOUT 180)
+
+# Issue 14, finding 3 (tests/server/test_admin_lockout.c): a login flood from one address
+# against the real administrators' logins from another (bounded-time load test on loopback),
+# lockout, unknown names answered alike, unlock by API and CLI. The login guard alone:
+# test_login_guard.
+add_executable(test_admin_lockout server/test_admin_lockout.c server/api_harness.c)
+target_link_libraries(test_admin_lockout PRIVATE mg_collector_core PkgConfig::LIBCURL
+  PkgConfig::LIBCRYPTO PkgConfig::LIBPQ PkgConfig::CMOCKA Threads::Threads)
+mg_target_defaults(test_admin_lockout)
+add_dependencies(test_admin_lockout mynaguard-collector)
+add_test(NAME test_admin_lockout COMMAND test_admin_lockout)
+set_tests_properties(test_admin_lockout PROPERTIES
+  ENVIRONMENT "CMOCKA_MESSAGE_OUTPUT=stdout;MG_COLLECTOR=$<TARGET_FILE:mynaguard-collector>"
+  TIMEOUT 300)
+add_test(NAME test_admin_lockout_pg COMMAND test_admin_lockout)
+set_tests_properties(test_admin_lockout_pg PROPERTIES
+  FIXTURES_REQUIRED store_pg
+  ENVIRONMENT "CMOCKA_MESSAGE_OUTPUT=stdout;MG_COLLECTOR=$<TARGET_FILE:mynaguard-collector>;MG_TEST_STORE_URL_FILE=${mg_store_pg_state}"
+  SKIP_RETURN_CODE 77
+  TIMEOUT 300)
+mg_add_test(test_login_guard SOURCES server/test_login_guard.c
+  LIBS mg_collector_core Threads::Threads)
+
 # The shared rule service (server/policy/rule_ops.c) on throwaway SQLite stores, with the
 # agents' rules engine (mg_rules) to match the rules it generates.
 mg_add_test(test_rule_ops SOURCES server/test_rule_ops.c LIBS mg_collector_core mg_rules)
@@ -150,3 +206,21 @@ set_tests_properties(pipeline_storm_pg PROPERTIES
   ENVIRONMENT "CMOCKA_MESSAGE_OUTPUT=stdout;MG_COLLECTOR=$<TARGET_FILE:mynaguard-collector>;MG_TEST_STORE_URL_FILE=${mg_store_pg_state}"
   SKIP_RETURN_CODE 77
   TIMEOUT 180)
+
+# Issue 14, finding 5 (tests/server/test_host_claims.c): events naming another terminal are
+# stored as sent, alerted once, and every output names the sender. SQLite and PostgreSQL.
+add_executable(test_host_claims server/test_host_claims.c server/api_harness.c)
+target_link_libraries(test_host_claims PRIVATE mg_collector_core PkgConfig::LIBCURL
+  PkgConfig::LIBCRYPTO PkgConfig::LIBPQ PkgConfig::CMOCKA)
+mg_target_defaults(test_host_claims)
+add_dependencies(test_host_claims mynaguard-collector)
+add_test(NAME test_host_claims COMMAND test_host_claims)
+set_tests_properties(test_host_claims PROPERTIES
+  ENVIRONMENT "CMOCKA_MESSAGE_OUTPUT=stdout;MG_COLLECTOR=$<TARGET_FILE:mynaguard-collector>"
+  TIMEOUT 300)
+add_test(NAME test_host_claims_pg COMMAND test_host_claims)
+set_tests_properties(test_host_claims_pg PROPERTIES
+  FIXTURES_REQUIRED store_pg
+  ENVIRONMENT "CMOCKA_MESSAGE_OUTPUT=stdout;MG_COLLECTOR=$<TARGET_FILE:mynaguard-collector>;MG_TEST_STORE_URL_FILE=${mg_store_pg_state}"
+  SKIP_RETURN_CODE 77
+  TIMEOUT 300)

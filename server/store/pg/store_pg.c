@@ -57,6 +57,10 @@ static const char *const pg_sql[PG_NSTMT] = {
                             " WHERE stream_id = $1 AND seq BETWEEN $2 AND $3 ORDER BY seq",
     [PG_EVENTS_COPY] = "COPY events(stream_id, seq, host_id, time_us, type, username,"
                        " device_serial, hash, prev_hash, json, received_us) FROM STDIN",
+    [PG_HOST_NAME] = "SELECT hostname FROM hosts WHERE id = $1",
+    [PG_HOST_OTHER] = "SELECT id FROM hosts WHERE hostname = $1 AND id <> $2 ORDER BY id LIMIT 1",
+    [PG_CLAIM_ADD] = "INSERT INTO host_claims(host_id, name, claimed_host_id, first_us)"
+                     " VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
     [MG_SQL_DEVICE_UPSERT] =
         "INSERT INTO devices AS d (vendor_id, product_id, serial, hash, name, first_seen_us,"
         " last_seen_us, first_host_id, last_host_id, sightings)"
@@ -94,8 +98,10 @@ static const char *const pg_sql[PG_NSTMT] = {
                           " THEN (SELECT max(version) FROM policies) ELSE $1::bigint END",
     [MG_SQL_REQ_ADD] = "INSERT INTO requests(host_id, request_id, username, vendor_id, product_id,"
                        " serial, name, hash, reason, created_us)"
-                       " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
-                       " ON CONFLICT (host_id, request_id) DO NOTHING RETURNING id",
+                       " SELECT $1::bigint, $2::text, $3::text, $4::text, $5::text, $6::text,"
+                       " $7::text, $8::text, $9::text, $10::bigint"
+                       " WHERE (SELECT count(*) FROM requests WHERE host_id = $1 AND state = 0)"
+                       " < $11::bigint ON CONFLICT (host_id, request_id) DO NOTHING RETURNING id",
     [MG_SQL_REQ_FIND] = "SELECT id, username, vendor_id, product_id, serial, name, hash, reason"
                         " FROM requests WHERE host_id = $1 AND request_id = $2",
     [MG_SQL_REQ_LIST] = "SELECT " MG_ROW_REQUEST_COLS " WHERE ($1::bigint = 0 OR id = $1)"
@@ -119,6 +125,11 @@ static const char *const pg_sql[PG_NSTMT] = {
     [MG_SQL_SESSION_EXTEND] = "UPDATE sessions SET expires_us = $2 WHERE token_hash = $1",
     [MG_SQL_SESSION_DEL] = "DELETE FROM sessions WHERE token_hash = $1",
     [MG_SQL_SESSION_PURGE] = "DELETE FROM sessions WHERE expires_us <= $1",
+    [MG_SQL_ADMIN_LOCK] = "INSERT INTO admin_locks(admin_id, locked_us)"
+                          " SELECT id, $2::bigint FROM admins WHERE id = $1::bigint"
+                          " ON CONFLICT (admin_id) DO NOTHING",
+    [MG_SQL_ADMIN_UNLOCK] = "DELETE FROM admin_locks WHERE admin_id = $1",
+    [MG_SQL_ADMIN_LOCKED] = "SELECT locked_us FROM admin_locks WHERE admin_id = $1",
 };
 
 /* ---- parameters and results ---- */

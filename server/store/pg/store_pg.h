@@ -19,6 +19,9 @@
 enum pg_stmt_id {
 	PG_STREAM_LOCK = MG_SQL_NSHARED,
 	PG_EVENTS_COPY, /* not prepared: COPY ... FROM STDIN */
+	PG_HOST_NAME,   /* the enrolled name of a host */
+	PG_HOST_OTHER,  /* another host enrolled under a name */
+	PG_CLAIM_ADD,   /* first claim of a name by a host (host_claims) */
 	PG_NSTMT
 };
 
@@ -98,7 +101,7 @@ int pgs_ingest(struct mg_store *s, int64_t host_id, const struct mg_store_batch 
                struct mg_ingest_result *res);
 int pgs_cursor_get(struct mg_store *s, int64_t host_id, const char *boot_id, uint64_t *out);
 int pgs_events_query(struct mg_store *s, const struct mg_store_event_filter *f,
-                     int (*cb)(void *, int64_t, int64_t, const char *), void *ctx);
+                     int (*cb)(void *, const struct mg_store_event_row *), void *ctx);
 int pgs_events_count(struct mg_store *s, const struct mg_store_event_filter *f, uint64_t *out);
 
 #endif

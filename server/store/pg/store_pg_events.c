@@ -98,6 +98,87 @@ static int record_alert(struct pg_conn *c, const struct ingest_job *j, size_t id
 	return r;
 }
 
+/* As in the SQLite backend: the first time host_id's events name another enrolled host, an
+ * alert row and a "collector.tamper" event row. */
+static int record_claim(struct pg_conn *c, const struct ingest_job *j, const char *name, size_t idx)
+{
+	const struct mg_store_event *e = &j->b->evs[idx];
+	int64_t other = 0;
+	uint64_t changed = 0;
+	char *json = NULL;
+	int r = 0;
+	struct pg_params p = {0};
+	pg_p_text(&p, name, false);
+	pg_p_int(&p, j->host_id);
+	PGresult *res = pg_exec(c, PG_HOST_OTHER, &p, &r);
+	if (!res)
+		return r;
+	if (PQntuples(res) == 1)
+		other = pg_int(res, 0, 0);
+	PQclear(res);
+	if (other == 0)
+		return 0; /* a renamed terminal: its claim is shown, not alerted */
+	struct pg_params q = {0};
+	pg_p_int(&q, j->host_id);
+	pg_p_text(&q, name, false);
+	pg_p_int(&q, other);
+	pg_p_int(&q, j->now_us);
+	r = pg_run(c, PG_CLAIM_ADD, &q, &changed);
+	if (r < 0 || changed == 0)
+		return r; /* alerted before */
+	r = mg_store_claim_event_json(j->host_id, j->b->boot_id, e->seq, name, other, j->now_us,
+	                              &json);
+	if (r < 0)
+		return r;
+	struct pg_params a = {0};
+	pg_p_int(&a, j->host_id);
+	pg_p_text(&a, j->b->boot_id, false);
+	pg_p_int(&a, (int64_t)e->seq);
+	pg_p_text(&a, MG_STORE_ALERT_HOST_CLAIM, false);
+	pg_p_int(&a, j->now_us);
+	pg_p_text(&a, e->json, false);
+	r = pg_run(c, MG_SQL_ALERT_INSERT, &a, NULL);
+	if (r == 0) {
+		struct pg_params ev = {0};
+		pg_p_int(&ev, j->host_id);
+		pg_p_int(&ev, j->now_us);
+		pg_p_text(&ev, "collector.tamper", false);
+		pg_p_text(&ev, NULL, true);
+		pg_p_text(&ev, json, false);
+		res = pg_exec(c, MG_SQL_OWN_EVENT_INSERT, &ev, &r);
+		PQclear(res);
+	}
+	free(json);
+	return r;
+}
+
+/* The claims of the events stored from index from on (store.h, mg_store_event.host). */
+static int check_claims(struct pg_conn *c, const struct ingest_job *j, size_t from)
+{
+	char enrolled[256] = "";
+	const char **names = NULL;
+	size_t *first = NULL, n = 0;
+	int r = 0;
+	struct pg_params p = {0};
+	pg_p_int(&p, j->host_id);
+	PGresult *res = pg_exec(c, PG_HOST_NAME, &p, &r);
+	if (!res)
+		return r;
+	if (PQntuples(res) == 1)
+		pg_copy(res, 0, 0, enrolled, sizeof(enrolled));
+	else
+		r = -ENOENT;
+	PQclear(res);
+	if (r < 0)
+		return r;
+	r = mg_store_batch_claims(j->b, from, enrolled, &names, &first, &n);
+	for (size_t i = 0; i < n && r == 0; i++)
+		r = record_claim(c, j, names[i], first[i]);
+	free(names);
+	free(first);
+	return r;
+}
+
 /* As in the SQLite backend: 0 all match, 1 CONFLICT recorded, < 0 error. */
 static int check_dups(struct pg_conn *c, struct ingest_job *j, int64_t stream_id, size_t ndup)
 {
@@ -373,6 +454,8 @@ static int ingest_fn(struct pg_conn *c, void *arg)
 		r = copy_events(c, j, stream_id, from);
 		if (r == 0)
 			r = update_ledger(c, j, from);
+		if (r == 0)
+			r = check_claims(c, j, from);
 		if (r < 0)
 			return r;
 		struct pg_params p = {0};
@@ -434,7 +517,7 @@ int pgs_cursor_get(struct mg_store *s, int64_t host_id, const char *boot_id, uin
 
 struct events_ctx {
 	const struct mg_store_event_filter *f;
-	int (*cb)(void *, int64_t, int64_t, const char *);
+	int (*cb)(void *, const struct mg_store_event_row *);
 	void *ctx;
 	uint64_t count;
 };
@@ -460,11 +543,13 @@ static int filter_prepare(struct pg_conn *c, unsigned mask, char name[16])
 	    {PG_F_HOST, "host_id ="},         {PG_F_TYPE, "type ="},     {PG_F_USER, "username ="},
 	    {PG_F_SERIAL, "device_serial ="}, {PG_F_FROM, "time_us >="}, {PG_F_TO, "time_us <"},
 	};
-	char sql[512];
+	char sql[768];
 	int n = 1;
-	size_t len =
-	    (size_t)snprintf(sql, sizeof(sql), "SELECT %s FROM events WHERE id > $1",
-	                     mask & PG_F_COUNT ? "count(*)" : "id, coalesce(host_id, 0), json");
+	size_t len = (size_t)snprintf(
+	    sql, sizeof(sql), "SELECT %s FROM events WHERE id > $1",
+	    mask & PG_F_COUNT ? "count(*)"
+	                      : "id, coalesce(host_id, 0), json,"
+	                        " (SELECT hostname FROM hosts WHERE hosts.id = events.host_id)");
 	/* A time range without a host: one range of events_host_time per host (and the
 	 * collector's own events, host NULL); no index on time alone (docs/ARCHITECTURE.md). */
 	if ((mask & (PG_F_FROM | PG_F_TO)) && !(mask & PG_F_HOST))
@@ -526,8 +611,13 @@ static int events_fn(struct pg_conn *c, void *arg)
 	while ((res = PQgetResult(c->pc)) != NULL) {
 		ExecStatusType s = PQresultStatus(res);
 		if (s == PGRES_SINGLE_TUPLE && !stop) {
-			int cr =
-			    q->cb(q->ctx, pg_int(res, 0, 0), pg_int(res, 0, 1), pg_text(res, 0, 2));
+			struct mg_store_event_row row = {
+			    .id = pg_int(res, 0, 0),
+			    .host_id = pg_int(res, 0, 1),
+			    .host = pg_text(res, 0, 3),
+			    .json = pg_text(res, 0, 2),
+			};
+			int cr = q->cb(q->ctx, &row);
 			if (cr != 0) {
 				stop = true;
 				r = cr < 0 ? cr : 0;
@@ -541,7 +631,7 @@ static int events_fn(struct pg_conn *c, void *arg)
 }
 
 int pgs_events_query(struct mg_store *s, const struct mg_store_event_filter *f,
-                     int (*cb)(void *, int64_t, int64_t, const char *), void *ctx)
+                     int (*cb)(void *, const struct mg_store_event_row *), void *ctx)
 {
 	struct events_ctx q = {f, cb, ctx, 0};
 	return pg_read((struct pg_store *)s, events_fn, &q);

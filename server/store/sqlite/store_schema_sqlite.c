@@ -45,6 +45,12 @@ const char *const mg_store_sqlite_schema[] = {
     " id INTEGER PRIMARY KEY, host_id INTEGER NOT NULL, boot_id TEXT NOT NULL,"
     " seq INTEGER NOT NULL, kind TEXT NOT NULL, time_us INTEGER NOT NULL, evidence TEXT);"
     "CREATE INDEX IF NOT EXISTS alerts_host ON alerts(host_id);",
+    /* Names a host's events claimed that are another enrolled host's (one tamper alert
+     * each); hostname indexed for that look-up. */
+    "CREATE TABLE IF NOT EXISTS host_claims ("
+    " host_id INTEGER NOT NULL, name TEXT NOT NULL, claimed_host_id INTEGER NOT NULL,"
+    " first_us INTEGER NOT NULL, PRIMARY KEY (host_id, name)) WITHOUT ROWID;"
+    "CREATE INDEX IF NOT EXISTS hosts_hostname ON hosts(hostname);",
     "CREATE TABLE IF NOT EXISTS devices ("
     " id INTEGER PRIMARY KEY, vendor_id TEXT NOT NULL, product_id TEXT NOT NULL,"
     " serial TEXT NOT NULL, hash TEXT NOT NULL, name TEXT NOT NULL,"
@@ -75,6 +81,8 @@ const char *const mg_store_sqlite_schema[] = {
     " token_hash TEXT PRIMARY KEY, admin_id INTEGER NOT NULL, created_us INTEGER NOT NULL,"
     " expires_us INTEGER NOT NULL) WITHOUT ROWID;"
     "CREATE INDEX IF NOT EXISTS sessions_admin ON sessions(admin_id);",
+    "CREATE TABLE IF NOT EXISTS admin_locks ("
+    " admin_id INTEGER PRIMARY KEY, locked_us INTEGER NOT NULL);",
     "CREATE TABLE IF NOT EXISTS admin_actions ("
     " id INTEGER PRIMARY KEY, time_us INTEGER NOT NULL, admin TEXT NOT NULL,"
     " action TEXT NOT NULL, target TEXT NOT NULL, remote TEXT NOT NULL, detail TEXT,"

@@ -22,6 +22,9 @@ enum sq_stmt_id {
 	SQ_RELEASE,
 	SQ_ROLLBACK_TO,
 	SQ_EVENT_INSERT,
+	SQ_HOST_NAME,  /* the enrolled name of a host */
+	SQ_HOST_OTHER, /* another host enrolled under a name */
+	SQ_CLAIM_ADD,  /* first claim of a name by a host (host_claims) */
 	SQ_NSTMT
 };
 
@@ -105,7 +108,7 @@ int sq_ingest(struct mg_store *s, int64_t host_id, const struct mg_store_batch *
               struct mg_ingest_result *res);
 int sq_cursor_get(struct mg_store *s, int64_t host_id, const char *boot_id, uint64_t *out);
 int sq_events_query(struct mg_store *s, const struct mg_store_event_filter *f,
-                    int (*cb)(void *, int64_t, int64_t, const char *), void *ctx);
+                    int (*cb)(void *, const struct mg_store_event_row *), void *ctx);
 int sq_events_count(struct mg_store *s, const struct mg_store_event_filter *f, uint64_t *out);
 
 #endif

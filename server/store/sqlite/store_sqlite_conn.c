@@ -57,6 +57,10 @@ static const char *const sq_sql[SQ_NSTMT] = {
     [MG_SQL_EVENTS_RANGE] = "SELECT seq, hash, prev_hash, json FROM events"
                             " WHERE stream_id = ?1 AND seq BETWEEN ?2 AND ?3 ORDER BY seq",
     [SQ_EVENT_INSERT] = mg_store_sqlite_event_insert,
+    [SQ_HOST_NAME] = "SELECT hostname FROM hosts WHERE id = ?1",
+    [SQ_HOST_OTHER] = "SELECT id FROM hosts WHERE hostname = ?1 AND id <> ?2 ORDER BY id LIMIT 1",
+    [SQ_CLAIM_ADD] = "INSERT INTO host_claims(host_id, name, claimed_host_id, first_us)"
+                     " VALUES (?1, ?2, ?3, ?4) ON CONFLICT DO NOTHING",
     [MG_SQL_DEVICE_UPSERT] =
         "INSERT INTO devices(vendor_id, product_id, serial, hash, name, first_seen_us,"
         " last_seen_us, first_host_id, last_host_id, sightings)"
@@ -92,8 +96,9 @@ static const char *const sq_sql[SQ_NSTMT] = {
                           " THEN (SELECT max(version) FROM policies) ELSE ?1 END",
     [MG_SQL_REQ_ADD] = "INSERT INTO requests(host_id, request_id, username, vendor_id, product_id,"
                        " serial, name, hash, reason, created_us)"
-                       " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"
-                       " ON CONFLICT (host_id, request_id) DO NOTHING",
+                       " SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10"
+                       " WHERE (SELECT count(*) FROM requests WHERE host_id = ?1 AND state = 0)"
+                       " < ?11 ON CONFLICT (host_id, request_id) DO NOTHING",
     [MG_SQL_REQ_FIND] = "SELECT id, username, vendor_id, product_id, serial, name, hash, reason"
                         " FROM requests WHERE host_id = ?1 AND request_id = ?2",
     [MG_SQL_REQ_LIST] =
@@ -118,6 +123,11 @@ static const char *const sq_sql[SQ_NSTMT] = {
     [MG_SQL_SESSION_EXTEND] = "UPDATE sessions SET expires_us = ?2 WHERE token_hash = ?1",
     [MG_SQL_SESSION_DEL] = "DELETE FROM sessions WHERE token_hash = ?1",
     [MG_SQL_SESSION_PURGE] = "DELETE FROM sessions WHERE expires_us <= ?1",
+    [MG_SQL_ADMIN_LOCK] = "INSERT INTO admin_locks(admin_id, locked_us)"
+                          " SELECT id, ?2 FROM admins WHERE id = ?1"
+                          " ON CONFLICT (admin_id) DO NOTHING",
+    [MG_SQL_ADMIN_UNLOCK] = "DELETE FROM admin_locks WHERE admin_id = ?1",
+    [MG_SQL_ADMIN_LOCKED] = "SELECT locked_us FROM admin_locks WHERE admin_id = ?1",
 };
 
 int sq_err(int rc)
@@ -167,7 +177,7 @@ sqlite3_stmt *sq_events_stmt(struct sq_conn *c, unsigned mask, int *err)
 	}
 	if (c->evq[mask])
 		return c->evq[mask];
-	char sql[512];
+	char sql[768];
 	/* A time range without a host: one range of events_host_time per host (and one for the
 	 * collector's own events, host NULL); events are not indexed by time alone (docs/
 	 * ARCHITECTURE.md, "Why events have no index on time alone"). */
@@ -177,8 +187,11 @@ sqlite3_stmt *sq_events_stmt(struct sq_conn *c, unsigned mask, int *err)
 	                       : "";
 	snprintf(
 	    sql, sizeof(sql), "SELECT %s FROM events WHERE id > ?1%s%s%s%s%s%s%s",
-	    mask & SQ_F_COUNT ? "count(*)" : "id, coalesce(host_id, 0), json", host,
-	    mask & SQ_F_TYPE ? " AND type = ?3" : "", mask & SQ_F_USER ? " AND username = ?4" : "",
+	    mask & SQ_F_COUNT ? "count(*)"
+	                      : "id, coalesce(host_id, 0), json,"
+	                        " (SELECT hostname FROM hosts WHERE hosts.id = events.host_id)",
+	    host, mask & SQ_F_TYPE ? " AND type = ?3" : "",
+	    mask & SQ_F_USER ? " AND username = ?4" : "",
 	    mask & SQ_F_SERIAL ? " AND device_serial = ?5" : "",
 	    mask & SQ_F_FROM ? " AND time_us >= ?6" : "", mask & SQ_F_TO ? " AND time_us < ?7" : "",
 	    mask & SQ_F_COUNT ? "" : " ORDER BY id LIMIT ?8");

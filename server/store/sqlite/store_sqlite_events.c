@@ -85,6 +85,94 @@ fail:
 	return r;
 }
 
+/* One claim of the batch: the first time host_id's events name another enrolled host, an alert
+ * row and a "collector.tamper" event row. */
+static int record_claim(struct sq_conn *c, const struct ingest_job *j, const char *name, size_t idx)
+{
+	const struct mg_store_event *e = &j->b->evs[idx];
+	int64_t other = 0;
+	char *json = NULL;
+	int r = 0, rc;
+	sqlite3_stmt *st = sq_stmt(c, SQ_HOST_OTHER, &r);
+	if (!st)
+		return r;
+	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, j->host_id);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		other = sqlite3_column_int64(st, 0);
+	else if (rc != SQLITE_DONE)
+		r = sq_err(rc) ? sq_err(rc) : -EIO;
+	sqlite3_reset(st);
+	if (r < 0 || other == 0)
+		return r; /* a renamed terminal: its claim is shown, not alerted */
+	st = sq_stmt(c, SQ_CLAIM_ADD, &r);
+	if (!st)
+		return r;
+	sqlite3_bind_int64(st, 1, j->host_id);
+	sqlite3_bind_text(st, 2, name, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 3, other);
+	sqlite3_bind_int64(st, 4, j->now_us);
+	r = sq_step_done(st);
+	if (r < 0 || sqlite3_changes(c->db) == 0)
+		return r; /* alerted before */
+	r = mg_store_claim_event_json(j->host_id, j->b->boot_id, e->seq, name, other, j->now_us,
+	                              &json);
+	if (r < 0)
+		return r;
+	st = sq_stmt(c, MG_SQL_ALERT_INSERT, &r);
+	if (!st)
+		goto fail;
+	sqlite3_bind_int64(st, 1, j->host_id);
+	sqlite3_bind_text(st, 2, j->b->boot_id, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 3, (sqlite3_int64)e->seq);
+	sqlite3_bind_text(st, 4, MG_STORE_ALERT_HOST_CLAIM, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 5, j->now_us);
+	sqlite3_bind_text(st, 6, e->json, -1, SQLITE_STATIC);
+	r = sq_step_done(st);
+	if (r < 0)
+		goto fail;
+	st = sq_stmt(c, MG_SQL_OWN_EVENT_INSERT, &r);
+	if (!st)
+		goto fail;
+	sqlite3_bind_int64(st, 1, j->host_id);
+	sqlite3_bind_int64(st, 2, j->now_us);
+	sqlite3_bind_text(st, 3, "collector.tamper", -1, SQLITE_STATIC);
+	sqlite3_bind_null(st, 4);
+	sqlite3_bind_text(st, 5, json, -1, SQLITE_STATIC);
+	r = sq_step_done(st);
+fail:
+	free(json);
+	return r;
+}
+
+/* The claims of the events stored from index from on (store.h, mg_store_event.host). */
+static int check_claims(struct sq_conn *c, const struct ingest_job *j, size_t from)
+{
+	char enrolled[256] = "";
+	const char **names = NULL;
+	size_t *first = NULL, n = 0;
+	int r = 0, rc;
+	sqlite3_stmt *st = sq_stmt(c, SQ_HOST_NAME, &r);
+	if (!st)
+		return r;
+	sqlite3_bind_int64(st, 1, j->host_id);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		sq_col_copy(st, 0, enrolled, sizeof(enrolled));
+	else
+		r = rc == SQLITE_DONE ? -ENOENT : (sq_err(rc) ? sq_err(rc) : -EIO);
+	sqlite3_reset(st);
+	if (r < 0)
+		return r;
+	r = mg_store_batch_claims(j->b, from, enrolled, &names, &first, &n);
+	for (size_t i = 0; i < n && r == 0; i++)
+		r = record_claim(c, j, names[i], first[i]);
+	free(names);
+	free(first);
+	return r;
+}
+
 /*
  * Compares the resent events evs[0..ndup) with the stored ones. 0: all match (or were
  * pruned); 1: res set to CONFLICT and the alert recorded; < 0: error.
@@ -242,6 +330,8 @@ static int ingest_fn(struct sq_conn *c, void *arg)
 		r = insert_events(c, j, stream_id, from);
 		if (r == 0)
 			r = update_ledger(c, j, from);
+		if (r == 0)
+			r = check_claims(c, j, from);
 		if (r < 0)
 			return r;
 		st = sq_stmt(c, MG_SQL_STREAM_SET, &r);
@@ -328,7 +418,7 @@ static void filter_bind(sqlite3_stmt *st, unsigned mask, const struct mg_store_e
 }
 
 int sq_events_query(struct mg_store *s, const struct mg_store_event_filter *f,
-                    int (*cb)(void *, int64_t, int64_t, const char *), void *ctx)
+                    int (*cb)(void *, const struct mg_store_event_row *), void *ctx)
 {
 	struct sq_store *sst = (struct sq_store *)s;
 	struct sq_conn *c = NULL;
@@ -342,8 +432,14 @@ int sq_events_query(struct mg_store *s, const struct mg_store_event_filter *f,
 		int rc;
 		while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 			const char *json = (const char *)sqlite3_column_text(st, 2);
-			r = cb(ctx, sqlite3_column_int64(st, 0), sqlite3_column_int64(st, 1),
-			       json ? json : "");
+			const char *host = (const char *)sqlite3_column_text(st, 3);
+			struct mg_store_event_row row = {
+			    .id = sqlite3_column_int64(st, 0),
+			    .host_id = sqlite3_column_int64(st, 1),
+			    .host = host ? host : "",
+			    .json = json ? json : "",
+			};
+			r = cb(ctx, &row);
 			if (r != 0)
 				break;
 		}

@@ -37,6 +37,13 @@ bool mg_api_large_body(const char *method, const char *url)
 	return strcmp(method, "POST") == 0 && strcmp(url, "/v1/events") == 0;
 }
 
+bool mg_api_peer_enrolled(void *ctx, const char *serial)
+{
+	struct mg_api *api = ctx;
+	struct mg_store_host host;
+	return mg_store_host_by_cert(api->store, serial, &host) == 0 && !host.revoked;
+}
+
 /* Certificates of this CA that name no enrolled host, or a revoked one (rate-limited). */
 static struct mg_http_ratelog refused_log = MG_HTTP_RATELOG_INIT;
 

@@ -51,6 +51,9 @@ int mg_api_handle(void *ctx, const struct mg_http_request *req, struct mg_http_r
 /* The requests that may carry a body of 64 KiB or more (mg_http_config.large_body): only
  * POST /v1/events, and the HTTP layer takes it only from a verified client certificate. */
 bool mg_api_large_body(const char *method, const char *url);
+/* http's peer_enrolled (ctx: the struct mg_api): the certificate serial names an enrolled,
+ * not revoked host. */
+bool mg_api_peer_enrolled(void *ctx, const char *serial);
 
 /* Endpoints (req has a body, method POST checked by mg_api_handle()). */
 int mg_api_enroll(struct mg_api *api, const struct mg_http_request *req,

@@ -190,6 +190,7 @@ static int cmd_serve(int argc, char **argv)
 	cfg.head_timeout_s = (unsigned)c->head_timeout;
 	cfg.body_timeout_s = (unsigned)c->body_timeout;
 	cfg.large_body = mg_api_large_body;
+	cfg.peer_enrolled = mg_api_peer_enrolled;
 	cfg.max_large = (unsigned)c->max_inflight_ingests; /* before the body: 503 */
 	cfg.handler = mg_router_handle;
 	cfg.handler_ctx = &api;

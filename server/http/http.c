@@ -88,6 +88,7 @@ struct mg_http_server {
 	unsigned max_unverified;
 	unsigned n_large, max_large; /* requests with a large body (see mg_http_config) */
 	bool (*large_body)(const char *method, const char *url);
+	bool (*peer_enrolled)(void *ctx, const char *serial);
 	int64_t head_ms, body_ms;
 	struct addr_count *counts; /* eviction scratch: 2 * max_connections entries */
 	size_t n_counts;
@@ -923,6 +924,11 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 				    srv, conn, 403,
 				    "client certificate not issued by this collector",
 				    st->announced);
+			} else if (srv->peer_enrolled &&
+			           !srv->peer_enrolled(srv->ctx, req.serial)) {
+				return refuse_body(srv, conn, 403,
+				                   "client certificate of no enrolled host",
+				                   st->announced);
 			} else {
 				unsigned large;
 				pthread_mutex_lock(&srv->lock);
@@ -1096,6 +1102,7 @@ int mg_http_start(const struct mg_http_config *cfg, struct mg_http_server **out)
 	if (srv->budget_left < MG_HTTP_MAX_BODY)
 		srv->budget_left = MG_HTTP_MAX_BODY; /* one body of any size fits */
 	srv->large_body = cfg->large_body;
+	srv->peer_enrolled = cfg->peer_enrolled;
 	srv->max_large = cfg->max_large ? cfg->max_large : DEFAULT_MAX_LARGE;
 	srv->head_ms =
 	    (int64_t)(cfg->head_timeout_s ? cfg->head_timeout_s : DEFAULT_HEAD_TIMEOUT) * 1000;

@@ -89,6 +89,10 @@ struct mg_http_config {
 	 * taken at once (receiving, waiting or handled; more: 503 with Retry-After before the
 	 * body is read). 0: 64. */
 	bool (*large_body)(const char *method, const char *url);
+	/* Optional, with handler_ctx: whether the verified certificate serial names an enrolled,
+	 * not revoked host; checked for large bodies before any budget is reserved (false: 403),
+	 * so that a revoked terminal cannot hold the budget either. */
+	bool (*peer_enrolled)(void *ctx, const char *serial);
 	unsigned max_large;
 	/* Deadlines (0: the defaults, 5 s and 30 s): TLS handshake plus request head of a
 	 * connection without a verified client certificate (also between its requests, and for

@@ -518,7 +518,10 @@ static int teardown(void **state)
 	(void)state;
 	stop_server(SIGKILL);
 	curl_global_cleanup();
-	*strrchr(g_dir, '/') = '\0';
+	char *slash = strrchr(g_dir, '/');
+	if (!slash)
+		return 0; /* the setup failed before making its directory */
+	*slash = '\0';
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", g_dir);
 	return system(cmd) == 0 ? 0 : -1;
 }

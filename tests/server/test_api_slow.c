@@ -354,6 +354,46 @@ static void test_unauthenticated_cannot_starve_uploads(void **state)
 }
 
 /*
+ * Finding 1: a certificate of this CA whose host is revoked is no better than none: eight
+ * such connections announcing 1 MiB get 403 from the head, reserve nothing, and the enrolled
+ * terminal's batch goes through.
+ */
+static void test_revoked_cannot_hold_budget(void **state)
+{
+	char kp[PATH_MAX], cp[PATH_MAX];
+	(void)state;
+	int64_t id = enroll("term-revoked-budget", kp, cp);
+	struct mg_store *st = store();
+	assert_int_equal(mg_store_host_revoke(st, NULL, id, 2000000), 0);
+	mg_store_close(&st);
+	SSL_CTX *ctx = ctx_new(cp, kp);
+	SSL *held[8];
+	for (int i = 0; i < 8; i++) {
+		char src[32];
+		snprintf(src, sizeof(src), "127.0.3.%d", 1 + i);
+		held[i] = tls_from(src, ctx);
+		assert_non_null(held[i]);
+		assert_int_equal(send_head(held[i], "/v1/events", MIB), 0);
+	}
+	for (int i = 0; i < 8; i++) {
+		assert_int_equal(read_status(held[i], 2000), 403);
+		tls_close(&held[i]);
+	}
+	struct trickle t;
+	struct api_reply r = {0};
+	double secs;
+	trickle_start(&t, 8, ctx, "/v1/events", MIB, 1.0, 6.0);
+	usleep(300000);
+	long code = upload(&secs, &r);
+	trickle_stop(&t);
+	printf("upload under 8 revoked 1 MiB tricklers: %ld in %.3f s\n", code, secs);
+	assert_int_equal(code, 200);
+	assert_true(secs < 2.0);
+	api_reply_free(&r);
+	SSL_CTX_free(ctx);
+}
+
+/*
  * Finding 1: when enrolled terminals hold the whole body budget, a further large upload waits
  * at most MG_HTTP_BODY_WAIT_S (5 s) and is answered 503 with Retry-After, never indefinitely.
  */
@@ -659,6 +699,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_setup),
 	    cmocka_unit_test(test_unauthenticated_cannot_starve_uploads),
+	    cmocka_unit_test(test_revoked_cannot_hold_budget),
 	    cmocka_unit_test(test_budget_wait_is_bounded),
 	    cmocka_unit_test(test_body_deadline),
 	    cmocka_unit_test(test_inflight_limit_before_body),

@@ -5,11 +5,13 @@
  *   mynaguard-bench-rules GENDIR NDEVICES R... [other:R...]
  *
  * For each GENDIR/rules-R.conf (rules-R-other.conf): loads it with mg_ruleset_load() (the
- * engine's own file size limit) and reports the load time and the heap bytes the rule set
- * keeps (mallinfo2 in-use bytes after minus before); builds the NDEVICES-leaf device set in
- * memory (the same tree as the generator's, with USBGuard hashes), checks that every device
- * matches its own allow rule (the line after the R others), and times mg_ruleset_match().
- * One Markdown table row per file on stdout. Exit 0, 1 on an error or a wrong match.
+ * engine's own file size limit) and reports the load time, the heap bytes the rule set
+ * keeps (mallinfo2 in-use bytes, brk and mmapped, after minus before) and the process RSS after
+ * malloc_trim(0) (what the agent does after a load) before and after the load; builds the
+ * NDEVICES-leaf device set in memory (the same tree as the generator's, with USBGuard hashes),
+ * checks that every device matches its own allow rule (the line after the R others), and times
+ * mg_ruleset_match(). One Markdown table row per file on stdout. Exit 0, 1 on an error or a wrong
+ * match.
  */
 #include <errno.h>
 #include <malloc.h>
@@ -77,6 +79,20 @@ static struct mg_device *device_of(const struct bench_topology *t, size_t i,
 	return d;
 }
 
+/* Resident set size in bytes after giving free heap back (malloc_trim), as the agent does. */
+static double rss_trimmed(void)
+{
+	malloc_trim(0);
+	unsigned long size = 0, resident = 0;
+	FILE *f = fopen("/proc/self/statm", "r");
+	if (!f)
+		bench_die("/proc/self/statm");
+	if (fscanf(f, "%lu %lu", &size, &resident) != 2)
+		bench_die("/proc/self/statm");
+	fclose(f);
+	return (double)resident * (double)sysconf(_SC_PAGESIZE);
+}
+
 static unsigned long parse_count(const char *s, unsigned long max)
 {
 	char *end;
@@ -110,6 +126,7 @@ static int measure(const char *gendir, const char *arg, const struct bench_topol
 	struct mg_rule_error err;
 	memset(&err, 0, sizeof(err));
 	struct mg_ruleset *rs = NULL;
+	double rss_before = rss_trimmed();
 	struct mallinfo2 before = mallinfo2();
 	double t0 = now_s();
 	if (mg_ruleset_load(path, NULL, &fr, &rs, &err) < 0) {
@@ -119,7 +136,9 @@ static int measure(const char *gendir, const char *arg, const struct bench_topol
 	}
 	double load_s = now_s() - t0;
 	struct mallinfo2 after = mallinfo2();
-	size_t kept = after.uordblks - before.uordblks;
+	/* In use: the brk heap's chunks plus the mmapped ones. */
+	size_t kept = (after.uordblks + after.hblkhd) - (before.uordblks + before.hblkhd);
+	double rss_after = rss_trimmed();
 	size_t count = mg_ruleset_count(rs);
 
 	/* Each device's own rule is on line R + 2 + i (line 1 is a comment). */
@@ -142,8 +161,9 @@ static int measure(const char *gendir, const char *arg, const struct bench_topol
 		for (size_t i = 0; i < t->n; i++)
 			sink = mg_ruleset_match(rs, devs[i], 0);
 	double match_s = (now_s() - t0) / ((double)MATCHES_PER_DEVICE * (double)t->n);
-	printf("| %lu%s | %zu | %.1f | %.2f | %.0f | %.3f |\n", r, other ? " (other products)" : "",
-	       count, load_s * 1e3, (double)kept / 1048576.0, (double)kept / (double)count,
+	printf("| %lu%s | %zu | %.1f | %.2f | %.0f | %.2f | %.2f | %.3f |\n", r,
+	       other ? " (other products)" : "", count, load_s * 1e3, (double)kept / 1048576.0,
+	       (double)kept / (double)count, rss_before / 1048576.0, rss_after / 1048576.0,
 	       match_s * 1e6);
 	(void)sink;
 	mg_ruleset_free(&rs);
@@ -166,8 +186,10 @@ int main(int argc, char **argv)
 	for (size_t i = 0; i < t->n; i++)
 		devs[i] = device_of(t, i, devs);
 
-	printf("| Rules | In the set | Load, ms | Heap kept, MiB | Bytes per rule | Match, us |\n");
-	printf("|---|---|---|---|---|---|\n");
+	printf(
+	    "| Rules | In the set | Load, ms | Heap kept, MiB | Bytes per rule | RSS before, MiB "
+	    "| RSS after, MiB | Match, us |\n");
+	printf("|---|---|---|---|---|---|---|---|\n");
 	int status = 0;
 	for (int i = 3; i < argc; i++)
 		if (measure(argv[1], argv[i], t, devs) < 0)

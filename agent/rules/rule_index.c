@@ -27,25 +27,20 @@ enum ix_tag {
 	IX_HASH,
 };
 
+/*
+ * A group is one 64-bit key: an id key, or FNV-1a of the tag and the string. Two strings with
+ * the same key share a group, whose list is then the union of theirs: a device is checked
+ * against a few more rules (every candidate is matched in full), never fewer. So the index
+ * keeps neither the strings nor their lengths: 12 bytes per group (key and offset).
+ */
 struct ix_pair {
-	uint64_t k; /* id key, or FNV-1a of the string */
-	const char *s;
-	uint32_t len;
-	uint32_t rule;
-	uint8_t tag;
-};
-
-struct ix_group {
 	uint64_t k;
-	const char *s;
-	uint32_t len;
-	uint8_t tag;
-	size_t off; /* into rules[] */
-	size_t cnt;
+	uint32_t rule;
 };
 
 struct rule_index {
-	struct ix_group *groups;
+	uint64_t *keys; /* per group, in ascending order */
+	uint32_t *offs; /* per group, plus one: group g's rules are rules[offs[g] .. offs[g + 1]) */
 	size_t n_groups;
 	uint32_t *slots; /* group number + 1; 0: empty */
 	size_t mask;
@@ -57,9 +52,11 @@ struct rule_index {
 #define ID_EXACT_KEY(v, p) ((1ull << 32) | (uint64_t)(v) << 16 | (uint64_t)(p))
 #define ID_VENDOR_KEY(v)   ((2ull << 32) | (uint64_t)(v) << 16)
 
-static uint64_t fnv1a(const char *s, size_t len)
+static uint64_t str_key(uint8_t tag, const char *s, size_t len)
 {
 	uint64_t h = 0xcbf29ce484222325ull;
+	h ^= tag;
+	h *= 0x100000001b3ull;
 	for (size_t i = 0; i < len; i++) {
 		h ^= (unsigned char)s[i];
 		h *= 0x100000001b3ull;
@@ -67,9 +64,8 @@ static uint64_t fnv1a(const char *s, size_t len)
 	return h;
 }
 
-static uint64_t mix(uint64_t k, uint8_t tag)
+static uint64_t mix(uint64_t k)
 {
-	k ^= ((uint64_t)tag + 1u) * 0x9e3779b97f4a7c15ull;
 	k = (k ^ (k >> 30)) * 0xbf58476d1ce4e5b9ull;
 	k = (k ^ (k >> 27)) * 0x94d049bb133111ebull;
 	return k ^ (k >> 31);
@@ -88,12 +84,12 @@ struct plan {
 	bool has_empty; /* a key is "" (serial-less devices share it) */
 };
 
-static bool keyable(enum rule_attr_kind k, const union rule_value *v)
+static bool keyable(enum rule_attr_kind k, const union rule_svalue *v)
 {
 	return k != RULE_ID || v->id.kind != RULE_ID_ANY;
 }
 
-static struct plan attr_plan(enum rule_attr_kind k, const struct rule_attr *a)
+static struct plan attr_plan(enum rule_attr_kind k, const struct rule_aview *a)
 {
 	struct plan p = {.kind = PLAN_NONE};
 	if (!a || k == RULE_WITH_INTERFACE || k == RULE_LABEL)
@@ -139,8 +135,9 @@ static bool choose(const struct mg_rule *r, enum rule_attr_kind *kind, struct pl
 {
 	struct plan plans[RULE_ATTR_COUNT];
 	for (int k = 0; k < RULE_ATTR_COUNT; k++) {
-		plans[k] =
-		    attr_plan((enum rule_attr_kind)k, rule_attr_get(r, (enum rule_attr_kind)k));
+		struct rule_aview a;
+		const bool has = rule_attr_view(r, (enum rule_attr_kind)k, &a);
+		plans[k] = attr_plan((enum rule_attr_kind)k, has ? &a : NULL);
 		if (plans[k].kind == PLAN_NEVER) {
 			*p = plans[k];
 			return true;
@@ -164,39 +161,24 @@ static bool choose(const struct mg_rule *r, enum rule_attr_kind *kind, struct pl
 	return false;
 }
 
-static struct ix_pair make_pair(enum rule_attr_kind k, const union rule_value *v, uint32_t rule)
+static struct ix_pair make_pair(const struct mg_rule *r, enum rule_attr_kind k,
+                                const union rule_svalue *v, uint32_t rule)
 {
 	struct ix_pair pr = {.rule = rule};
-	if (k == RULE_ID) {
-		pr.tag = IX_ID;
+	if (k == RULE_ID)
 		pr.k = v->id.kind == RULE_ID_EXACT ? ID_EXACT_KEY(v->id.vendor, v->id.product)
 		                                   : ID_VENDOR_KEY(v->id.vendor);
-	} else {
-		pr.tag = k == RULE_HASH ? IX_HASH : IX_SERIAL;
-		pr.s = v->str.s;
-		pr.len = v->str.len;
-		pr.k = fnv1a(pr.s, pr.len);
-	}
+	else
+		pr.k = str_key(k == RULE_HASH ? IX_HASH : IX_SERIAL, rule_sstr_bytes(r, v),
+		               v->str.len);
 	return pr;
-}
-
-static int key_cmp(const struct ix_pair *a, const struct ix_pair *b)
-{
-	if (a->tag != b->tag)
-		return a->tag < b->tag ? -1 : 1;
-	if (a->k != b->k)
-		return a->k < b->k ? -1 : 1;
-	if (a->len != b->len)
-		return a->len < b->len ? -1 : 1;
-	return a->len ? memcmp(a->s, b->s, a->len) : 0;
 }
 
 static int pair_cmp(const void *x, const void *y)
 {
 	const struct ix_pair *a = x, *b = y;
-	int c = key_cmp(a, b);
-	if (c)
-		return c;
+	if (a->k != b->k)
+		return a->k < b->k ? -1 : 1;
 	return a->rule < b->rule ? -1 : a->rule > b->rule ? 1 : 0;
 }
 
@@ -214,30 +196,30 @@ static int push_pair(struct ix_pair **v, size_t *n, size_t *cap, struct ix_pair 
 	return 0;
 }
 
-/* Groups the sorted pairs into ix->groups/rules and fills the hash table. */
+/* Groups the sorted pairs into ix->keys/offs/rules and fills the hash table. */
 static int build_table(struct rule_index *ix, const struct ix_pair *pairs, size_t n)
 {
 	size_t ng = 0;
 	for (size_t i = 0; i < n; i++)
-		if (i == 0 || key_cmp(&pairs[i - 1], &pairs[i]) != 0)
+		if (i == 0 || pairs[i - 1].k != pairs[i].k)
 			ng++;
-	size_t slots = 16;
-	while (slots < 2 * ng)
+	size_t slots = 16; /* at most 3/4 full */
+	while (slots / 4 * 3 < ng)
 		slots *= 2;
-	ix->groups = calloc(ng ? ng : 1, sizeof(*ix->groups));
+	ix->keys = calloc(ng ? ng : 1, sizeof(*ix->keys));
+	ix->offs = calloc(ng + 1, sizeof(*ix->offs));
 	ix->rules = calloc(n ? n : 1, sizeof(*ix->rules));
 	ix->slots = calloc(slots, sizeof(*ix->slots));
-	if (!ix->groups || !ix->rules || !ix->slots)
+	if (!ix->keys || !ix->offs || !ix->rules || !ix->slots)
 		return -ENOMEM;
 	ix->mask = slots - 1;
-	size_t nr = 0;
+	uint32_t nr = 0;
 	for (size_t i = 0; i < n; i++) {
 		const struct ix_pair *p = &pairs[i];
-		if (i == 0 || key_cmp(&pairs[i - 1], p) != 0) {
-			struct ix_group *g = &ix->groups[ix->n_groups++];
-			*g = (struct ix_group){.k = p->k, .s = p->s, .len = p->len, .tag = p->tag};
-			g->off = nr;
-			size_t at = mix(p->k, p->tag) & ix->mask;
+		if (i == 0 || pairs[i - 1].k != p->k) {
+			ix->keys[ix->n_groups] = p->k;
+			ix->offs[ix->n_groups++] = nr;
+			size_t at = mix(p->k) & ix->mask;
 			while (ix->slots[at])
 				at = (at + 1) & ix->mask;
 			ix->slots[at] = (uint32_t)ix->n_groups;
@@ -245,7 +227,12 @@ static int build_table(struct rule_index *ix, const struct ix_pair *pairs, size_
 			continue; /* the same key twice in one rule */
 		}
 		ix->rules[nr++] = p->rule;
-		ix->groups[ix->n_groups - 1].cnt++;
+	}
+	ix->offs[ix->n_groups] = nr;
+	if (nr < n) { /* keys repeated within rules: give the tail back */
+		uint32_t *v = realloc(ix->rules, nr * sizeof(*v));
+		if (v)
+			ix->rules = v;
 	}
 	return 0;
 }
@@ -270,11 +257,18 @@ int rule_index_build(struct mg_rule *const *rules, size_t n, struct rule_index *
 		}
 		if (p.kind == PLAN_NEVER)
 			continue;
-		const struct rule_attr *a = rule_attr_get(rules[i], kind);
+		struct rule_aview a;
+		rule_attr_view(rules[i], kind, &a);
 		for (uint32_t j = p.first; j < p.first + p.count; j++)
 			if ((r = push_pair(&pairs, &np, &cap,
-			                   make_pair(kind, &a->v[j], (uint32_t)i))) < 0)
+			                   make_pair(rules[i], kind, &a.v[j], (uint32_t)i))) < 0)
 				goto out;
+	}
+	if (ix->n_unindexed < n) { /* trim to size: the set lives as long as the agent */
+		uint32_t *v =
+		    realloc(ix->unindexed, (ix->n_unindexed ? ix->n_unindexed : 1) * sizeof(*v));
+		if (v)
+			ix->unindexed = v;
 	}
 	if (np)
 		qsort(pairs, np, sizeof(*pairs), pair_cmp);
@@ -294,7 +288,8 @@ void rule_index_free(struct rule_index **ixp)
 	if (!ixp || !*ixp)
 		return;
 	struct rule_index *ix = *ixp;
-	free(ix->groups);
+	free(ix->keys);
+	free(ix->offs);
 	free(ix->slots);
 	free(ix->rules);
 	free(ix->unindexed);
@@ -307,17 +302,13 @@ struct ix_list {
 	size_t n;
 };
 
-static struct ix_list lookup(const struct rule_index *ix, uint8_t tag, uint64_t k, const char *s,
-                             size_t len)
+static struct ix_list lookup(const struct rule_index *ix, uint64_t k)
 {
-	const struct ix_pair key = {.k = k, .s = s, .len = (uint32_t)len, .tag = tag};
-	if (len > UINT32_MAX)
-		return (struct ix_list){NULL, 0};
-	for (size_t at = mix(k, tag) & ix->mask; ix->slots[at]; at = (at + 1) & ix->mask) {
-		const struct ix_group *g = &ix->groups[ix->slots[at] - 1];
-		const struct ix_pair gk = {.k = g->k, .s = g->s, .len = g->len, .tag = g->tag};
-		if (key_cmp(&gk, &key) == 0)
-			return (struct ix_list){ix->rules + g->off, g->cnt};
+	for (size_t at = mix(k) & ix->mask; ix->slots[at]; at = (at + 1) & ix->mask) {
+		const size_t g = ix->slots[at] - 1;
+		if (ix->keys[g] == k)
+			return (struct ix_list){ix->rules + ix->offs[g],
+			                        ix->offs[g + 1] - ix->offs[g]};
 	}
 	return (struct ix_list){NULL, 0};
 }
@@ -328,12 +319,10 @@ const struct mg_rule *rule_index_match(const struct rule_index *ix, struct mg_ru
 {
 	const struct mg_device *dev = v->dev;
 	struct ix_list lists[5] = {
-	    lookup(ix, IX_HASH, fnv1a(v->str[RULE_HASH], v->len[RULE_HASH]), v->str[RULE_HASH],
-	           v->len[RULE_HASH]),
-	    lookup(ix, IX_SERIAL, fnv1a(v->str[RULE_SERIAL], v->len[RULE_SERIAL]),
-	           v->str[RULE_SERIAL], v->len[RULE_SERIAL]),
-	    lookup(ix, IX_ID, ID_EXACT_KEY(dev->vendor, dev->product), NULL, 0),
-	    lookup(ix, IX_ID, ID_VENDOR_KEY(dev->vendor), NULL, 0),
+	    lookup(ix, str_key(IX_HASH, v->str[RULE_HASH], v->len[RULE_HASH])),
+	    lookup(ix, str_key(IX_SERIAL, v->str[RULE_SERIAL], v->len[RULE_SERIAL])),
+	    lookup(ix, ID_EXACT_KEY(dev->vendor, dev->product)),
+	    lookup(ix, ID_VENDOR_KEY(dev->vendor)),
 	    {ix->unindexed, ix->n_unindexed},
 	};
 	for (;;) {

@@ -14,6 +14,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "rule_lex.h"
 #include "rules.h"
@@ -152,22 +153,119 @@ struct rule_draft {
 };
 
 /*
- * A parsed rule is one allocation: this struct with its present attributes (in kind order),
- * then their values, the canonical text, and the string bytes that the text does not already
- * hold verbatim. file must outlive the rule (the rule set interns it). The conditions, when
- * there are any, are a second allocation that rule_free() frees with it.
+ * A parsed rule is one block, compact because a rule set may hold 100,000 of them:
+ *
+ *   struct mg_rule (16 bytes), then per present attribute (kind order) a struct rule_sattr
+ *   (4 bytes), padding to 8; the pointer to its conditions (RULE_F_CONDS) and its expiry
+ *   (RULE_F_EXPIRES) when it has them, 8 bytes each; the values of every attribute, one after
+ *   the other (union rule_svalue, 8 bytes: a string is an offset and a length in the block);
+ *   the canonical text and its NUL; the string bytes that the text does not hold verbatim.
+ *
+ * file must outlive the rule (the rule set interns it). The conditions are a second
+ * allocation that rule_free() frees with it. The block is its own allocation, or
+ * (RULE_F_ARENA) part of a rule set's arena, freed with the arena.
  */
-struct mg_rule {
-	enum mg_target target;
-	uint16_t mask; /* bit k: attribute k is present */
-	bool has_expires;
-	int64_t expires_us;
-	const char *text;
-	const char *file; /* interned by the rule set: one copy per file, not per rule */
-	uint32_t line;
-	struct rule_conds *conds; /* its own allocation; NULL: no `if` */
-	struct rule_attr attr[];
+#define RULE_F_EXPIRES 0x1u /* an expiry follows the attributes (after the conditions) */
+#define RULE_F_ARENA   0x2u /* the block belongs to an arena: rule_free() does not free it */
+#define RULE_F_CONDS   0x4u /* a struct rule_conds pointer follows the attributes */
+
+/* A sealed attribute: its n values follow those of the attributes before it. */
+struct rule_sattr {
+	uint16_t n; /* <= MG_RULES_MAX_SET */
+	uint8_t op; /* enum rule_op */
+	uint8_t pad;
 };
+
+/* A sealed string: len bytes (any, \x00 included) at off bytes from the rule's start. */
+struct rule_sstr {
+	uint32_t off;
+	uint32_t len;
+};
+
+union rule_svalue {
+	struct rule_devid id;
+	struct rule_iftype iface;
+	struct rule_sstr str;
+};
+
+struct mg_rule {
+	uint8_t target; /* enum mg_target */
+	uint8_t flags;  /* RULE_F_* */
+	uint16_t mask;  /* bit k: attribute k is present */
+	uint32_t line;
+	const char *file; /* interned by the rule set: one copy per file, not per rule */
+	struct rule_sattr attr[];
+};
+
+/* One attribute of a sealed rule, as rule_attr_view() finds it. */
+struct rule_aview {
+	const union rule_svalue *v;
+	uint32_t n;
+	uint8_t op; /* enum rule_op */
+};
+
+/* Bytes before the optional fields: the header and the attributes, padded to 8. */
+static inline size_t rule_head_size(unsigned n_attrs)
+{
+	return (sizeof(struct mg_rule) + n_attrs * sizeof(struct rule_sattr) + 7u) & ~(size_t)7u;
+}
+
+/* The optional fields after r's attributes: 8 bytes each, conditions first. */
+static inline const unsigned char *rule_extra(const struct mg_rule *r)
+{
+	return (const unsigned char *)r + rule_head_size((unsigned)__builtin_popcount(r->mask));
+}
+
+/* r's conditions; NULL: no `if`. */
+static inline struct rule_conds *rule_conds_of(const struct mg_rule *r)
+{
+	struct rule_conds *c = NULL;
+	if (r->flags & RULE_F_CONDS)
+		memcpy(&c, rule_extra(r), sizeof(c));
+	return c;
+}
+
+/* Whether r expires, and when (*us). */
+static inline bool rule_expires_of(const struct mg_rule *r, int64_t *us)
+{
+	if (!(r->flags & RULE_F_EXPIRES))
+		return false;
+	memcpy(us, rule_extra(r) + (r->flags & RULE_F_CONDS ? 8u : 0u), sizeof(*us));
+	return true;
+}
+
+/* r's first value (the attributes' values follow one another in attribute order). */
+static inline const union rule_svalue *rule_values_of(const struct mg_rule *r)
+{
+	const unsigned extra =
+	    (r->flags & RULE_F_CONDS ? 8u : 0u) + (r->flags & RULE_F_EXPIRES ? 8u : 0u);
+	return (const union rule_svalue *)(const void *)(rule_extra(r) + extra);
+}
+
+/* The bytes of string value v of r. */
+static inline const char *rule_sstr_bytes(const struct mg_rule *r, const union rule_svalue *v)
+{
+	return (const char *)r + v->str.off;
+}
+
+/*
+ * A bump allocator for the rules of one rule set: blocks of 4 KiB, of RULE_ARENA_BLOCK bytes
+ * once the arena holds 256 KiB (a rule larger than a quarter of the block gets a block of its
+ * own), freed all at once. It saves the allocator's header and rounding per rule and keeps the
+ * rules together, away from the parser's temporaries. Zero-initialise.
+ */
+#define RULE_ARENA_BLOCK (32u * 1024u)
+
+struct rule_arena {
+	struct rule_arena_block *head; /* the block being filled, then the older ones */
+	size_t used;                   /* bytes used in head */
+	size_t cap;                    /* bytes usable in head */
+	size_t total;                  /* bytes usable in all blocks */
+};
+
+/* size bytes aligned for struct mg_rule, or NULL (ENOMEM). */
+void *rule_arena_alloc(struct rule_arena *a, size_t size);
+void rule_arena_fini(struct rule_arena *a);
 
 /* A growable byte buffer (rule_print.c). */
 struct rule_buf {
@@ -194,16 +292,18 @@ struct rule_scratch {
 	struct rule_buf text;
 	size_t *str_at; /* rule_format()'s string offsets */
 	size_t str_cap;
+	struct rule_arena *arena; /* NULL: each rule is its own allocation */
 };
 
 /* ---- rule.c: the rule object ---- */
-/* Attribute k of r, NULL when absent. */
-const struct rule_attr *rule_attr_get(const struct mg_rule *r, enum rule_attr_kind k);
+/* Attribute k of r into *out; false (out zeroed) when absent. */
+bool rule_attr_view(const struct mg_rule *r, enum rule_attr_kind k, struct rule_aview *out);
 /*
- * Packs d, its canonical text and "file:line" into one new allocation (*out). A string that
- * needs no escapes shares the text's bytes. 0 or -ENOMEM.
+ * Packs d, its canonical text and "file:line" into one new block (*out), from sc->arena when
+ * set, and moves d's conditions into it. A string that needs no escapes shares the text's
+ * bytes. 0 or -ENOMEM (d unchanged).
  */
-int rule_seal(const struct rule_draft *d, struct rule_scratch *sc, const char *file, unsigned line,
+int rule_seal(struct rule_draft *d, struct rule_scratch *sc, const char *file, unsigned line,
               struct mg_rule **out);
 /* Frees a draft's values and zeroes it. */
 void rule_draft_clear(struct rule_draft *d);

@@ -48,9 +48,9 @@ static bool iftype_matches(struct rule_iftype p, struct mg_usb_iftype t)
 	return true;
 }
 
-/* Rule value rv against the device's value number di of attribute k. */
-static bool value_matches(enum rule_attr_kind k, const union rule_value *rv,
-                          const struct rule_devview *v, size_t di)
+/* Value rv of rule r against the device's value number di of attribute k. */
+static bool value_matches(const struct mg_rule *r, enum rule_attr_kind k,
+                          const union rule_svalue *rv, const struct rule_devview *v, size_t di)
 {
 	switch (k) {
 	case RULE_ID:
@@ -62,62 +62,66 @@ static bool value_matches(enum rule_attr_kind k, const union rule_value *rv,
 	case RULE_WITH_INTERFACE:
 		return iftype_matches(rv->iface, v->dev->desc.ifaces[di].type);
 	default:
-		return rv->str.len == v->len[k] && memcmp(rv->str.s, v->str[k], v->len[k]) == 0;
+		return rv->str.len == v->len[k] &&
+		       memcmp(rule_sstr_bytes(r, rv), v->str[k], v->len[k]) == 0;
 	}
 }
 
-static bool matches_some_device_value(enum rule_attr_kind k, const union rule_value *rv,
-                                      const struct rule_devview *v, size_t nd)
+static bool matches_some_device_value(const struct mg_rule *r, enum rule_attr_kind k,
+                                      const union rule_svalue *rv, const struct rule_devview *v,
+                                      size_t nd)
 {
 	for (size_t d = 0; d < nd; d++)
-		if (value_matches(k, rv, v, d))
+		if (value_matches(r, k, rv, v, d))
 			return true;
 	return false;
 }
 
-static bool every_rule_value_present(enum rule_attr_kind k, const struct rule_attr *a,
-                                     const struct rule_devview *v, size_t nd)
+static bool every_rule_value_present(const struct mg_rule *r, enum rule_attr_kind k,
+                                     const struct rule_aview *a, const struct rule_devview *v,
+                                     size_t nd)
 {
 	for (uint32_t i = 0; i < a->n; i++)
-		if (!matches_some_device_value(k, &a->v[i], v, nd))
+		if (!matches_some_device_value(r, k, &a->v[i], v, nd))
 			return false;
 	return true;
 }
 
-static bool some_rule_value_present(enum rule_attr_kind k, const struct rule_attr *a,
-                                    const struct rule_devview *v, size_t nd)
+static bool some_rule_value_present(const struct mg_rule *r, enum rule_attr_kind k,
+                                    const struct rule_aview *a, const struct rule_devview *v,
+                                    size_t nd)
 {
 	for (uint32_t i = 0; i < a->n; i++)
-		if (matches_some_device_value(k, &a->v[i], v, nd))
+		if (matches_some_device_value(r, k, &a->v[i], v, nd))
 			return true;
 	return false;
 }
 
-static bool attr_applies(enum rule_attr_kind k, const struct rule_attr *a,
+static bool attr_applies(const struct mg_rule *r, enum rule_attr_kind k, const struct rule_aview *a,
                          const struct rule_devview *v)
 {
 	const size_t nd = k == RULE_WITH_INTERFACE ? v->n_ifaces : 1;
 	switch ((enum rule_op)a->op) {
 	case RULE_OP_EQUALS:
-		return a->n == nd && every_rule_value_present(k, a, v, nd);
+		return a->n == nd && every_rule_value_present(r, k, a, v, nd);
 	case RULE_OP_ALL_OF:
-		return every_rule_value_present(k, a, v, nd);
+		return every_rule_value_present(r, k, a, v, nd);
 	case RULE_OP_ONE_OF:
-		return some_rule_value_present(k, a, v, nd);
+		return some_rule_value_present(r, k, a, v, nd);
 	case RULE_OP_NONE_OF:
-		return !some_rule_value_present(k, a, v, nd);
+		return !some_rule_value_present(r, k, a, v, nd);
 	case RULE_OP_EQUALS_ORDERED:
 		if (a->n != nd)
 			return false;
 		for (size_t i = 0; i < nd; i++)
-			if (!value_matches(k, &a->v[i], v, i))
+			if (!value_matches(r, k, &a->v[i], v, i))
 				return false;
 		return true;
 	case RULE_OP_MATCH_ALL:
 		for (size_t d = 0; d < nd; d++) {
 			bool covered = false;
 			for (uint32_t i = 0; i < a->n && !covered; i++)
-				covered = value_matches(k, &a->v[i], v, d);
+				covered = value_matches(r, k, &a->v[i], v, d);
 			if (!covered)
 				return false;
 		}
@@ -130,15 +134,19 @@ static bool attr_applies(enum rule_attr_kind k, const struct rule_attr *a,
 
 bool rule_matches_view(const struct mg_rule *r, const struct rule_devview *v, int64_t now_us)
 {
-	if (r->has_expires && r->expires_us <= now_us)
+	int64_t expires_us;
+	if (rule_expires_of(r, &expires_us) && expires_us <= now_us)
 		return false;
-	const struct rule_attr *a = r->attr;
+	const struct rule_sattr *sa = r->attr;
+	const union rule_svalue *val = rule_values_of(r);
 	for (int k = 0; k < RULE_ATTR_COUNT; k++) {
 		if (!(r->mask & 1u << k))
 			continue;
-		if (k != RULE_LABEL && !attr_applies((enum rule_attr_kind)k, a, v))
+		const struct rule_aview a = {.v = val, .n = sa->n, .op = sa->op};
+		if (k != RULE_LABEL && !attr_applies(r, (enum rule_attr_kind)k, &a, v))
 			return false;
-		a++;
+		val += sa->n;
+		sa++;
 	}
 	return true;
 }
@@ -157,11 +165,11 @@ bool mg_rule_names_interface(const struct mg_rule *r, struct mg_usb_iftype t)
 {
 	if (!r)
 		return false;
-	const struct rule_attr *a = rule_attr_get(r, RULE_WITH_INTERFACE);
-	if (!a || a->op == RULE_OP_NONE_OF)
+	struct rule_aview a;
+	if (!rule_attr_view(r, RULE_WITH_INTERFACE, &a) || a.op == RULE_OP_NONE_OF)
 		return false;
-	for (uint32_t i = 0; i < a->n; i++)
-		if (iftype_matches(a->v[i].iface, t))
+	for (uint32_t i = 0; i < a.n; i++)
+		if (iftype_matches(a.v[i].iface, t))
 			return true;
 	return false;
 }

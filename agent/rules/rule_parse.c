@@ -432,8 +432,6 @@ int rule_parse_line_depth(struct rule_scratch *sc, const char *file, unsigned li
 	p.r = &draft;
 	if ((r = parse_rule(&p)) < 0 || (r = rule_seal(&draft, sc, p.file, line, out)) < 0)
 		goto out;
-	(*out)->conds = draft.conds; /* moved: the draft no longer frees them */
-	draft.conds = NULL;
 	*n_values = p.n_values;
 out:
 	rule_draft_clear(&draft);

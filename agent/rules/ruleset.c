@@ -28,6 +28,7 @@ struct mg_ruleset {
 	 * evaluated and applied, -1 for never (rule-evaluated, rule-applied). */
 	int64_t *meta;
 	bool has_localtime;
+	struct rule_arena arena; /* the rules' blocks */
 };
 
 void mg_ruleset_free(struct mg_ruleset **rsp)
@@ -38,6 +39,7 @@ void mg_ruleset_free(struct mg_ruleset **rsp)
 	for (size_t i = 0; i < rs->n; i++)
 		rule_free(&rs->rules[i]);
 	free(rs->rules);
+	rule_arena_fini(&rs->arena);
 	rule_index_free(&rs->index);
 	free(rs->meta);
 	for (size_t i = 0; i < rs->n_files; i++)
@@ -78,13 +80,13 @@ struct cond_ctx {
 static bool accept_rule(void *ctx, uint32_t i)
 {
 	struct cond_ctx *c = ctx;
-	const struct mg_rule *r = c->rs->rules[i];
-	if (!r->conds)
+	const struct rule_conds *conds = rule_conds_of(c->rs->rules[i]);
+	if (!conds)
 		return true;
 	int64_t *m = c->rs->meta + 2 * (size_t)i;
 	struct rule_cond_state st = {
 	    .env = c->env, .last_evaluated_us = m[0], .last_applied_us = m[1]};
-	bool ok = rule_conds_eval(r->conds, &st);
+	bool ok = rule_conds_eval(conds, &st);
 	if (c->record) {
 		m[0] = c->env->mono_us;
 		if (ok)
@@ -143,7 +145,7 @@ int32_t mg_ruleset_next_daytime_change(const struct mg_ruleset *rs, int32_t dayt
 	if (!rs || !rs->has_localtime)
 		return -1;
 	for (size_t i = 0; i < rs->n; i++) {
-		const struct rule_conds *c = rs->rules[i]->conds;
+		const struct rule_conds *c = rule_conds_of(rs->rules[i]);
 		int32_t d = c && c->has_localtime ? rule_conds_next_change(c, daytime) : -1;
 		if (d > 0 && (best < 0 || d < best))
 			best = d;
@@ -191,6 +193,7 @@ static int parse_into(struct mg_ruleset *rs, const char *file, const char *text,
 	size_t pos = 0;
 	int ret = 0;
 	memset(&sc, 0, sizeof(sc));
+	sc.arena = &rs->arena;
 	while (pos < len) {
 		const char *nl = memchr(text + pos, '\n', len - pos);
 		const size_t end = nl ? (size_t)(nl - text) : len;
@@ -245,13 +248,21 @@ out:
 static int finish(struct mg_ruleset **rsp, struct mg_ruleset **out, struct mg_rule_error *err)
 {
 	struct mg_ruleset *rs = *rsp;
+	if (rs->n < rs->cap) { /* trim to size: the set lives until the next load */
+		struct mg_rule **v = realloc(rs->rules, (rs->n ? rs->n : 1) * sizeof(*v));
+		if (v) {
+			rs->rules = v;
+			rs->cap = rs->n ? rs->n : 1;
+		}
+	}
 	int r = rule_index_build(rs->rules, rs->n, &rs->index);
 	if (r < 0)
 		return rule_fail(err, r, "(rules)", 0, 0, "out of memory while indexing");
 	bool conds = false;
 	for (size_t i = 0; i < rs->n; i++) {
-		conds |= rs->rules[i]->conds != NULL;
-		rs->has_localtime |= rs->rules[i]->conds && rs->rules[i]->conds->has_localtime;
+		const struct rule_conds *c = rule_conds_of(rs->rules[i]);
+		conds |= c != NULL;
+		rs->has_localtime |= c && c->has_localtime;
 	}
 	if (conds) {
 		if (!(rs->meta = malloc(2 * rs->n * sizeof(*rs->meta))))

@@ -3,6 +3,8 @@ mg_add_test(test_rules_parse SOURCES agent/test_rules_parse.c LIBS mg_rules)
 mg_add_test(test_rules_match SOURCES agent/test_rules_match.c LIBS mg_rules)
 mg_add_test(test_rules_load SOURCES agent/test_rules_load.c LIBS mg_rules)
 mg_add_test(test_rules_index SOURCES agent/test_rules_index.c LIBS mg_rules)
+# Heap per rule at 10,000 rules (issue 12; skipped under ASan) and the packed rule layout.
+mg_add_test(test_rules_memory SOURCES agent/test_rules_memory.c LIBS mg_rules)
 # The shipped profiles (deploy/rules/) decide the catalog's devices as their comments say.
 mg_add_test(test_rules_profiles SOURCES agent/test_rules_profiles.c
   LIBS mg_rules mg_usb mg_test_support)

@@ -8,12 +8,16 @@
  *       with its current code (both modules refuse a reused code), plus N wrong codes;
  *       every user has failed once before (not measured), so that mynaguard's state file
  *       exists as it does after a user's first login.
+ *   bench_pam_totp state N                  the state transaction alone (lock, read, one
+ *       changed record written durably, unlock) on one user's existing state file.
  *   bench_pam_totp fido2 N MODULE           FIDO2 with the software authenticator: the
  *       whole login through libpam, the key's part alone, and mynaguard's verification
  *       (signature, counter, state transaction) excluding the key.
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <ftw.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,14 +28,16 @@
 #include <security/pam_appl.h>
 
 #include "authcore.h"
+#include "authstate.h"
 #include "credstore.h"
 #include "fido2_auth.h"
 #include "fido2_enroll.h"
 #include "mg/time.h"
 #include "pam_conf.h"
+#include "safe_dir.h"
 #include "totp_auth.h"
 
-static char g_dir[64];
+static char g_dir[256];
 static const char *g_answer;
 
 static double now_ms(void)
@@ -110,11 +116,11 @@ static void secret_of(int i, struct mg_totp_cred *c)
 
 static int bench_totp(int n, const char *module, const char *oath)
 {
-	char path[256], text[1024], *users = calloc((size_t)n, 128), *pw = calloc((size_t)n, 128);
+	char path[320], text[1024], *users = calloc((size_t)n, 128), *pw = calloc((size_t)n, 128);
 	double *tm = calloc((size_t)n, sizeof(double)), *to = calloc((size_t)n, sizeof(double));
 	double *wm = calloc((size_t)n, sizeof(double)), *wo = calloc((size_t)n, sizeof(double));
 	int okm = 0, oko = 0, rc;
-	char creds[128];
+	char creds[320];
 	snprintf(creds, sizeof(creds), "%s/credentials", g_dir);
 	mkdir(creds, 0755);
 	snprintf(path, sizeof(path), "%s/state", g_dir);
@@ -201,9 +207,69 @@ static int bench_totp(int n, const char *module, const char *oath)
 	return okm == n && oko == n ? 0 : 1;
 }
 
+static int bench_state(int n)
+{
+	char dir[320];
+	double *v = calloc((size_t)n, sizeof(double));
+	int ok = 0;
+	snprintf(dir, sizeof(dir), "%s/state", g_dir);
+	if (!v || mkdir(dir, 0700) < 0) {
+		free(v);
+		return 1;
+	}
+	/* i = -1: the first write creates the file (not measured). */
+	for (int i = -1; i < n; i++) {
+		struct mg_authstate_txn *txn = NULL;
+		double t0 = now_ms();
+		if (mg_authstate_txn_begin(dir, geteuid(), "bench", &txn) < 0)
+			break;
+		struct mg_authstate *st = mg_authstate_txn_state(txn);
+		st->failures = (uint64_t)(i + 1) % 5;
+		st->last_totp_step = (uint64_t)(i + 100);
+		int r = mg_authstate_txn_commit(txn);
+		mg_authstate_txn_end(&txn);
+		if (i >= 0) {
+			v[i] = now_ms() - t0;
+			ok += r == 0;
+		}
+	}
+	printf("| state transaction | runs | mean ms | p50 ms | p95 ms | written |\n"
+	       "|---|---|---|---|---|---|\n");
+	report("lock, read, write in place, fdatasync, unlock", v, (size_t)n, ok, n);
+	free(v);
+	return ok == n ? 0 : 1;
+}
+
+/*
+ * As root the module talks to the keys from a child dropped to "nobody" (issue 13, finding
+ * 13): the software keys' state (a file in a directory of its own, run-pam-bench.sh) is given
+ * to uid 65534 before each whole login, as the key's part run here as root takes it back.
+ */
+static void chown_nobody(const char *path)
+{
+	if (chown(path, 65534, 65534) < 0)
+		fprintf(stderr, "chown %s: %s\n", path, strerror(errno));
+}
+
+static void give_soft_to_nobody(void)
+{
+	const char *state = getenv("MG_SOFT_FIDO2_STATE");
+	char p[PATH_MAX];
+	if (geteuid() != 0 || !state || snprintf(p, sizeof(p), "%s", state) >= (int)sizeof(p))
+		return;
+	chown_nobody(state);
+	if (snprintf(p, sizeof(p), "%s.lock", state) < (int)sizeof(p))
+		chown_nobody(p);
+	char *slash = strrchr(p, '/');
+	if (slash && slash != p) {
+		*slash = '\0';
+		chown_nobody(p);
+	}
+}
+
 static int bench_fido2(int n, const char *module)
 {
-	char path[256], text[1024];
+	char path[320], text[1024];
 	struct mg_pam_conf conf;
 	struct mg_config_error err;
 	struct mg_fido2_devs *devs = NULL;
@@ -246,6 +312,7 @@ static int bench_fido2(int n, const char *module)
 	put(path, text, 0644);
 	struct mg_fido2_allow allow = {c.id, c.id_len};
 	for (int i = 0; i < n; i++) {
+		give_soft_to_nobody();
 		whole[i] = login("mynaguard", "root", "", &rc);
 		okw += rc == PAM_SUCCESS;
 		struct mg_fido2_request req = {
@@ -286,26 +353,63 @@ static int bench_fido2(int n, const char *module)
 	return okw == n && okv == n ? 0 : 1;
 }
 
+static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st;
+	(void)flag;
+	(void)ftw;
+	return remove(path);
+}
+
+/*
+ * The module refuses a state_dir below a directory writable by others (such as /tmp): the
+ * directory goes under $MG_PAM_BENCH_DIR, else /run for root, else $HOME, checked as the
+ * module checks it (tests/pam/safe_tmp.c does the same for the tests).
+ */
+static int bench_mkdtemp(void)
+{
+	const char *base = getenv("MG_PAM_BENCH_DIR");
+	char why[320];
+	if (!base || !base[0])
+		base = geteuid() == 0 ? "/run" : getenv("HOME");
+	int fd = base ? mg_pam_dir_open(base, geteuid(), why, sizeof(why)) : -1;
+	if (fd < 0) {
+		fprintf(stderr,
+		        "no safe base directory for the benchmark: %s; set MG_PAM_BENCH_DIR to a "
+		        "directory whose parents belong to root or you and are not group/world "
+		        "writable\n",
+		        base ? why : "no HOME");
+		return -1;
+	}
+	close(fd);
+	if (snprintf(g_dir, sizeof(g_dir), "%s/mg-pam-bench.XXXXXX", base) >= (int)sizeof(g_dir) ||
+	    !mkdtemp(g_dir) || chmod(g_dir, 0755) < 0) {
+		perror("mkdtemp");
+		return -1;
+	}
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
-	if (argc < 4) {
-		fprintf(stderr, "usage: %s totp N MODULE PAM_OATH | fido2 N MODULE\n", argv[0]);
+	if (argc < 3) {
+		fprintf(stderr, "usage: %s totp N MODULE PAM_OATH | state N | fido2 N MODULE\n",
+		        argv[0]);
 		return 2;
 	}
 	uint64_t nn = 0;
 	if (mg_parse_u64(argv[2], 1, 100000, &nn) < 0)
 		return 2;
 	int n = (int)nn;
-	snprintf(g_dir, sizeof(g_dir), "/tmp/mg-pam-bench.XXXXXX");
-	if (!mkdtemp(g_dir))
+	if (bench_mkdtemp() < 0)
 		return 1;
-	chmod(g_dir, 0755);
-	int r = strcmp(argv[1], "totp") == 0 && argc == 5 ? bench_totp(n, argv[3], argv[4])
-	        : strcmp(argv[1], "fido2") == 0           ? bench_fido2(n, argv[3])
-	                                                  : 2;
-	char cmd[128];
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", g_dir);
-	if (system(cmd) != 0)
+	int r = strcmp(argv[1], "totp") == 0 && argc == 5    ? bench_totp(n, argv[3], argv[4])
+	        : strcmp(argv[1], "state") == 0 && argc == 3 ? bench_state(n)
+	        : strcmp(argv[1], "fido2") == 0 && argc == 4 ? bench_fido2(n, argv[3])
+	                                                     : 2;
+	/* nftw, not system("rm -rf"): a shell under pam_wrapper would leave a copy of the
+	 * service directory in /tmp. */
+	if (nftw(g_dir, remove_entry, 8, FTW_DEPTH | FTW_PHYS) != 0)
 		r = 1;
 	return r;
 }

@@ -90,10 +90,8 @@ static const struct member user_members[] = {
     M(user, rhost, STR),
 };
 static const struct member auth_members[] = {
-    M(auth, factor, STR),
-    M(auth, credential, STR),
-    M(auth, reason, STR),
-    M(auth, failures, U64),
+    M(auth, factor, STR),   M(auth, credential, STR), M(auth, reason, STR),
+    M(auth, failures, U64), M(auth, central, STR),
 };
 static const struct member policy_members[] = {
     M(policy, version, U64),

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <syslog.h>
 #include <time.h>
@@ -32,6 +33,33 @@
 
 #ifndef MG_PAM_HELPER_CONF
 #define MG_PAM_HELPER_CONF MG_PAM_DEFAULT_CONF
+#endif
+
+#ifdef MG_PAM_HELPER_CONF_BESIDE_EXE
+/*
+ * Test build only (tests/pam: mynaguard-auth-helper-test, never installed): pam.conf in the
+ * directory of the running executable, so that the test's setuid copy lives in a private
+ * mkdtemp directory instead of a fixed path in /tmp. The caller cannot choose it: it is
+ * where the real executable is (/proc/self/exe), and mg_pam_conf_load checks the owner.
+ */
+static const char *helper_conf_path(void)
+{
+	static char path[4096];
+	ssize_t n = readlink("/proc/self/exe", path, sizeof(path) - sizeof("/pam.conf"));
+	if (n <= 0 || (size_t)n >= sizeof(path) - sizeof("/pam.conf"))
+		return ""; /* refused: no configuration */
+	path[n] = '\0';
+	char *slash = strrchr(path, '/');
+	if (!slash)
+		return ""; /* refused: no configuration */
+	memcpy(slash, "/pam.conf", sizeof("/pam.conf"));
+	return path;
+}
+#else
+static const char *helper_conf_path(void)
+{
+	return MG_PAM_HELPER_CONF;
+}
 #endif
 
 #define EXIT_REFUSED 1
@@ -119,10 +147,9 @@ static int do_fido2(const struct mg_pam_conf *conf, const char *user)
 {
 	struct mg_auth_outcome o;
 	struct mg_fido2_credfile *creds = NULL;
-	unsigned char cdh[MG_FIDO2_CDH_LEN], id[MG_FIDO2_MAX_ID];
-	static unsigned char authdata[MG_FIDO2_MAX_AUTHDATA], sig[MG_FIDO2_MAX_SIG];
+	unsigned char cdh[MG_FIDO2_CDH_LEN];
+	static struct mg_helper_assert as;
 	char hex[2 * MG_FIDO2_CDH_LEN + 1], why[512];
-	size_t id_len = 0, ad_len = 0, sig_len = 0;
 	uint64_t now = (uint64_t)time(NULL);
 	int r = mg_auth_status(conf, user, true, now, &o);
 	if (r < 0)
@@ -142,13 +169,8 @@ static int do_fido2(const struct mg_pam_conf *conf, const char *user)
 		r = mg_auth_fail(conf, user, true, reason, now, &o);
 		return r < 0 ? refuse("helper-error") : finish(&o);
 	}
-	char *save = NULL, *verb = strtok_r(line, " ", &save);
-	char *bid = strtok_r(NULL, " ", &save), *bad = strtok_r(NULL, " ", &save);
-	char *bsig = strtok_r(NULL, " ", &save);
-	if (!verb || strcmp(verb, "assert") != 0 || !bid || !bad || !bsig ||
-	    strtok_r(NULL, " ", &save) || mg_b64_decode(bid, id, sizeof(id), &id_len) < 0 ||
-	    mg_b64_decode(bad, authdata, sizeof(authdata), &ad_len) < 0 ||
-	    mg_b64_decode(bsig, sig, sizeof(sig), &sig_len) < 0)
+	/* Versioned and bounded (helper_proto.h); uv=1: the key was asked with its PIN. */
+	if (mg_helper_assert_parse(line, &as) < 0)
 		return refuse("helper-error");
 	r = mg_credstore_load_fido2(conf->credential_dir, conf->owner, user, &creds, why,
 	                            sizeof(why));
@@ -156,16 +178,19 @@ static int do_fido2(const struct mg_pam_conf *conf, const char *user)
 		return refuse(r == -ENOENT ? "not-registered" : "credential-error");
 	const struct mg_fido2_cred *cred = NULL;
 	for (size_t i = 0; i < creds->n && !cred; i++)
-		if (creds->creds[i].id_len == id_len && memcmp(creds->creds[i].id, id, id_len) == 0)
+		if (creds->creds[i].id_len == as.id_len &&
+		    memcmp(creds->creds[i].id, as.id, as.id_len) == 0)
 			cred = &creds->creds[i];
 	if (!cred) {
 		r = mg_auth_fail(conf, user, true, "not-registered", now, &o);
 	} else {
 		uint64_t sigcount = 0;
 		bool uv_done = false;
-		bool uv_required = conf->uv == MG_PAM_UV_REQUIRED || cred->uv;
-		int v = mg_fido2_verify(cred, conf->rp_id, cdh, authdata, ad_len, sig, sig_len,
-		                        uv_required, &sigcount, &uv_done);
+		/* uv = preferred and a key with a PIN: the module asked for the PIN (uv=1), so the
+		 * signed authenticator data must carry the UV flag. */
+		bool uv_required = conf->uv == MG_PAM_UV_REQUIRED || cred->uv || as.uv_expected;
+		int v = mg_fido2_verify(cred, conf->rp_id, cdh, as.authdata, as.authdata_len,
+		                        as.sig, as.sig_len, uv_required, &sigcount, &uv_done);
 		if (v == -EBADMSG)
 			r = mg_auth_fail(conf, user, true, "bad-signature", now, &o);
 		else if (v < 0)
@@ -176,6 +201,60 @@ static int do_fido2(const struct mg_pam_conf *conf, const char *user)
 	}
 	mg_fido2_credfile_free(&creds);
 	return r < 0 ? refuse("helper-error") : finish(&o);
+}
+
+/*
+ * One limit: want (soft and hard), or, where raising the hard limit is not permitted (no
+ * CAP_SYS_RESOURCE), the soft limit up to the caller's hard one, which must then be at least
+ * minimum. 0 or -1.
+ */
+static int reset_limit(int resource, rlim_t want, rlim_t minimum)
+{
+	struct rlimit rl = {want, want};
+	if (setrlimit(resource, &rl) == 0)
+		return 0;
+	if (getrlimit(resource, &rl) < 0)
+		return -1;
+	rl.rlim_cur = rl.rlim_max;
+	if (setrlimit(resource, &rl) < 0)
+		return -1;
+	return rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < minimum ? -1 : 0;
+}
+
+/*
+ * The caller chooses the resource limits, signal dispositions and signal mask this setuid
+ * program starts with: a tiny RLIMIT_FSIZE with SIGXFSZ ignored made state writes stop
+ * half-way (issue 13, finding 1). Reset them first, as unix_chkpwd and sudo do; a limit that
+ * cannot be made sane refuses the run (fail closed). 0 or -1.
+ */
+static int reset_process(void)
+{
+	static const struct {
+		int resource;
+		rlim_t want, minimum;
+	} limits[] = {
+	    {RLIMIT_FSIZE, RLIM_INFINITY, 1024 * 1024}, /* a whole state or pending file */
+	    {RLIMIT_CPU, RLIM_INFINITY, 60},            /* alarm() bounds the run instead */
+	    {RLIMIT_DATA, RLIM_INFINITY, 0},
+	    {RLIMIT_AS, RLIM_INFINITY, 0},
+	    {RLIMIT_NOFILE, 1024, 64},
+	};
+	for (size_t i = 0; i < sizeof(limits) / sizeof(limits[0]); i++)
+		if (reset_limit(limits[i].resource, limits[i].want, limits[i].minimum) < 0)
+			return -1;
+	struct rlimit core = {0, 0}; /* never a core file of a root process */
+	if (setrlimit(RLIMIT_CORE, &core) < 0)
+		return -1;
+	struct sigaction sa;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = SIG_DFL;
+	sigemptyset(&sa.sa_mask);
+	for (int sig = 1; sig < NSIG; sig++)
+		if (sig != SIGKILL && sig != SIGSTOP)
+			(void)sigaction(sig, &sa, NULL); /* glibc's own signals: EINVAL, kept */
+	sigset_t none;
+	sigemptyset(&none);
+	return sigprocmask(SIG_SETMASK, &none, NULL) < 0 ? -1 : 0;
 }
 
 int main(int argc, char **argv)
@@ -190,6 +269,8 @@ int main(int argc, char **argv)
 
 	umask(077);
 	clearenv();
+	if (reset_process() < 0)
+		return refuse("helper-error");
 	memset(&conf, 0, sizeof(conf));
 	if (argc != 3 && argc != 6) {
 		fprintf(
@@ -205,7 +286,7 @@ int main(int argc, char **argv)
 		return refuse("wrong-user");
 	if (mg_pam_owner_of_code(&owner) < 0 || geteuid() != owner)
 		return refuse("helper-error");
-	if (mg_pam_conf_load(MG_PAM_HELPER_CONF, owner, &conf, &err) < 0)
+	if (mg_pam_conf_load(helper_conf_path(), owner, &conf, &err) < 0)
 		return refuse("helper-error");
 	alarm(strcmp(mode, "fido2") == 0 ? (unsigned)conf.fido2_timeout + 30u : 30u);
 	/* Events: always for the deciding modes; for "status" only in a login (PAM items given),

@@ -12,12 +12,20 @@
 #include "credfile.h"
 #include "pam_conf.h"
 
+/*
+ * The key in the state's fido2_counters table that holds the central unlock time (µs)
+ * applied last: 64 zeros, the SHA-256 of no credential id anyone can find.
+ */
+#define MG_AUTH_CENTRAL_UNLOCK_KEY                                                                 \
+	"0000000000000000000000000000000000000000000000000000000000000000"
+
 struct mg_auth_outcome {
 	bool success;
 	const char *reason; /* static text ("wrong-code", "locked", ...); NULL on success */
 	uint64_t failures;  /* consecutive failures after this step */
 	bool locked_now;    /* this failure started a lockout */
-	bool unlocked_now;  /* an expired lockout was cleared */
+	bool unlocked_now;  /* an expired lockout was cleared (or a central unlock applied) */
+	const char *unlock_reason;              /* of unlocked_now: "expired" (NULL) or "central" */
 	char credential[MG_CRED_LABEL_MAX + 1]; /* label of the credential used, or "" */
 };
 
@@ -28,7 +36,13 @@ struct mg_auth_outcome {
  * prevented the decision (bad state file or directory, I/O): the caller refuses.
  */
 
-/* Whether the user may try now: outcome.success false with reason "locked" when not. */
+/*
+ * Whether the user may try now: outcome.success false with reason "locked" when not, or
+ * "staff-disabled" for a staff member disabled centrally (staff.db, issue 15; every function
+ * below refuses such a user the same way, without counting). A central unlock newer than the
+ * one applied last clears a lockout that began before it, once (the applied time is kept in
+ * the user's state, MG_AUTH_CENTRAL_UNLOCK_KEY).
+ */
 int mg_auth_status(const struct mg_pam_conf *conf, const char *user, bool track, uint64_t now,
                    struct mg_auth_outcome *out);
 

@@ -13,18 +13,22 @@
 #include "authcore.h"
 #include "credstore.h"
 #include "fido2_auth.h"
+#include "fido2_child.h"
 #include "helper_client.h"
 #include "messages.h"
 #include "pam_events.h"
 #include "pam_user.h"
+#include "safe_dir.h"
+#include "staffdb_read.h"
 
 struct flow {
 	const struct mg_pam_conf *conf;
 	const struct mg_pam_io *io;
 	const struct mg_pam_attempt *att;
-	bool valid;  /* the user name may be used in paths */
-	bool track;  /* an existing account: state is kept */
-	bool direct; /* running as the trusted owner: no helper */
+	bool valid;                /* the user name may be used in paths */
+	bool track;                /* an existing account: state is kept */
+	bool direct;               /* running as the trusted owner: no helper */
+	struct mg_central central; /* staff.db (issue 15): read once, direct only */
 	char *why;
 	size_t whylen;
 };
@@ -53,6 +57,7 @@ static void emit(struct flow *f, enum mg_event_type type, const char *factor,
 	    .credential = credential && credential[0] ? credential : NULL,
 	    .reason = reason,
 	    .failures = failures,
+	    .central = type == MG_EV_AUTH_FAILURE ? mg_central_note(&f->central) : NULL,
 	};
 	char *json = NULL;
 	if (mg_pam_event_json(type, &info, &json) == 0 && f->io->event)
@@ -69,6 +74,7 @@ static void report_outcome(struct flow *f, const char *factor, const struct mg_a
 	    .service = f->att->service,
 	    .tty = f->att->tty,
 	    .rhost = f->att->rhost,
+	    .central = mg_central_note(&f->central),
 	};
 	mg_pam_outcome_events(&who, factor, o, status, f->io->event, f->io->ctx);
 }
@@ -216,9 +222,9 @@ static int fido2_finish(struct flow *f, const struct mg_fido2_credfile *creds,
 		return mg_helper_fido2_assert(h, cred->id, cred->id_len, a, o);
 	uint64_t sigcount = 0;
 	bool uv_done = false;
-	int r =
-	    mg_fido2_verify(cred, f->conf->rp_id, req->cdh, a->authdata, a->authdata_len, a->sig,
-	                    a->sig_len, req->uv_required || cred->uv, &sigcount, &uv_done);
+	int r = mg_fido2_verify(cred, f->conf->rp_id, req->cdh, a->authdata, a->authdata_len,
+	                        a->sig, a->sig_len, req->uv_required || cred->uv || a->uv_expected,
+	                        &sigcount, &uv_done);
 	if (r == -EBADMSG) {
 		r = count_fail(f, "bad-signature", o);
 		snprintf(o->credential, sizeof(o->credential), "%s", cred->label);
@@ -227,6 +233,30 @@ static int fido2_finish(struct flow *f, const struct mg_fido2_credfile *creds,
 	if (r < 0)
 		return r;
 	return mg_auth_fido2_finish(f->conf, f->att->user, f->track, cred, sigcount, now_s(), o);
+}
+
+/*
+ * Allowed credentials = local ∪ central (staff.db, only those for conf rp_id; issue 15). The
+ * list holds at most MG_FIDO2_MAX_CREDS: local ones first, then central ones not already
+ * there (same credential id), as many as fit. 0 or -ENOMEM.
+ */
+static int add_central(struct flow *f, struct mg_fido2_credfile **creds)
+{
+	const struct mg_fido2_credfile *c = f->central.creds;
+	if (f->central.state != MG_CENTRAL_ACTIVE || !c || c->n == 0)
+		return 0;
+	if (!*creds && !(*creds = mg_fido2_credfile_new(f->att->user)))
+		return -ENOMEM;
+	struct mg_fido2_credfile *all = *creds;
+	for (size_t i = 0; i < c->n && all->n < MG_FIDO2_MAX_CREDS; i++) {
+		bool dup = false;
+		for (size_t j = 0; j < all->n && !dup; j++)
+			dup = all->creds[j].id_len == c->creds[i].id_len &&
+			      memcmp(all->creds[j].id, c->creds[i].id, c->creds[i].id_len) == 0;
+		if (!dup)
+			all->creds[all->n++] = c->creds[i];
+	}
+	return 0;
 }
 
 #define FIDO2_NO_KEY         1 /* no key present: the next factor is tried */
@@ -250,7 +280,7 @@ static int run_fido2(struct flow *f)
 
 	memset(&req, 0, sizeof(req));
 	memset(&o, 0, sizeof(o));
-	if (f->valid) {
+	if (f->valid && conf->credentials != MG_PAM_CRED_CENTRAL) {
 		r = mg_credstore_load_fido2(conf->credential_dir, conf->owner, f->att->user, &creds,
 		                            f->why, f->whylen);
 		if (r < 0 && r != -ENOENT) {
@@ -259,6 +289,8 @@ static int run_fido2(struct flow *f)
 			goto out;
 		}
 	}
+	if ((r = add_central(f, &creds)) < 0)
+		goto out;
 	r = mg_fido2_devs_open(0, &devs);
 	if (r == -ENODEV && conf->insert_timeout > 0) {
 		say(f, false, MG_MSG_INSERT_KEY);
@@ -321,7 +353,8 @@ static int run_fido2(struct flow *f)
 		}
 	}
 	say(f, false, MG_MSG_TOUCH_KEY);
-	r = mg_fido2_get_assertion(devs, &req, &st, &a);
+	/* As root: the keys' answers are read and parsed by an unprivileged child. */
+	r = mg_fido2_get_assertion_isolated(devs, &req, &st, &a);
 	wipe_free(&pin);
 	if (r < 0)
 		goto out;
@@ -378,12 +411,24 @@ int mg_authflow_run(const struct mg_pam_conf *conf, const struct mg_pam_io *io,
 	f.valid = mg_pam_user_valid(att->user);
 	f.track = f.valid && user_exists(att->user);
 	f.direct = geteuid() == conf->owner;
+	f.central.state = MG_CENTRAL_OFF;
+	if (f.direct && f.valid) {
+		/* Once per attempt; the decisions in authcore read it again under the lock. */
+		char cwhy[320] = "";
+		r = mg_central_lookup(conf, att->user, (int64_t)now_s() * 1000000, true, &f.central,
+		                      cwhy, sizeof(cwhy));
+		if (r < 0)
+			return r;
+		if (mg_central_note(&f.central))
+			snprintf(why, whylen, "central credentials not used: %s", cwhy);
+	}
 	if (!f.direct && access(conf->helper, X_OK) != 0) {
 		snprintf(why, whylen, "not running as uid %u and %s cannot run",
 		         (unsigned)conf->owner, conf->helper);
 		say(&f, true, MG_MSG_HELPER_UNAVAILABLE);
 		emit(&f, MG_EV_AUTH_FAILURE, NULL, NULL, "helper-unavailable", 0);
-		return -ENOTSUP;
+		r = -ENOTSUP;
+		goto out;
 	}
 
 	struct mg_helper_who w = helper_who(&f);
@@ -392,19 +437,27 @@ int mg_authflow_run(const struct mg_pam_conf *conf, const struct mg_pam_io *io,
 	else
 		r = mg_helper_status(conf->helper, &w, &o);
 	if (r < 0) {
-		snprintf(why, whylen, "authentication state of this user cannot be used");
+		/* A refused state_dir names the directory at fault (issue 13, finding 8). */
+		snprintf(why, whylen, "authentication state of this user cannot be used%s%s",
+		         f.direct && mg_pam_dir_why()[0] ? ": state_dir refused: " : "",
+		         f.direct ? mg_pam_dir_why() : "");
 		say(&f, true, MG_MSG_MISCONFIGURED);
 		emit(&f, MG_EV_AUTH_FAILURE, NULL, NULL, "state-error", 0);
-		return r;
+		goto out;
 	}
 	if (!o.success && !o.reason)
 		o.reason = "locked";
 	report_outcome(&f, NULL, &o, true);
 	if (!o.success) {
-		/* Locked (or the helper refused to act for this user): refused without a prompt. */
+		/* Locked, disabled centrally (or the helper refused to act for this user): refused
+		 * without a prompt, on every factor. */
 		bool locked = strcmp(o.reason, "locked") == 0;
-		say(&f, true, locked ? MG_MSG_LOCKED : MG_MSG_HELPER_UNAVAILABLE);
-		return -EACCES;
+		say(&f, true,
+		    locked                                    ? MG_MSG_LOCKED
+		    : strcmp(o.reason, "staff-disabled") == 0 ? MG_MSG_STAFF_DISABLED
+		                                              : MG_MSG_HELPER_UNAVAILABLE);
+		r = -EACCES;
+		goto out;
 	}
 
 	for (size_t i = 0; i < conf->nfactors; i++) {
@@ -415,18 +468,23 @@ int mg_authflow_run(const struct mg_pam_conf *conf, const struct mg_pam_io *io,
 			}
 			r = run_fido2(&f);
 			if (r <= 0)
-				return r;
+				goto out;
 			not_registered = not_registered || r == FIDO2_NOT_REGISTERED;
 		} else {
-			return run_totp(&f);
+			r = run_totp(&f);
+			goto out;
 		}
 	}
 	/* No factor could be used: nothing was guessed, nothing is counted. */
 	if (not_registered) {
 		emit(&f, MG_EV_AUTH_FAILURE, "fido2", NULL, "not-registered", o.failures);
-		return -EACCES;
+		r = -EACCES;
+		goto out;
 	}
 	say(&f, true, remote_skipped ? MG_MSG_REMOTE_KEY : MG_MSG_NO_FACTOR);
 	emit(&f, MG_EV_AUTH_FAILURE, NULL, NULL, remote_skipped ? "remote" : "no-factor", 0);
-	return -ENODEV;
+	r = -ENODEV;
+out:
+	mg_central_free(&f.central);
+	return r;
 }

@@ -1,8 +1,10 @@
 /*
  * Reading and writing the credential files of a user (I/O around credfile.c): the
- * credential directory and its fido2/ and totp/ subdirectories must be owned by the trusted
- * owner and not writable by group or others; files are opened with mg_safe_open (TOTP
- * secrets: 0600) and replaced atomically.
+ * credential directory is checked from / down (safe_dir.h: every parent root or the trusted
+ * owner, none group/world writable), it and its fido2/ and totp/ subdirectories must be owned
+ * by the trusted owner and not writable by group or others; files are opened relative to the
+ * checked directory's descriptor with O_NOFOLLOW (TOTP secrets: 0600) and replaced all or
+ * nothing (temp file + fsync + renameat + fsync of the directory).
  */
 #ifndef MG_PAM_CREDSTORE_H
 #define MG_PAM_CREDSTORE_H

@@ -6,9 +6,11 @@
  *                                          [--label L] [--qr] [--qr-png FILE] [--replace]
  *                                          [--allow-unknown-user]
  *   mynaguard-enroll [--config PATH] fido2  --user USER [--label L] [--uv] [--device N]
+ *                                          [--central [--agent-socket PATH]]
  *   mynaguard-enroll [--config PATH] list   --user USER
  *   mynaguard-enroll [--config PATH] remove --user USER --label L
- *   mynaguard-enroll [--config PATH] unlock --user USER
+ *   mynaguard-enroll [--config PATH] unlock --user USER [--reset-totp-step]
+ *   (also: unlock USER [--reset-totp-step]; repairs a damaged state file, keeping what it can)
  *
  * A PIN, when the key has one, is read from the terminal (echo off) or, when stdin is not a
  * terminal, from the first line of stdin. A TOTP secret is never taken from the command line
@@ -41,13 +43,17 @@
 #include "credstore.h"
 #include "event_send.h"
 #include "fido2_enroll.h"
+#include "lockout.h"
 #include "mg/host.h"
 #include "mg/i18n.h"
 #include "mg/time.h"
+#include "mg/utf8.h"
 #include "owner.h"
 #include "pam_conf.h"
 #include "pam_events.h"
 #include "pam_user.h"
+#include "safe_dir.h"
+#include "staff_register.h"
 
 struct opts {
 	const char *config;
@@ -61,10 +67,13 @@ struct opts {
 	unsigned period;
 	bool qr;
 	bool uv;
-	bool secret_stdin;  /* --secret-stdin */
-	bool secret_argv;   /* --secret VALUE was given: refused */
-	bool replace;       /* --replace: an enrolled TOTP secret may be replaced */
-	bool allow_unknown; /* --allow-unknown-user */
+	bool secret_stdin;        /* --secret-stdin */
+	bool secret_argv;         /* --secret VALUE was given: refused */
+	bool replace;             /* --replace: an enrolled TOTP secret may be replaced */
+	bool allow_unknown;       /* --allow-unknown-user */
+	bool reset_totp_step;     /* unlock --reset-totp-step */
+	bool central;             /* fido2 --central: filed with the collector, not kept here */
+	const char *agent_socket; /* --agent-socket PATH (fido2 --central) */
 };
 
 struct command {
@@ -442,16 +451,82 @@ out:
 	return rc;
 }
 
+/*
+ * fido2 --central: the new credential goes to the collector as a pending registration
+ * through the agent (staff-register); it is not kept in this terminal's credential_dir and
+ * works nowhere until an approver approves it. 0, or 1 with the reason printed.
+ */
+static int file_central(const struct mg_pam_conf *conf, const struct opts *o,
+                        const struct mg_fido2_cred *c, const struct mg_fido2_attestation *att)
+{
+	unsigned char rnd[16];
+	char regid[33], err[512] = "";
+	json_t *reg = NULL, *answer = NULL;
+	int rc = 1;
+	if (getrandom(rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd)) {
+		fprintf(stderr, "%s\n", MG_TR("乱数を得られません", "no random bytes"));
+		return 1;
+	}
+	static const char hexd[] = "0123456789abcdef";
+	for (size_t i = 0; i < sizeof(rnd); i++) {
+		regid[2 * i] = hexd[rnd[i] >> 4];
+		regid[2 * i + 1] = hexd[rnd[i] & 15];
+	}
+	regid[32] = '\0';
+	if (mg_staff_registration_json(regid, o->user, c, conf->rp_id, att, &reg) < 0) {
+		fprintf(stderr, "%s\n",
+		        MG_TR("登録申請を作成できません", "cannot make the registration"));
+		return 1;
+	}
+	fprintf(stderr, "%s\n",
+	        MG_TR("コレクターに登録を申請しています...",
+	              "Filing the registration with the collector..."));
+	int r = mg_staff_register_call(o->agent_socket ? o->agent_socket : MG_AGENT_SOCKET, reg,
+	                               MG_STAFF_REGISTER_WAIT, &answer, err, sizeof(err));
+	if (r < 0) {
+		fprintf(stderr, "%s: %s\n",
+		        MG_TR("エージェントに登録を申請できません",
+		              "cannot file the registration with the agent"),
+		        err);
+		goto out;
+	}
+	if (!json_is_true(json_object_get(answer, "ok"))) {
+		const char *e = json_string_value(json_object_get(answer, "error"));
+		char *safe = mg_utf8_escape_terminal(e ? e : "?");
+		fprintf(stderr, "%s: %s\n",
+		        MG_TR("登録は拒否されました", "the registration was refused"),
+		        safe ? safe : "?");
+		free(safe);
+		goto out;
+	}
+	json_t *id = json_object_get(answer, "id");
+	const char *state = json_string_value(json_object_get(answer, "state"));
+	char *st = mg_utf8_escape_terminal(state ? state : "pending");
+	printf("%s %s id=%lld state=%s aaguid=%s uv=%s\n",
+	       MG_TR("登録を申請しました (承認後に全端末で使えます):",
+	             "registration filed (usable on every terminal once approved):"),
+	       c->label, json_is_integer(id) ? (long long)json_integer_value(id) : -1LL,
+	       st ? st : "?", c->aaguid, c->uv ? "yes" : "no");
+	free(st);
+	rc = 0;
+out:
+	json_decref(answer);
+	json_decref(reg);
+	return rc;
+}
+
 static int cmd_fido2(const struct mg_pam_conf *conf, const struct opts *o)
 {
 	struct mg_fido2_credfile *f = NULL;
 	struct mg_fido2_devs *devs = NULL;
 	struct mg_fido2_cred c;
+	struct mg_fido2_attestation att;
 	char why[512] = "", pin[256] = "";
 	const char *ferr = NULL;
 	size_t idx = 0;
 	int rc = 1;
 	memset(&c, 0, sizeof(c));
+	memset(&att, 0, sizeof(att));
 	if (!user_known(o))
 		return 1;
 	int r = mg_credstore_load_fido2(conf->credential_dir, conf->owner, o->user, &f, why,
@@ -517,7 +592,9 @@ static int cmd_fido2(const struct mg_pam_conf *conf, const struct opts *o)
 		goto out;
 	fprintf(stderr, "%s\n",
 	        MG_TR("セキュリティキーに触れてください", "Touch the security key"));
-	r = mg_fido2_make_cred(devs, idx, conf->rp_id, o->user, f, pin, o->uv, &c, &ferr);
+	/* Central: a key that holds this user's local credential may still be registered. */
+	r = mg_fido2_make_cred_attested(devs, idx, conf->rp_id, o->user, o->central ? NULL : f, pin,
+	                                o->uv, &c, o->central ? &att : NULL, &ferr);
 	explicit_bzero(pin, sizeof(pin));
 	if (r < 0) {
 		fprintf(stderr, "%s (%s)\n",
@@ -530,6 +607,10 @@ static int cmd_fido2(const struct mg_pam_conf *conf, const struct opts *o)
 		        ferr ? ferr : "");
 		goto out;
 	}
+	if (o->central) {
+		rc = file_central(conf, o, &c, &att);
+		goto out;
+	}
 	now_text(c.created);
 	if ((r = mg_fido2_credfile_add(f, &c)) < 0 ||
 	    (r = mg_credstore_save_fido2(conf->credential_dir, conf->owner, f)) < 0) {
@@ -540,6 +621,7 @@ static int cmd_fido2(const struct mg_pam_conf *conf, const struct opts *o)
 	       c.uv ? "yes" : "no");
 	rc = 0;
 out:
+	mg_fido2_attestation_free(&att);
 	mg_fido2_devs_free(&devs);
 	mg_fido2_credfile_free(&f);
 	return rc;
@@ -611,13 +693,60 @@ static int cmd_remove(const struct mg_pam_conf *conf, const struct opts *o)
 	return 0;
 }
 
+/*
+ * Clears failures and the lockout; --reset-totp-step also last_totp_step (a clock that once ran
+ * ahead made every code "already used"). A state file that cannot be used (damaged, torn,
+ * unsafe) is rebuilt from what can be kept, and the administrator is told what was lost.
+ * Each action is an auth.unlock event: reason "admin", "repaired", "totp-step-reset".
+ */
 static int cmd_unlock(const struct mg_pam_conf *conf, const struct opts *o)
 {
-	struct mg_auth_outcome out;
-	int r = mg_auth_unlock(conf, o->user, &out);
+	struct mg_authstate_txn *txn = NULL;
+	struct mg_authstate_repair rep;
+	int r = mg_authstate_txn_begin_repair(conf->state_dir, conf->owner, o->user, &txn, &rep);
+	if (r < 0) {
+		const char *why = mg_pam_dir_why();
+		fprintf(stderr, "%s: %s%s%s\n", MG_TR("解除できません", "cannot unlock"),
+		        strerror(-r), why[0] ? ": " : "", why);
+		return 1;
+	}
+	struct mg_authstate *st = mg_authstate_txn_state(txn);
+	(void)mg_lockout_unlock(st);
+	if (o->reset_totp_step)
+		st->last_totp_step = 0;
+	r = mg_authstate_txn_commit(txn);
+	mg_authstate_txn_end(&txn);
 	if (r < 0) {
 		fprintf(stderr, "%s: %s\n", MG_TR("解除できません", "cannot unlock"), strerror(-r));
 		return 1;
+	}
+	if (rep.repaired) {
+		event(conf, MG_EV_AUTH_UNLOCK, o->user, "repaired");
+		if (rep.fresh)
+			printf(
+			    "%s\n",
+			    MG_TR("状態ファイルが壊れていたため、新しく作り直しました "
+			          "(FIDO2 の署名カウンタと TOTP の使用済みステップは失われました)",
+			          "the state file was damaged and has been written anew (FIDO2 "
+			          "signature counters and the last used TOTP step are lost)"));
+		else
+			printf(
+			    "%s %zu%s\n",
+			    MG_TR(
+			        "状態ファイルが壊れていたため修復しました。引き継いだ FIDO2 "
+			        "署名カウンタ:",
+			        "the state file was damaged and has been repaired; FIDO2 signature "
+			        "counters kept:"),
+			    rep.counters_kept,
+			    rep.step_kept ? MG_TR("、TOTP の使用済みステップも引き継ぎました",
+			                          ", the last used TOTP step too")
+			                  : MG_TR("、TOTP の使用済みステップは失われました",
+			                          ", the last used TOTP step is lost"));
+	}
+	if (o->reset_totp_step) {
+		event(conf, MG_EV_AUTH_UNLOCK, o->user, "totp-step-reset");
+		printf("%s\n", MG_TR("TOTP の使用済みステップを消去しました",
+		                     "the last used TOTP step has been cleared"));
 	}
 	event(conf, MG_EV_AUTH_UNLOCK, o->user, "admin");
 	printf("%s %s\n", MG_TR("ロックを解除しました:", "unlocked:"), o->user);
@@ -687,10 +816,12 @@ static const struct command commands[] = {
      "--user USER [--secret-stdin | --secret-file FILE] [--algorithm sha1|sha256|sha512] "
      "[--digits 6|8] [--period S] [--label L] [--qr] [--qr-png FILE] [--replace] "
      "[--allow-unknown-user]"},
-    {"fido2", cmd_fido2, "--user USER [--label L] [--uv] [--device N] [--allow-unknown-user]"},
+    {"fido2", cmd_fido2,
+     "--user USER [--label L] [--uv] [--device N] [--allow-unknown-user] "
+     "[--central [--agent-socket PATH]]"},
     {"list", cmd_list, "--user USER"},
     {"remove", cmd_remove, "--user USER --label L"},
-    {"unlock", cmd_unlock, "--user USER"},
+    {"unlock", cmd_unlock, "--user USER [--reset-totp-step]"},
 };
 
 static int usage(void)
@@ -728,6 +859,9 @@ int main(int argc, char **argv)
 	                                      {"qr-png", required_argument, NULL, 'P'},
 	                                      {"replace", no_argument, NULL, 'r'},
 	                                      {"allow-unknown-user", no_argument, NULL, 'U'},
+	                                      {"reset-totp-step", no_argument, NULL, 'R'},
+	                                      {"central", no_argument, NULL, 'C'},
+	                                      {"agent-socket", required_argument, NULL, 'A'},
 	                                      {NULL, 0, NULL, 0}};
 	struct opts o = {.config = MG_PAM_DEFAULT_CONF};
 	struct mg_pam_conf conf;
@@ -763,6 +897,15 @@ int main(int argc, char **argv)
 			break;
 		case 'U':
 			o.allow_unknown = true;
+			break;
+		case 'R':
+			o.reset_totp_step = true;
+			break;
+		case 'C':
+			o.central = true;
+			break;
+		case 'A':
+			o.agent_socket = optarg;
 			break;
 		case 'a':
 			o.algorithm = optarg;
@@ -807,7 +950,15 @@ int main(int argc, char **argv)
 		              "--secret-stdin and --secret-file exclude each other"));
 		return 2;
 	}
-	if (optind != argc - 1)
+	/* "unlock USER" as well as "unlock --user USER". */
+	if (optind == argc - 2 && strcmp(argv[optind], "unlock") == 0 && !o.user)
+		o.user = argv[optind + 1];
+	else if (optind != argc - 1)
+		return usage();
+	if (o.reset_totp_step && strcmp(argv[optind], "unlock") != 0)
+		return usage();
+	if ((o.central || o.agent_socket) &&
+	    (strcmp(argv[optind], "fido2") != 0 || (o.agent_socket && !o.central)))
 		return usage();
 	const struct command *cmd = NULL;
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)

@@ -17,7 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "authstate.h" /* mg_pam_dir_check */
+#include "safe_dir.h"
 #include "mg/event.h"
 
 #define REPLY_MAX    512
@@ -215,31 +215,23 @@ static int check_pending(const struct stat *st, const char *path, uid_t owner, c
 	return 0;
 }
 
-/* Makes a new directory entry durable (best effort). */
-static void sync_dir(const char *dir)
-{
-	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd >= 0) {
-		(void)fsync(fd);
-		close(fd);
-	}
-}
-
 /*
  * One append to the file now at path. 0 written; 1 written, but the file was renamed away
  * meanwhile (the agent took it): write again; negative errno with why.
  */
-static int append_once(const char *dir, const char *path, uid_t owner, uint64_t max_bytes,
+static int append_once(int dirfd, const char *path, uid_t owner, uint64_t max_bytes,
                        const char *json, size_t len, char *why, size_t whylen)
 {
 	struct stat st, now;
 	char small[4096], last = '\n';
 	char *buf = NULL;
 	int r;
-	/* O_RDWR to look at the last byte; O_NONBLOCK so that a FIFO cannot hang us. */
-	int fd =
-	    open(path, O_RDWR | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK,
-	         0600);
+	/* Relative to the checked directory, never by path again (a parent swapped meanwhile
+	 * cannot redirect it). O_RDWR to look at the last byte; O_NONBLOCK so that a FIFO cannot
+	 * hang us. */
+	int fd = openat(
+	    dirfd, MG_PAM_PENDING_NAME,
+	    O_RDWR | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK, 0600);
 	if (fd < 0) {
 		r = -errno;
 		if (r == -ELOOP)
@@ -290,10 +282,13 @@ static int append_once(const char *dir, const char *path, uid_t owner, uint64_t 
 		goto out;
 	}
 	if (st.st_size == 0)
-		sync_dir(dir);
+		(void)fsync(dirfd); /* the new directory entry, best effort */
 	/* Still the file at path? If the agent renamed it meanwhile, it may have read it before
 	 * this line came: the caller writes the line again (an event may then appear twice). */
-	r = lstat(path, &now) == 0 && now.st_dev == st.st_dev && now.st_ino == st.st_ino ? 0 : 1;
+	r = fstatat(dirfd, MG_PAM_PENDING_NAME, &now, AT_SYMLINK_NOFOLLOW) == 0 &&
+	            now.st_dev == st.st_dev && now.st_ino == st.st_ino
+	        ? 0
+	        : 1;
 out:
 	if (buf && buf != small)
 		free(buf);
@@ -318,18 +313,22 @@ int mg_pam_event_append(const char *state_dir, uid_t owner, uint64_t max_bytes, 
 		set_why(why, whylen, "state_dir: path too long");
 		return -ENAMETOOLONG;
 	}
-	if ((r = mg_pam_dir_check(state_dir, owner)) < 0) {
-		set_why(why, whylen, "%s: %s", state_dir,
-		        r == -EPERM ? "not owned by the trusted owner or writable by group/others"
-		                    : strerror(-r));
-		return r;
+	char dwhy[256] = "";
+	int dirfd = mg_pam_dir_open(state_dir, owner, dwhy, sizeof(dwhy));
+	if (dirfd < 0) {
+		set_why(why, whylen, "%s", dwhy[0] ? dwhy : strerror(-dirfd));
+		return dirfd;
 	}
+	r = 0; /* written each time; the agent took the file each time too */
 	for (int i = 0; i < APPEND_TRIES; i++) {
-		r = append_once(state_dir, path, owner, max_bytes, json, len, why, whylen);
-		if (r <= 0)
-			return r;
+		int a = append_once(dirfd, path, owner, max_bytes, json, len, why, whylen);
+		if (a <= 0) {
+			r = a;
+			break;
+		}
 	}
-	return 0; /* written each time; the agent took the file each time too */
+	close(dirfd);
+	return r;
 }
 
 enum mg_pam_event_route mg_pam_event_deliver(const struct mg_pam_conf *conf, const char *json,

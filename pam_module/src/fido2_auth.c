@@ -172,6 +172,16 @@ static enum dev_mode dev_mode(fido_dev_t *dev, bool uv_required, bool uv_preferr
 	return uv_required ? MODE_UNUSABLE : MODE_UP;
 }
 
+bool mg_fido2_key_asks_uv(const struct mg_fido2_devs *d, size_t i,
+                          const struct mg_fido2_request *req)
+{
+	if (i >= d->n)
+		return true; /* no such key: the strict answer */
+	enum dev_mode m =
+	    dev_mode(d->dev[i], req->uv_required, req->uv_preferred, req->pin && req->pin[0]);
+	return m == MODE_UV_PIN || m == MODE_UV_BUILTIN;
+}
+
 bool mg_fido2_needs_pin(const struct mg_fido2_devs *d, bool uv_required, bool uv_preferred)
 {
 	for (size_t i = 0; i < d->n; i++)
@@ -228,6 +238,7 @@ struct job {
 	fido_dev_t *dev;
 	fido_assert_t *assert;
 	const char *pin;
+	bool uv; /* asked with the PIN or built-in UV */
 	pthread_t thread;
 	bool started;
 	bool done;
@@ -370,6 +381,7 @@ int mg_fido2_get_assertion(struct mg_fido2_devs *d, const struct mg_fido2_reques
 		if ((r = prepare(req, mode, &j->assert)) < 0)
 			goto out;
 		j->pin = mode == MODE_UV_PIN ? req->pin : NULL;
+		j->uv = mode == MODE_UV_PIN || mode == MODE_UV_BUILTIN;
 		if (pthread_create(&j->thread, NULL, job_run, j) != 0) {
 			r = -EAGAIN;
 			goto out;
@@ -416,6 +428,10 @@ out:
 			if (s == MG_FIDO2_OK) {
 				s = collect(req, jobs[i].assert, out);
 				won = s == MG_FIDO2_OK;
+				if (won) {
+					out->uv_expected = jobs[i].uv;
+					out->key_index = i;
+				}
 			}
 			if (won || rank(s) > rank(best))
 				best = s;
@@ -429,6 +445,34 @@ out:
 	pthread_cond_destroy(&sh.cond);
 	pthread_mutex_destroy(&sh.mu);
 	return r;
+}
+
+/*
+ * Before libfido2 decodes it as root: authdata must be one definite CBOR byte string (header
+ * and length exact, nothing after it) holding rpIdHash | flags | signCount, without attested
+ * credential data (AT, 0x40) or extensions (ED, 0x80), which an assertion we asked for never
+ * carries. So the only CBOR root reads from a key's answer is this header, checked here.
+ */
+static bool authdata_plain(const unsigned char *ad, size_t len)
+{
+	size_t hdr, n;
+	if (len < 1 || (ad[0] & 0xe0) != 0x40)
+		return false;
+	if (ad[0] < 0x58) {
+		hdr = 1;
+		n = ad[0] & 0x1fu;
+	} else if (ad[0] == 0x58 && len >= 2) {
+		hdr = 2;
+		n = ad[1];
+	} else if (ad[0] == 0x59 && len >= 3) {
+		hdr = 3;
+		n = (size_t)ad[1] << 8 | ad[2];
+	} else {
+		return false;
+	}
+	if (n != len - hdr || n < 37)
+		return false;
+	return (ad[hdr + 32] & 0xc0) == 0;
 }
 
 int mg_fido2_verify(const struct mg_fido2_cred *cred, const char *rp_id,
@@ -445,6 +489,10 @@ int mg_fido2_verify(const struct mg_fido2_cred *cred, const char *rp_id,
 
 	if (!a)
 		return -ENOMEM;
+	if (!authdata_plain(authdata, authdata_len)) {
+		r = -EBADMSG;
+		goto out;
+	}
 	switch (cred->cose_alg) {
 	case MG_COSE_ES256:
 		if ((es = es256_pk_new()) &&

@@ -72,12 +72,19 @@ struct mg_fido2_request {
 };
 
 struct mg_fido2_assertion {
+	size_t key_index;                              /* which key answered */
 	size_t allow_index;                            /* which allowed credential answered */
 	unsigned char authdata[MG_FIDO2_MAX_AUTHDATA]; /* CBOR byte string, as libfido2 gives it */
 	size_t authdata_len;
 	unsigned char sig[MG_FIDO2_MAX_SIG];
 	size_t sig_len;
+	bool uv_expected; /* the key was asked with its PIN or built-in UV: the verifier requires
+	                   * the UV flag (issue 13: uv = preferred and a key with a PIN) */
 };
+
+/* Whether key i is asked with its PIN or built-in UV under req (then UV is required). */
+bool mg_fido2_key_asks_uv(const struct mg_fido2_devs *d, size_t i,
+                          const struct mg_fido2_request *req);
 
 /*
  * Asks every key at once. 0 with *status set (and *out filled when MG_FIDO2_OK), or a

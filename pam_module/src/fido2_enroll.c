@@ -2,6 +2,8 @@
 #include "fido2_enroll.h"
 
 #include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
 #include <time.h>
@@ -88,9 +90,59 @@ static int map_err(int rc)
 	}
 }
 
+void mg_fido2_attestation_free(struct mg_fido2_attestation *a)
+{
+	if (!a)
+		return;
+	free(a->authdata);
+	free(a->sig);
+	free(a->x5c);
+	memset(a, 0, sizeof(*a));
+}
+
+static unsigned char *dup_bytes(const unsigned char *p, size_t n)
+{
+	unsigned char *q = n && p ? malloc(n) : NULL;
+	if (q)
+		memcpy(q, p, n);
+	return q;
+}
+
+/* Copies the attestation of c into *att. 0 or -ENOMEM/-EBADMSG. */
+static int copy_attestation(const fido_cred_t *c, const unsigned char cdh[32],
+                            struct mg_fido2_attestation *att)
+{
+	const char *fmt = fido_cred_fmt(c);
+	memset(att, 0, sizeof(*att));
+	if (!fmt || strlen(fmt) >= sizeof(att->fmt) || fido_cred_authdata_len(c) == 0)
+		return -EBADMSG;
+	snprintf(att->fmt, sizeof(att->fmt), "%s", fmt);
+	memcpy(att->cdh, cdh, sizeof(att->cdh));
+	att->authdata_len = fido_cred_authdata_len(c);
+	att->sig_len = fido_cred_sig_len(c);
+	att->x5c_len = fido_cred_x5c_len(c);
+	att->authdata = dup_bytes(fido_cred_authdata_ptr(c), att->authdata_len);
+	att->sig = dup_bytes(fido_cred_sig_ptr(c), att->sig_len);
+	att->x5c = dup_bytes(fido_cred_x5c_ptr(c), att->x5c_len);
+	if (!att->authdata || (att->sig_len && !att->sig) || (att->x5c_len && !att->x5c)) {
+		mg_fido2_attestation_free(att);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
 int mg_fido2_make_cred(struct mg_fido2_devs *d, size_t i, const char *rp_id, const char *user,
                        const struct mg_fido2_credfile *existing, const char *pin, bool uv,
                        struct mg_fido2_cred *out, const char **fido_err)
+{
+	return mg_fido2_make_cred_attested(d, i, rp_id, user, existing, pin, uv, out, NULL,
+	                                   fido_err);
+}
+
+int mg_fido2_make_cred_attested(struct mg_fido2_devs *d, size_t i, const char *rp_id,
+                                const char *user, const struct mg_fido2_credfile *existing,
+                                const char *pin, bool uv, struct mg_fido2_cred *out,
+                                struct mg_fido2_attestation *att, const char **fido_err)
 {
 	fido_dev_t *dev = mg_fido2_devs_dev(d, i);
 	fido_cred_t *c = fido_cred_new();
@@ -147,7 +199,7 @@ int mg_fido2_make_cred(struct mg_fido2_devs *d, size_t i, const char *rp_id, con
 		out->aaguid[2 * k + 1] = hexd[aaguid[k] & 15];
 	}
 	out->aaguid[32] = '\0';
-	r = 0;
+	r = att ? copy_attestation(c, cdh, att) : 0;
 out:
 	if (fido_err)
 		*fido_err = fido_strerr(rc);

@@ -27,4 +27,27 @@ int mg_fido2_make_cred(struct mg_fido2_devs *d, size_t i, const char *rp_id, con
                        const struct mg_fido2_credfile *existing, const char *pin, bool uv,
                        struct mg_fido2_cred *out, const char **fido_err);
 
+/*
+ * The attestation of a new credential as the collector verifies it (issue 15, docs/API.md
+ * POST /v1/staff/registrations): format, client data hash, authenticator data (the CBOR
+ * byte string libfido2 gives), signature, and the certificate when the key sent one.
+ */
+struct mg_fido2_attestation {
+	char fmt[16]; /* "packed", "fido-u2f", "none" */
+	unsigned char cdh[32];
+	unsigned char *authdata;
+	size_t authdata_len;
+	unsigned char *sig;
+	size_t sig_len;
+	unsigned char *x5c; /* DER; NULL: self attestation */
+	size_t x5c_len;
+};
+void mg_fido2_attestation_free(struct mg_fido2_attestation *a);
+
+/* mg_fido2_make_cred() that also fills *att (freed with mg_fido2_attestation_free). */
+int mg_fido2_make_cred_attested(struct mg_fido2_devs *d, size_t i, const char *rp_id,
+                                const char *user, const struct mg_fido2_credfile *existing,
+                                const char *pin, bool uv, struct mg_fido2_cred *out,
+                                struct mg_fido2_attestation *att, const char **fido_err);
+
 #endif

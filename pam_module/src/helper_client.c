@@ -270,23 +270,12 @@ fail:
 int mg_helper_fido2_assert(struct mg_helper **h, const unsigned char *id, size_t id_len,
                            const struct mg_fido2_assertion *a, struct mg_auth_outcome *out)
 {
-	char *bid = NULL, *bad = NULL, *bsig = NULL, *line = NULL;
-	int r = mg_b64_encode(id, id_len, &bid);
-	if (r == 0)
-		r = mg_b64_encode(a->authdata, a->authdata_len, &bad);
-	if (r == 0)
-		r = mg_b64_encode(a->sig, a->sig_len, &bsig);
-	if (r == 0 && asprintf(&line, "assert %s %s %s\n", bid, bad, bsig) < 0) {
-		line = NULL;
-		r = -ENOMEM;
-	}
+	char *line = NULL;
+	int r = mg_helper_assert_format(id, id_len, a, &line);
 	if (r == 0)
 		r = send_line(*h, line);
 	if (r == 0)
 		r = read_result(*h, SHORT_TIMEOUT_MS, out);
-	free(bid);
-	free(bad);
-	free(bsig);
 	free(line);
 	helper_free(h, NULL);
 	return r;

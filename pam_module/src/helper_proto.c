@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <stdio.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -124,4 +125,63 @@ int mg_helper_result_parse(const char *line, struct mg_auth_outcome *out)
 	}
 	*out = o;
 	return 0;
+}
+
+int mg_helper_assert_format(const unsigned char *id, size_t id_len,
+                            const struct mg_fido2_assertion *a, char **line)
+{
+	char *bid = NULL, *bad = NULL, *bsig = NULL, *out = NULL;
+	int r = mg_b64_encode(id, id_len, &bid);
+	if (r == 0)
+		r = mg_b64_encode(a->authdata, a->authdata_len, &bad);
+	if (r == 0)
+		r = mg_b64_encode(a->sig, a->sig_len, &bsig);
+	if (r == 0 && asprintf(&out, "assert %d %s %s %s uv=%d\n", MG_HELPER_ASSERT_VERSION, bid,
+	                       bad, bsig, a->uv_expected ? 1 : 0) < 0) {
+		out = NULL;
+		r = -ENOMEM;
+	}
+	if (r == 0 && strlen(out) >= MG_HELPER_LINE_MAX)
+		r = -ERANGE;
+	free(bid);
+	free(bad);
+	free(bsig);
+	if (r < 0) {
+		free(out);
+		return r;
+	}
+	*line = out;
+	return 0;
+}
+
+int mg_helper_assert_parse(const char *line, struct mg_helper_assert *out)
+{
+	static char buf[MG_HELPER_LINE_MAX];
+	struct mg_helper_assert *a = out;
+	uint64_t v = 0;
+	size_t n = strnlen(line, sizeof(buf));
+	if (n >= sizeof(buf))
+		return -EINVAL;
+	memcpy(buf, line, n + 1);
+	char *p = buf;
+	const char *verb = field(&p, NULL), *ver = field(&p, NULL), *bid = field(&p, NULL);
+	const char *bad = field(&p, NULL), *bsig = field(&p, NULL), *uv = field(&p, "uv");
+	int r = -EINVAL;
+	memset(a, 0, sizeof(*a));
+	if (!verb || strcmp(verb, "assert") != 0 || !ver ||
+	    mg_parse_u64(ver, MG_HELPER_ASSERT_VERSION, MG_HELPER_ASSERT_VERSION, &v) < 0 || !bid ||
+	    !bad || !bsig || !uv || p != NULL || mg_parse_u64(uv, 0, 1, &v) < 0)
+		goto out;
+	a->uv_expected = v == 1;
+	if (mg_b64_decode(bid, a->id, sizeof(a->id), &a->id_len) < 0 || a->id_len == 0 ||
+	    mg_b64_decode(bad, a->authdata, sizeof(a->authdata), &a->authdata_len) < 0 ||
+	    a->authdata_len == 0 || mg_b64_decode(bsig, a->sig, sizeof(a->sig), &a->sig_len) < 0 ||
+	    a->sig_len == 0)
+		goto out;
+	r = 0;
+out:
+	explicit_bzero(buf, n);
+	if (r < 0)
+		memset(a, 0, sizeof(*a));
+	return r;
 }

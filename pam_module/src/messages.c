@@ -45,6 +45,10 @@ static const struct pair msgs[MG_MSG_COUNT] = {
                                    "your administrator"},
     [MG_MSG_MISCONFIGURED] = {"認証の設定に誤りがあります。管理者に連絡してください",
                               "Authentication is misconfigured. Contact your administrator"},
+    [MG_MSG_STAFF_DISABLED] = {"このアカウントは管理者により無効にされています。"
+                               "管理者に連絡してください",
+                               "This account has been disabled by an administrator. Contact "
+                               "your administrator"},
 };
 
 const char *mg_pam_msg(enum mg_pam_msg id)

@@ -10,6 +10,7 @@
 #endif
 
 static const char *const uv_choices[] = {"required", "preferred", "discouraged", NULL};
+static const char *const credentials_choices[] = {"local", "central", "both", NULL};
 static const char *const factor_names[] = {
     [MG_PAM_FACTOR_FIDO2] = "fido2", [MG_PAM_FACTOR_TOTP] = "totp"};
 
@@ -112,6 +113,15 @@ const struct mg_config_key mg_pam_conf_keys[] = {
      .def = "2000",
      .min = 0,
      .max = 10000},
+    {.name = "credentials",
+     .type = MG_CFG_ENUM,
+     .offset = OFF(credentials),
+     .def = "both",
+     .choices = credentials_choices},
+    {.name = "staff_db",
+     .type = MG_CFG_PATH,
+     .offset = OFF(staff_db),
+     .def = "/var/lib/mynaguard/staff.db"},
 };
 
 const size_t mg_pam_conf_nkeys = sizeof(mg_pam_conf_keys) / sizeof(mg_pam_conf_keys[0]);

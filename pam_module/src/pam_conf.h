@@ -27,6 +27,13 @@ enum mg_pam_factor {
 
 #define MG_PAM_MAX_FACTORS 2
 
+/* Where FIDO2 credentials come from (issue 15). TOTP secrets are always local. */
+enum mg_pam_credentials {
+	MG_PAM_CRED_LOCAL,   /* credential_dir only: staff.db is not read */
+	MG_PAM_CRED_CENTRAL, /* staff.db only (central disabling and unlock apply) */
+	MG_PAM_CRED_BOTH,    /* both (the default) */
+};
+
 struct mg_pam_conf {
 	struct mg_strv factors_text; /* "fido2", "totp": accepted, in this order */
 	char *credential_dir;        /* fido2/<user>.json, totp/<user>.json */
@@ -43,6 +50,8 @@ struct mg_pam_conf {
 	uint64_t pending_max_bytes;  /* <state_dir>/events.pending grows at most to this */
 	char *helper;                /* mynaguard-auth-helper, used when not running as root */
 	uint64_t fail_delay_ms;      /* pam_fail_delay() after a refusal */
+	int credentials;             /* enum mg_pam_credentials */
+	char *staff_db;              /* the agent's staff.db (central staff credentials) */
 	/* Derived by mg_pam_conf_load()/mg_pam_conf_parse(). */
 	enum mg_pam_factor factors[MG_PAM_MAX_FACTORS];
 	size_t nfactors;

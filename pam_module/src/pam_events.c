@@ -42,7 +42,8 @@ int mg_pam_event_json(enum mg_event_type type, const struct mg_pam_event_info *i
 	    set_capped(&u->tty, info->tty) < 0 || set_capped(&u->rhost, info->rhost) < 0 ||
 	    set_capped(&a->factor, info->factor) < 0 ||
 	    set_capped(&a->credential, info->credential) < 0 ||
-	    set_capped(&a->reason, info->reason) < 0)
+	    set_capped(&a->reason, info->reason) < 0 ||
+	    (type == MG_EV_AUTH_FAILURE && set_capped(&a->central, info->central) < 0))
 		goto out;
 	a->failures = info->failures;
 	r = mg_event_to_json(ev, out, NULL);
@@ -64,6 +65,7 @@ static void one(const struct mg_pam_event_info *who, enum mg_event_type type, co
 	    .credential = credential && credential[0] ? credential : NULL,
 	    .reason = reason,
 	    .failures = failures,
+	    .central = who->central,
 	};
 	char *json = NULL;
 	if (mg_pam_event_json(type, &info, &json) == 0)
@@ -79,7 +81,8 @@ void mg_pam_outcome_events(const struct mg_pam_event_info *who, const char *fact
 	if (!sink)
 		return;
 	if (o->unlocked_now)
-		one(who, MG_EV_AUTH_UNLOCK, NULL, NULL, "expired", 0, sink, ctx);
+		one(who, MG_EV_AUTH_UNLOCK, NULL, NULL,
+		    o->unlock_reason ? o->unlock_reason : "expired", 0, sink, ctx);
 	if (o->success) {
 		if (!status)
 			one(who, MG_EV_AUTH_SUCCESS, factor, o->credential, NULL, 0, sink, ctx);

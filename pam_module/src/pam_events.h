@@ -21,6 +21,7 @@ struct mg_pam_event_info {
 	const char *credential; /* credential label, NULL: none */
 	const char *reason;     /* failure reason, NULL on success */
 	uint64_t failures;      /* consecutive failures after this attempt */
+	const char *central;    /* auth.failure: "expired"/"unavailable" (staff.db), NULL: none */
 };
 
 /*
@@ -33,12 +34,12 @@ int mg_pam_event_json(enum mg_event_type type, const struct mg_pam_event_info *i
 typedef void (*mg_pam_event_sink)(void *ctx, const char *json);
 
 /*
- * The events of one decision, each to sink, in order: auth.unlock (reason "expired") when an
- * expired lockout was cleared; then auth.success, or auth.failure (reason "refused" when the
- * outcome has none) followed by auth.lockout when this failure started a lockout. who gives
- * user, service, tty and rhost (its other fields are ignored); factor NULL: none reached.
- * status: the outcome of a lockout check, which gives no auth.success. Events whose JSON
- * cannot be made are skipped.
+ * The events of one decision, each to sink, in order: auth.unlock (reason "expired", or
+ * o->unlock_reason: "central") when a lockout was cleared; then auth.success, or auth.failure
+ * (reason "refused" when the outcome has none) followed by auth.lockout when this failure started a
+ * lockout. who gives user, service, tty, rhost and central (for auth.failure; its other fields are
+ * ignored); factor NULL: none reached. status: the outcome of a lockout check, which gives no
+ * auth.success. Events whose JSON cannot be made are skipped.
  */
 void mg_pam_outcome_events(const struct mg_pam_event_info *who, const char *factor,
                            const struct mg_auth_outcome *o, bool status, mg_pam_event_sink sink,

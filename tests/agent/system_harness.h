@@ -41,6 +41,9 @@ struct sc {
 	int ino_fd;
 	bool spool_watched;
 	bool allow_gaps; /* records may be acknowledged and deleted before they are read */
+	/* pam_pending_file of agent.conf; "": <dir>/events.pending. The PAM module's state_dir
+	 * (where it keeps that file) may not be under /dev/shm or /tmp (checked from / down). */
+	char pam_pending[256];
 };
 
 /* Reads MG_AGENT_BIN and MG_CTL_BIN. 0, or -1 with a message. */

@@ -84,12 +84,12 @@ static int setup(void **state)
 	f->sc = s;
 	h_new(&f->h, NULL);
 	/* The module's events go where the agent listens (write_conf: <dir>/events.sock), and
-	 * its pending file, <state_dir>/events.pending, is the agent's pam_pending_file
-	 * (<dir>/events.pending): the scenario directory is the module's state_dir (0700, of
-	 * the trusted owner, as the module requires). */
-	snprintf(f->h.state, sizeof(f->h.state), "%s", f->sc->dir);
+	 * its pending file, <state_dir>/events.pending, is the agent's pam_pending_file. The
+	 * module's state_dir stays the harness's (checked from / down, so not in the scenario
+	 * directory under /dev/shm or /tmp). */
 	snprintf(f->h.event_socket, sizeof(f->h.event_socket), "%s/events.sock", f->sc->dir);
-	snprintf(f->h.pending, sizeof(f->h.pending), "%s/events.pending", f->sc->dir);
+	assert_true(strlen(f->h.pending) < sizeof(f->sc->pam_pending));
+	memcpy(f->sc->pam_pending, f->h.pending, strlen(f->h.pending) + 1);
 	h_write_conf(&f->h, "factors = totp\n");
 	h_totp_enroll(&f->h, USER, MG_TOTP_SHA1, 6, 30, &f->cred);
 	snprintf(f->login_log, sizeof(f->login_log), "%s/login.log", f->h.root);

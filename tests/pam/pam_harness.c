@@ -17,8 +17,10 @@
 #include <libpamtest.h>
 #include <security/pam_appl.h>
 
+#include "authstate.h"
 #include "credstore.h"
 #include "mg/time.h"
+#include "safe_tmp.h"
 #include "totp_auth.h"
 
 extern char **environ;
@@ -89,6 +91,15 @@ void h_global_setup(void)
 	           "bob:x:1002:1002:Bob:/home/bob:/bin/sh\n"
 	           "nobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n",
 	           0644);
+	/* Directory-style names (issue 15): case matters, '@', and the longest name. */
+	FILE *pw = fopen(path, "a");
+	if (!pw)
+		die(path);
+	fprintf(pw,
+	        "Tanaka:x:1003:1003::/home/t1:/bin/sh\ntanaka:x:1004:1004::/home/t2:/bin/sh\n"
+	        "suzuki@city.local:x:1005:1005::/home/s:/bin/sh\n%s:x:1006:1006::/home/l:/bin/sh\n",
+	        h_long_user());
+	fclose(pw);
 	setenv("NSS_WRAPPER_PASSWD", path, 1);
 	snprintf(path, sizeof(path), "%s/group", g_nss_dir);
 	write_text(path, "root:x:0:\nalice:x:1001:\nbob:x:1002:\nnogroup:x:65534:\n", 0644);
@@ -140,10 +151,9 @@ int h_new(struct harness *h, const char *extra_conf)
 {
 	char path[PATH_MAX + 32];
 	memset(h, 0, sizeof(*h));
-	snprintf(h->root, sizeof(h->root), "/tmp/mg-pam-test.XXXXXX");
-	if (!mkdtemp(h->root))
-		die("mkdtemp");
-	chmod(h->root, 0755);
+	/* Not under /tmp: the module checks state and credential directories from / down. */
+	if (t_safe_mkdtemp(h->root, sizeof(h->root), "mg-pam-test.") < 0)
+		abort();
 	snprintf(h->conf, sizeof(h->conf), "%s", g_conf);
 	snprintf(h->creds, sizeof(h->creds), "%s/credentials", h->root);
 	snprintf(h->state, sizeof(h->state), "%s/auth-state", h->root);
@@ -167,7 +177,7 @@ void h_free(struct harness *h)
 {
 	char rm[] = "rm", rf[] = "-rf";
 	const char *argv[] = {rm, rf, h->root, NULL};
-	if (h->root[0] && strncmp(h->root, "/tmp/mg-pam-test.", 17) == 0 && !getenv("MG_PAM_KEEP"))
+	if (h->root[0] && strstr(h->root, "/mg-pam-test.") && !getenv("MG_PAM_KEEP"))
 		h_run(argv, NULL, NULL, 0);
 	memset(h, 0, sizeof(*h));
 }
@@ -351,17 +361,51 @@ int h_pending(struct harness *h, const char *type, char *last, size_t lastlen)
 	return n;
 }
 
+const char *h_long_user(void)
+{
+	static char name[MG_USER_NAME_MAX + 1];
+	if (!name[0]) {
+		static const char part[] = "Long.Name-";
+		for (size_t i = 0; i < MG_USER_NAME_MAX; i++)
+			name[i] = part[i % (sizeof(part) - 1)];
+		name[MG_USER_NAME_MAX] = '\0';
+	}
+	return name;
+}
+
+/* <dir>/<file name of user><suffix> (pam_user.h mapping); the raw name when it has none. */
+static void user_file(char *buf, size_t len, const char *dir, const char *user, const char *sfx)
+{
+	char name[MG_PAM_FILE_NAME_MAX + 1];
+	if (mg_pam_user_file(name, sizeof(name), user, sfx) < 0)
+		snprintf(name, sizeof(name), "%.200s%s", user, sfx);
+	snprintf(buf, len, "%s/%s", dir, name);
+}
+
 void h_state(struct harness *h, const char *user, char *buf, size_t len)
 {
-	char path[PATH_MAX + 64];
-	snprintf(path, sizeof(path), "%s/%s.json", h->state, user);
+	char path[PATH_MAX + 300];
+	user_file(path, sizeof(path), h->state, user, ".json");
 	buf[0] = '\0';
 	FILE *f = fopen(path, "r");
 	if (!f)
 		return;
-	size_t n = fread(buf, 1, len - 1, f);
-	buf[n] = '\0';
+	/* The current record of a two-slot file (docs/PAM.md section 3), else the bytes. */
+	static char raw[MG_AUTHSTATE_MAX_SIZE + 1];
+	static struct mg_authstate st;
+	struct mg_authstate_where where;
+	char err[256], *text = NULL;
+	size_t n = fread(raw, 1, sizeof(raw), f), tlen = 0;
 	fclose(f);
+	if (mg_authstate_file_parse(raw, n, &st, &where, err, sizeof(err)) == 0 &&
+	    where.slot_size && mg_authstate_format(&st, &text, &tlen) == 0) {
+		snprintf(buf, len, "%s", text);
+		free(text);
+		return;
+	}
+	n = n < len - 1 ? n : len - 1;
+	memcpy(buf, raw, n);
+	buf[n] = '\0';
 }
 
 long long h_state_field(struct harness *h, const char *user, const char *field)
@@ -377,8 +421,8 @@ long long h_state_field(struct harness *h, const char *user, const char *field)
 
 void h_write_state(struct harness *h, const char *user, const char *json)
 {
-	char path[PATH_MAX + 64];
-	snprintf(path, sizeof(path), "%s/%s.json", h->state, user);
+	char path[PATH_MAX + 300];
+	user_file(path, sizeof(path), h->state, user, ".json");
 	write_text(path, json, 0600);
 }
 

@@ -87,7 +87,12 @@ void h_events_clear(struct harness *h);
  */
 int h_pending(struct harness *h, const char *type, char *last, size_t lastlen);
 
-/* Contents of the user's state file ("" when absent). */
+/* The 255-byte test user ("Long.Name-Long.Name-...", in the passwd file). Also in the
+ * passwd file: Tanaka 1003, tanaka 1004, suzuki@city.local 1005. */
+const char *h_long_user(void);
+
+/* The user's state: the current record of a two-slot file, else the file's bytes ("" when
+ * absent). */
 void h_state(struct harness *h, const char *user, char *buf, size_t len);
 /* A JSON field of the user's state (-1 when absent). */
 long long h_state_field(struct harness *h, const char *user, const char *field);

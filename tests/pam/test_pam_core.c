@@ -22,12 +22,18 @@
 static void user_names(void **state)
 {
 	(void)state;
-	static const char *const good[] = {"alice", "_svc", "a1.b-c_d", "machine$",
-	                                   "abcdefghijklmnopqrstuvwxyzabcdef"};
-	static const char *const bad[] = {
-	    "",    "Alice", "1abc", "a/b", "..",
-	    "a b", "$",     "a$b",  "-x",  "abcdefghijklmnopqrstuvwxyzabcdefg",
-	    "é",   ".a",    "a\n"};
+	/* Issue 15: the names useradd and SSSD accept (mg_user_name_valid). */
+	static const char *const good[] = {"alice",
+	                                   "_svc",
+	                                   "a1.b-c_d",
+	                                   "machine$",
+	                                   "abcdefghijklmnopqrstuvwxyzabcdef",
+	                                   "Alice",
+	                                   "1abc",
+	                                   "suzuki@city.local",
+	                                   "abcdefghijklmnopqrstuvwxyzabcdefg"};
+	static const char *const bad[] = {"",   "a/b", "..", "a b", "$",   "a$b",
+	                                  "-x", "é",   ".a", "a\n", "a%b", "~a"};
 	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++)
 		assert_true(mg_pam_user_valid(good[i]));
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)

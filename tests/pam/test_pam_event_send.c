@@ -21,6 +21,7 @@
 #include <cmocka.h>
 
 #include "event_listener.h"
+#include "safe_tmp.h"
 #include "event_send.h"
 #include "pam_conf.h"
 #include "pam_events.h"
@@ -44,8 +45,8 @@ static int remove_entry(const char *path, const struct stat *st, int flag, struc
 static int setup(void **state)
 {
 	struct t *t = calloc(1, sizeof(*t));
-	snprintf(t->root, sizeof(t->root), "/tmp/mg-evsend.XXXXXX");
-	if (!t || !mkdtemp(t->root))
+	/* Not under /tmp: state_dir is checked from / down (safe_tmp.h). */
+	if (!t || t_safe_mkdtemp(t->root, sizeof(t->root), "mg-evsend.") < 0)
 		return -1;
 	snprintf(t->state, sizeof(t->state), "%s/state", t->root);
 	snprintf(t->sock, sizeof(t->sock), "%s/events.sock", t->root);

@@ -2,7 +2,9 @@
  * pam_mynaguard.so with FIDO2 security keys: libfido2 talks to the software CTAP2
  * authenticators of tests/support/fido2 (LD_PRELOAD shim, state file MG_SOFT_FIDO2_STATE,
  * edited with soft-fido2-ctl). Enrolment with mynaguard-enroll, then logins through libpam
- * under pam_wrapper.
+ * under pam_wrapper. Running as root, the module talks to the keys from a child that has
+ * dropped to "nobody" (issue 13, finding 13), so the software keys' state lives in a directory
+ * given to uid 65534 before each login.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -12,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -25,7 +28,8 @@
 
 struct fx {
 	struct harness h;
-	char soft[PATH_MAX + 32];
+	char softdir[PATH_MAX + 32];
+	char soft[PATH_MAX + 64];
 };
 
 static void ctl(struct fx *f, const char *a1, const char *a2, const char *a3, const char *a4,
@@ -61,7 +65,9 @@ static int setup(void **state)
 {
 	struct fx *f = calloc(1, sizeof(*f));
 	h_new(&f->h, "factors = fido2\nrp_id = pam://test\nfido2_timeout = 5\n");
-	snprintf(f->soft, sizeof(f->soft), "%s/soft.json", f->h.root);
+	snprintf(f->softdir, sizeof(f->softdir), "%s/soft", f->h.root);
+	assert_int_equal(mkdir(f->softdir, 0755), 0);
+	snprintf(f->soft, sizeof(f->soft), "%s/soft.json", f->softdir);
 	setenv("MG_SOFT_FIDO2_STATE", f->soft, 1);
 	ctl(f, "init", "--keys", "1", "--pin", "1234", NULL, NULL);
 	*state = f;
@@ -76,8 +82,17 @@ static int teardown(void **state)
 	return 0;
 }
 
+/* The keys' state belongs to uid 65534, who talks to them during a login. */
+static void give_soft_to_nobody(struct fx *f)
+{
+	char out[256];
+	const char *argv[] = {"chown", "-R", "65534:65534", f->softdir, NULL};
+	assert_int_equal(h_run(argv, NULL, out, sizeof(out)), 0);
+}
+
 static int login(struct fx *f, const char *user, const char *pin, struct h_conv *c)
 {
+	give_soft_to_nobody(f);
 	memset(c, 0, sizeof(*c));
 	c->answers[0] = pin;
 	c->nanswers = pin ? 1 : 0;
@@ -199,6 +214,59 @@ static void preferred_requires_pin_when_set(void **state)
 	assert_int_equal(login(f, "alice", NULL, &c), PAM_SUCCESS);
 	assert_int_equal(c.nprompts, 0);
 	h_conv_free(&c);
+}
+
+/*
+ * uv = preferred and a key with a PIN: the PIN was asked, so the verifier (root) must see the
+ * UV flag in the signed authenticator data. A rogue key that takes the PIN and then signs an
+ * answer without UV is refused (the signature itself is good).
+ */
+static void preferred_rogue_answer_without_uv_refused(void **state)
+{
+	struct fx *f = *state;
+	struct h_conv c;
+	char out[4096], ev[4096];
+	assert_int_equal(enroll(f, "alice", "blue", "1234", NULL, out, sizeof(out)), 0);
+	h_write_conf(&f->h, "factors = fido2\nrp_id = pam://test\nuv = preferred\n");
+	setenv("MG_SOFT_FIDO2_ROGUE_NO_UV", "1", 1);
+	int rc = login(f, "alice", "1234", &c);
+	unsetenv("MG_SOFT_FIDO2_ROGUE_NO_UV");
+	assert_int_equal(rc, PAM_AUTH_ERR);
+	assert_int_equal(c.nprompts, 1);
+	h_conv_free(&c);
+	assert_int_equal(h_events(&f->h, "auth.success", NULL, 0), 0);
+	assert_int_equal(h_events(&f->h, "auth.failure", ev, sizeof(ev)), 1);
+	assert_non_null(strstr(ev, "\"reason\":\"bad-signature\""));
+	/* The same key answering honestly logs in. */
+	assert_int_equal(login(f, "alice", "1234", &c), PAM_SUCCESS);
+	h_conv_free(&c);
+}
+
+/*
+ * Issue 13, finding 13: running as root, the module does the CTAP exchange (HID frames, PIN
+ * protocol, CBOR answers) in a child that dropped to "nobody". Seen from the software key:
+ * its state file, rewritten at each assertion (temporary file + rename), then belongs to the
+ * uid that talked to it. The root parent still verified the assertion and stored the counter.
+ */
+static void key_exchange_runs_unprivileged(void **state)
+{
+	struct fx *f = *state;
+	struct h_conv c;
+	struct stat st;
+	char out[4096], buf[4096];
+	assert_int_equal(enroll(f, "alice", "blue", "1234", NULL, out, sizeof(out)), 0);
+	assert_int_equal(login(f, "alice", "1234", &c), PAM_SUCCESS);
+	h_conv_free(&c);
+	assert_int_equal(stat(f->soft, &st), 0);
+	print_message("key state written by uid %u gid %u\n", (unsigned)st.st_uid,
+	              (unsigned)st.st_gid);
+	assert_int_equal(st.st_uid, 65534);
+	assert_int_equal(st.st_gid, 65534);
+	/* The state (root's) has the counter: the parent decided. */
+	h_state(&f->h, "alice", buf, sizeof(buf));
+	assert_non_null(strstr(buf, "\"fido2_counters\":{\""));
+	assert_int_equal(stat(f->h.state, &st), 0);
+	assert_int_equal(st.st_uid, 0);
 }
 
 static void unknown_credential(void **state)
@@ -373,6 +441,9 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(wrong_pin_refused, setup, teardown),
 	    cmocka_unit_test_setup_teardown(pin_required_but_absent, setup, teardown),
 	    cmocka_unit_test_setup_teardown(preferred_requires_pin_when_set, setup, teardown),
+	    cmocka_unit_test_setup_teardown(preferred_rogue_answer_without_uv_refused, setup,
+	                                    teardown),
+	    cmocka_unit_test_setup_teardown(key_exchange_runs_unprivileged, setup, teardown),
 	    cmocka_unit_test_setup_teardown(unknown_credential, setup, teardown),
 	    cmocka_unit_test_setup_teardown(cloned_key_counter_regression, setup, teardown),
 	    cmocka_unit_test_setup_teardown(two_keys_touch_any, setup, teardown),

@@ -3,12 +3,22 @@
  * "nobody", which the real passwd database has too) reaches secrets and state only through
  * a setuid-root copy of mynaguard-auth-helper. Needs root to make that copy; skipped
  * otherwise.
+ *
+ * That copy is an ASan build and honours ASAN_OPTIONS, so it must never outlive the test
+ * (issue 13, finding 2): it lives in a private mkdtemp directory (root-owned, 0755 so that
+ * uid 65534 can run it), removed by the group teardown, at exit, and by a guard process that
+ * waits for this process to end in any way (also SIGKILL or an ASan abort, which run no
+ * atexit handler). The test build of the helper reads its pam.conf beside its executable.
+ * tests/pam/check_helper_leftover.cmake (ctest test_pam_helper_cleanup) kills a run right
+ * after the copy exists and checks that the directory is gone.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <ftw.h>
 #include <stdbool.h>
 #include <grp.h>
 #include <setjmp.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -26,8 +36,9 @@
 #include "event_listener.h"
 #include "pam_harness.h"
 
-#define HELPER_DIR "/tmp/mynaguard-helper-test"
-#define HELPER     HELPER_DIR "/mynaguard-auth-helper"
+static char helper_dir[64] = "/tmp/mynaguard-helper.XXXXXX";
+static char helper[128]; /* <helper_dir>/mynaguard-auth-helper, setuid root */
+static char helper_conf[128];
 
 struct result {
 	int rc;
@@ -35,10 +46,18 @@ struct result {
 	char error[256];
 };
 
+/* extra configuration lines plus "helper = <the setuid copy>" (one static buffer). */
+static const char *conf_text(const char *extra)
+{
+	static char text[512];
+	snprintf(text, sizeof(text), "%shelper = %s\n", extra, helper);
+	return text;
+}
+
 static int setup(void **state)
 {
 	struct harness *h = calloc(1, sizeof(*h));
-	h_new(h, "factors = totp\nhelper = " HELPER "\n");
+	h_new(h, conf_text("factors = totp\n"));
 	chmod(h->events_file, 0666);
 	*state = h;
 	return 0;
@@ -128,7 +147,7 @@ static void lockout_through_helper(void **state)
 {
 	struct harness *h = *state;
 	char ev[4096];
-	h_write_conf(h, "factors = totp\nhelper = " HELPER "\ndeny_after = 2\n");
+	h_write_conf(h, conf_text("factors = totp\ndeny_after = 2\n"));
 	h_totp_enroll(h, "nobody", MG_TOTP_SHA1, 6, 30, NULL);
 	/* The helper sends the events of its decisions to the agent (a test listener here). */
 	struct listener *l = g_listener = l_start(h->event_socket, L_REPLY_OK);
@@ -202,8 +221,7 @@ static void fido2_through_helper(void **state)
 	setenv("MG_SOFT_FIDO2_STATE", soft, 1);
 	const char *init[] = {getenv("MG_SOFT_FIDO2_CTL"), "init", soft, "--keys", "1", NULL};
 	assert_int_equal(h_run(init, NULL, out, sizeof(out)), 0);
-	h_write_conf(h,
-	             "factors = fido2\nhelper = " HELPER "\nuv = discouraged\nrp_id = pam://t\n");
+	h_write_conf(h, conf_text("factors = fido2\nuv = discouraged\nrp_id = pam://t\n"));
 	const char *enroll[] = {getenv("MG_PAM_ENROLL"),
 	                        "--config",
 	                        h->conf,
@@ -234,7 +252,52 @@ static void fido2_through_helper(void **state)
 	assert_non_null(strstr(ev, "\"reason\":\"counter-regression\""));
 }
 
+/*
+ * The helper path of the same rule: uv = preferred, a key with a PIN. The module asked for
+ * the PIN and tells the helper so; the helper (root) then requires the UV flag. A rogue key
+ * that takes the PIN and signs an answer without UV is refused by the helper.
+ */
+static void fido2_preferred_without_uv_refused(void **state)
+{
+	struct harness *h = *state;
+	char soft[PATH_MAX + 64], dir[PATH_MAX + 64], out[4096], ev[4096];
+	if (!getenv("MG_SOFT_FIDO2_CTL"))
+		skip();
+	snprintf(soft, sizeof(soft), "%s/soft", h->root);
+	assert_int_equal(mkdir(soft, 0755), 0);
+	snprintf(dir, sizeof(dir), "%s", soft);
+	strcat(soft, "/soft.json");
+	setenv("MG_SOFT_FIDO2_STATE", soft, 1);
+	const char *init[] = {
+	    getenv("MG_SOFT_FIDO2_CTL"), "init", soft, "--keys", "1", "--pin", "1234", NULL};
+	assert_int_equal(h_run(init, NULL, out, sizeof(out)), 0);
+	h_write_conf(h, conf_text("factors = fido2\nuv = preferred\nrp_id = pam://t\n"));
+	const char *enroll[] = {getenv("MG_PAM_ENROLL"),
+	                        "--config",
+	                        h->conf,
+	                        "fido2",
+	                        "--user",
+	                        "nobody",
+	                        "--label",
+	                        "blue",
+	                        NULL};
+	if (h_run(enroll, "1234\n", out, sizeof(out)) != 0)
+		fail_msg("enroll: %s", out);
+	give_to_nobody(dir);
+	setenv("MG_SOFT_FIDO2_ROGUE_NO_UV", "1", 1);
+	struct result r = as_nobody(h, "nobody", "1234");
+	unsetenv("MG_SOFT_FIDO2_ROGUE_NO_UV");
+	assert_int_equal(r.rc, PAM_AUTH_ERR);
+	assert_int_equal(h_events(h, "auth.success", NULL, 0), 0);
+	assert_int_equal(h_events(h, "auth.failure", ev, sizeof(ev)), 1);
+	assert_non_null(strstr(ev, "\"reason\":\"bad-signature\""));
+	give_to_nobody(dir);
+	r = as_nobody(h, "nobody", "1234");
+	assert_int_equal(r.rc, PAM_SUCCESS);
+}
+
 static pid_t main_pid;
+static bool prepared;
 
 static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
 {
@@ -244,34 +307,80 @@ static int remove_entry(const char *path, const struct stat *st, int flag, struc
 	return remove(path);
 }
 
-/* Removes the setuid copy and everything beside it; also at exit after a failed test (in
- * the test process only, never in a forked child). */
-static void remove_dir(void)
+/* Drops the setuid bit first (never a setuid file left, even if the removal fails), then
+ * removes the directory. In process: a spawned rm inherited the wrappers' preloads. */
+static void remove_helper_dir(void)
 {
-	if (getpid() != main_pid)
+	if (!prepared)
 		return;
-	(void)chmod(HELPER, 0700); /* never a setuid file left, even if the removal fails */
-	/* In process: a spawned rm inherited the wrappers' preloads and left the files. */
-	(void)nftw(HELPER_DIR, remove_entry, 8, FTW_DEPTH | FTW_PHYS);
+	(void)chmod(helper, 0700);
+	(void)nftw(helper_dir, remove_entry, 8, FTW_DEPTH | FTW_PHYS);
 }
 
-/* A setuid-root copy of the helper and a copy of the module that uid 65534 can read. */
+/* At exit and in the group teardown, in the test process only, never in a forked child. */
+static void remove_dir(void)
+{
+	if (getpid() == main_pid)
+		remove_helper_dir();
+}
+
+static int group_teardown(void **state)
+{
+	(void)state;
+	remove_dir();
+	return 0;
+}
+
+/*
+ * A guard process that removes the directory once this process has ended, however it ended:
+ * it waits for the end of a pipe whose only writer is this process (O_CLOEXEC, so programs
+ * the test runs do not keep it open; forked children of the test exit before it does).
+ */
+static int start_guard(void)
+{
+	int p[2];
+	if (pipe2(p, O_CLOEXEC) < 0)
+		return -1;
+	pid_t pid = fork();
+	if (pid < 0)
+		return -1;
+	if (pid == 0) {
+		char c;
+		close(p[1]);
+		(void)setsid(); /* not in the test's process group: a kill of the group spares it */
+		for (;;) {
+			ssize_t n = read(p[0], &c, 1);
+			if (n == 0 || (n < 0 && errno != EINTR))
+				break;
+		}
+		remove_helper_dir();
+		_exit(0);
+	}
+	close(p[0]);
+	return 0; /* p[1] stays open until this process ends */
+}
+
+/* A setuid-root copy of the helper and a copy of the module that uid 65534 can read, in a
+ * private directory; its pam.conf beside the helper (MG_PAM_TEST_CONF for the harness). */
 static int prepare(void)
 {
-	char out[1024];
-	const char *rm[] = {"rm", "-rf", HELPER_DIR, NULL};
-	h_run(rm, NULL, out, sizeof(out));
-	if (mkdir(HELPER_DIR, 0755) < 0)
+	char out[1024], module[160];
+	if (!mkdtemp(helper_dir))
 		return -1;
-	chmod(HELPER_DIR, 0755);
-	const char *cp1[] = {"cp", getenv("MG_PAM_HELPER"), HELPER, NULL};
-	const char *cp2[] = {"cp", getenv("MG_PAM_MODULE"), HELPER_DIR "/pam_mynaguard.so", NULL};
+	prepared = true;
+	snprintf(helper, sizeof(helper), "%s/mynaguard-auth-helper", helper_dir);
+	snprintf(helper_conf, sizeof(helper_conf), "%s/pam.conf", helper_dir);
+	snprintf(module, sizeof(module), "%s/pam_mynaguard.so", helper_dir);
+	if (start_guard() < 0 || chmod(helper_dir, 0755) < 0)
+		return -1;
+	const char *cp1[] = {"cp", getenv("MG_PAM_HELPER"), helper, NULL};
+	const char *cp2[] = {"cp", getenv("MG_PAM_MODULE"), module, NULL};
 	if (h_run(cp1, NULL, out, sizeof(out)) != 0 || h_run(cp2, NULL, out, sizeof(out)) != 0)
 		return -1;
-	if (chown(HELPER, 0, 0) < 0 || chmod(HELPER, 04755) < 0 ||
-	    chmod(HELPER_DIR "/pam_mynaguard.so", 0644) < 0)
+	if (chown(helper, 0, 0) < 0 || chmod(helper, 04755) < 0 || chmod(module, 0644) < 0)
 		return -1;
-	setenv("MG_PAM_MODULE", HELPER_DIR "/pam_mynaguard.so", 1);
+	setenv("MG_PAM_MODULE", module, 1);
+	setenv("MG_PAM_TEST_CONF", helper_conf, 1);
 	return 0;
 }
 
@@ -284,10 +393,17 @@ int main(void)
 	}
 	main_pid = getpid();
 	atexit(remove_dir);
-	if (prepare() < 0) {
-		fprintf(stderr, "cannot prepare %s: %s\n", HELPER_DIR, strerror(errno));
+	int r = prepare();
+	if (prepared) {
+		printf("helper dir: %s\n", helper_dir); /* for check_helper_leftover.cmake */
+		fflush(stdout);
+	}
+	if (r < 0) {
+		fprintf(stderr, "cannot prepare %s: %s\n", helper_dir, strerror(errno));
 		return 1;
 	}
+	if (getenv("MG_PAM_HELPER_TEST_KILL")) /* the cleanup check: die without atexit */
+		raise(SIGKILL);
 	h_global_setup();
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test_setup_teardown(totp_through_helper, setup, teardown),
@@ -295,6 +411,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(other_user_refused, setup, teardown),
 	    cmocka_unit_test_setup_teardown(helper_missing_refused, setup, teardown),
 	    cmocka_unit_test_setup_teardown(fido2_through_helper, setup, teardown),
+	    cmocka_unit_test_setup_teardown(fido2_preferred_without_uv_refused, setup, teardown),
 	};
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	return cmocka_run_group_tests(tests, NULL, group_teardown);
 }

@@ -7,6 +7,7 @@
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -20,6 +21,7 @@
 #include <cmocka.h>
 #include <security/pam_appl.h>
 
+#include "authstate.h"
 #include "pam_harness.h"
 
 #define PROMPT_JA "ワンタイムパスワード: "
@@ -126,11 +128,17 @@ static void window_previous_and_next(void **state)
 	h_totp_code(&c, 0, code, sizeof(code));
 	assert_int_equal(attempt(h, "alice", code, &conv), PAM_AUTH_ERR);
 	h_conv_free(&conv);
-	/* The state is one 512-byte record rewritten in place: same file, new content. */
+	/* The state is written all or nothing (issue 13, finding 1) and in place: the same file
+	 * of two slots, the new record in the slot not holding the previous one (docs/PAM.md
+	 * section 3). */
 	assert_int_equal(stat(path, &after), 0);
-	assert_int_equal(after.st_size, 512);
 	assert_true(after.st_ino == before.st_ino);
+	assert_int_equal(after.st_size, 2 * MG_AUTHSTATE_SLOT_SMALL);
 	assert_int_equal(after.st_mode & 07777, 0600);
+	char st_text[1024];
+	h_state(h, "alice", st_text, sizeof(st_text));
+	assert_non_null(strstr(st_text, "\"version\":2"));
+	assert_non_null(strstr(st_text, "\"checksum\":\""));
 	assert_int_equal(h_state_field(h, "alice", "failures"), 1);
 }
 
@@ -543,6 +551,141 @@ static void enroll_totp_then_login(void **state)
 	assert_non_null(strstr(out, "secret=JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP&"));
 }
 
+/*
+ * state_dir or credential_dir below a directory another user may change: refused before any
+ * prompt (issue 13, finding 8; the log line is checked in test_pam_state). Root only (chown).
+ */
+static void dirs_under_user_dir_refused(void **state)
+{
+	struct harness *h = *state;
+	struct h_conv conv;
+	char parent[256], keep[PATH_MAX];
+	if (geteuid() != 0)
+		skip();
+	h_totp_enroll(h, "alice", MG_TOTP_SHA1, 6, 30, NULL);
+	snprintf(parent, sizeof(parent), "%s/alice-home", h->root);
+	assert_int_equal(mkdir(parent, 0755), 0);
+	assert_int_equal(chown(parent, 1001, 1001), 0);
+	for (int which = 0; which < 2; which++) {
+		char *field = which == 0 ? h->state : h->creds;
+		snprintf(keep, sizeof(keep), "%s", field);
+		snprintf(field, PATH_MAX, "%s/%s", parent,
+		         which == 0 ? "auth-state" : "credentials");
+		assert_int_equal(mkdir(field, 0700), 0);
+		h_write_conf(h, "factors = totp\n");
+		assert_int_equal(attempt(h, "alice", "123456", &conv), PAM_AUTHINFO_UNAVAIL);
+		assert_int_equal(conv.nprompts, 0);
+		h_conv_free(&conv);
+		snprintf(field, PATH_MAX, "%s", keep);
+	}
+	h_write_conf(h, "factors = totp\n");
+}
+
+/* mynaguard-enroll unlock --user alice [extra]; positional: unlock alice [extra] (the form the
+ * finding names). */
+static int enroll_unlock(struct harness *h, bool positional, const char *extra, char *out,
+                         size_t outlen)
+{
+	const char *argv[] = {
+	    getenv("MG_PAM_ENROLL"), "--config", h->conf, "unlock", "--user", "alice", extra, NULL};
+	if (positional) {
+		argv[4] = "alice";
+		argv[5] = extra;
+		argv[6] = NULL;
+	}
+	return h_run(argv, NULL, out, outlen);
+}
+
+/* The pending file has an auth.unlock of alice with this reason. */
+static bool unlock_event(struct harness *h, const char *reason)
+{
+	char line[8192], want[64];
+	bool found = false;
+	snprintf(want, sizeof(want), "\"reason\":\"%s\"", reason);
+	FILE *f = fopen(h->pending, "r");
+	while (f && fgets(line, sizeof(line), f))
+		found = found || (strstr(line, "\"type\":\"auth.unlock\"") && strstr(line, want) &&
+		                  strstr(line, "\"name\":\"alice\""));
+	if (f)
+		fclose(f);
+	return found;
+}
+
+/*
+ * A damaged state file refuses every login until an administrator runs unlock, which rebuilds
+ * it keeping what can be kept and says so (issue 13, finding 5).
+ */
+static void unlock_repairs_damaged_state(void **state)
+{
+	struct harness *h = *state;
+	struct mg_totp_cred c;
+	struct h_conv conv;
+	char code[16], out[4096], st[1024];
+	h_totp_enroll(h, "alice", MG_TOTP_SHA1, 6, 30, &c);
+	h_avoid_step_edge(30);
+	h_totp_code(&c, 0, code, sizeof(code));
+	/* Not JSON at all: nothing can be kept. */
+	h_write_state(h, "alice", "{\"failures\":3,\"fido2_co");
+	assert_int_not_equal(attempt(h, "alice", code, &conv), PAM_SUCCESS);
+	h_conv_free(&conv);
+	assert_int_equal(enroll_unlock(h, false, NULL, out, sizeof(out)), 0);
+	if (!strstr(out, "新しく作り直しました"))
+		fail_msg("no word of the rebuilt file: %s", out);
+	assert_true(unlock_event(h, "repaired"));
+	assert_true(unlock_event(h, "admin"));
+	assert_int_equal(attempt(h, "alice", code, &conv), PAM_SUCCESS);
+	h_conv_free(&conv);
+	/* A record whose checksum does not match (torn or damaged): its counters are kept. */
+	snprintf(st, sizeof(st),
+	         "{\"checksum\":\"%064d\",\"failures\":9,\"fido2_counters\":{\"%064d\":77},"
+	         "\"last_totp_step\":%lld,\"locked_until\":0,\"version\":2}\n",
+	         0, 1, h_state_field(h, "alice", "last_totp_step"));
+	h_write_state(h, "alice", st);
+	assert_int_not_equal(attempt(h, "alice", code, &conv), PAM_SUCCESS);
+	h_conv_free(&conv);
+	assert_int_equal(enroll_unlock(h, false, NULL, out, sizeof(out)), 0);
+	if (!strstr(out, "修復しました") || !strstr(out, ": 1"))
+		fail_msg("no word of what was kept: %s", out);
+	h_state(h, "alice", st, sizeof(st));
+	assert_non_null(strstr(st, ":77}"));
+	assert_int_equal(h_state_field(h, "alice", "failures"), 0);
+	/* The code used above stays used (last_totp_step kept). */
+	assert_int_equal(attempt(h, "alice", code, &conv), PAM_AUTH_ERR);
+	h_conv_free(&conv);
+}
+
+/* A clock that once ran ahead left a far-future last_totp_step: every code is "already used"
+ * until unlock --reset-totp-step (issue 13, finding 5). */
+static void unlock_reset_totp_step(void **state)
+{
+	struct harness *h = *state;
+	struct mg_totp_cred c;
+	struct h_conv conv;
+	char code[16], out[4096], st[256];
+	h_totp_enroll(h, "alice", MG_TOTP_SHA1, 6, 30, &c);
+	snprintf(st, sizeof(st),
+	         "{\"failures\":0,\"fido2_counters\":{},\"last_totp_step\":%lld,"
+	         "\"locked_until\":0,\"version\":1}\n",
+	         (long long)time(NULL) / 30 + 100000);
+	h_write_state(h, "alice", st);
+	h_avoid_step_edge(30);
+	h_totp_code(&c, 0, code, sizeof(code));
+	assert_int_equal(attempt(h, "alice", code, &conv), PAM_AUTH_ERR);
+	h_conv_free(&conv);
+	/* A plain unlock keeps the step: still refused. */
+	assert_int_equal(enroll_unlock(h, false, NULL, out, sizeof(out)), 0);
+	assert_int_equal(attempt(h, "alice", code, &conv), PAM_AUTH_ERR);
+	h_conv_free(&conv);
+	assert_false(unlock_event(h, "totp-step-reset"));
+	assert_int_equal(enroll_unlock(h, true, "--reset-totp-step", out, sizeof(out)), 0);
+	if (!strstr(out, "TOTP の使用済みステップを消去しました"))
+		fail_msg("no word of the reset: %s", out);
+	assert_int_equal(h_state_field(h, "alice", "last_totp_step"), 0);
+	assert_true(unlock_event(h, "totp-step-reset"));
+	assert_int_equal(attempt(h, "alice", code, &conv), PAM_SUCCESS);
+	h_conv_free(&conv);
+}
+
 int main(void)
 {
 	h_global_setup();
@@ -564,6 +707,9 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(bad_config_refused, setup, teardown),
 	    cmocka_unit_test_setup_teardown(remote_fido2_only_refused, setup, teardown),
 	    cmocka_unit_test_setup_teardown(enroll_totp_then_login, setup, teardown),
+	    cmocka_unit_test_setup_teardown(dirs_under_user_dir_refused, setup, teardown),
+	    cmocka_unit_test_setup_teardown(unlock_repairs_damaged_state, setup, teardown),
+	    cmocka_unit_test_setup_teardown(unlock_reset_totp_step, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

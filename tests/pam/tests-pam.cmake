@@ -33,7 +33,8 @@ set(MG_PAM_TEST_ENV
     "MG_PAM_MODULE=$<TARGET_FILE:pam_mynaguard>"
     "MG_PAM_ENROLL=$<TARGET_FILE:mynaguard-enroll>")
 
-add_library(mg_pam_harness STATIC ${CMAKE_CURRENT_SOURCE_DIR}/pam/pam_harness.c)
+add_library(mg_pam_harness STATIC ${CMAKE_CURRENT_SOURCE_DIR}/pam/pam_harness.c
+            ${CMAKE_CURRENT_SOURCE_DIR}/pam/safe_tmp.c)
 target_include_directories(mg_pam_harness PUBLIC ${CMAKE_CURRENT_SOURCE_DIR}/pam)
 target_link_libraries(mg_pam_harness PUBLIC mg_pam_core PkgConfig::PAMTEST PkgConfig::PAM
                       PkgConfig::CMOCKA)
@@ -41,8 +42,15 @@ mg_target_defaults(mg_pam_harness)
 
 # Unit tests of the core (no PAM stack).
 mg_add_test(test_pam_core SOURCES pam/test_pam_core.c LIBS mg_pam_core)
+# State writes all or nothing under a tiny RLIMIT_FSIZE, in the module and through the setuid
+# helper, which resets the limits it inherits (issue 13, finding 1; the helper part as root).
+mg_add_test(test_pam_state SOURCES pam/test_pam_state.c pam/safe_tmp.c LIBS mg_pam_core
+            ENV "MG_PAM_HELPER=$<TARGET_FILE:mynaguard-auth-helper-test>")
+add_dependencies(test_pam_state mynaguard-auth-helper-test)
 # The trusted owner comes from /proc/self/exe, not argv[0] (issue 13, finding 10).
 mg_add_test(test_pam_owner SOURCES pam/test_pam_owner.c LIBS mg_pam_core)
+# The versioned assertion line to the helper, with the "uv" fact (issue 13, uv = preferred).
+mg_add_test(test_pam_proto SOURCES pam/test_pam_proto.c LIBS mg_pam_core)
 # A sanitizer build never installs the helper setuid (issue 13, finding 2).
 add_test(NAME test_pam_helper_install
          COMMAND ${CMAKE_COMMAND} -DINSTALL_SCRIPT=${PROJECT_BINARY_DIR}/pam_module/cmake_install.cmake
@@ -64,6 +72,8 @@ mg_add_pam_test(test_pam_totp)
 # mynaguard-enroll totp: secrets off argv, directories, --replace, QR codes (decoded here).
 mg_add_pam_test(test_pam_enroll)
 target_link_libraries(test_pam_enroll PRIVATE PkgConfig::LIBQRENCODE PkgConfig::LIBPNG)
+# Known and unknown user names alike: lockout without a prompt, timing (issue 13, finding 6).
+mg_add_pam_test(test_pam_enum)
 
 # Events to the agent's socket (a test listener thread) or the pending file.
 find_package(Threads REQUIRED)
@@ -71,7 +81,7 @@ add_library(mg_pam_event_listener STATIC ${CMAKE_CURRENT_SOURCE_DIR}/pam/event_l
 target_include_directories(mg_pam_event_listener PUBLIC ${CMAKE_CURRENT_SOURCE_DIR}/pam)
 target_link_libraries(mg_pam_event_listener PUBLIC Threads::Threads)
 mg_target_defaults(mg_pam_event_listener)
-mg_add_test(test_pam_event_send SOURCES pam/test_pam_event_send.c
+mg_add_test(test_pam_event_send SOURCES pam/test_pam_event_send.c pam/safe_tmp.c
             LIBS mg_pam_core mg_pam_event_listener)
 mg_add_test(test_pam_events SOURCES pam/test_pam_events.c
             LIBS mg_pam_harness mg_pam_event_listener)
@@ -89,22 +99,45 @@ if(EXISTS ${CMAKE_CURRENT_SOURCE_DIR}/support/fido2/CMakeLists.txt)
     RESOURCE_LOCK ${MG_PAM_WRAPPER_LOCK})
 endif()
 
+# Issue 15: directory-style user names (Tanaka, suzuki@city.local, 255 bytes) and central
+# staff credentials (staff.db), FIDO2 through the software authenticator.
+if(EXISTS ${CMAKE_CURRENT_SOURCE_DIR}/support/fido2/CMakeLists.txt)
+  foreach(t test_pam_users test_pam_central test_pam_enroll_central)
+    set(extra_src "")
+    if(t STREQUAL "test_pam_enroll_central") # the agent's parser checks what enroll sends
+      set(extra_src ${PROJECT_SOURCE_DIR}/agent/daemon/ctl_proto.c)
+    endif()
+    mg_add_test(${t} SOURCES pam/${t}.c ${extra_src} LIBS mg_pam_harness)
+    add_dependencies(${t} pam_mynaguard mynaguard-enroll)
+    set_tests_properties(${t} PROPERTIES ENVIRONMENT
+      "CMOCKA_MESSAGE_OUTPUT=stdout;${MG_PAM_TEST_ENV};LD_PRELOAD=${MG_PAM_PRELOAD}:$<TARGET_FILE:mg_soft_fido2>;MG_SOFT_FIDO2_CTL=$<TARGET_FILE:soft-fido2-ctl>"
+      RESOURCE_LOCK ${MG_PAM_WRAPPER_LOCK})
+  endforeach()
+  target_include_directories(test_pam_enroll_central PRIVATE ${PROJECT_SOURCE_DIR}/agent/daemon)
+endif()
+
 # The screen-locker path: the module runs as an unprivileged user and goes through a setuid
-# copy of the helper. The test build of the helper reads its configuration from a fixed
-# test path instead of /etc/mynaguard/pam.conf (the only difference). Needs root to make
-# the setuid copy; skipped otherwise.
-set(MG_PAM_HELPER_TEST_CONF /tmp/mynaguard-helper-test/pam.conf)
+# copy of the helper. The test build of the helper reads its configuration from pam.conf
+# beside its own executable instead of /etc/mynaguard/pam.conf (the only difference,
+# MG_PAM_HELPER_CONF_BESIDE_EXE): the copy and its pam.conf live in a private mkdtemp
+# directory, never a fixed path in /tmp. Needs root to make the setuid copy; skipped otherwise.
 add_executable(mynaguard-auth-helper-test ${PROJECT_SOURCE_DIR}/pam_module/src/auth_helper_main.c)
 target_link_libraries(mynaguard-auth-helper-test PRIVATE mg_pam_core)
-target_compile_definitions(mynaguard-auth-helper-test PRIVATE
-  MG_PAM_HELPER_CONF="${MG_PAM_HELPER_TEST_CONF}")
+target_compile_definitions(mynaguard-auth-helper-test PRIVATE MG_PAM_HELPER_CONF_BESIDE_EXE)
 mg_target_defaults(mynaguard-auth-helper-test)
 mg_add_test(test_pam_helper SOURCES pam/test_pam_helper.c
             LIBS mg_pam_harness mg_pam_event_listener)
 add_dependencies(test_pam_helper pam_mynaguard mynaguard-enroll mynaguard-auth-helper-test)
-set(helper_env "CMOCKA_MESSAGE_OUTPUT=stdout;${MG_PAM_TEST_ENV};MG_PAM_HELPER=$<TARGET_FILE:mynaguard-auth-helper-test>;MG_PAM_TEST_CONF=${MG_PAM_HELPER_TEST_CONF}")
+set(helper_env "CMOCKA_MESSAGE_OUTPUT=stdout;${MG_PAM_TEST_ENV};MG_PAM_HELPER=$<TARGET_FILE:mynaguard-auth-helper-test>")
 if(EXISTS ${CMAKE_CURRENT_SOURCE_DIR}/support/fido2/CMakeLists.txt)
   string(APPEND helper_env ";LD_PRELOAD=${MG_PAM_PRELOAD}:$<TARGET_FILE:mg_soft_fido2>;MG_SOFT_FIDO2_CTL=$<TARGET_FILE:soft-fido2-ctl>")
 endif()
 set_tests_properties(test_pam_helper PROPERTIES ENVIRONMENT "${helper_env}" RUN_SERIAL TRUE
                      RESOURCE_LOCK ${MG_PAM_WRAPPER_LOCK})
+# Issue 13, finding 2: the setuid copy lives in a private mkdtemp directory that is gone after
+# the run, also when the test process is killed (SIGKILL right after the copy is made).
+add_test(NAME test_pam_helper_cleanup
+         COMMAND ${CMAKE_COMMAND} -DTEST_BIN=$<TARGET_FILE:test_pam_helper>
+                 -P ${CMAKE_CURRENT_SOURCE_DIR}/pam/check_helper_leftover.cmake)
+set_tests_properties(test_pam_helper_cleanup PROPERTIES ENVIRONMENT "${helper_env}"
+                     RUN_SERIAL TRUE RESOURCE_LOCK ${MG_PAM_WRAPPER_LOCK})

@@ -97,6 +97,7 @@ struct mg_event_auth {
 	char *credential;  /* credential label; NULL: none */
 	char *reason;      /* failure reason, e.g. "wrong-code", "locked" ; NULL on success */
 	uint64_t failures; /* consecutive failures counted so far */
+	char *central;     /* central staff credentials not used: "expired", "unavailable"; NULL */
 };
 
 struct mg_event_policy {

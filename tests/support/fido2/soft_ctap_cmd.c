@@ -692,6 +692,9 @@ int sc_cmd_get_assertion(struct soft_ctap *sc, const struct sc_cmd *c, struct sc
 	sc_sha256(rp_id, strlen(rp_id), rp_hash);
 	if (pin_param != NULL)
 		sc_pin_token_used(sc);
+	/* A rogue key for tests: takes the PIN, then signs an answer without the UV flag. */
+	if (getenv("MG_SOFT_FIDO2_ROGUE_NO_UV"))
+		flags &= (uint8_t)~SC_FLAG_UV;
 	r = assertion(sc, &sc->creds[found[0]], rp_hash, cdh, flags, nfound, out);
 	if (r == CTAP2_OK && nfound > 1) {
 		struct sc_next_assert *n = &sc->next;

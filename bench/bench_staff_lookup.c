@@ -1,0 +1,234 @@
+/*
+ * The PAM module's central staff lookup at scale (issue 15; docs/PERFORMANCE.md, "Staff
+ * credentials (issue 15)", sub-section "PAM lookup"):
+ *
+ *   mynaguard-bench-staff-lookup [STAFF [CREDS [N]]]     defaults 5000 10000 2000
+ *
+ * A child builds a staff.db of STAFF staff members holding CREDS credentials in all
+ * (mg_staff_db_build, as the agent does) in a private directory (/run as root, else $HOME:
+ * the module checks parents from / down); this process, which never held the data, then
+ * runs the module's lookup as a login does (mg_central_lookup: safe open, read-only mmap,
+ * binary search, the user's record parsed, unmap) for N random staff members, and prints
+ * the latency distribution, the search alone on a kept mapping, and the RSS growth
+ * (VmRSS, and the peak VmHWM) of this process. Everything it made is removed at exit.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "encoding.h"
+#include "mg/staff_db.h"
+#include "mg/time.h"
+#include "pam_conf.h"
+#include "staffdb_read.h"
+
+static char g_dir[256], g_db[300];
+
+static double now_us(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec * 1e6 + (double)ts.tv_nsec / 1e3;
+}
+
+static void cleanup(void)
+{
+	if (getenv("MG_BENCH_KEEP")) /* keep the file to inspect it */
+		return;
+	if (g_db[0])
+		unlink(g_db);
+	if (g_dir[0])
+		rmdir(g_dir);
+}
+
+static long status_kib(const char *field)
+{
+	char line[256];
+	long v = -1;
+	size_t n = strlen(field);
+	FILE *f = fopen("/proc/self/status", "r");
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (strncmp(line, field, n) == 0 && line[n] == ':')
+			v = strtol(line + n + 1, NULL, 10);
+	fclose(f);
+	return v;
+}
+
+static void user_name(char *buf, size_t len, unsigned i)
+{
+	/* Directory-style names, mixed case: the sort is by bytes. */
+	if (i % 3 == 0)
+		snprintf(buf, len, "Staff%05u", i);
+	else if (i % 3 == 1)
+		snprintf(buf, len, "staff%05u@city.local", i);
+	else
+		snprintf(buf, len, "s.%05u-kanri", i);
+}
+
+static char *b64_random(size_t n)
+{
+	unsigned char raw[128];
+	char *s = NULL;
+	if (n > sizeof(raw) || getrandom(raw, n, 0) != (ssize_t)n || mg_b64_encode(raw, n, &s) < 0)
+		exit(1);
+	return s;
+}
+
+/* The child: build and write staff.db; prints its size and build time. */
+static int build(unsigned staff, unsigned creds)
+{
+	json_t *o = json_object();
+	char name[64];
+	for (unsigned i = 0; i < staff; i++) {
+		json_t *arr = json_array();
+		unsigned mine = creds / staff + (i < creds % staff ? 1u : 0u);
+		for (unsigned k = 0; k < mine; k++) {
+			char *id = b64_random(64), *pk = b64_random(64), label[32];
+			snprintf(label, sizeof(label), "key-%u", k + 1);
+			json_array_append_new(
+			    arr, json_pack("{s:s,s:i,s:s,s:s,s:s,s:s,s:b}", "aaguid",
+			                   "00112233445566778899aabbccddeeff", "cose_alg", -7, "id",
+			                   id, "label", label, "public_key", pk, "rp_id",
+			                   "pam://mynaguard", "uv", 1));
+			free(id);
+			free(pk);
+		}
+		user_name(name, sizeof(name), i);
+		json_object_set_new(o, name,
+		                    json_pack("{s:o,s:s}", "credentials", arr, "state", "active"));
+	}
+	unsigned char *buf = NULL;
+	size_t len = 0;
+	int64_t now = mg_now_us();
+	double t0 = now_us();
+	int r = mg_staff_db_build(o, 1, now - 60000000LL, now + 86400000000LL, &buf, &len);
+	double t1 = now_us();
+	json_decref(o);
+	if (r < 0) {
+		fprintf(stderr, "mg_staff_db_build: %s\n", strerror(-r));
+		return 1;
+	}
+	int fd = open(g_db, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+	if (fd < 0 || write(fd, buf, len) != (ssize_t)len) {
+		perror(g_db);
+		return 1;
+	}
+	fchmod(fd, 0644);
+	close(fd);
+	free(buf);
+	printf("| staff.db: %u staff, %u credentials | %zu bytes (%.1f MiB), built in %.1f ms |\n",
+	       staff, creds, len, (double)len / 1048576.0, (t1 - t0) / 1e3);
+	return 0;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+	return x < y ? -1 : x > y;
+}
+
+int main(int argc, char **argv)
+{
+	unsigned staff = argc > 1 ? (unsigned)strtoul(argv[1], NULL, 10) : 5000;
+	unsigned creds = argc > 2 ? (unsigned)strtoul(argv[2], NULL, 10) : 10000;
+	unsigned n = argc > 3 ? (unsigned)strtoul(argv[3], NULL, 10) : 2000;
+	if (staff == 0 || staff > MG_STAFF_DB_MAX_USERS || creds > staff * 16u || n == 0 ||
+	    n > 1000000) {
+		fprintf(stderr, "usage: %s [STAFF [CREDS [N]]]\n", argv[0]);
+		return 2;
+	}
+	const char *base = geteuid() == 0 ? "/run" : getenv("HOME");
+	snprintf(g_dir, sizeof(g_dir), "%s/mg-bench-staff.XXXXXX", base ? base : "/run");
+	if (!mkdtemp(g_dir)) {
+		perror("mkdtemp");
+		return 1;
+	}
+	chmod(g_dir, 0755);
+	atexit(cleanup);
+	snprintf(g_db, sizeof(g_db), "%s/staff.db", g_dir);
+	fflush(stdout);
+	pid_t pid = fork();
+	if (pid == 0) {
+		int r = build(staff, creds);
+		fflush(stdout);
+		_exit(r);
+	}
+	int st = 0;
+	if (pid < 0 || waitpid(pid, &st, 0) < 0 || !WIFEXITED(st) || WEXITSTATUS(st) != 0)
+		return 1;
+
+	char text[512];
+	struct mg_pam_conf conf;
+	struct mg_config_error err;
+	snprintf(text, sizeof(text), "rp_id = pam://mynaguard\nstaff_db = %s\n", g_db);
+	if (mg_pam_conf_parse("bench", text, strlen(text), geteuid(), &conf, &err) < 0) {
+		fprintf(stderr, "conf: %s\n", err.msg);
+		return 1;
+	}
+	double *lat = calloc(n, sizeof(*lat));
+	if (!lat)
+		return 1;
+	long rss0 = status_kib("VmRSS"), hwm0 = status_kib("VmHWM");
+	int64_t now = mg_now_us();
+	unsigned seed = 12345, found = 0;
+	long rss1 = -1, hwm1 = -1;
+	for (unsigned i = 0; i < n; i++) {
+		char name[64];
+		struct mg_central c;
+		seed = seed * 1103515245u + 12345u;
+		user_name(name, sizeof(name), (seed >> 8) % staff);
+		double t0 = now_us();
+		int r = mg_central_lookup(&conf, name, now, true, &c, NULL, 0);
+		lat[i] = now_us() - t0;
+		if (r == 0 && c.state == MG_CENTRAL_ACTIVE && c.creds && c.creds->n > 0)
+			found++;
+		mg_central_free(&c);
+		if (i == 0) {
+			rss1 = status_kib("VmRSS");
+			hwm1 = status_kib("VmHWM");
+		}
+	}
+	long rss2 = status_kib("VmRSS"), hwm2 = status_kib("VmHWM");
+	qsort(lat, n, sizeof(*lat), cmp_double);
+	printf(
+	    "| mg_central_lookup (open, mmap, search, record, unmap), %u logins | median %.1f µs, "
+	    "p99 %.1f µs, max %.1f µs |\n",
+	    n, lat[n / 2], lat[(size_t)((double)n * 0.99)], lat[n - 1]);
+
+	/* The search alone on a kept mapping. */
+	struct mg_staffdb_map m = {NULL, 0};
+	if (mg_staffdb_map_open(g_db, geteuid(), &m, NULL, 0) == 0) {
+		struct mg_staff_entry e;
+		double t0 = now_us();
+		for (unsigned i = 0; i < n; i++) {
+			char name[64];
+			seed = seed * 1103515245u + 12345u;
+			user_name(name, sizeof(name), (seed >> 8) % staff);
+			if (mg_staff_db_find(m.buf, m.len, name, &e) != 0)
+				found = 0;
+		}
+		printf("| mg_staff_db_find alone (binary search) | %.2f µs per lookup |\n",
+		       (now_us() - t0) / n);
+		mg_staffdb_map_close(&m);
+	}
+	printf("| RSS of this process | before %ld KiB; after the first login %+ld KiB, after %u "
+	       "%+ld KiB (staff.db unmapped after each login) |\n",
+	       rss0, rss1 - rss0, n, rss2 - rss0);
+	printf("| peak RSS (VmHWM) while a login has staff.db mapped | first login %+ld KiB, "
+	       "all %+ld KiB |\n",
+	       hwm1 - hwm0, hwm2 - hwm0);
+	printf("| staff members found with credentials | %u of %u |\n", found, n);
+	free(lat);
+	mg_pam_conf_free(&conf);
+	return found == n ? 0 : 1;
+}

@@ -1,0 +1,68 @@
+/*
+ * Central staff credentials on a terminal (issue 15): the agent's staff.db (mg/staff_db.h),
+ * opened with the rules of local credential files (every parent root or the trusted owner,
+ * the file owned by it, regular, not group/world writable, no symlink, opened relative to
+ * the checked directory), mapped read-only and searched by name (mg_staff_db_find: binary
+ * search, no scan and no copy of the file per login).
+ */
+#ifndef MG_PAM_STAFFDB_READ_H
+#define MG_PAM_STAFFDB_READ_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "credfile.h"
+#include "pam_conf.h"
+
+enum mg_central_state {
+	MG_CENTRAL_OFF,         /* credentials = local: staff.db is not read */
+	MG_CENTRAL_NONE,        /* no staff.db (terminal without central staff) or user not in it */
+	MG_CENTRAL_ACTIVE,      /* an active staff member */
+	MG_CENTRAL_DISABLED,    /* disabled centrally: refused on every factor */
+	MG_CENTRAL_EXPIRED,     /* staff.db older than its bundle's validity: ignored */
+	MG_CENTRAL_UNAVAILABLE, /* staff.db unreadable, unsafe or damaged: ignored */
+};
+
+struct mg_central {
+	enum mg_central_state state;
+	int64_t unlocked_us;             /* latest central unlock (µs), 0: none */
+	struct mg_fido2_credfile *creds; /* ACTIVE: credentials for conf->rp_id (may be empty) */
+};
+
+/*
+ * Looks user up in conf->staff_db at time now_us (µs). Always fills *out (the state says
+ * what can be used); creds only when want_creds. why (optional) names a refused or damaged
+ * file. Returns 0, or -ENOMEM.
+ */
+int mg_central_lookup(const struct mg_pam_conf *conf, const char *user, int64_t now_us,
+                      bool want_creds, struct mg_central *out, char *why, size_t whylen);
+void mg_central_free(struct mg_central *c);
+
+/* The event's "central" value: "expired", "unavailable", or NULL. */
+const char *mg_central_note(const struct mg_central *c);
+
+/*
+ * Pure: a staff.db record {"credentials":[{"aaguid","cose_alg","id","label","public_key",
+ * "rp_id","uv"}]} (at most MG_FIDO2_MAX_CREDS credentials, strict keys and types) into a new
+ * credential list of user holding the credentials whose rp_id equals rp_id. 0, -EINVAL (err
+ * filled), -ENOMEM. *out only on success.
+ */
+int mg_central_record_parse(const char *buf, size_t len, const char *user, const char *rp_id,
+                            struct mg_fido2_credfile **out, char *err, size_t errlen);
+
+/* A read-only mapping of a staff.db (its magic checked; entries are checked as visited). */
+struct mg_staffdb_map {
+	const void *buf;
+	size_t len;
+};
+/*
+ * Opens path safely and maps it. 0, -ENOENT (no file), -EPERM/-ELOOP/-EINVAL (fails the
+ * checks), -EBADMSG (damaged), -EFBIG, other negative errno. why (optional) says why.
+ */
+int mg_staffdb_map_open(const char *path, uid_t owner, struct mg_staffdb_map *m, char *why,
+                        size_t whylen);
+void mg_staffdb_map_close(struct mg_staffdb_map *m);
+
+#endif

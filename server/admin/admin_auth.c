@@ -45,6 +45,8 @@ static const struct {
     [MG_ACT_HOSTS_MANAGE] = {"hosts_manage", MG_ROLE_ADMIN},
     [MG_ACT_TOKENS_MANAGE] = {"tokens_manage", MG_ROLE_ADMIN},
     [MG_ACT_ADMINS_MANAGE] = {"admins_manage", MG_ROLE_ADMIN},
+    [MG_ACT_STAFF_APPROVE] = {"staff_approve", MG_ROLE_APPROVER},
+    [MG_ACT_STAFF_MANAGE] = {"staff_manage", MG_ROLE_ADMIN},
 };
 
 bool mg_admin_may(enum mg_admin_role role, enum mg_admin_action action)

@@ -88,6 +88,8 @@ enum mg_admin_action {
 	MG_ACT_HOSTS_MANAGE,   /* revoke terminals */
 	MG_ACT_TOKENS_MANAGE,  /* enrolment tokens */
 	MG_ACT_ADMINS_MANAGE,  /* admin accounts and roles */
+	MG_ACT_STAFF_APPROVE,  /* approve or deny staff key registrations (issue 15) */
+	MG_ACT_STAFF_MANAGE,   /* staff members, central unlock, key revocation (issue 15) */
 	MG_ACT_COUNT
 };
 

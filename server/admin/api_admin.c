@@ -63,6 +63,16 @@ static const struct route {
     {"POST", "requests/{id}/approve", MG_ACT_REQUEST_DECIDE, mg_admin_request_approve},
     {"POST", "requests/{id}/deny", MG_ACT_REQUEST_DECIDE, mg_admin_request_deny},
     {"GET", "events", MG_ACT_READ, mg_admin_events_list},
+    {"GET", "staff", MG_ACT_READ, mg_admin_staff_list},
+    {"POST", "staff", MG_ACT_STAFF_MANAGE, mg_admin_staff_add},
+    {"GET", "staff/keys", MG_ACT_READ, mg_admin_staff_keys_list},
+    {"POST", "staff/keys/{id}/approve", MG_ACT_STAFF_APPROVE, mg_admin_staff_key_approve},
+    {"POST", "staff/keys/{id}/deny", MG_ACT_STAFF_APPROVE, mg_admin_staff_key_deny},
+    {"POST", "staff/keys/{id}/revoke", MG_ACT_STAFF_MANAGE, mg_admin_staff_key_revoke},
+    {"GET", "staff/{id}", MG_ACT_READ, mg_admin_staff_get},
+    {"POST", "staff/{id}/disable", MG_ACT_STAFF_MANAGE, mg_admin_staff_disable},
+    {"POST", "staff/{id}/enable", MG_ACT_STAFF_MANAGE, mg_admin_staff_enable},
+    {"POST", "staff/{id}/unlock", MG_ACT_STAFF_MANAGE, mg_admin_staff_unlock},
 };
 
 /* ---- helpers (api_admin.h) ---- */

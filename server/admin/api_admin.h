@@ -71,6 +71,21 @@ int mg_admin_events_list(struct mg_api *, const struct mg_admin_ctx *,
                          const struct mg_http_request *, const int64_t *,
                          struct mg_http_response *);
 
+/* Endpoints of api_admin_staff.c (staff registry, issue 15) */
+#define MG_ADMIN_STAFF_FN(name)                                                                    \
+	int name(struct mg_api *, const struct mg_admin_ctx *, const struct mg_http_request *,     \
+	         const int64_t *, struct mg_http_response *)
+MG_ADMIN_STAFF_FN(mg_admin_staff_list);
+MG_ADMIN_STAFF_FN(mg_admin_staff_get);
+MG_ADMIN_STAFF_FN(mg_admin_staff_add);
+MG_ADMIN_STAFF_FN(mg_admin_staff_disable);
+MG_ADMIN_STAFF_FN(mg_admin_staff_enable);
+MG_ADMIN_STAFF_FN(mg_admin_staff_unlock);
+MG_ADMIN_STAFF_FN(mg_admin_staff_keys_list);
+MG_ADMIN_STAFF_FN(mg_admin_staff_key_approve);
+MG_ADMIN_STAFF_FN(mg_admin_staff_key_deny);
+MG_ADMIN_STAFF_FN(mg_admin_staff_key_revoke);
+
 /* Everything under /v1/admin/ (ctx: struct mg_api *); router/router.c sends it here. */
 int mg_admin_handle(void *ctx, const struct mg_http_request *req, struct mg_http_response *resp);
 

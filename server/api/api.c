@@ -17,6 +17,7 @@ static const struct {
     {"GET", "/v1/policy", mg_api_policy_get},
     {"POST", "/v1/policy/applied", mg_api_policy_applied},
     {"POST", "/v1/requests", mg_api_requests},
+    {"POST", "/v1/staff/registrations", mg_api_staff_registrations},
 };
 
 int mg_api_handle(void *ctx, const struct mg_http_request *req, struct mg_http_response *resp)

@@ -76,6 +76,9 @@ void mg_api_policy_cache_free(struct mg_api *api);
 /* POST /v1/policy/applied (api_policy.c). */
 int mg_api_policy_applied(struct mg_api *api, const struct mg_http_request *req,
                           struct mg_http_response *resp);
+/* POST /v1/staff/registrations (api_staff.c, issue 15). */
+int mg_api_staff_registrations(struct mg_api *api, const struct mg_http_request *req,
+                               struct mg_http_response *resp);
 /* POST /v1/requests (api_requests.c). */
 int mg_api_requests(struct mg_api *api, const struct mg_http_request *req,
                     struct mg_http_response *resp);

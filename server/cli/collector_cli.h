@@ -80,6 +80,7 @@ struct cli_opts {
 	const char *config;
 	const char *listen_name, *admin, *admin_pw_file, *name, *password_file;
 	const char *expires, *comment, *rule;
+	const char *login, *display_name, *department; /* staff add (issue 15) */
 	const char *host, *type, *user, *serial, *from, *to;
 	uint64_t uses, limit;
 	int ready_fd;
@@ -150,5 +151,6 @@ int cli_token(int argc, char **argv);
 int cli_events(int argc, char **argv);
 int cli_hosts(int argc, char **argv);
 int cli_rules(int argc, char **argv);
+int cli_staff(int argc, char **argv);
 
 #endif

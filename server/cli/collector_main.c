@@ -9,6 +9,7 @@
  *   rules list|add|remove --data-dir DIR ...
  *   admin passwd --data-dir DIR --name NAME --password-file FILE
  *   admin unlock --data-dir DIR --name NAME
+ *   staff list|show LOGIN|add --login L|disable|enable|unlock LOGIN|approve|revoke-key ID
  * Every command takes --config FILE (collector.conf: data_dir, database, listen and the
  * limits). The default database is sqlite:DIR/collector.db. docs/COLLECTOR-CLI.md.
  */
@@ -67,6 +68,11 @@ static void usage(FILE *f)
 	    "       mynaguard-collector admin passwd --data-dir DIR [--db URL] --name NAME\n"
 	    "                                 --password-file FILE\n"
 	    "       mynaguard-collector admin unlock --data-dir DIR [--db URL] --name NAME\n"
+	    "       mynaguard-collector staff list|show LOGIN --data-dir DIR [--db URL] [--json]\n"
+	    "       mynaguard-collector staff add --data-dir DIR [--db URL] --login LOGIN\n"
+	    "                                 [--display-name NAME] [--department DEPT]\n"
+	    "       mynaguard-collector staff disable|enable|unlock --data-dir DIR LOGIN\n"
+	    "       mynaguard-collector staff approve|revoke-key --data-dir DIR KEY_ID\n"
 	    "Every command also takes --config FILE (collector.conf). D: 90s, 15m, 2h, 7d;\n"
 	    "TIME: RFC 3339 (2026-11-26T09:00:00+09:00). See docs/COLLECTOR-CLI.md.\n",
 	    f);
@@ -241,7 +247,7 @@ static const struct {
 	int (*fn)(int argc, char **argv);
 } subcommands[] = {
     {"init", cli_init},   {"serve", cmd_serve}, {"token", cli_token}, {"events", cli_events},
-    {"hosts", cli_hosts}, {"rules", cli_rules}, {"admin", cli_admin},
+    {"hosts", cli_hosts}, {"rules", cli_rules}, {"admin", cli_admin}, {"staff", cli_staff},
 };
 
 int main(int argc, char **argv)

@@ -59,6 +59,9 @@ static int set_opt(struct cli_opts *o, const char *k, const char *v)
 	    {"--serial", offsetof(struct cli_opts, serial)},
 	    {"--from", offsetof(struct cli_opts, from)},
 	    {"--to", offsetof(struct cli_opts, to)},
+	    {"--login", offsetof(struct cli_opts, login)},
+	    {"--display-name", offsetof(struct cli_opts, display_name)},
+	    {"--department", offsetof(struct cli_opts, department)},
 	};
 	for (size_t i = 0; i < sizeof(strs) / sizeof(strs[0]); i++) {
 		if (strcmp(k, strs[i].name) == 0) {

@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "policy_staff.h"
+
 #define PUBLISH_TRIES 3
 
 /* Growable text buffer; one per host plus the global one. */
@@ -132,6 +134,10 @@ int mg_policy_build(struct mg_store *s, uint64_t version, int64_t now_us, int64_
 	}
 	if (b->n_hosts > 1) /* qsort's array may not be NULL, even for 0 elements */
 		qsort(b->hosts, b->n_hosts, sizeof(*b->hosts), cmp_host);
+	/* Staff credentials (issue 15): absent while the registry is empty. */
+	r = mg_policy_staff_json(s, &b->staff);
+	if (r < 0)
+		goto fail;
 	*out = b;
 	b = NULL;
 	r = 0;

@@ -22,6 +22,7 @@ int mg_policy_host_view(const struct mg_policy_bundle *global, int64_t host_id,
 	out->b.scope_hosts = out->scope;
 	out->b.n_scope_hosts = 1;
 	out->b.rules = global->rules;
+	out->b.staff = global->staff; /* staff log in at any terminal (issue 15) */
 	/* Only this host's own entry; every other host's rules stay out. */
 	for (size_t i = 0; i < global->n_hosts; i++) {
 		if (global->hosts[i].host_id == host_id) {

@@ -428,4 +428,87 @@ int mg_store_session_delete(struct mg_store *s, const char *token_sha256_hex);
 /* Deletes sessions expired at now_us; *deleted (optional) counts them. */
 int mg_store_sessions_purge(struct mg_store *s, int64_t now_us, uint64_t *deleted);
 
+/* ---- staff registry (issue 15): staff members and their FIDO2 credentials ---- */
+#define MG_STORE_LOGIN_SIZE     256u  /* mg_user_name_valid names: 1..255 bytes */
+#define MG_STORE_STAFF_TEXT     256u  /* display name, department */
+#define MG_STORE_CRED_ID_B64    1400u /* base64 of a credential id (<= 1024 bytes) */
+#define MG_STORE_CRED_PK_B64    700u  /* base64 of a public key (<= 512 bytes) */
+#define MG_STORE_MAX_STAFF_KEYS 16u   /* active keys of one staff member (the bundle's bound) */
+struct mg_store_staff {
+	int64_t id;
+	char login[MG_STORE_LOGIN_SIZE]; /* exact bytes, unique; mg_user_name_valid */
+	char display_name[MG_STORE_STAFF_TEXT];
+	char department[MG_STORE_STAFF_TEXT];
+	bool disabled;
+	int64_t created_us, updated_us;
+	int64_t unlocked_us; /* latest central unlock; 0: none */
+};
+enum mg_staff_key_state {
+	MG_STAFF_KEY_PENDING,
+	MG_STAFF_KEY_ACTIVE,
+	MG_STAFF_KEY_REVOKED,
+	MG_STAFF_KEY_DENIED,
+};
+/* "pending", "active", "revoked", "denied"; NULL for another value. */
+const char *mg_staff_key_state_name(enum mg_staff_key_state s);
+int mg_staff_key_state_from_name(const char *name, enum mg_staff_key_state *out);
+struct mg_store_staff_key {
+	int64_t id;
+	int64_t staff_id;
+	char login[MG_STORE_LOGIN_SIZE];          /* of staff_id (read only) */
+	char credential_id[MG_STORE_CRED_ID_B64]; /* standard base64 */
+	char public_key[MG_STORE_CRED_PK_B64];    /* standard base64, libfido2 raw form */
+	int cose_alg;                             /* -7, -8 or -257 */
+	char rp_id[256];
+	bool uv;
+	char aaguid[33]; /* 32 lower-case hex digits */
+	char attestation_fmt[16];
+	char attestation_subject[MG_STORE_TEXT_SIZE]; /* "" when none */
+	char label[65];
+	int64_t registered_by_host;
+	char registration_id[MG_STORE_NAME_SIZE];
+	enum mg_staff_key_state state;
+	int64_t created_us;
+	char decided_by[MG_STORE_NAME_SIZE];
+	int64_t decided_us;
+};
+/* login: mg_user_name_valid; display_name, department: NULL or up to 255 bytes, one line.
+ * -EEXIST when the login exists. Changes the bundle (rules revision bumped). */
+int mg_store_staff_add(struct mg_store *s, const struct mg_store_actor *by, const char *login,
+                       const char *display_name, const char *department, int64_t now_us,
+                       int64_t *id_out);
+/* By id (login NULL) or by exact login. */
+int mg_store_staff_get(struct mg_store *s, int64_t id, const char *login,
+                       struct mg_store_staff *out);
+/* Every staff member in id order. */
+int mg_store_staff_foreach(struct mg_store *s, int (*cb)(void *ctx, const struct mg_store_staff *m),
+                           void *ctx);
+/* Disable / enable: -EALREADY when already so, -ENOENT when unknown. */
+int mg_store_staff_set_disabled(struct mg_store *s, const struct mg_store_actor *by, int64_t id,
+                                bool disabled, int64_t now_us);
+/* Central unlock: unlocked_us = now_us. */
+int mg_store_staff_unlock(struct mg_store *s, const struct mg_store_actor *by, int64_t id,
+                          int64_t now_us);
+/*
+ * Files a registration (pending) from host k->registered_by_host for login k->login; the other
+ * fields of k are read (checked for bounds here, the attestation by the caller). Idempotent
+ * by (host, registration_id): the same content returns the existing id with *created false,
+ * other content -EEXIST. -ENOENT: no such staff member; -EPERM: staff disabled; -EEXIST: the
+ * credential id is already registered (a row that is not denied).
+ */
+int mg_store_staff_key_add(struct mg_store *s, const struct mg_store_staff_key *k, int64_t now_us,
+                           int64_t *id_out, bool *created);
+int mg_store_staff_key_get(struct mg_store *s, int64_t id, struct mg_store_staff_key *out);
+/* staff_id 0: every member; state < 0: every state. In id order. */
+int mg_store_staff_keys_foreach(struct mg_store *s, int64_t staff_id, int state,
+                                int (*cb)(void *ctx, const struct mg_store_staff_key *k),
+                                void *ctx);
+/*
+ * approve (pending -> active), deny (pending -> denied), revoke (pending or active ->
+ * revoked). -EALREADY: not in a state that allows it; -ENOENT: unknown; -EDQUOT: approving
+ * would give the member more than MG_STORE_MAX_STAFF_KEYS active keys.
+ */
+int mg_store_staff_key_decide(struct mg_store *s, const struct mg_store_actor *by, int64_t id,
+                              enum mg_staff_key_state to, int64_t now_us);
+
 #endif

@@ -33,6 +33,14 @@
 #define MG_ROW_REQUEST_COLS                                                                        \
 	"id, request_id, host_id, username, vendor_id, product_id, serial, name, hash, reason,"    \
 	" created_us, state, decided_us, decided_by, note, rule_id FROM requests"
+#define MG_ROW_STAFF_COLS                                                                          \
+	"id, login, display_name, department, state, created_us, updated_us, unlocked_us"          \
+	" FROM staff"
+#define MG_ROW_STAFF_KEY_COLS                                                                      \
+	"k.id, k.staff_id, s.login, k.credential_id, k.public_key, k.cose_alg, k.rp_id, k.uv,"     \
+	" k.aaguid, k.attestation_fmt, k.attestation_subject, k.label, k.registered_by_host,"      \
+	" k.registration_id, k.state, k.created_us, k.decided_by, k.decided_us"                    \
+	" FROM staff_keys k JOIN staff s ON s.id = k.staff_id"
 
 struct mg_row;
 

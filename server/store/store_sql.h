@@ -74,6 +74,15 @@ enum mg_sql_id {
 	MG_SQL_ADMIN_LOCK,   /* insert the lock row of an existing account, unless locked */
 	MG_SQL_ADMIN_UNLOCK, /* delete it */
 	MG_SQL_ADMIN_LOCKED, /* its locked_us */
+	MG_SQL_STAFF_ADD,
+	MG_SQL_STAFF_LIST,      /* by id (0: any) and login ("": any) */
+	MG_SQL_STAFF_SET_STATE, /* unless already in that state */
+	MG_SQL_STAFF_UNLOCK,
+	MG_SQL_STAFF_KEY_ADD,
+	MG_SQL_STAFF_KEY_FIND, /* by (host, registration_id) */
+	MG_SQL_STAFF_KEYS_LIST,
+	MG_SQL_STAFF_KEY_DECIDE,  /* from one of two states */
+	MG_SQL_STAFF_KEYS_ACTIVE, /* active keys of the member of a key */
 	MG_SQL_NSHARED
 };
 
@@ -200,5 +209,22 @@ int mg_sql_requests_foreach(struct mg_store *s, int64_t id, int state, int64_t a
 int mg_sql_request_decide(struct mg_store *s, struct mg_store_action *act, int64_t id,
                           const char *rule_text, int64_t rule_host_id, int64_t expires_us,
                           const char *note, int64_t now_us, int64_t *rule_id_out);
+
+/* store_sql_staff.c: the staff registry (store.h) */
+int mg_sql_staff_add(struct mg_store *s, struct mg_store_action *act, const char *login,
+                     const char *display_name, const char *department, int64_t now_us,
+                     int64_t *id_out);
+int mg_sql_staff_foreach(struct mg_store *s, int64_t id, const char *login,
+                         int (*cb)(void *, const struct mg_store_staff *), void *ctx);
+int mg_sql_staff_set_disabled(struct mg_store *s, struct mg_store_action *act, int64_t id,
+                              bool disabled, int64_t now_us);
+int mg_sql_staff_unlock(struct mg_store *s, struct mg_store_action *act, int64_t id,
+                        int64_t now_us);
+int mg_sql_staff_key_add(struct mg_store *s, const struct mg_store_staff_key *k, int64_t now_us,
+                         int64_t *id_out, bool *created);
+int mg_sql_staff_keys_foreach(struct mg_store *s, int64_t id, int64_t staff_id, const char *state,
+                              int (*cb)(void *, const struct mg_store_staff_key *), void *ctx);
+int mg_sql_staff_key_decide(struct mg_store *s, struct mg_store_action *act, int64_t id,
+                            enum mg_staff_key_state to, int64_t now_us);
 
 #endif

@@ -7,6 +7,7 @@ mg_require_pkg(LIBPQ libpq libpq-dev)
 
 # The body parsers alone.
 mg_add_test(test_api_body SOURCES server/test_api_body.c LIBS mg_collector_core)
+mg_add_test(test_staff_body SOURCES server/test_staff_body.c LIBS mg_collector_core)
 
 add_executable(test_api server/test_api.c server/api_harness.c)
 target_link_libraries(test_api PRIVATE mg_collector_core PkgConfig::LIBCURL PkgConfig::LIBCRYPTO
@@ -220,6 +221,24 @@ set_tests_properties(test_host_claims PROPERTIES
   TIMEOUT 300)
 add_test(NAME test_host_claims_pg COMMAND test_host_claims)
 set_tests_properties(test_host_claims_pg PROPERTIES
+  FIXTURES_REQUIRED store_pg
+  ENVIRONMENT "CMOCKA_MESSAGE_OUTPUT=stdout;MG_COLLECTOR=$<TARGET_FILE:mynaguard-collector>;MG_TEST_STORE_URL_FILE=${mg_store_pg_state}"
+  SKIP_RETURN_CODE 77
+  TIMEOUT 300)
+
+# The staff registry over HTTPS (issue 15, tests/server/test_staff_api.c): registrations with a
+# real attestation, roles, approve / revoke / disable / unlock in terminal B's next bundle.
+add_executable(test_staff_api server/test_staff_api.c server/api_harness.c)
+target_link_libraries(test_staff_api PRIVATE mg_collector_core PkgConfig::LIBCURL
+  PkgConfig::LIBCRYPTO PkgConfig::LIBPQ PkgConfig::CMOCKA)
+mg_target_defaults(test_staff_api)
+add_dependencies(test_staff_api mynaguard-collector)
+add_test(NAME test_staff_api COMMAND test_staff_api)
+set_tests_properties(test_staff_api PROPERTIES
+  ENVIRONMENT "CMOCKA_MESSAGE_OUTPUT=stdout;MG_COLLECTOR=$<TARGET_FILE:mynaguard-collector>"
+  TIMEOUT 300)
+add_test(NAME test_staff_api_pg COMMAND test_staff_api)
+set_tests_properties(test_staff_api_pg PROPERTIES
   FIXTURES_REQUIRED store_pg
   ENVIRONMENT "CMOCKA_MESSAGE_OUTPUT=stdout;MG_COLLECTOR=$<TARGET_FILE:mynaguard-collector>;MG_TEST_STORE_URL_FILE=${mg_store_pg_state}"
   SKIP_RETURN_CODE 77

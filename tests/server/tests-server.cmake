@@ -31,3 +31,18 @@ set_tests_properties(test_store_pg PROPERTIES
   ENVIRONMENT "CMOCKA_MESSAGE_OUTPUT=stdout;MG_TEST_STORE_URL_FILE=${mg_store_pg_state}"
   SKIP_RETURN_CODE 77
   TIMEOUT 300)
+
+# The staff registry (issue 15): store and bundle "staff" member, on SQLite and PostgreSQL.
+add_executable(test_staff_store server/test_staff_store.c)
+target_link_libraries(test_staff_store PRIVATE mg_collector_policy mg_collector_store
+  PkgConfig::CMOCKA PkgConfig::LIBPQ)
+mg_target_defaults(test_staff_store)
+add_test(NAME test_staff_store COMMAND test_staff_store)
+set_tests_properties(test_staff_store PROPERTIES
+  ENVIRONMENT "CMOCKA_MESSAGE_OUTPUT=stdout" TIMEOUT 300)
+add_test(NAME test_staff_store_pg COMMAND test_staff_store)
+set_tests_properties(test_staff_store_pg PROPERTIES
+  FIXTURES_REQUIRED store_pg
+  ENVIRONMENT "CMOCKA_MESSAGE_OUTPUT=stdout;MG_TEST_STORE_URL_FILE=${mg_store_pg_state}"
+  SKIP_RETURN_CODE 77
+  TIMEOUT 300)

@@ -130,6 +130,32 @@ static const char *const pg_sql[PG_NSTMT] = {
                           " ON CONFLICT (admin_id) DO NOTHING",
     [MG_SQL_ADMIN_UNLOCK] = "DELETE FROM admin_locks WHERE admin_id = $1",
     [MG_SQL_ADMIN_LOCKED] = "SELECT locked_us FROM admin_locks WHERE admin_id = $1",
+    [MG_SQL_STAFF_ADD] =
+        "INSERT INTO staff(login, display_name, department, created_us, updated_us)"
+        " VALUES ($1, $2, $3, $4::bigint, $4::bigint) RETURNING id",
+    [MG_SQL_STAFF_LIST] = "SELECT " MG_ROW_STAFF_COLS " WHERE ($1::bigint = 0 OR id = $1)"
+                          " AND ($2::text = '' OR login = $2) ORDER BY id",
+    [MG_SQL_STAFF_SET_STATE] =
+        "UPDATE staff SET state = $2::text, updated_us = $3 WHERE id = $1 AND state <> $2::text",
+    [MG_SQL_STAFF_UNLOCK] =
+        "UPDATE staff SET unlocked_us = $2::bigint, updated_us = $2::bigint WHERE id = $1",
+    [MG_SQL_STAFF_KEY_ADD] =
+        "INSERT INTO staff_keys(staff_id, credential_id, public_key, cose_alg, rp_id, uv,"
+        " aaguid, attestation_fmt, attestation_subject, label, registered_by_host,"
+        " registration_id, state, created_us) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9,"
+        " $10, $11, $12, 'pending', $13) RETURNING id",
+    [MG_SQL_STAFF_KEY_FIND] = "SELECT " MG_ROW_STAFF_KEY_COLS
+                              " WHERE k.registered_by_host = $1 AND k.registration_id = $2",
+    [MG_SQL_STAFF_KEYS_LIST] =
+        "SELECT " MG_ROW_STAFF_KEY_COLS " WHERE ($1::bigint = 0 OR k.id = $1)"
+        " AND ($2::bigint = 0 OR k.staff_id = $2) AND ($3::text = '' OR k.state = $3)"
+        " ORDER BY k.id",
+    [MG_SQL_STAFF_KEY_DECIDE] =
+        "UPDATE staff_keys SET state = $2::text, decided_by = $3, decided_us = $4"
+        " WHERE id = $1 AND (state = $5::text OR state = $6::text)",
+    [MG_SQL_STAFF_KEYS_ACTIVE] =
+        "SELECT count(*) FROM staff_keys WHERE state = 'active' AND staff_id ="
+        " (SELECT staff_id FROM staff_keys WHERE id = $1)",
 };
 
 /* ---- parameters and results ---- */

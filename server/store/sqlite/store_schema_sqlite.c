@@ -87,6 +87,26 @@ const char *const mg_store_sqlite_schema[] = {
     " id INTEGER PRIMARY KEY, time_us INTEGER NOT NULL, admin TEXT NOT NULL,"
     " action TEXT NOT NULL, target TEXT NOT NULL, remote TEXT NOT NULL, detail TEXT,"
     " event_id INTEGER NOT NULL);",
+    /* Staff registry (issue 15): login names are exact bytes (Tanaka and tanaka differ);
+     * a credential id is unique over every key that was not denied. */
+    "CREATE TABLE IF NOT EXISTS staff ("
+    " id INTEGER PRIMARY KEY, login TEXT NOT NULL UNIQUE, display_name TEXT NOT NULL,"
+    " department TEXT NOT NULL, state TEXT NOT NULL DEFAULT 'active'"
+    " CHECK (state IN ('active', 'disabled')), created_us INTEGER NOT NULL,"
+    " updated_us INTEGER NOT NULL, unlocked_us INTEGER NOT NULL DEFAULT 0);"
+    "CREATE TABLE IF NOT EXISTS staff_keys ("
+    " id INTEGER PRIMARY KEY, staff_id INTEGER NOT NULL, credential_id TEXT NOT NULL,"
+    " public_key TEXT NOT NULL, cose_alg INTEGER NOT NULL, rp_id TEXT NOT NULL,"
+    " uv INTEGER NOT NULL, aaguid TEXT NOT NULL, attestation_fmt TEXT NOT NULL,"
+    " attestation_subject TEXT NOT NULL, label TEXT NOT NULL,"
+    " registered_by_host INTEGER NOT NULL, registration_id TEXT NOT NULL,"
+    " state TEXT NOT NULL CHECK (state IN ('pending', 'active', 'revoked', 'denied')),"
+    " created_us INTEGER NOT NULL, decided_by TEXT NOT NULL DEFAULT '',"
+    " decided_us INTEGER NOT NULL DEFAULT 0, UNIQUE (registered_by_host, registration_id));"
+    "CREATE UNIQUE INDEX IF NOT EXISTS staff_keys_cred ON staff_keys(credential_id)"
+    " WHERE state <> 'denied';"
+    "CREATE INDEX IF NOT EXISTS staff_keys_staff ON staff_keys(staff_id, id);"
+    "CREATE INDEX IF NOT EXISTS staff_keys_state ON staff_keys(state, id);",
     NULL,
 };
 

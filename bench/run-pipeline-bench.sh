@@ -166,6 +166,7 @@ mg_run() {
 		-e "s|^socket = .*|socket = $r/run/agent.sock|" \
 		-e "s|^event_socket = .*|event_socket = $r/run/events.sock|" \
 		-e "s|^pam_pending_file = .*|pam_pending_file = $r/events.pending|" \
+		-e "s|^staff_db = .*|staff_db = $r/staff.db|" \
 		-e "s|^uplink_user = .*|uplink_user = nobody|" \
 		-e "s|^uplink_binary = .*|uplink_binary = $uplink|" \
 		"$src/deploy/agent.conf" >"$r/agent.conf"

@@ -46,6 +46,7 @@ sed -e "s|^rules_file = .*|rules_file = $demo/rules.conf|" \
     -e "s|^socket = .*|socket = $demo/agent.sock|" \
     -e "s|^event_socket = .*|event_socket = $demo/events.sock|" \
     -e "s|^pam_pending_file = .*|pam_pending_file = $demo/auth-state/events.pending|" \
+    -e "s|^staff_db = .*|staff_db = $demo/staff.db|" \
     -e "s|^uplink_binary = .*|uplink_binary = $build/agent/mynaguard-uplink|" \
     -e "s|^poll_interval = .*|poll_interval = 2|" \
     deploy/agent.conf > "$demo/agent.conf"

@@ -27,6 +27,7 @@ static int cmd_block_device(const struct ctl_opts *o, int argc, char **argv);
 static int cmd_reload(const struct ctl_opts *o, int argc, char **argv);
 static int cmd_generate_policy(const struct ctl_opts *o, int argc, char **argv);
 static int cmd_check_rules(const struct ctl_opts *o, int argc, char **argv);
+static int cmd_staff_register(const struct ctl_opts *o, int argc, char **argv);
 
 static const struct {
 	const char *name;
@@ -66,10 +67,66 @@ static const struct {
      "ask the administrators to allow a blocked device (--user: root only)"},
     {"requests", cmd_requests, "[--json]", "この端末からの申請と状態を一覧表示",
      "list this terminal's device requests and their state"},
+    {"staff-register", cmd_staff_register, "--file JSON",
+     "職員のセキュリティキー登録をコレクターに申請 (root; 通常は mynaguard-enroll fido2 "
+     "--central が使用)",
+     "file a staff security key registration with the collector (root; normally used by "
+     "mynaguard-enroll fido2 --central)"},
     {"events", cmd_events, "[--state-dir DIR] [--after SEQ]",
      "スプールのイベントをハッシュ連鎖付きで出力 (root; エージェント停止中も可)",
      "print the spooled events with their hash chain (root; also while the agent is stopped)"},
 };
+
+/* staff-register --file JSON: the body of POST /v1/staff/registrations (issue 15). */
+static int cmd_staff_register(const struct ctl_opts *o, int argc, char **argv)
+{
+	static struct mg_ctl_request req; /* large: not on the stack */
+	const char *file = NULL;
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--file") == 0 && i + 1 < argc && !file)
+			file = argv[++i];
+		else
+			return 2;
+	}
+	if (!file)
+		return 2;
+	struct mg_file_rules any = {
+	    .owner = MG_ANY_OWNER, .allow_group_write = false, .max_size = MG_CTL_MAX_REGISTRATION};
+	char *text = NULL, err[300] = "";
+	size_t len = 0;
+	const char *why = NULL;
+	int r = mg_safe_read_file(file, &any, &text, &len, &why);
+	if (r < 0) {
+		fprintf(stderr, "mynaguardctl: %s: %s\n", tty(file), tty(why ? why : strerror(-r)));
+		return 1;
+	}
+	/* The agent checks it again; checked here too for a message before anything is sent. */
+	json_error_t jerr;
+	json_t *reg = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
+	free(text);
+	json_t *wrap =
+	    reg ? json_pack("{s:s, s:o}", "cmd", "staff-register", "registration", reg) : NULL;
+	char *line = wrap ? json_dumps(wrap, JSON_COMPACT) : NULL;
+	json_decref(wrap);
+	r = line ? mg_ctl_request_parse(line, strlen(line), &req, err, sizeof(err)) : -EINVAL;
+	free(line);
+	if (r < 0) {
+		fprintf(stderr, "mynaguardctl: %s: %s: %s\n", tty(file),
+		        MG_TR("登録申請の形式が正しくありません", "not a valid registration"),
+		        tty(err[0] ? err : jerr.text));
+		return 1;
+	}
+	json_t *resp = call(o, &req);
+	if (!resp)
+		return 1;
+	printf("%s (id %lld, %s: %s)\n",
+	       MG_TR("登録を申請しました。承認者の承認後に有効になります",
+	             "registration filed; it works once an approver approves it"),
+	       (long long)json_integer_value(json_object_get(resp, "id")), MG_TR("状態", "state"),
+	       tty(json_string_value(json_object_get(resp, "state"))));
+	json_decref(resp);
+	return 0;
+}
 
 static void usage(FILE *f)
 {

@@ -54,6 +54,7 @@ struct mg_agent_conf {
 	uint64_t spool_max_bytes;
 	char *event_socket;     /* auth.* events of the PAM module (uid 0 peers only) */
 	char *pam_pending_file; /* the PAM module's events written while the agent was down */
+	char *staff_db;         /* the central staff credentials for the PAM module (issue 15) */
 	char *uplink_user;      /* the unprivileged user mynaguard-uplink runs as */
 	char *uplink_binary;
 	uint64_t heartbeat_interval; /* seconds */

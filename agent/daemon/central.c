@@ -13,6 +13,7 @@
 #include "ed25519_verify.h"
 #include "mg/policy_bundle.h"
 #include "mg/safe_open.h"
+#include "mg/staff_db.h"
 #include "mg/time.h"
 
 #define MAX_ANSWER (MG_POLICY_MAX_BUNDLE + 1024u)
@@ -21,6 +22,7 @@ void mg_central_bundle_free(struct mg_central_bundle *b)
 {
 	free(b->host_rules);
 	free(b->all_rules);
+	json_decref(b->staff);
 	memset(b, 0, sizeof(*b));
 }
 
@@ -89,7 +91,9 @@ int mg_central_check(const char *answer, size_t len, const char *pubkey_b64,
 	}
 	const char *host = mg_policy_bundle_host_rules(b, host_id);
 	out->version = b->version;
+	out->issued_us = b->issued_us;
 	out->expires_us = b->expires_us;
+	out->staff = b->staff ? json_incref(b->staff) : NULL;
 	out->all_rules = strdup(b->rules ? b->rules : "");
 	out->host_rules = host ? strdup(host) : NULL;
 	mg_policy_bundle_free(&b);
@@ -127,4 +131,31 @@ int mg_central_load(const char *state_dir, char **answer, size_t *len)
 		return -ENAMETOOLONG;
 	struct mg_file_rules own = {.owner = geteuid(), .secret = true, .max_size = MAX_ANSWER};
 	return mg_safe_read_file(path, &own, answer, len, NULL);
+}
+
+int mg_central_write_staff(const char *path, const struct mg_central_bundle *b, char *why,
+                           size_t whylen)
+{
+	unsigned char *db = NULL;
+	size_t len = 0;
+	int r;
+
+	if (!b->staff) {
+		if (unlink(path) < 0 && errno != ENOENT) {
+			r = -errno;
+			snprintf(why, whylen, "cannot remove %s: %s", path, strerror(-r));
+			return r;
+		}
+		return 0;
+	}
+	r = mg_staff_db_build(b->staff, b->version, b->issued_us, b->expires_us, &db, &len);
+	if (r < 0)
+		snprintf(why, whylen, "cannot build the staff credentials of version %llu: %s",
+		         (unsigned long long)b->version, strerror(-r));
+	else if ((r = mg_write_file_atomic(path, db, len, 0644)) < 0)
+		snprintf(why, whylen, "cannot write %s: %s", path, strerror(-r));
+	free(db);
+	if (r < 0)
+		(void)unlink(path); /* fail closed: no stale credentials for the PAM module */
+	return r;
 }

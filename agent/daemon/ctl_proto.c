@@ -9,6 +9,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "mg/user_name.h"
+#include "mg/utf8.h"
+
 static const char *const names[] = {
     [MG_CTL_STATUS] = "status",
     [MG_CTL_LIST_DEVICES] = "list-devices",
@@ -20,6 +23,7 @@ static const char *const names[] = {
     [MG_CTL_SYNC] = "sync",
     [MG_CTL_REQUEST] = "request",
     [MG_CTL_REQUESTS] = "requests",
+    [MG_CTL_STAFF_REGISTER] = "staff-register",
 };
 
 /* The string members: which command takes each, its bound, whether it is required. */
@@ -53,6 +57,184 @@ static bool string_ok(const char *s, size_t len, size_t max, bool newlines)
 	return true;
 }
 #define NCMDS (sizeof(names) / sizeof(names[0]))
+
+/* ---- staff-register (issue 15): the registration, checked before it goes anywhere ---- */
+
+#define REG_MAX_B64 4096 /* characters of one base64 field (an attestation certificate fits) */
+
+static bool b64_chars(json_t *v, size_t min, size_t max)
+{
+	if (!json_is_string(v))
+		return false;
+	const char *s = json_string_value(v);
+	size_t n = json_string_length(v);
+	if (n < min || n > max || n % 4 != 0)
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		char c = s[i];
+		bool ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+		          (c >= '0' && c <= '9') || c == '+' || c == '/' ||
+		          (c == '=' && i + 2 >= n);
+		if (!ok)
+			return false;
+	}
+	return true;
+}
+
+/* Only the given keys; every key not marked optional (the NULL-terminated list) present. */
+static bool reg_keys(json_t *o, const char *const *keys, size_t n, const char *const *optional,
+                     const char **bad)
+{
+	const char *key;
+	json_t *v;
+	json_object_foreach(o, key, v)
+	{
+		size_t i = 0;
+		while (i < n && strcmp(key, keys[i]) != 0)
+			i++;
+		if (i == n) {
+			*bad = key;
+			return false;
+		}
+	}
+	for (size_t i = 0; i < n; i++) {
+		bool opt = false;
+		for (size_t k = 0; optional && optional[k]; k++)
+			opt = opt || strcmp(keys[i], optional[k]) == 0;
+		if (!json_object_get(o, keys[i]) && !opt) {
+			*bad = keys[i];
+			return false;
+		}
+	}
+	return true;
+}
+
+static int registration_check(json_t *r, char *errmsg, size_t errlen)
+{
+	static const char *const top[] = {"credential", "label", "registration_id", "user"};
+	static const char *const cred[] = {"aaguid",     "attestation", "cose_alg", "id",
+	                                   "public_key", "rp_id",       "uv"};
+	static const char *const att[] = {"authdata", "clientdata_hash", "fmt", "sig", "x5c"};
+	const char *bad = NULL, *s;
+	size_t n;
+	json_t *c, *a, *v;
+
+	if (!json_is_object(r)) {
+		snprintf(errmsg, errlen, "registration: expected an object");
+		return -EINVAL;
+	}
+	if (!reg_keys(r, top, 4, NULL, &bad)) {
+		snprintf(errmsg, errlen, "registration.%.64s: unknown or missing", bad);
+		return -EINVAL;
+	}
+	v = json_object_get(r, "registration_id");
+	s = json_string_value(v);
+	n = s ? json_string_length(v) : 0;
+	bool ok = n >= 1 && n <= 63;
+	for (size_t i = 0; ok && i < n; i++)
+		ok = (s[i] >= 'A' && s[i] <= 'Z') || (s[i] >= 'a' && s[i] <= 'z') ||
+		     (s[i] >= '0' && s[i] <= '9') || s[i] == '.' || s[i] == '_' || s[i] == '-';
+	if (!ok) {
+		snprintf(errmsg, errlen,
+		         "registration.registration_id: expected 1-63 of A-Z a-z 0-9 . _ -");
+		return -EINVAL;
+	}
+	v = json_object_get(r, "user");
+	if (!json_is_string(v) ||
+	    !mg_user_name_valid(json_string_value(v), json_string_length(v))) {
+		snprintf(errmsg, errlen, "registration.user: not a valid user name");
+		return -EINVAL;
+	}
+	v = json_object_get(r, "label");
+	if (!json_is_string(v) || json_string_length(v) > 64 ||
+	    !mg_utf8_valid(json_string_value(v), json_string_length(v)) ||
+	    !string_ok(json_string_value(v), json_string_length(v), 64, false)) {
+		snprintf(
+		    errmsg, errlen,
+		    "registration.label: expected 1-64 bytes of UTF-8 without control characters");
+		return -EINVAL;
+	}
+	c = json_object_get(r, "credential");
+	if (!json_is_object(c) || !reg_keys(c, cred, 7, NULL, &bad)) {
+		snprintf(errmsg, errlen, "registration.credential%s%.64s: unknown or missing",
+		         bad ? "." : "", bad ? bad : "");
+		return -EINVAL;
+	}
+	v = json_object_get(c, "aaguid");
+	s = json_string_value(v);
+	ok = s && json_string_length(v) == 32;
+	for (size_t i = 0; ok && i < 32; i++)
+		ok = (s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f');
+	if (!ok) {
+		snprintf(errmsg, errlen,
+		         "registration.credential.aaguid: expected 32 lower-case hex digits");
+		return -EINVAL;
+	}
+	v = json_object_get(c, "cose_alg");
+	if (!json_is_integer(v) || json_integer_value(v) < -65536 ||
+	    json_integer_value(v) > 65535) {
+		snprintf(errmsg, errlen, "registration.credential.cose_alg: expected an integer");
+		return -EINVAL;
+	}
+	if (!b64_chars(json_object_get(c, "id"), 4, 1368) ||
+	    !b64_chars(json_object_get(c, "public_key"), 4, 684)) {
+		snprintf(errmsg, errlen,
+		         "registration.credential: id and public_key: expected base64");
+		return -EINVAL;
+	}
+	v = json_object_get(c, "rp_id");
+	s = json_string_value(v);
+	n = s ? json_string_length(v) : 0;
+	ok = n >= 1 && n <= 255;
+	for (size_t i = 0; ok && i < n; i++)
+		ok = s[i] > 0x20 && s[i] < 0x7f;
+	if (!ok) {
+		snprintf(errmsg, errlen,
+		         "registration.credential.rp_id: expected 1-255 printable ASCII bytes");
+		return -EINVAL;
+	}
+	if (!json_is_boolean(json_object_get(c, "uv"))) {
+		snprintf(errmsg, errlen, "registration.credential.uv: expected true or false");
+		return -EINVAL;
+	}
+	a = json_object_get(c, "attestation");
+	bad = NULL;
+	static const char *const att_optional[] = {"sig", "x5c", NULL};
+	if (!json_is_object(a) || !reg_keys(a, att, 5, att_optional, &bad)) {
+		snprintf(errmsg, errlen,
+		         "registration.credential.attestation%s%.64s: unknown or missing",
+		         bad ? "." : "", bad ? bad : "");
+		return -EINVAL;
+	}
+	s = json_string_value(json_object_get(a, "fmt"));
+	if (!s ||
+	    (strcmp(s, "packed") != 0 && strcmp(s, "fido-u2f") != 0 && strcmp(s, "none") != 0)) {
+		snprintf(
+		    errmsg, errlen,
+		    "registration.credential.attestation.fmt: expected packed, fido-u2f or none");
+		return -EINVAL;
+	}
+	/* Self attestation ("none") has no signature and no certificate; the others a signature. */
+	bool none = strcmp(s, "none") == 0;
+	v = json_object_get(a, "sig");
+	if (none ? v || json_object_get(a, "x5c") : !v) {
+		snprintf(errmsg, errlen,
+		         "registration.credential.attestation: fmt \"none\" has no sig or x5c, "
+		         "\"packed\" and \"fido-u2f\" have a sig");
+		return -EINVAL;
+	}
+	if (!b64_chars(json_object_get(a, "authdata"), 4, REG_MAX_B64) ||
+	    !b64_chars(json_object_get(a, "clientdata_hash"), 44, 44) ||
+	    (v && !b64_chars(v, 4, REG_MAX_B64)) ||
+	    (json_object_get(a, "x5c") && !b64_chars(json_object_get(a, "x5c"), 4, REG_MAX_B64))) {
+		snprintf(
+		    errmsg, errlen,
+		    "registration.credential.attestation: authdata, clientdata_hash, sig, x5c: "
+		    "expected base64");
+		return -EINVAL;
+	}
+	return 0;
+}
 
 const char *mg_ctl_cmd_name(enum mg_ctl_cmd cmd)
 {
@@ -131,6 +313,18 @@ int mg_ctl_request_parse(const char *buf, size_t len, struct mg_ctl_request *out
 				goto out;
 			}
 			req.force = json_is_true(val);
+		} else if (strcmp(key, "registration") == 0) {
+			if (registration_check(val, errmsg, errlen) < 0)
+				goto out;
+			char *text = json_dumps(val, JSON_COMPACT | JSON_SORT_KEYS);
+			if (!text || strlen(text) > MG_CTL_MAX_REGISTRATION) {
+				snprintf(errmsg, errlen, "registration: larger than %d bytes",
+				         MG_CTL_MAX_REGISTRATION);
+				free(text);
+				goto out;
+			}
+			memcpy(req.registration, text, strlen(text) + 1);
+			free(text);
 		} else {
 			size_t k = 0;
 			while (k < NSTRINGS && strcmp(key, strings[k].key) != 0)
@@ -173,6 +367,13 @@ int mg_ctl_request_parse(const char *buf, size_t len, struct mg_ctl_request *out
 			goto out;
 		}
 	}
+	if ((json_object_get(root, "registration") != NULL) != (req.cmd == MG_CTL_STAFF_REGISTER)) {
+		snprintf(errmsg, errlen,
+		         req.cmd == MG_CTL_STAFF_REGISTER ? "registration: missing for %s"
+		                                          : "registration: not expected for %s",
+		         names[req.cmd]);
+		goto out;
+	}
 	if (json_object_get(root, "force") && req.cmd != MG_CTL_RELOAD &&
 	    req.cmd != MG_CTL_ENROLL) {
 		snprintf(errmsg, errlen, "force: not expected for %s", names[req.cmd]);
@@ -206,6 +407,11 @@ int mg_ctl_request_format(const struct mg_ctl_request *req, char **out)
 		const char *v = (const char *)req + strings[k].off;
 		if (req->cmd == strings[k].cmd && v[0])
 			bad |= json_object_set_new(o, strings[k].key, json_string(v));
+	}
+	if (req->cmd == MG_CTL_STAFF_REGISTER) {
+		json_error_t jerr;
+		json_t *reg = json_loads(req->registration, JSON_REJECT_DUPLICATES, &jerr);
+		bad |= reg ? json_object_set_new(o, "registration", reg) : -1;
 	}
 	if (bad) {
 		json_decref(o);

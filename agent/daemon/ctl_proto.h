@@ -19,17 +19,20 @@ enum mg_ctl_cmd {
 	MG_CTL_BLOCK_DEVICE,
 	MG_CTL_RELOAD,
 	MG_CTL_GENERATE_POLICY,
-	MG_CTL_ENROLL,   /* collector, token, ca, [force]: waits for the collector */
-	MG_CTL_SYNC,     /* poll and upload now: waits for the collector */
-	MG_CTL_REQUEST,  /* id, reason, [user] (root only): a device request */
-	MG_CTL_REQUESTS, /* the device requests of this terminal */
+	MG_CTL_ENROLL,         /* collector, token, ca, [force]: waits for the collector */
+	MG_CTL_SYNC,           /* poll and upload now: waits for the collector */
+	MG_CTL_REQUEST,        /* id, reason, [user] (root only): a device request */
+	MG_CTL_REQUESTS,       /* the device requests of this terminal */
+	MG_CTL_STAFF_REGISTER, /* registration (root only): a staff key to the collector (issue 15);
+	                          waits for the collector */
 };
 
-#define MG_CTL_MAX_URL    511
-#define MG_CTL_MAX_TOKEN  255
-#define MG_CTL_MAX_CA     12288
-#define MG_CTL_MAX_REASON 1023
-#define MG_CTL_MAX_USER   255
+#define MG_CTL_MAX_URL          511
+#define MG_CTL_MAX_TOKEN        255
+#define MG_CTL_MAX_CA           12288
+#define MG_CTL_MAX_REASON       1023
+#define MG_CTL_MAX_USER         255
+#define MG_CTL_MAX_REGISTRATION MG_CTL_MAX_CA /* the registration as canonical JSON */
 
 struct mg_ctl_request {
 	enum mg_ctl_cmd cmd;
@@ -39,7 +42,13 @@ struct mg_ctl_request {
 	                    enroll: enrol again */
 	char collector[MG_CTL_MAX_URL + 1]; /* enroll */
 	char token[MG_CTL_MAX_TOKEN + 1];   /* enroll */
-	char ca[MG_CTL_MAX_CA + 1];         /* enroll: PEM text */
+	union {
+		char ca[MG_CTL_MAX_CA + 1]; /* enroll: PEM text */
+		/* staff-register: the body of POST /v1/staff/registrations (docs/API.md), checked
+		   (keys, types, bounds, user name) and kept as canonical JSON (compact, sorted
+		   keys) */
+		char registration[MG_CTL_MAX_REGISTRATION + 1];
+	};
 	char reason[MG_CTL_MAX_REASON + 1]; /* request */
 	char user[MG_CTL_MAX_USER + 1];     /* request ("" : the peer) */
 };

@@ -180,8 +180,11 @@ static json_t *dispatch(struct mg_agent *agent, struct mg_pipeline *pipe,
 	json_t *answer = NULL;
 	if (req->cmd == MG_CTL_ENROLL && cred->uid != 0)
 		return error_json("permission denied: enroll is for root only");
+	if (req->cmd == MG_CTL_STAFF_REGISTER && cred->uid != 0)
+		return error_json("permission denied: staff-register is for root only");
 	switch (req->cmd) {
 	case MG_CTL_ENROLL:
+	case MG_CTL_STAFF_REGISTER:
 	case MG_CTL_SYNC:
 	case MG_CTL_REQUEST:
 	case MG_CTL_REQUESTS:
@@ -198,6 +201,10 @@ static json_t *dispatch(struct mg_agent *agent, struct mg_pipeline *pipe,
 		return answer;
 	case MG_CTL_SYNC:
 		*deferred = mg_pipeline_sync(pipe, ticket, &answer) == 1;
+		return answer;
+	case MG_CTL_STAFF_REGISTER:
+		*deferred =
+		    mg_pipeline_staff_register(pipe, req->registration, ticket, &answer) == 1;
 		return answer;
 	case MG_CTL_REQUEST: {
 		if (req->user[0] && cred->uid != 0)

@@ -77,6 +77,10 @@ struct mg_pipeline {
 	uint64_t sync_tickets[MAX_SYNC];
 	size_t nsync;
 	bool sync_polled;
+	/* staff-register (issue 15): one at a time */
+	bool staff_busy;
+	uint32_t staff_id;
+	uint64_t staff_ticket;
 
 	/* device requests */
 	struct mg_requests *reqs;
@@ -118,6 +122,15 @@ static void answer_words(const struct mg_uplink_answer *a, char *buf, size_t len
 	snprintf(buf, len, "the collector answered %u%s%.200s", (unsigned)a->status, e ? ": " : "",
 	         e ? e : "");
 	json_decref(o);
+}
+
+/* True when s[0..n) is printable ASCII (a word from the collector shown as it is). */
+static bool string_printable(const char *s, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (s[i] < 0x20 || s[i] > 0x7e)
+			return false;
+	return n > 0;
 }
 
 static void reply(struct mg_pipeline *p, uint64_t ticket, json_t *answer)
@@ -191,6 +204,8 @@ void mg_pipeline_free(struct mg_pipeline **pp)
 		reply(p, p->sync_tickets[i], error_answer("the agent is stopping"));
 	if (p->enroll_busy)
 		reply(p, p->enroll_ticket, error_answer("the agent is stopping"));
+	if (p->staff_busy)
+		reply(p, p->staff_ticket, error_answer("the agent is stopping"));
 	free(p);
 	*pp = NULL;
 }
@@ -240,6 +255,12 @@ static bool take_policy(struct mg_pipeline *p, const char *body, size_t len, boo
 	}
 	p->policy_expires_us = b.expires_us;
 	p->req_refresh = true; /* approvals may have changed the state of requests */
+	/* Issue 15: the staff credentials for the PAM module (at boot too: the kept bundle). */
+	if (mg_central_write_staff(p->conf->staff_db, &b, why, sizeof(why)) < 0)
+		mg_log(MG_LOG_ERR,
+		       "staff credentials: %s (central staff keys refused until the next "
+		       "policy)",
+		       why);
 	mg_central_bundle_free(&b);
 	if (!boot && (r = mg_central_save(p->conf->state_dir, body, len)) < 0)
 		mg_log_errno(MG_LOG_ERR, r, "cannot keep the central policy in %s/policy.json",
@@ -602,6 +623,8 @@ static void enroll_answer(struct mg_pipeline *p, const struct mg_uplink_answer *
 	char path[4200];
 	snprintf(path, sizeof(path), "%s/policy.json", p->conf->state_dir);
 	(void)unlink(path);
+	/* and so do its staff credentials (issue 15): the PAM module must not keep using them */
+	(void)unlink(p->conf->staff_db);
 	p->policy_expires_us = 0;
 	p->enr = e;
 	p->etag[0] = '\0';
@@ -710,6 +733,71 @@ int mg_pipeline_sync(struct mg_pipeline *p, uint64_t ticket, json_t **answer)
 	return 1;
 }
 
+/* ---- staff-register (issue 15) ---- */
+
+static void staff_answer(struct mg_pipeline *p, const struct mg_uplink_answer *a)
+{
+	p->staff_busy = false;
+	char words[400];
+	json_t *o = NULL;
+	if (a->status == 200 || a->status == 201) {
+		json_error_t jerr;
+		o = a->body_len <= 4096 ? json_loadb((const char *)a->body, a->body_len,
+		                                     JSON_REJECT_DUPLICATES, &jerr)
+		                        : NULL;
+		json_t *id = json_object_get(o, "id"), *st = json_object_get(o, "state");
+		if (json_is_integer(id) && json_integer_value(id) > 0 && json_is_string(st) &&
+		    json_string_length(st) <= 32 &&
+		    string_printable(json_string_value(st), json_string_length(st))) {
+			json_t *ans =
+			    json_pack("{s:b, s:I, s:s}", "ok", 1, "id", json_integer_value(id),
+			              "state", json_string_value(st));
+			json_decref(o);
+			reply(p, p->staff_ticket, ans);
+			return;
+		}
+		json_decref(o);
+		reply(p, p->staff_ticket,
+		      error_answer("staff registration: the collector's answer is malformed"));
+		return;
+	}
+	answer_words(a, words, sizeof(words));
+	char msg[460];
+	snprintf(msg, sizeof(msg), "staff registration failed: %s", words);
+	reply(p, p->staff_ticket, error_answer(msg));
+}
+
+int mg_pipeline_staff_register(struct mg_pipeline *p, const char *registration, uint64_t ticket,
+                               json_t **answer)
+{
+	char msg[400];
+	if (!p->enr.enrolled) {
+		*answer = error_answer("not enrolled: mynaguardctl enroll first");
+		return 0;
+	}
+	if (p->staff_busy) {
+		*answer = error_answer("a staff registration is already in progress: try again");
+		return 0;
+	}
+	if (!mg_uplink_sup_running(p->sup)) {
+		char st[300];
+		mg_uplink_sup_state(p->sup, mono_now(), st, sizeof(st));
+		snprintf(msg, sizeof(msg), "the uplink is not running (%s)", st);
+		*answer = error_answer(msg);
+		return 0;
+	}
+	int r = mg_uplink_sup_send(p->sup, MG_UPLINK_STAFF_REGISTER, registration,
+	                           strlen(registration), &p->staff_id);
+	if (r < 0) {
+		snprintf(msg, sizeof(msg), "cannot reach the uplink: %s", strerror(-r));
+		*answer = error_answer(msg);
+		return 0;
+	}
+	p->staff_busy = true;
+	p->staff_ticket = ticket;
+	return 1;
+}
+
 json_t *mg_pipeline_request(struct mg_pipeline *p, unsigned device_id, const char *reason,
                             const char *user)
 {
@@ -788,6 +876,10 @@ static void on_answer(void *ctx, uint32_t id, uint8_t type, const struct mg_upli
 	case MG_UPLINK_ENROLL:
 		if (p->enroll_busy && id == p->enroll_id)
 			enroll_answer(p, a);
+		break;
+	case MG_UPLINK_STAFF_REGISTER:
+		if (p->staff_busy && id == p->staff_id)
+			staff_answer(p, a);
 		break;
 	default:
 		break;

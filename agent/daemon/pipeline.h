@@ -63,6 +63,10 @@ void mg_pipeline_status(const struct mg_pipeline *p, json_t *status);
 int mg_pipeline_enroll(struct mg_pipeline *p, const char *collector, const char *token,
                        const char *ca, bool force, uint64_t ticket, json_t **answer);
 int mg_pipeline_sync(struct mg_pipeline *p, uint64_t ticket, json_t **answer);
+/* staff-register (issue 15): registration (checked JSON) to POST /v1/staff/registrations;
+   answers {"ok":true,"id":N,"state":"pending"} or {"ok":false,"error":<the collector's words>}. */
+int mg_pipeline_staff_register(struct mg_pipeline *p, const char *registration, uint64_t ticket,
+                               json_t **answer);
 json_t *mg_pipeline_request(struct mg_pipeline *p, unsigned device_id, const char *reason,
                             const char *user);
 json_t *mg_pipeline_requests(const struct mg_pipeline *p);

@@ -9,9 +9,13 @@
 #include "mg/bytes.h"
 
 static const char *const names[] = {
-    [MG_UPLINK_EVENTS] = "events",           [MG_UPLINK_HEARTBEAT] = "heartbeat",
-    [MG_UPLINK_POLICY_POLL] = "policy-poll", [MG_UPLINK_POLICY_APPLIED] = "policy-applied",
-    [MG_UPLINK_REQUEST] = "request",         [MG_UPLINK_ENROLL] = "enroll",
+    [MG_UPLINK_EVENTS] = "events",
+    [MG_UPLINK_HEARTBEAT] = "heartbeat",
+    [MG_UPLINK_POLICY_POLL] = "policy-poll",
+    [MG_UPLINK_POLICY_APPLIED] = "policy-applied",
+    [MG_UPLINK_REQUEST] = "request",
+    [MG_UPLINK_ENROLL] = "enroll",
+    [MG_UPLINK_STAFF_REGISTER] = "staff-register",
     [MG_UPLINK_ANSWER] = "answer",
 };
 
@@ -31,6 +35,7 @@ int mg_uplink_frame_encode(uint8_t type, uint32_t id, const void *payload, size_
                            size_t outlen)
 {
 	if (!mg_uplink_type_name(type) || len > MG_UPLINK_MAX_PAYLOAD || (len && !payload) ||
+	    (type == MG_UPLINK_STAFF_REGISTER && len > MG_UPLINK_STAFF_REGISTER_MAX) ||
 	    outlen < mg_uplink_frame_size(len))
 		return -EINVAL;
 	out[0] = 1;
@@ -57,6 +62,8 @@ int mg_uplink_frame_decode(const uint8_t *buf, size_t len, struct mg_uplink_fram
 	const uint32_t plen = (uint32_t)mg_le_get(buf + 8, 4);
 	if (plen > MG_UPLINK_MAX_PAYLOAD)
 		return bad(why, whylen, "payload longer than 4 MiB");
+	if (buf[1] == MG_UPLINK_STAFF_REGISTER && plen > MG_UPLINK_STAFF_REGISTER_MAX)
+		return bad(why, whylen, "staff registration longer than 16 KiB");
 	if (len - MG_UPLINK_HEADER < plen)
 		return -EAGAIN;
 	f->type = buf[1];

@@ -13,8 +13,8 @@
  *   8  4  payload length, at most MG_UPLINK_MAX_PAYLOAD
  *   12 .. payload
  *
- * Request payloads are the HTTP bodies the collector defines (docs/API.md), except POLICY_POLL
- * (the ETag last seen, possibly empty). An ANSWER's payload:
+ * Request payloads are the HTTP bodies the collector defines (docs/API.md; STAFF_REGISTER at
+ * most 16 KiB), except POLICY_POLL (the ETag last seen, possibly empty). An ANSWER's payload:
  *   0  2  HTTP status (0: no answer from the collector: network or TLS failure)
  *   2  2  reserved, 0
  *   4  4  Retry-After in seconds (0: none)
@@ -28,10 +28,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define MG_UPLINK_HEADER      12u
-#define MG_UPLINK_MAX_PAYLOAD (4u * 1024u * 1024u)
-#define MG_UPLINK_MAX_ETAG    256u
-#define MG_UPLINK_MAX_ERROR   1024u
+#define MG_UPLINK_HEADER             12u
+#define MG_UPLINK_MAX_PAYLOAD        (4u * 1024u * 1024u)
+#define MG_UPLINK_MAX_ETAG           256u
+#define MG_UPLINK_MAX_ERROR          1024u
+#define MG_UPLINK_STAFF_REGISTER_MAX 16384u
 
 enum mg_uplink_type {
 	/* agent -> uplink */
@@ -41,6 +42,8 @@ enum mg_uplink_type {
 	MG_UPLINK_POLICY_APPLIED, /* POST /v1/policy/applied */
 	MG_UPLINK_REQUEST,        /* POST /v1/requests */
 	MG_UPLINK_ENROLL,         /* enrolment: {"collector", "token", "ca"} */
+	MG_UPLINK_STAFF_REGISTER, /* POST /v1/staff/registrations (issue 15), at most
+	                             MG_UPLINK_STAFF_REGISTER_MAX bytes of JSON */
 	/* uplink -> agent */
 	MG_UPLINK_ANSWER = 64,
 	MG_UPLINK_TYPE_MAX,

@@ -18,6 +18,7 @@ static const struct {
     {MG_UPLINK_HEARTBEAT, "/v1/heartbeat", false},
     {MG_UPLINK_POLICY_APPLIED, "/v1/policy/applied", false},
     {MG_UPLINK_REQUEST, "/v1/requests", false},
+    {MG_UPLINK_STAFF_REGISTER, "/v1/staff/registrations", false},
     {MG_UPLINK_POLICY_POLL, "/v1/policy", true},
 };
 

@@ -11,6 +11,7 @@
 #include <jansson.h>
 
 #include "mg/time.h"
+#include "mg/user_name.h"
 #include "mg/utf8.h"
 
 #define ID_TEXT_SIZE 17 /* 2^53-1 has 16 digits */
@@ -24,6 +25,7 @@ void mg_policy_bundle_free(struct mg_policy_bundle **b)
 	free((*b)->hosts);
 	free((*b)->scope_hosts);
 	free((*b)->rules);
+	json_decref((*b)->staff);
 	free(*b);
 	*b = NULL;
 }
@@ -118,6 +120,8 @@ static int bundle_check(const struct mg_policy_bundle *b)
 	if (!mg_policy_rules_text_valid(b->rules, n))
 		return -EINVAL;
 	total += n;
+	if (b->staff && mg_policy_staff_check(b->staff, NULL, 0) < 0)
+		return -EINVAL;
 	return total > MG_POLICY_MAX_RULES ? -EFBIG : 0;
 }
 
@@ -170,6 +174,8 @@ int mg_policy_bundle_to_json(const struct mg_policy_bundle *b, char **out, size_
 		if (r < 0)
 			goto fail;
 	}
+	if (b->staff && (r = set_new(root, "staff", json_incref(b->staff))) < 0)
+		goto fail;
 	text = json_dumps(root, JSON_COMPACT | JSON_SORT_KEYS);
 	if (!text) {
 		r = -ENOMEM;
@@ -207,6 +213,197 @@ __attribute__((format(printf, 3, 4))) static int fail_msg(char *err, size_t errl
 				*p = '?';
 	}
 	return -EINVAL;
+}
+
+/* ---- staff (issue 15) ---- */
+
+/* Canonical standard base64 (padding, no line breaks) of 1..max decoded bytes. */
+static bool b64_ok(const char *s, size_t n, size_t max)
+{
+	size_t pad = 0;
+
+	if (n == 0 || n % 4 != 0 || n / 4 * 3 > max + 2)
+		return false;
+	if (s[n - 1] == '=')
+		pad = s[n - 2] == '=' ? 2 : 1;
+	for (size_t i = 0; i < n - pad; i++) {
+		char c = s[i];
+		if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+		      c == '+' || c == '/'))
+			return false;
+	}
+	size_t dec = n / 4 * 3 - pad;
+	if (dec == 0 || dec > max)
+		return false;
+	/* Canonical: the bits after the last byte are zero. */
+	const char *tab = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+	if (pad > 0) {
+		int last = (int)(strchr(tab, s[n - pad - 1]) - tab);
+		if ((pad == 1 && (last & 0x3)) || (pad == 2 && (last & 0xf)))
+			return false;
+	}
+	return true;
+}
+
+static const char *str_of(json_t *o, const char *key, size_t *len)
+{
+	json_t *v = json_object_get(o, key);
+	if (!json_is_string(v))
+		return NULL;
+	*len = json_string_length(v);
+	return json_string_value(v);
+}
+
+static bool keys_only(json_t *o, const char *const *keys, size_t n, const char **bad)
+{
+	const char *key;
+	json_t *v;
+	json_object_foreach(o, key, v)
+	{
+		size_t i = 0;
+		while (i < n && strcmp(key, keys[i]) != 0)
+			i++;
+		if (i == n) {
+			*bad = key;
+			return false;
+		}
+	}
+	return true;
+}
+
+static int staff_cred_check(json_t *c, const char *user, size_t k, char *err, size_t errlen)
+{
+	static const char *const keys[] = {"aaguid",     "cose_alg", "id", "label",
+	                                   "public_key", "rp_id",    "uv"};
+	const char *bad = NULL, *s;
+	size_t n = 0;
+	json_t *v;
+
+	if (!json_is_object(c))
+		return fail_msg(err, errlen, "staff.%s.credentials[%zu]: expected an object", user,
+		                k);
+	if (!keys_only(c, keys, sizeof(keys) / sizeof(keys[0]), &bad))
+		return fail_msg(err, errlen, "staff.%s.credentials[%zu].%.64s: unknown key", user,
+		                k, bad);
+	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
+		if (!json_object_get(c, keys[i]))
+			return fail_msg(err, errlen, "staff.%s.credentials[%zu].%s: missing", user,
+			                k, keys[i]);
+	s = str_of(c, "aaguid", &n);
+	bool hex = s && n == 32;
+	for (size_t i = 0; hex && i < n; i++)
+		hex = (s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f');
+	if (!hex)
+		return fail_msg(
+		    err, errlen,
+		    "staff.%s.credentials[%zu].aaguid: expected 32 lower-case hex digits", user, k);
+	v = json_object_get(c, "cose_alg");
+	if (!json_is_integer(v) || (json_integer_value(v) != -7 && json_integer_value(v) != -8 &&
+	                            json_integer_value(v) != -257))
+		return fail_msg(err, errlen,
+		                "staff.%s.credentials[%zu].cose_alg: expected -7, -8 or -257", user,
+		                k);
+	s = str_of(c, "id", &n);
+	if (!s || !b64_ok(s, n, MG_POLICY_MAX_CRED_ID))
+		return fail_msg(err, errlen,
+		                "staff.%s.credentials[%zu].id: expected base64 of 1-%u bytes", user,
+		                k, MG_POLICY_MAX_CRED_ID);
+	s = str_of(c, "public_key", &n);
+	if (!s || !b64_ok(s, n, MG_POLICY_MAX_CRED_PK))
+		return fail_msg(
+		    err, errlen,
+		    "staff.%s.credentials[%zu].public_key: expected base64 of 1-%u bytes", user, k,
+		    MG_POLICY_MAX_CRED_PK);
+	s = str_of(c, "label", &n);
+	bool ok = s && n >= 1 && n <= MG_POLICY_MAX_CRED_LABEL && mg_utf8_valid(s, n);
+	for (size_t i = 0; ok && i < n; i++)
+		ok = (unsigned char)s[i] >= 0x20 && s[i] != 0x7f;
+	if (!ok)
+		return fail_msg(
+		    err, errlen,
+		    "staff.%s.credentials[%zu].label: expected 1-%u bytes of UTF-8 without "
+		    "control characters",
+		    user, k, MG_POLICY_MAX_CRED_LABEL);
+	s = str_of(c, "rp_id", &n);
+	ok = s && n >= 1 && n <= MG_POLICY_MAX_RP_ID;
+	for (size_t i = 0; ok && i < n; i++)
+		ok = s[i] > 0x20 && s[i] < 0x7f;
+	if (!ok)
+		return fail_msg(
+		    err, errlen,
+		    "staff.%s.credentials[%zu].rp_id: expected 1-%u printable ASCII bytes", user, k,
+		    MG_POLICY_MAX_RP_ID);
+	if (!json_is_boolean(json_object_get(c, "uv")))
+		return fail_msg(err, errlen, "staff.%s.credentials[%zu].uv: expected true or false",
+		                user, k);
+	return 0;
+}
+
+static int staff_user_check(const char *user, json_t *u, char *err, size_t errlen)
+{
+	static const char *const keys[] = {"credentials", "state", "unlocked_at"};
+	const char *bad = NULL, *state;
+	size_t n = 0, k;
+	json_t *creds, *c;
+	int64_t us;
+
+	if (!json_is_object(u))
+		return fail_msg(err, errlen, "staff.%s: expected an object", user);
+	if (!keys_only(u, keys, 3, &bad))
+		return fail_msg(err, errlen, "staff.%s.%.64s: unknown key", user, bad);
+	state = str_of(u, "state", &n);
+	if (!state || (strcmp(state, "active") != 0 && strcmp(state, "disabled") != 0) ||
+	    strlen(state) != n)
+		return fail_msg(err, errlen, "staff.%s.state: expected \"active\" or \"disabled\"",
+		                user);
+	creds = json_object_get(u, "credentials");
+	if (!json_is_array(creds))
+		return fail_msg(err, errlen, "staff.%s.credentials: expected an array", user);
+	if (json_array_size(creds) > MG_POLICY_MAX_STAFF_CREDS)
+		return fail_msg(err, errlen, "staff.%s.credentials: more than %u", user,
+		                MG_POLICY_MAX_STAFF_CREDS);
+	if (state[0] == 'd' && json_array_size(creds) != 0)
+		return fail_msg(err, errlen, "staff.%s.credentials: a disabled user has none",
+		                user);
+	json_array_foreach(creds, k, c)
+	{
+		int r = staff_cred_check(c, user, k, err, errlen);
+		if (r < 0)
+			return r;
+		for (size_t j = 0; j < k; j++)
+			if (json_equal(json_object_get(json_array_get(creds, j), "id"),
+			               json_object_get(c, "id")))
+				return fail_msg(err, errlen,
+				                "staff.%s.credentials[%zu].id: listed twice", user,
+				                k);
+	}
+	json_t *t = json_object_get(u, "unlocked_at");
+	if (t && (!json_is_string(t) || json_string_length(t) >= MG_RFC3339_LEN ||
+	          mg_time_parse(json_string_value(t), &us) < 0 || us <= 0))
+		return fail_msg(err, errlen, "staff.%s.unlocked_at: expected an RFC 3339 time",
+		                user);
+	return 0;
+}
+
+int mg_policy_staff_check(const struct json_t *staff, char *err, size_t errlen)
+{
+	json_t *o = (json_t *)(uintptr_t)staff, *u;
+	const char *key;
+
+	if (!json_is_object(o))
+		return fail_msg(err, errlen, "staff: expected an object");
+	if (json_object_size(o) > MG_POLICY_MAX_STAFF)
+		return fail_msg(err, errlen, "staff: more than %u users", MG_POLICY_MAX_STAFF);
+	json_object_foreach(o, key, u)
+	{
+		/* jansson keys are NUL-terminated; a NUL inside would make strlen shorter. */
+		if (!mg_user_name_valid_str(key))
+			return fail_msg(err, errlen, "staff.%.64s: not a valid user name", key);
+		int r = staff_user_check(key, u, err, errlen);
+		if (r < 0)
+			return r;
+	}
+	return 0;
 }
 
 static int parse_time(json_t *v, const char *key, int64_t *out, char *err, size_t errlen)
@@ -320,8 +517,8 @@ static int parse_host_rules(json_t *v, struct mg_policy_bundle *b, size_t *total
 int mg_policy_bundle_parse(const char *buf, size_t len, struct mg_policy_bundle **out, char *err,
                            size_t errlen)
 {
-	static const char *const known[] = {"version", "issued_at", "expires_at",
-	                                    "scope",   "rules",     "host_rules"};
+	static const char *const known[] = {"version", "issued_at",  "expires_at", "scope",
+	                                    "rules",   "host_rules", "staff"};
 	struct mg_policy_bundle *b = NULL;
 	json_t *root = NULL, *v;
 	json_error_t jerr;
@@ -389,6 +586,12 @@ int mg_policy_bundle_parse(const char *buf, size_t len, struct mg_policy_bundle 
 	v = json_object_get(root, "host_rules");
 	if (v && (r = parse_host_rules(v, b, &total, err, errlen)) < 0)
 		goto fail;
+	v = json_object_get(root, "staff");
+	if (v) {
+		if ((r = mg_policy_staff_check(v, err, errlen)) < 0)
+			goto fail;
+		b->staff = json_incref(v);
+	}
 	*out = b;
 	b = NULL;
 	r = 0;

@@ -21,6 +21,7 @@
 
 #include "central.h"
 #include "mg/policy_bundle.h"
+#include "mg/staff_db.h"
 #include "mg/time.h"
 #include "policy_sign.h"
 
@@ -219,12 +220,135 @@ static void test_keep_last_good(void **state)
 	free(ans);
 }
 
+/* Issue 15: a bundle of version v for all hosts with the "staff" member staff (NULL: none). */
+static char *bundle_staff(uint64_t v, const char *staff)
+{
+	int64_t now = mg_now_us();
+	static char all_rules[] = "allow id 1d6b:0002\n";
+	json_error_t jerr;
+	struct mg_policy_bundle b = {.version = v,
+	                             .issued_us = now - 3600000000LL,
+	                             .expires_us = now + 3600000000LL,
+	                             .all_hosts = true,
+	                             .rules = all_rules,
+	                             .staff = staff ? json_loads(staff, 0, &jerr) : NULL};
+	if (staff)
+		assert_non_null(b.staff);
+	char *json = NULL;
+	assert_int_equal(mg_policy_bundle_to_json(&b, &json, NULL), 0);
+	json_decref(b.staff);
+	return json;
+}
+
+static int read_all(const char *path, unsigned char **buf, size_t *len)
+{
+	FILE *f = fopen(path, "rb");
+	if (!f)
+		return -1;
+	*buf = malloc(1 << 20);
+	assert_non_null(*buf);
+	*len = fread(*buf, 1, 1 << 20, f);
+	fclose(f);
+	return 0;
+}
+
+static void test_staff_db_written(void **state)
+{
+	(void)state;
+	static const char staff[] =
+	    "{\"Tanaka\":{\"credentials\":[{\"aaguid\":\"0123456789abcdef0123456789abcdef\","
+	    "\"cose_alg\":-7,\"id\":\"AQID\",\"label\":\"key-1\",\"public_key\":"
+	    "\"cHVibGljLWtleQ==\",\"rp_id\":\"mynaguard\",\"uv\":true}],\"state\":\"active\","
+	    "\"unlocked_at\":\"2025-12-04T10:00:00Z\"},\"suzuki@city.local\":{\"credentials\":[],"
+	    "\"state\":\"disabled\"}}";
+	char *json = bundle_staff(8, staff), *ans = answer(8, json, key, NULL);
+	struct mg_central_bundle b;
+	char why[256] = "", path[128];
+	snprintf(path, sizeof(path), "%s/staff.db", dir);
+	assert_int_equal(check(ans, 7, 12, &b, why, sizeof(why)), 0);
+	assert_non_null(b.staff);
+	assert_int_equal(mg_central_write_staff(path, &b, why, sizeof(why)), 0);
+	struct stat st;
+	assert_int_equal(stat(path, &st), 0);
+	assert_int_equal(st.st_mode & 0777, 0644);
+	assert_int_equal(st.st_uid, geteuid());
+
+	unsigned char *db = NULL;
+	size_t len = 0;
+	struct mg_staff_db_info info;
+	struct mg_staff_entry e;
+	assert_int_equal(read_all(path, &db, &len), 0);
+	assert_int_equal(mg_staff_db_open(db, len, &info), 0);
+	assert_int_equal(info.bundle_version, 8);
+	assert_int_equal(info.count, 2);
+	assert_int_equal(info.expires_us, b.expires_us);
+	assert_int_equal(info.issued_us, b.issued_us);
+	assert_int_equal(mg_staff_db_find(db, len, "Tanaka", &e), 0);
+	assert_false(e.disabled);
+	assert_true(e.unlocked_us > 0);
+	assert_non_null(memmem(e.record, e.record_len, "\"id\":\"AQID\"", 11));
+	assert_int_equal(mg_staff_db_find(db, len, "suzuki@city.local", &e), 0);
+	assert_true(e.disabled);
+	assert_int_equal(mg_staff_db_find(db, len, "tanaka", &e), -ENOENT);
+	free(db);
+	mg_central_bundle_free(&b);
+	free(json);
+	free(ans);
+
+	/* A bundle without staff (an old collector) removes the file. */
+	json = bundle_staff(9, NULL);
+	ans = answer(9, json, key, NULL);
+	assert_int_equal(check(ans, 8, 12, &b, why, sizeof(why)), 0);
+	assert_null(b.staff);
+	assert_int_equal(mg_central_write_staff(path, &b, why, sizeof(why)), 0);
+	assert_int_equal(stat(path, &st), -1);
+	assert_int_equal(errno, ENOENT);
+	/* and again: nothing to remove is fine */
+	assert_int_equal(mg_central_write_staff(path, &b, why, sizeof(why)), 0);
+	mg_central_bundle_free(&b);
+	free(json);
+	free(ans);
+
+	/* A bundle whose credential set was altered after signing is refused as a whole. */
+	json = bundle_staff(10, staff);
+	ans = answer(10, json, key, NULL);
+	char *altered = strdup(json);
+	assert_non_null(altered);
+	char *id = strstr(altered, "\"AQID\"");
+	assert_non_null(id);
+	id[1] = 'B';
+	json_t *o = json_loads(ans, 0, NULL);
+	assert_non_null(o);
+	/* the genuine signature of the unaltered bundle */
+	char *bad = answer(10, altered, NULL, json_string_value(json_object_get(o, "signature")));
+	json_decref(o);
+	assert_int_equal(check(bad, 9, 12, &b, why, sizeof(why)), -EBADMSG);
+	free(bad);
+	free(altered);
+
+	/* When the new file cannot be written, the old one goes (fail closed). */
+	assert_int_equal(check(ans, 9, 12, &b, why, sizeof(why)), 0);
+	assert_int_equal(mg_central_write_staff(path, &b, why, sizeof(why)), 0);
+	assert_int_equal(stat(path, &st), 0);
+	char tmp[160];
+	snprintf(tmp, sizeof(tmp), "%s.tmp.%ld", path, (long)getpid());
+	assert_int_equal(mkdir(tmp, 0700), 0);
+	assert_true(mg_central_write_staff(path, &b, why, sizeof(why)) < 0);
+	assert_non_null(strstr(why, "staff.db"));
+	assert_int_equal(stat(path, &st), -1);
+	assert_int_equal(rmdir(tmp), 0);
+	mg_central_bundle_free(&b);
+	free(json);
+	free(ans);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_good_bundle),
 	    cmocka_unit_test(test_refusals),
 	    cmocka_unit_test(test_keep_last_good),
+	    cmocka_unit_test(test_staff_db_written),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

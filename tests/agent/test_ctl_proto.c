@@ -167,11 +167,131 @@ static void test_rejects(void **state)
 	assert_non_null(strstr(err, "larger than"));
 }
 
+/* Issue 15: staff-register carries the POST /v1/staff/registrations body, checked. */
+#define REG_CRED                                                                                   \
+	"\"credential\":{\"aaguid\":\"0123456789abcdef0123456789abcdef\",\"attestation\":{"        \
+	"\"authdata\":\"AQIDBA==\",\"clientdata_hash\":"                                           \
+	"\"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\",\"fmt\":\"packed\",\"sig\":\"AQID\"},"   \
+	"\"cose_alg\":-7,\"id\":\"AQID\",\"public_key\":\"cHVibGljLWtleQ==\",\"rp_id\":"           \
+	"\"mynaguard\",\"uv\":true}"
+
+static void test_staff_register(void **state)
+{
+	(void)state;
+	static const char good[] = "{\"cmd\":\"staff-register\",\"registration\":{"
+	                           "\"user\":\"suzuki@city.local\",\"registration_id\":\"a-1.x_Y\","
+	                           "\"label\":\"予備の鍵\"," REG_CRED "}}";
+	char err[256] = "";
+	struct mg_ctl_request *r = fresh(&req_a, MG_CTL_STATUS), *back = &req_b;
+	assert_int_equal(mg_ctl_cmd_from_name("staff-register", &r->cmd), 0);
+	assert_int_equal(r->cmd, MG_CTL_STAFF_REGISTER);
+	if (parse(good, r, err, sizeof(err)) != 0)
+		fail_msg("refused: %s", err);
+	assert_int_equal(r->cmd, MG_CTL_STAFF_REGISTER);
+	/* kept as canonical JSON (sorted keys), the user name exactly as given */
+	assert_non_null(strstr(r->registration, "{\"credential\":{\"aaguid\""));
+	assert_non_null(strstr(r->registration, "\"user\":\"suzuki@city.local\"}"));
+	char *line = NULL;
+	assert_int_equal(mg_ctl_request_format(r, &line), 0);
+	assert_int_equal(mg_ctl_request_parse(line, strlen(line) - 1, back, err, sizeof(err)), 0);
+	assert_string_equal(back->registration, r->registration);
+	free(line);
+	/* Tanaka and a 255-byte name are user names too */
+	char name[256], in[2048];
+	memset(name, 'T', 255);
+	name[255] = '\0';
+	snprintf(in, sizeof(in),
+	         "{\"cmd\":\"staff-register\",\"registration\":{\"user\":\"%s\","
+	         "\"registration_id\":\"r\",\"label\":\"k\"," REG_CRED "}}",
+	         name);
+	assert_int_equal(parse(in, r, err, sizeof(err)), 0);
+
+	static const struct {
+		const char *reg, *msg;
+	} bad[] = {
+	    {"\"user\":\"a/b\",\"registration_id\":\"r\",\"label\":\"k\"," REG_CRED,
+	     "registration.user"},
+	    {"\"user\":\"-x\",\"registration_id\":\"r\",\"label\":\"k\"," REG_CRED,
+	     "registration.user"},
+	    {"\"user\":\"Tanaka\",\"registration_id\":\"r/1\",\"label\":\"k\"," REG_CRED,
+	     "registration_id"},
+	    {"\"user\":\"Tanaka\",\"registration_id\":\"r\",\"label\":\"\"," REG_CRED,
+	     "registration.label"},
+	    {"\"user\":\"Tanaka\",\"registration_id\":\"r\",\"label\":\"a\\nb\"," REG_CRED,
+	     "registration.label"},
+	    {"\"user\":\"Tanaka\",\"registration_id\":\"r\",\"label\":\"k\",\"extra\":1," REG_CRED,
+	     "registration.extra"},
+	    {"\"user\":\"Tanaka\",\"registration_id\":\"r\"," REG_CRED, "registration.label"},
+	    {"\"user\":\"Tanaka\",\"registration_id\":\"r\",\"label\":\"k\",\"credential\":{}",
+	     "registration.credential."},
+	    {"\"user\":\"Tanaka\",\"registration_id\":\"r\",\"label\":\"k\",\"credential\":"
+	     "{\"aaguid\":\"0123456789ABCDEF0123456789abcdef\",\"attestation\":{\"authdata\":"
+	     "\"AQID\",\"clientdata_hash\":\"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\","
+	     "\"fmt\":\"packed\",\"sig\":\"AQID\"},\"cose_alg\":-7,\"id\":\"AQID\","
+	     "\"public_key\":\"AQID\",\"rp_id\":\"r\",\"uv\":true}",
+	     "aaguid"},
+	    {"\"user\":\"Tanaka\",\"registration_id\":\"r\",\"label\":\"k\",\"credential\":"
+	     "{\"aaguid\":\"0123456789abcdef0123456789abcdef\",\"attestation\":{\"authdata\":"
+	     "\"AQID\",\"clientdata_hash\":\"AAAA\",\"fmt\":\"packed\",\"sig\":\"AQID\"},"
+	     "\"cose_alg\":-7,\"id\":\"AQID\",\"public_key\":\"AQID\",\"rp_id\":\"r\",\"uv\":"
+	     "true}",
+	     "clientdata_hash"},
+	    {"\"user\":\"Tanaka\",\"registration_id\":\"r\",\"label\":\"k\",\"credential\":"
+	     "{\"aaguid\":\"0123456789abcdef0123456789abcdef\",\"attestation\":{\"authdata\":"
+	     "\"AQID\",\"clientdata_hash\":\"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\","
+	     "\"fmt\":\"tpm\",\"sig\":\"AQID\"},\"cose_alg\":-7,\"id\":\"AQID\","
+	     "\"public_key\":\"AQID\",\"rp_id\":\"r\",\"uv\":true}",
+	     "fmt"},
+	    {"\"user\":\"Tanaka\",\"registration_id\":\"r\",\"label\":\"k\",\"credential\":"
+	     "{\"aaguid\":\"0123456789abcdef0123456789abcdef\",\"attestation\":{\"authdata\":"
+	     "\"AQID\",\"clientdata_hash\":\"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\","
+	     "\"fmt\":\"packed\",\"sig\":\"AQID\"},\"cose_alg\":-7,\"id\":\"A?ID\","
+	     "\"public_key\":\"AQID\",\"rp_id\":\"r\",\"uv\":true}",
+	     "base64"},
+	    {"\"user\":\"Tanaka\",\"registration_id\":\"r\",\"label\":\"k\",\"credential\":"
+	     "{\"aaguid\":\"0123456789abcdef0123456789abcdef\",\"attestation\":{\"authdata\":"
+	     "\"AQID\",\"clientdata_hash\":\"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\","
+	     "\"fmt\":\"packed\",\"sig\":\"AQID\",\"y\":1},\"cose_alg\":-7,\"id\":\"AQID\","
+	     "\"public_key\":\"AQID\",\"rp_id\":\"r\",\"uv\":true}",
+	     "attestation.y"},
+	    {"\"user\":\"Tanaka\",\"registration_id\":\"r\",\"label\":\"k\",\"credential\":"
+	     "{\"aaguid\":\"0123456789abcdef0123456789abcdef\",\"attestation\":{\"authdata\":"
+	     "\"AQID\",\"clientdata_hash\":\"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\","
+	     "\"fmt\":\"none\",\"sig\":\"AQID\"},\"cose_alg\":-7,\"id\":\"AQID\","
+	     "\"public_key\":\"AQID\",\"rp_id\":\"r\",\"uv\":true}",
+	     "has no sig"},
+	    {"\"user\":\"Tanaka\",\"registration_id\":\"r\",\"label\":\"k\",\"credential\":"
+	     "{\"aaguid\":\"0123456789abcdef0123456789abcdef\",\"attestation\":{\"authdata\":"
+	     "\"AQID\",\"clientdata_hash\":\"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\","
+	     "\"fmt\":\"packed\"},\"cose_alg\":-7,\"id\":\"AQID\","
+	     "\"public_key\":\"AQID\",\"rp_id\":\"r\",\"uv\":true}",
+	     "have a sig"},
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		snprintf(in, sizeof(in), "{\"cmd\":\"staff-register\",\"registration\":{%s}}",
+		         bad[i].reg);
+		err[0] = '\0';
+		assert_int_equal(parse(in, fresh(r, MG_CTL_RELOAD), err, sizeof(err)), -EINVAL);
+		if (!strstr(err, bad[i].msg))
+			fail_msg("case %zu gave '%s'", i, err);
+		assert_int_equal(r->cmd, MG_CTL_RELOAD);
+	}
+	/* registration is for staff-register only, and staff-register needs it */
+	assert_int_equal(parse("{\"cmd\":\"staff-register\"}", r, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "registration: missing"));
+	snprintf(in, sizeof(in),
+	         "{\"cmd\":\"sync\",\"registration\":{\"user\":\"T\",\"registration_id\":\"r\","
+	         "\"label\":\"k\"," REG_CRED "}}");
+	assert_int_equal(parse(in, r, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "registration: not expected"));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_round_trip),
 	    cmocka_unit_test(test_rejects),
+	    cmocka_unit_test(test_staff_register),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

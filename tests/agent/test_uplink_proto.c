@@ -138,12 +138,52 @@ static void answers(void **state)
 	assert_int_equal(mg_uplink_answer_encode(&e, c, sizeof(c)), -EINVAL);
 }
 
+/* Issue 15: the staff registration frame (POST /v1/staff/registrations), bounded to 16 KiB. */
+static void staff_register_frame(void **state)
+{
+	(void)state;
+	static const char body[] = "{\"registration_id\":\"r1\",\"user\":\"suzuki@city.local\"}";
+	static uint8_t buf[MG_UPLINK_HEADER + MG_UPLINK_STAFF_REGISTER_MAX + 2];
+	struct mg_uplink_frame f;
+	size_t used = 0;
+	char why[96] = "";
+	assert_string_equal(mg_uplink_type_name(MG_UPLINK_STAFF_REGISTER), "staff-register");
+	assert_int_equal(mg_uplink_frame_encode(MG_UPLINK_STAFF_REGISTER, 9, body, sizeof(body) - 1,
+	                                        buf, sizeof(buf)),
+	                 0);
+	assert_int_equal(mg_uplink_frame_decode(buf, mg_uplink_frame_size(sizeof(body) - 1), &f,
+	                                        &used, why, sizeof(why)),
+	                 0);
+	assert_int_equal(f.type, MG_UPLINK_STAFF_REGISTER);
+	assert_int_equal(f.id, 9);
+	assert_memory_equal(f.payload, body, f.len);
+	/* 16 KiB is the most; one byte more is refused on both sides. */
+	static char big[MG_UPLINK_STAFF_REGISTER_MAX + 1];
+	memset(big, 'a', sizeof(big));
+	assert_int_equal(mg_uplink_frame_encode(MG_UPLINK_STAFF_REGISTER, 1, big,
+	                                        MG_UPLINK_STAFF_REGISTER_MAX, buf, sizeof(buf)),
+	                 0);
+	assert_int_equal(mg_uplink_frame_decode(buf, sizeof(buf), &f, &used, why, sizeof(why)), 0);
+	assert_int_equal(f.len, MG_UPLINK_STAFF_REGISTER_MAX);
+	assert_int_equal(
+	    mg_uplink_frame_encode(MG_UPLINK_STAFF_REGISTER, 1, big, sizeof(big), buf, sizeof(buf)),
+	    -EINVAL);
+	/* A header announcing more than 16 KiB is refused at once, before the payload arrives. */
+	buf[8] = (uint8_t)((MG_UPLINK_STAFF_REGISTER_MAX + 1) & 0xff);
+	buf[9] = (uint8_t)(((MG_UPLINK_STAFF_REGISTER_MAX + 1) >> 8) & 0xff);
+	buf[10] = buf[11] = 0;
+	assert_int_equal(mg_uplink_frame_decode(buf, MG_UPLINK_HEADER, &f, &used, why, sizeof(why)),
+	                 -EBADMSG);
+	assert_non_null(strstr(why, "staff registration"));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(frames_round_trip_and_stream),
 	    cmocka_unit_test(frames_malformed),
 	    cmocka_unit_test(answers),
+	    cmocka_unit_test(staff_register_frame),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

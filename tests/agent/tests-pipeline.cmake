@@ -27,6 +27,18 @@ if(UMOCKDEV_WRAPPER AND TARGET mynaguard-uplink)
     FIXTURES_REQUIRED store_pg
     ENVIRONMENT "${mg_pipeline_env};MG_TEST_STORE_URL_FILE=${mg_store_pg_state}"
     SKIP_RETURN_CODE 77 TIMEOUT 300)
+  # Issue 15 on the terminal: staff.db from the kept bundle, staff-register through the uplink.
+  add_executable(test_pipeline_staff agent/test_pipeline_staff.c agent/pipeline_support.c
+    agent/system_harness.c server/api_harness.c)
+  target_include_directories(test_pipeline_staff PRIVATE ${CMAKE_CURRENT_SOURCE_DIR}/agent
+    ${CMAKE_CURRENT_SOURCE_DIR}/server)
+  target_link_libraries(test_pipeline_staff PRIVATE mg_test_support mg_agent_core mg_spool
+    mg_collector_core PkgConfig::LIBCURL PkgConfig::LIBCRYPTO PkgConfig::LIBPQ PkgConfig::CMOCKA)
+  mg_target_defaults(test_pipeline_staff)
+  add_dependencies(test_pipeline_staff mynaguard-agent mynaguardctl mynaguard-uplink
+    mynaguard-collector)
+  add_test(NAME pipeline_staff COMMAND ${UMOCKDEV_WRAPPER} $<TARGET_FILE:test_pipeline_staff>)
+  set_tests_properties(pipeline_staff PROPERTIES ENVIRONMENT "${mg_pipeline_env}" TIMEOUT 300)
 endif()
 
 # PAM events end to end (test_pipeline_pam): TOTP logins through pam_mynaguard.so under

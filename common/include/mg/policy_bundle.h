@@ -21,11 +21,19 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define MG_POLICY_MAX_RULES  (16u * 1024u * 1024u) /* all rules text of a bundle together */
-#define MG_POLICY_MAX_BUNDLE (64u * 1024u * 1024u) /* the JSON (= MG_STORE_MAX_POLICY) */
-#define MG_POLICY_MAX_LINE   4095u                 /* one rule, without its "\n" */
-#define MG_POLICY_MAX_HOSTS  100000u               /* scope list and host_rules entries */
-#define MG_POLICY_U53_MAX    ((UINT64_C(1) << 53) - 1)
+#define MG_POLICY_MAX_RULES       (16u * 1024u * 1024u) /* all rules text of a bundle together */
+#define MG_POLICY_MAX_BUNDLE      (64u * 1024u * 1024u) /* the JSON (= MG_STORE_MAX_POLICY) */
+#define MG_POLICY_MAX_LINE        4095u                 /* one rule, without its "\n" */
+#define MG_POLICY_MAX_HOSTS       100000u               /* scope list and host_rules entries */
+#define MG_POLICY_U53_MAX         ((UINT64_C(1) << 53) - 1)
+#define MG_POLICY_MAX_STAFF       100000u /* users in "staff" (issue 15) */
+#define MG_POLICY_MAX_STAFF_CREDS 16u     /* credentials of one user */
+#define MG_POLICY_MAX_CRED_ID     1024u   /* bytes of a credential id (decoded) */
+#define MG_POLICY_MAX_CRED_PK     512u    /* bytes of a public key (decoded) */
+#define MG_POLICY_MAX_CRED_LABEL  64u
+#define MG_POLICY_MAX_RP_ID       255u
+
+struct json_t; /* jansson */
 
 struct mg_policy_host_rules {
 	int64_t host_id; /* 1..2^53-1 */
@@ -41,6 +49,9 @@ struct mg_policy_bundle {
 	char *rules;                        /* rules text for every host in scope; "" none */
 	struct mg_policy_host_rules *hosts; /* strictly increasing host_id */
 	size_t n_hosts;
+	/* The optional "staff" member (issue 15): NULL when absent, else an object checked by
+	   mg_policy_staff_check; owned (a jansson reference, freed with the bundle). */
+	struct json_t *staff;
 };
 
 void mg_policy_bundle_free(struct mg_policy_bundle **b);
@@ -52,6 +63,17 @@ void mg_policy_bundle_free(struct mg_policy_bundle **b);
 bool mg_policy_rules_text_valid(const char *text, size_t len);
 
 /*
+ * Checks a "staff" member (docs/POLICY.md "Staff credentials"): an object of at most
+ * MG_POLICY_MAX_STAFF users keyed by valid user names (mg_user_name_valid), each
+ * {"credentials":[...],"state":"active"|"disabled"[,"unlocked_at":"<RFC 3339>"]}; a disabled
+ * user has no credentials; at most MG_POLICY_MAX_STAFF_CREDS credentials
+ * {"aaguid":"<32 lower-case hex>","cose_alg":-7|-8|-257,"id":"<base64>","label":"<1-64>",
+ * "public_key":"<base64>","rp_id":"<1-255>","uv":true|false}, ids unique per user; unknown or
+ * missing keys are errors. 0 or -EINVAL with err naming the field.
+ */
+int mg_policy_staff_check(const struct json_t *staff, char *err, size_t errlen);
+
+/*
  * Canonical JSON of b; *out NUL-terminated, owned by the caller, *len (optional) its length.
  * 0, -EINVAL (b would not parse back), -EFBIG, -ENOMEM.
  */
@@ -61,8 +83,8 @@ int mg_policy_bundle_to_json(const struct mg_policy_bundle *b, char **out, size_
  * Parses untrusted bytes strictly: unknown, missing or duplicate keys, wrong types, version
  * outside 1..2^53-1, times that are not RFC 3339 or issued_at >= expires_at, bad scope or
  * host ids, invalid rules text, more than MG_POLICY_MAX_RULES bytes of rules, more than
- * MG_POLICY_MAX_BUNDLE bytes are errors. 0, -EINVAL, -EFBIG, -ENOMEM; err (optional) names
- * the field. *out written only on 0.
+ * MG_POLICY_MAX_BUNDLE bytes, a "staff" member that mg_policy_staff_check refuses are errors. 0,
+ * -EINVAL, -EFBIG, -ENOMEM; err (optional) names the field. *out written only on 0.
  */
 int mg_policy_bundle_parse(const char *buf, size_t len, struct mg_policy_bundle **out, char *err,
                            size_t errlen);

@@ -208,7 +208,13 @@ static int do_fido2(const struct mg_pam_conf *conf, const char *user)
  * CAP_SYS_RESOURCE), the soft limit up to the caller's hard one, which must then be at least
  * minimum. 0 or -1.
  */
-static int reset_limit(int resource, rlim_t want, rlim_t minimum)
+#ifdef __GLIBC__
+typedef __rlimit_resource_t rlimit_res; /* glibc's enum under _GNU_SOURCE */
+#else
+typedef int rlimit_res;
+#endif
+
+static int reset_limit(rlimit_res resource, rlim_t want, rlim_t minimum)
 {
 	struct rlimit rl = {want, want};
 	if (setrlimit(resource, &rl) == 0)
@@ -230,7 +236,7 @@ static int reset_limit(int resource, rlim_t want, rlim_t minimum)
 static int reset_process(void)
 {
 	static const struct {
-		int resource;
+		rlimit_res resource;
 		rlim_t want, minimum;
 	} limits[] = {
 	    {RLIMIT_FSIZE, RLIM_INFINITY, 1024 * 1024}, /* a whole state or pending file */

@@ -65,6 +65,31 @@ static int stream_lock(struct pg_conn *c, const struct ingest_job *j, int64_t *i
 	return -EIO;
 }
 
+/* An alert row (kind) for event e of the batch and its "collector.tamper" event row (json). */
+static int alert_rows(struct pg_conn *c, const struct ingest_job *j, const struct mg_store_event *e,
+                      const char *kind, const char *json)
+{
+	struct pg_params p = {0};
+	pg_p_int(&p, j->host_id);
+	pg_p_text(&p, j->b->boot_id, false);
+	pg_p_int(&p, (int64_t)e->seq);
+	pg_p_text(&p, kind, false);
+	pg_p_int(&p, j->now_us);
+	pg_p_text(&p, e->json, false);
+	int r = pg_run(c, MG_SQL_ALERT_INSERT, &p, NULL);
+	if (r == 0) {
+		struct pg_params q = {0};
+		pg_p_int(&q, j->host_id);
+		pg_p_int(&q, j->now_us);
+		pg_p_text(&q, "collector.tamper", false);
+		pg_p_text(&q, NULL, true);
+		pg_p_text(&q, json, false);
+		PGresult *res = pg_exec(c, MG_SQL_OWN_EVENT_INSERT, &q, &r);
+		PQclear(res);
+	}
+	return r;
+}
+
 static int record_alert(struct pg_conn *c, const struct ingest_job *j, size_t idx,
                         const char *stored_hash)
 {
@@ -76,24 +101,7 @@ static int record_alert(struct pg_conn *c, const struct ingest_job *j, size_t id
 	    j->res.status == MG_INGEST_CONFLICT ? e->hash : e->prev_hash, j->now_us, &json);
 	if (r < 0)
 		return r;
-	struct pg_params p = {0};
-	pg_p_int(&p, j->host_id);
-	pg_p_text(&p, j->b->boot_id, false);
-	pg_p_int(&p, (int64_t)e->seq);
-	pg_p_text(&p, kind, false);
-	pg_p_int(&p, j->now_us);
-	pg_p_text(&p, e->json, false);
-	r = pg_run(c, MG_SQL_ALERT_INSERT, &p, NULL);
-	if (r == 0) {
-		struct pg_params q = {0};
-		pg_p_int(&q, j->host_id);
-		pg_p_int(&q, j->now_us);
-		pg_p_text(&q, "collector.tamper", false);
-		pg_p_text(&q, NULL, true);
-		pg_p_text(&q, json, false);
-		PGresult *res = pg_exec(c, MG_SQL_OWN_EVENT_INSERT, &q, &r);
-		PQclear(res);
-	}
+	r = alert_rows(c, j, e, kind, json);
 	free(json);
 	return r;
 }
@@ -130,24 +138,7 @@ static int record_claim(struct pg_conn *c, const struct ingest_job *j, const cha
 	                              &json);
 	if (r < 0)
 		return r;
-	struct pg_params a = {0};
-	pg_p_int(&a, j->host_id);
-	pg_p_text(&a, j->b->boot_id, false);
-	pg_p_int(&a, (int64_t)e->seq);
-	pg_p_text(&a, MG_STORE_ALERT_HOST_CLAIM, false);
-	pg_p_int(&a, j->now_us);
-	pg_p_text(&a, e->json, false);
-	r = pg_run(c, MG_SQL_ALERT_INSERT, &a, NULL);
-	if (r == 0) {
-		struct pg_params ev = {0};
-		pg_p_int(&ev, j->host_id);
-		pg_p_int(&ev, j->now_us);
-		pg_p_text(&ev, "collector.tamper", false);
-		pg_p_text(&ev, NULL, true);
-		pg_p_text(&ev, json, false);
-		res = pg_exec(c, MG_SQL_OWN_EVENT_INSERT, &ev, &r);
-		PQclear(res);
-	}
+	r = alert_rows(c, j, e, MG_STORE_ALERT_HOST_CLAIM, json);
 	free(json);
 	return r;
 }

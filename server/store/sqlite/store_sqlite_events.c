@@ -47,6 +47,34 @@ static int host_state(struct sq_conn *c, int64_t host_id)
 	return r;
 }
 
+/* An alert row (kind) for event e of the batch and its "collector.tamper" event row (json). */
+static int alert_rows(struct sq_conn *c, const struct ingest_job *j, const struct mg_store_event *e,
+                      const char *kind, const char *json)
+{
+	int r = 0;
+	sqlite3_stmt *st = sq_stmt(c, MG_SQL_ALERT_INSERT, &r);
+	if (!st)
+		return r;
+	sqlite3_bind_int64(st, 1, j->host_id);
+	sqlite3_bind_text(st, 2, j->b->boot_id, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 3, (sqlite3_int64)e->seq);
+	sqlite3_bind_text(st, 4, kind, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 5, j->now_us);
+	sqlite3_bind_text(st, 6, e->json, -1, SQLITE_STATIC);
+	r = sq_step_done(st);
+	if (r < 0)
+		return r;
+	st = sq_stmt(c, MG_SQL_OWN_EVENT_INSERT, &r);
+	if (!st)
+		return r;
+	sqlite3_bind_int64(st, 1, j->host_id);
+	sqlite3_bind_int64(st, 2, j->now_us);
+	sqlite3_bind_text(st, 3, "collector.tamper", -1, SQLITE_STATIC);
+	sqlite3_bind_null(st, 4);
+	sqlite3_bind_text(st, 5, json, -1, SQLITE_STATIC);
+	return sq_step_done(st);
+}
+
 /* The alert row and the "collector.tamper" event row. */
 static int record_alert(struct sq_conn *c, const struct ingest_job *j, size_t idx,
                         const char *stored_hash)
@@ -59,28 +87,7 @@ static int record_alert(struct sq_conn *c, const struct ingest_job *j, size_t id
 	    j->res.status == MG_INGEST_CONFLICT ? e->hash : e->prev_hash, j->now_us, &json);
 	if (r < 0)
 		return r;
-	sqlite3_stmt *st = sq_stmt(c, MG_SQL_ALERT_INSERT, &r);
-	if (!st)
-		goto fail;
-	sqlite3_bind_int64(st, 1, j->host_id);
-	sqlite3_bind_text(st, 2, j->b->boot_id, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 3, (sqlite3_int64)e->seq);
-	sqlite3_bind_text(st, 4, kind, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 5, j->now_us);
-	sqlite3_bind_text(st, 6, e->json, -1, SQLITE_STATIC);
-	r = sq_step_done(st);
-	if (r < 0)
-		goto fail;
-	st = sq_stmt(c, MG_SQL_OWN_EVENT_INSERT, &r);
-	if (!st)
-		goto fail;
-	sqlite3_bind_int64(st, 1, j->host_id);
-	sqlite3_bind_int64(st, 2, j->now_us);
-	sqlite3_bind_text(st, 3, "collector.tamper", -1, SQLITE_STATIC);
-	sqlite3_bind_null(st, 4);
-	sqlite3_bind_text(st, 5, json, -1, SQLITE_STATIC);
-	r = sq_step_done(st);
-fail:
+	r = alert_rows(c, j, e, kind, json);
 	free(json);
 	return r;
 }
@@ -120,28 +127,7 @@ static int record_claim(struct sq_conn *c, const struct ingest_job *j, const cha
 	                              &json);
 	if (r < 0)
 		return r;
-	st = sq_stmt(c, MG_SQL_ALERT_INSERT, &r);
-	if (!st)
-		goto fail;
-	sqlite3_bind_int64(st, 1, j->host_id);
-	sqlite3_bind_text(st, 2, j->b->boot_id, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 3, (sqlite3_int64)e->seq);
-	sqlite3_bind_text(st, 4, MG_STORE_ALERT_HOST_CLAIM, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 5, j->now_us);
-	sqlite3_bind_text(st, 6, e->json, -1, SQLITE_STATIC);
-	r = sq_step_done(st);
-	if (r < 0)
-		goto fail;
-	st = sq_stmt(c, MG_SQL_OWN_EVENT_INSERT, &r);
-	if (!st)
-		goto fail;
-	sqlite3_bind_int64(st, 1, j->host_id);
-	sqlite3_bind_int64(st, 2, j->now_us);
-	sqlite3_bind_text(st, 3, "collector.tamper", -1, SQLITE_STATIC);
-	sqlite3_bind_null(st, 4);
-	sqlite3_bind_text(st, 5, json, -1, SQLITE_STATIC);
-	r = sq_step_done(st);
-fail:
+	r = alert_rows(c, j, e, MG_STORE_ALERT_HOST_CLAIM, json);
 	free(json);
 	return r;
 }

@@ -463,20 +463,6 @@ int mg_pam_dir_check(const char *dir, uid_t owner)
 	return 0;
 }
 
-static int lock_with_bound(int fd)
-{
-	/* Holders never wait for a person, so the lock is free within milliseconds. */
-	for (int i = 0; i < 500; i++) {
-		if (flock(fd, LOCK_EX | LOCK_NB) == 0)
-			return 0;
-		if (errno != EWOULDBLOCK && errno != EINTR)
-			return -errno;
-		struct timespec ts = {0, 10 * 1000 * 1000};
-		nanosleep(&ts, NULL);
-	}
-	return -ETIMEDOUT;
-}
-
 /*
  * A process whose file size limit could not hold a whole state file (up to 16 KiB: two slots)
  * would only lose its writes: refuse before anything is decided, so that no attempt is ever
@@ -535,7 +521,7 @@ static int open_txn(const char *state_dir, uid_t owner, const char *user,
 		r = -EPERM;
 		goto out;
 	}
-	if ((r = lock_with_bound(t->lock_fd)) < 0)
+	if ((r = mg_pam_lock_bounded(t->lock_fd)) < 0)
 		goto out;
 	*out = t;
 	t = NULL;

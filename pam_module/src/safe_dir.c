@@ -8,7 +8,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 static __thread char g_why[320];
@@ -264,4 +266,18 @@ int mg_pam_write_at(int dirfd, const char *name, const void *data, size_t len, m
 		return r;
 	}
 	return fsync(dirfd) < 0 ? -errno : 0;
+}
+
+int mg_pam_lock_bounded(int fd)
+{
+	/* Holders never wait for a person, so the lock is free within milliseconds. */
+	for (int i = 0; i < 500; i++) {
+		if (flock(fd, LOCK_EX | LOCK_NB) == 0)
+			return 0;
+		if (errno != EWOULDBLOCK && errno != EINTR)
+			return -errno;
+		struct timespec ts = {0, 10 * 1000 * 1000};
+		nanosleep(&ts, NULL);
+	}
+	return -ETIMEDOUT;
 }

@@ -54,4 +54,10 @@ int mg_pam_read_at(int dirfd, const char *name, const struct mg_file_rules *rule
  */
 int mg_pam_write_at(int dirfd, const char *name, const void *data, size_t len, mode_t mode);
 
+/*
+ * An exclusive flock on fd, waiting at most about 5 s (the holders of the state and table
+ * locks never wait for a person). 0, -ETIMEDOUT or a negative errno.
+ */
+int mg_pam_lock_bounded(int fd);
+
 #endif

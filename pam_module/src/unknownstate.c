@@ -86,20 +86,6 @@ static bool all_zero(const unsigned char *p, size_t n)
 	return acc == 0;
 }
 
-static int lock_with_bound(int fd)
-{
-	/* Holders never wait for a person, so the lock is free within milliseconds. */
-	for (int i = 0; i < 500; i++) {
-		if (flock(fd, LOCK_EX | LOCK_NB) == 0)
-			return 0;
-		if (errno != EWOULDBLOCK && errno != EINTR)
-			return -errno;
-		struct timespec ts = {0, 10 * 1000 * 1000};
-		nanosleep(&ts, NULL);
-	}
-	return -ETIMEDOUT;
-}
-
 /* A regular file of owner, one link, nothing for group/others. */
 static int check_fd(int fd, uid_t owner, struct stat *st)
 {
@@ -254,7 +240,7 @@ int mg_unknown_txn_begin(const char *state_dir, uid_t owner, const char *name, u
 		r = -errno;
 		goto out;
 	}
-	if ((r = check_fd(t->lock_fd, owner, &st)) < 0 || (r = lock_with_bound(t->lock_fd)) < 0)
+	if ((r = check_fd(t->lock_fd, owner, &st)) < 0 || (r = mg_pam_lock_bounded(t->lock_fd)) < 0)
 		goto out;
 	if (!(t->tab = malloc(MG_UNKNOWN_FILE_SIZE))) {
 		r = -ENOMEM;

@@ -170,30 +170,47 @@ static int header_check(const unsigned char *b, size_t len, struct mg_staff_db_i
 	return 0;
 }
 
+/* The fields of one 32-byte index entry p, bounds checked against a file of len bytes. */
+struct raw_entry {
+	uint64_t noff, nlen, roff, rlen;
+	bool disabled;
+	int64_t unlocked;
+};
+
+static int entry_parse(const unsigned char *p, size_t len, uint32_t count, struct raw_entry *x)
+{
+	uint64_t data = MG_STAFF_DB_HEADER + (uint64_t)count * MG_STAFF_DB_ENTRY;
+	uint64_t flags = mg_le_get(p + E_FLAGS, 4);
+	x->noff = mg_le_get(p + E_NAME_OFF, 4);
+	x->nlen = mg_le_get(p + E_NAME_LEN, 4);
+	x->roff = mg_le_get(p + E_REC_OFF, 4);
+	x->rlen = mg_le_get(p + E_REC_LEN, 4);
+	x->unlocked = (int64_t)mg_le_get(p + E_UNLOCKED, 8);
+	x->disabled = (flags & MG_STAFF_DB_F_DISABLED) != 0;
+	if (x->noff < data || x->nlen < 1 || x->nlen > MG_USER_NAME_MAX ||
+	    x->noff + x->nlen > len || x->roff < data || x->rlen < 2 ||
+	    x->rlen > MG_STAFF_DB_MAX_RECORD || x->roff + x->rlen > len ||
+	    (flags & ~(uint64_t)MG_STAFF_DB_F_DISABLED) != 0 || mg_le_get(p + E_RESERVED, 4) != 0 ||
+	    x->unlocked < 0)
+		return -EBADMSG;
+	return 0;
+}
+
 /* Entry i: bounds and fields; *e filled (pointers into b). */
 static int entry_get(const unsigned char *b, size_t len, uint32_t count, size_t i,
                      struct mg_staff_entry *e)
 {
-	const unsigned char *p = b + MG_STAFF_DB_HEADER + i * MG_STAFF_DB_ENTRY;
-	uint64_t data = MG_STAFF_DB_HEADER + (uint64_t)count * MG_STAFF_DB_ENTRY;
-	uint64_t noff = mg_le_get(p + E_NAME_OFF, 4), nlen = mg_le_get(p + E_NAME_LEN, 4);
-	uint64_t roff = mg_le_get(p + E_REC_OFF, 4), rlen = mg_le_get(p + E_REC_LEN, 4);
-	uint64_t flags = mg_le_get(p + E_FLAGS, 4);
-	int64_t unlocked = (int64_t)mg_le_get(p + E_UNLOCKED, 8);
-
-	if (noff < data || nlen < 1 || nlen > MG_USER_NAME_MAX || noff + nlen > len ||
-	    roff < data || rlen < 2 || rlen > MG_STAFF_DB_MAX_RECORD || roff + rlen > len ||
-	    (flags & ~(uint64_t)MG_STAFF_DB_F_DISABLED) != 0 || mg_le_get(p + E_RESERVED, 4) != 0 ||
-	    unlocked < 0)
+	struct raw_entry x;
+	if (entry_parse(b + MG_STAFF_DB_HEADER + i * MG_STAFF_DB_ENTRY, len, count, &x) < 0)
 		return -EBADMSG;
-	e->user = (const char *)b + noff;
-	e->user_len = (size_t)nlen;
-	e->record = (const char *)b + roff;
-	e->record_len = (size_t)rlen;
-	e->disabled = (flags & MG_STAFF_DB_F_DISABLED) != 0;
-	e->unlocked_us = unlocked;
+	e->user = (const char *)b + x.noff;
+	e->user_len = (size_t)x.nlen;
+	e->record = (const char *)b + x.roff;
+	e->record_len = (size_t)x.rlen;
+	e->disabled = x.disabled;
+	e->unlocked_us = x.unlocked;
 	if (!mg_user_name_valid(e->user, e->user_len) || e->record[0] != '{' ||
-	    e->record[rlen - 1] != '}')
+	    e->record[x.rlen - 1] != '}')
 		return -EBADMSG;
 	return 0;
 }
@@ -239,6 +256,77 @@ int mg_staff_db_find(const void *buf, size_t len, const char *user, struct mg_st
 		int c = name_cmp(e.user, e.user_len, user, ulen);
 		if (c == 0) {
 			*out = e;
+			return 0;
+		}
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return -ENOENT;
+}
+
+/* Exactly n bytes at off through the reader, inside the file. */
+static int rd_get(const struct mg_staff_db_reader *rd, uint64_t off, void *dst, size_t n)
+{
+	if (off > rd->len || n > rd->len - off)
+		return -EBADMSG;
+	return rd->read(rd->ctx, off, dst, n);
+}
+
+int mg_staff_db_find_read(const struct mg_staff_db_reader *rd, const char *user,
+                          struct mg_staff_db_info *info, struct mg_staff_entry *out, char *rec,
+                          size_t reclen)
+{
+	unsigned char hdr[MG_STAFF_DB_HEADER], ent[MG_STAFF_DB_ENTRY];
+	char name[MG_USER_NAME_MAX];
+	struct mg_staff_db_info inf;
+	struct raw_entry x;
+	int r;
+
+	if (!rd || !rd->read || rd->len < MG_STAFF_DB_HEADER)
+		return -EBADMSG;
+	if ((r = rd_get(rd, 0, hdr, sizeof(hdr))) < 0)
+		return r;
+	if (header_check(hdr, rd->len, &inf) < 0)
+		return -EBADMSG;
+	if (info)
+		*info = inf;
+	if (!user || !out || !rec || reclen < MG_STAFF_DB_MAX_RECORD)
+		return -ENOENT;
+	size_t ulen = strnlen(user, MG_USER_NAME_MAX + 1);
+	if (!mg_user_name_valid(user, ulen))
+		return -ENOENT;
+	size_t lo = 0, hi = inf.count;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if ((r = rd_get(rd, MG_STAFF_DB_HEADER + (uint64_t)mid * MG_STAFF_DB_ENTRY, ent,
+		                sizeof(ent))) < 0)
+			return r;
+		if (entry_parse(ent, rd->len, inf.count, &x) < 0)
+			return -EBADMSG;
+		if ((r = rd_get(rd, x.noff, name, (size_t)x.nlen)) < 0)
+			return r;
+		if (!mg_user_name_valid(name, (size_t)x.nlen))
+			return -EBADMSG;
+		int c = name_cmp(name, (size_t)x.nlen, user, ulen);
+		if (c == 0) {
+			if ((r = rd_get(rd, x.roff, rec, (size_t)x.rlen)) < 0)
+				return r;
+		} else { /* the visited record's first and last byte, as mg_staff_db_find checks */
+			if ((r = rd_get(rd, x.roff, rec, 1)) < 0 ||
+			    (r = rd_get(rd, x.roff + x.rlen - 1, rec + x.rlen - 1, 1)) < 0)
+				return r;
+		}
+		if (rec[0] != '{' || rec[x.rlen - 1] != '}')
+			return -EBADMSG;
+		if (c == 0) {
+			out->user = user;
+			out->user_len = ulen;
+			out->record = rec;
+			out->record_len = (size_t)x.rlen;
+			out->disabled = x.disabled;
+			out->unlocked_us = x.unlocked;
 			return 0;
 		}
 		if (c < 0)

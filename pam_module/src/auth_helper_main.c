@@ -30,6 +30,7 @@
 #include "pam_conf.h"
 #include "pam_events.h"
 #include "pam_user.h"
+#include "staffdb_read.h"
 
 #ifndef MG_PAM_HELPER_CONF
 #define MG_PAM_HELPER_CONF MG_PAM_DEFAULT_CONF
@@ -143,6 +144,17 @@ static const char *fail_reason(void)
 	return mg_helper_reason(line + 5);
 }
 
+/* The credential of f whose id is the assertion's, or NULL. */
+static const struct mg_fido2_cred *find_cred(const struct mg_fido2_credfile *f,
+                                             const struct mg_helper_assert *as)
+{
+	for (size_t i = 0; f && i < f->n; i++)
+		if (f->creds[i].id_len == as->id_len &&
+		    memcmp(f->creds[i].id, as->id, as->id_len) == 0)
+			return &f->creds[i];
+	return NULL;
+}
+
 static int do_fido2(const struct mg_pam_conf *conf, const char *user)
 {
 	struct mg_auth_outcome o;
@@ -172,15 +184,32 @@ static int do_fido2(const struct mg_pam_conf *conf, const char *user)
 	/* Versioned and bounded (helper_proto.h); uv=1: the key was asked with its PIN. */
 	if (mg_helper_assert_parse(line, &as) < 0)
 		return refuse("helper-error");
-	r = mg_credstore_load_fido2(conf->credential_dir, conf->owner, user, &creds, why,
-	                            sizeof(why));
-	if (r < 0)
-		return refuse(r == -ENOENT ? "not-registered" : "credential-error");
-	const struct mg_fido2_cred *cred = NULL;
-	for (size_t i = 0; i < creds->n && !cred; i++)
-		if (creds->creds[i].id_len == as.id_len &&
-		    memcmp(creds->creds[i].id, as.id, as.id_len) == 0)
-			cred = &creds->creds[i];
+	/*
+	 * The credential is looked up here, as root, in local ∪ central (staff.db, issue 15,
+	 * read again by the helper itself: what the module asked the key for is not trusted).
+	 */
+	if (conf->credentials != MG_PAM_CRED_CENTRAL) {
+		r = mg_credstore_load_fido2(conf->credential_dir, conf->owner, user, &creds, why,
+		                            sizeof(why));
+		if (r < 0 && r != -ENOENT)
+			return refuse("credential-error");
+	}
+	struct mg_central central;
+	int64_t now_us = now < (uint64_t)INT64_MAX / 1000000u ? (int64_t)now * 1000000 : 0;
+	if (mg_central_lookup(conf, user, now_us, true, &central, why, sizeof(why)) < 0) {
+		mg_fido2_credfile_free(&creds);
+		return refuse("helper-error");
+	}
+	const struct mg_fido2_credfile *central_creds =
+	    central.state == MG_CENTRAL_ACTIVE ? central.creds : NULL;
+	if ((!creds || creds->n == 0) && (!central_creds || central_creds->n == 0)) {
+		mg_fido2_credfile_free(&creds);
+		mg_central_free(&central);
+		return refuse("not-registered");
+	}
+	const struct mg_fido2_cred *cred = find_cred(creds, &as);
+	if (!cred)
+		cred = find_cred(central_creds, &as);
 	if (!cred) {
 		r = mg_auth_fail(conf, user, true, "not-registered", now, &o);
 	} else {
@@ -200,6 +229,7 @@ static int do_fido2(const struct mg_pam_conf *conf, const char *user)
 		snprintf(o.credential, sizeof(o.credential), "%s", cred->label);
 	}
 	mg_fido2_credfile_free(&creds);
+	mg_central_free(&central);
 	return r < 0 ? refuse("helper-error") : finish(&o);
 }
 
@@ -300,6 +330,13 @@ int main(int argc, char **argv)
 	ev.status = strcmp(mode, "status") == 0;
 	ev.factor = strcmp(mode, "totp") == 0 ? "totp" : ev.status ? NULL : "fido2";
 	ev.who.user = user;
+	/* The events' "central" note (staff.db expired or unavailable), as the module's. */
+	struct mg_central central;
+	int64_t now_us = (int64_t)time(NULL) * 1000000;
+	if (mg_central_lookup(&conf, user, now_us, false, &central, NULL, 0) == 0) {
+		ev.who.central = mg_central_note(&central);
+		mg_central_free(&central);
+	}
 	if (argc == 6) {
 		ev.who.service = argv[3];
 		ev.who.tty = argv[4][0] ? argv[4] : NULL;

@@ -28,7 +28,7 @@ struct flow {
 	bool valid;                /* the user name may be used in paths */
 	bool track;                /* an existing account: state is kept */
 	bool direct;               /* running as the trusted owner: no helper */
-	struct mg_central central; /* staff.db (issue 15): read once, direct only */
+	struct mg_central central; /* staff.db (issue 15): read once per attempt */
 	char *why;
 	size_t whylen;
 };
@@ -412,8 +412,10 @@ int mg_authflow_run(const struct mg_pam_conf *conf, const struct mg_pam_io *io,
 	f.track = f.valid && user_exists(att->user);
 	f.direct = geteuid() == conf->owner;
 	f.central.state = MG_CENTRAL_OFF;
-	if (f.direct && f.valid) {
-		/* Once per attempt; the decisions in authcore read it again under the lock. */
+	if (f.valid) {
+		/* Once per attempt, also as the user (staff.db is public data, 0644): the allowed
+		 * credentials to ask the key for. The decisions read it again themselves (authcore
+		 * under the lock; through the helper, the helper as root), never trusting this. */
 		char cwhy[320] = "";
 		r = mg_central_lookup(conf, att->user, (int64_t)now_s() * 1000000, true, &f.central,
 		                      cwhy, sizeof(cwhy));

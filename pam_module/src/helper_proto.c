@@ -10,25 +10,12 @@
 #include "encoding.h"
 #include "mg/config.h"
 
-static const char *const reasons[] = {"locked",
-                                      "wrong-code",
-                                      "replay",
-                                      "no-credential",
-                                      "credential-error",
-                                      "no-state",
-                                      "not-registered",
-                                      "no-touch",
-                                      "timeout",
-                                      "wrong-pin",
-                                      "pin-blocked",
-                                      "pin-missing",
-                                      "uv-unavailable",
-                                      "key-error",
-                                      "bad-signature",
-                                      "counter-regression",
-                                      "helper-error",
-                                      "wrong-user",
-                                      NULL};
+static const char *const reasons[] = {
+    "locked",           "wrong-code", "replay",         "no-credential",
+    "credential-error", "no-state",   "not-registered", "no-touch",
+    "timeout",          "wrong-pin",  "pin-blocked",    "pin-missing",
+    "uv-unavailable",   "key-error",  "bad-signature",  "counter-regression",
+    "helper-error",     "wrong-user", "staff-disabled", NULL};
 
 const char *mg_helper_reason(const char *text)
 {

@@ -1,4 +1,4 @@
-/* staff.db on a terminal: safe open, read-only mapping, lookup by name, record parser. */
+/* staff.db on a terminal: safe open, bounded reads, lookup by name, record parser. */
 #include "staffdb_read.h"
 
 #include <errno.h>
@@ -8,7 +8,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -31,13 +30,41 @@ static void say(char *why, size_t whylen, const char *fmt, ...)
 	va_end(ap);
 }
 
-int mg_staffdb_map_open(const char *path, uid_t owner, struct mg_staffdb_map *m, char *why,
-                        size_t whylen)
+/* Exactly n bytes at off of the open staff.db (pread, EINTR retried): 0, -EBADMSG (short:
+ * the file is not what its size said), or -errno. */
+static int staffdb_pread(const struct mg_staffdb_file *f, uint64_t off, void *dst, size_t n)
+{
+	size_t done = 0;
+	if (off > f->len || n > f->len - off)
+		return -EBADMSG;
+	while (done < n) {
+		ssize_t k = pread(f->fd, (char *)dst + done, n - done, (off_t)(off + done));
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k < 0)
+			return -errno;
+		if (k == 0)
+			return -EBADMSG;
+		done += (size_t)k;
+	}
+	return 0;
+}
+
+static int staffdb_read_at(void *ctx, uint64_t off, void *dst, size_t n)
+{
+	return staffdb_pread(ctx, off, dst, n);
+}
+
+int mg_staffdb_file_open(const char *path, uid_t owner, struct mg_staffdb_file *f, char *why,
+                         size_t whylen)
 {
 	char dir[PATH_MAX], reason[320] = "";
+	unsigned char magic[8];
 	const char *slash = strrchr(path, '/'), *what = NULL;
 	struct stat st;
 	int dfd = -1, fd = -1, r;
+	f->fd = -1;
+	f->len = 0;
 	if (path[0] != '/' || !slash || slash[1] == '\0' || (size_t)(slash - path) >= sizeof(dir)) {
 		say(why, whylen, "staff_db %s: not an absolute file path", path);
 		return -EINVAL;
@@ -70,27 +97,25 @@ int mg_staffdb_map_open(const char *path, uid_t owner, struct mg_staffdb_map *m,
 		r = st.st_size <= 0 ? -EBADMSG : -EFBIG;
 		goto out;
 	}
-	size_t len = (size_t)st.st_size;
-	void *p = mmap(NULL, len, PROT_READ, MAP_PRIVATE, fd, 0);
-	if (p == MAP_FAILED) {
-		r = -errno;
-		say(why, whylen, "%s: cannot be mapped", path);
-		goto out;
-	}
-	/* A login touches a few pages of a binary search: no readahead around them, and no
-	 * huge page (a tmpfs with huge=... would map 2 MiB at the first touch). */
-	(void)madvise(p, len, MADV_RANDOM);
-	(void)madvise(p, len, MADV_NOHUGEPAGE);
-	if (len < MG_STAFF_DB_HEADER || memcmp(p, MG_STAFF_DB_MAGIC, 8) != 0) {
-		munmap(p, len);
+	f->fd = fd;
+	f->len = (size_t)st.st_size;
+	/* A login reads a few small pieces of a binary search: no readahead around them. */
+	(void)posix_fadvise(fd, 0, 0, POSIX_FADV_RANDOM);
+	if (f->len < MG_STAFF_DB_HEADER || staffdb_pread(f, 0, magic, sizeof(magic)) < 0 ||
+	    memcmp(magic, MG_STAFF_DB_MAGIC, 8) != 0) {
 		say(why, whylen, "%s: not a staff.db (magic)", path);
 		r = -EBADMSG;
 		goto out;
 	}
-	m->buf = p;
-	m->len = len;
+	fd = -1;
 	r = 0;
 out:
+	if (r < 0 && f->fd >= 0) {
+		close(f->fd);
+		fd = -1;
+		f->fd = -1;
+		f->len = 0;
+	}
 	if (fd >= 0)
 		close(fd);
 	if (dfd >= 0)
@@ -98,13 +123,22 @@ out:
 	return r;
 }
 
-void mg_staffdb_map_close(struct mg_staffdb_map *m)
+void mg_staffdb_file_close(struct mg_staffdb_file *f)
 {
-	if (m && m->buf) {
-		munmap((void *)(uintptr_t)m->buf, m->len);
-		m->buf = NULL;
-		m->len = 0;
+	if (f && f->fd >= 0) {
+		close(f->fd);
+		f->fd = -1;
+		f->len = 0;
 	}
+}
+
+int mg_staffdb_file_find(const struct mg_staffdb_file *f, const char *user,
+                         struct mg_staff_db_info *info, struct mg_staff_entry *out, char *rec,
+                         size_t reclen)
+{
+	struct mg_staff_db_reader rd = {
+	    .read = staffdb_read_at, .ctx = (void *)(uintptr_t)f, .len = f->len};
+	return mg_staff_db_find_read(&rd, user, info, out, rec, reclen);
 }
 
 static int fail(char *err, size_t errlen, const char *fmt, ...)
@@ -116,27 +150,6 @@ static int fail(char *err, size_t errlen, const char *fmt, ...)
 	vsnprintf(err, errlen, fmt, ap);
 	va_end(ap);
 	return -EINVAL;
-}
-
-/*
- * The header alone (40 bytes, mg/staff_db.h): magic, format, issued_us < expires_us. A login
- * never checks the whole index (that is a scan): mg_staff_db_find checks every entry it
- * visits itself. 0 or -EBADMSG.
- */
-static int header_info(const struct mg_staffdb_map *m, struct mg_staff_db_info *info)
-{
-	const unsigned char *b = m->buf;
-	if (m->len < MG_STAFF_DB_HEADER || memcmp(b, MG_STAFF_DB_MAGIC, 8) != 0 ||
-	    mg_le_get(b + 8, 4) != MG_STAFF_DB_FORMAT)
-		return -EBADMSG;
-	info->count = (uint32_t)mg_le_get(b + 12, 4);
-	info->bundle_version = mg_le_get(b + 16, 8);
-	info->issued_us = (int64_t)mg_le_get(b + 24, 8);
-	info->expires_us = (int64_t)mg_le_get(b + 32, 8);
-	if (info->issued_us >= info->expires_us || info->count > MG_STAFF_DB_MAX_USERS ||
-	    (uint64_t)info->count * MG_STAFF_DB_ENTRY > m->len - MG_STAFF_DB_HEADER)
-		return -EBADMSG;
-	return 0;
 }
 
 static const char *str_of(json_t *o, const char *key)
@@ -236,10 +249,10 @@ out:
 int mg_central_lookup(const struct mg_pam_conf *conf, const char *user, int64_t now_us,
                       bool want_creds, struct mg_central *out, char *why, size_t whylen)
 {
-	struct mg_staffdb_map m = {NULL, 0};
+	struct mg_staffdb_file file = {-1, 0};
 	struct mg_staff_db_info info;
 	struct mg_staff_entry e;
-	char err[256];
+	char err[256], *rec = NULL;
 	int r;
 	memset(out, 0, sizeof(*out));
 	if (conf->credentials == MG_PAM_CRED_LOCAL) {
@@ -249,7 +262,7 @@ int mg_central_lookup(const struct mg_pam_conf *conf, const char *user, int64_t 
 	out->state = MG_CENTRAL_NONE;
 	if (!conf->staff_db || !mg_pam_user_valid(user))
 		return 0;
-	r = mg_staffdb_map_open(conf->staff_db, conf->owner, &m, why, whylen);
+	r = mg_staffdb_file_open(conf->staff_db, conf->owner, &file, why, whylen);
 	if (r == -ENOENT)
 		return 0;
 	if (r == -ENOMEM)
@@ -258,7 +271,17 @@ int mg_central_lookup(const struct mg_pam_conf *conf, const char *user, int64_t 
 		out->state = MG_CENTRAL_UNAVAILABLE;
 		return 0;
 	}
-	if (header_info(&m, &info) < 0) {
+	/* The one record read (at most MG_STAFF_DB_MAX_RECORD), freed before the return. */
+	if (!(rec = malloc(MG_STAFF_DB_MAX_RECORD))) {
+		mg_staffdb_file_close(&file);
+		return -ENOMEM;
+	}
+	memset(&info, 0, sizeof(info));
+	info.expires_us = INT64_MIN;
+	r = mg_staffdb_file_find(&file, user, &info, &e, rec, MG_STAFF_DB_MAX_RECORD);
+	if (r == -ENOMEM)
+		goto out_err;
+	if (info.expires_us == INT64_MIN) { /* the header itself is damaged */
 		out->state = MG_CENTRAL_UNAVAILABLE;
 		say(why, whylen, "%s: damaged header", conf->staff_db);
 		goto out;
@@ -269,7 +292,6 @@ int mg_central_lookup(const struct mg_pam_conf *conf, const char *user, int64_t 
 		    (unsigned long long)info.bundle_version);
 		goto out;
 	}
-	r = mg_staff_db_find(m.buf, m.len, user, &e);
 	if (r == -ENOENT)
 		goto out;
 	if (r < 0) {
@@ -297,10 +319,12 @@ int mg_central_lookup(const struct mg_pam_conf *conf, const char *user, int64_t 
 	}
 	out->state = MG_CENTRAL_ACTIVE;
 out:
-	mg_staffdb_map_close(&m);
+	free(rec); /* public data (staff.db is 0644): nothing to wipe */
+	mg_staffdb_file_close(&file);
 	return 0;
 out_err:
-	mg_staffdb_map_close(&m);
+	free(rec);
+	mg_staffdb_file_close(&file);
 	mg_central_free(out);
 	return -ENOMEM;
 }

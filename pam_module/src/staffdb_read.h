@@ -2,8 +2,9 @@
  * Central staff credentials on a terminal (issue 15): the agent's staff.db (mg/staff_db.h),
  * opened with the rules of local credential files (every parent root or the trusted owner,
  * the file owned by it, regular, not group/world writable, no symlink, opened relative to
- * the checked directory), mapped read-only and searched by name (mg_staff_db_find: binary
- * search, no scan and no copy of the file per login).
+ * the checked directory), searched by name with bounded pread()s (mg_staff_db_find_read:
+ * binary search reading only the index entries and names it visits, then the one record; no
+ * scan, no mapping and no copy of the file per login).
  */
 #ifndef MG_PAM_STAFFDB_READ_H
 #define MG_PAM_STAFFDB_READ_H
@@ -14,6 +15,7 @@
 #include <sys/types.h>
 
 #include "credfile.h"
+#include "mg/staff_db.h"
 #include "pam_conf.h"
 
 enum mg_central_state {
@@ -52,17 +54,26 @@ const char *mg_central_note(const struct mg_central *c);
 int mg_central_record_parse(const char *buf, size_t len, const char *user, const char *rp_id,
                             struct mg_fido2_credfile **out, char *err, size_t errlen);
 
-/* A read-only mapping of a staff.db (its magic checked; entries are checked as visited). */
-struct mg_staffdb_map {
-	const void *buf;
+/*
+ * An open staff.db, read with bounded pread()s (never mapped: a mapping made the kernel map
+ * a whole page-cache folio at the first touch, more than issue 15's RSS budget).
+ */
+struct mg_staffdb_file {
+	int fd;
 	size_t len;
 };
 /*
- * Opens path safely and maps it. 0, -ENOENT (no file), -EPERM/-ELOOP/-EINVAL (fails the
- * checks), -EBADMSG (damaged), -EFBIG, other negative errno. why (optional) says why.
+ * Opens path safely (the rules above) and checks its magic. 0, -ENOENT (no file),
+ * -EPERM/-ELOOP/-EINVAL (fails the checks), -EBADMSG (damaged), -EFBIG, other negative errno.
+ * why (optional) says why.
  */
-int mg_staffdb_map_open(const char *path, uid_t owner, struct mg_staffdb_map *m, char *why,
-                        size_t whylen);
-void mg_staffdb_map_close(struct mg_staffdb_map *m);
+int mg_staffdb_file_open(const char *path, uid_t owner, struct mg_staffdb_file *f, char *why,
+                         size_t whylen);
+void mg_staffdb_file_close(struct mg_staffdb_file *f);
+/* mg_staff_db_find_read on the open file: the header, the index entries and names the binary
+ * search visits, the one record into rec (reclen >= MG_STAFF_DB_MAX_RECORD). */
+int mg_staffdb_file_find(const struct mg_staffdb_file *f, const char *user,
+                         struct mg_staff_db_info *info, struct mg_staff_entry *out, char *rec,
+                         size_t reclen);
 
 #endif

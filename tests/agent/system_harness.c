@@ -209,17 +209,21 @@ void write_rules(struct sc *sc, const char *text)
 /* agent.conf: the paths of this scenario plus extra (mode, policy keys). */
 void write_conf(struct sc *sc, const char *extra)
 {
-	char buf[4096], pending[256];
+	char buf[4096], pending[256], staff[256];
 	if (sc->pam_pending[0])
 		snprintf(pending, sizeof(pending), "%s", sc->pam_pending);
 	else
 		snprintf(pending, sizeof(pending), "%s/events.pending", sc->dir);
+	if (sc->staff_db[0])
+		snprintf(staff, sizeof(staff), "%s", sc->staff_db);
+	else
+		snprintf(staff, sizeof(staff), "%s/staff.db", sc->state);
 	snprintf(buf, sizeof(buf),
 	         "# mynaguard-agent, system test\n"
 	         "rules_file = %s\nrules_dir = %s\nstate_dir = %s\nsocket = %s\n"
 	         "event_socket = %s/events.sock\npam_pending_file = %s\n"
-	         "staff_db = %s/staff.db\nlog_level = info\n%s",
-	         sc->rules, sc->rules_dir, sc->state, sc->sock, sc->dir, pending, sc->state, extra);
+	         "staff_db = %s\nlog_level = info\n%s",
+	         sc->rules, sc->rules_dir, sc->state, sc->sock, sc->dir, pending, staff, extra);
 	write_file(sc->conf, buf, 0600);
 	sc->enforce = !strstr(extra, "mode = audit");
 }

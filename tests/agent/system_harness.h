@@ -44,6 +44,10 @@ struct sc {
 	/* pam_pending_file of agent.conf; "": <dir>/events.pending. The PAM module's state_dir
 	 * (where it keeps that file) may not be under /dev/shm or /tmp (checked from / down). */
 	char pam_pending[256];
+	/* staff_db of agent.conf; "": <state_dir>/staff.db. The PAM module reads it with its
+	 * safe-open rules (parents checked from / down), so a test that logs in with it puts it
+	 * in the PAM harness's tree (test_staff_e2e.c). */
+	char staff_db[256];
 };
 
 /* Reads MG_AGENT_BIN and MG_CTL_BIN. 0, or -1 with a message. */

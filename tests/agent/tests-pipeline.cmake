@@ -74,3 +74,37 @@ if(UMOCKDEV_WRAPPER AND TARGET mynaguard-uplink AND TARGET pam_mynaguard
     ENVIRONMENT "${mg_pipeline_pam_env};MG_TEST_STORE_URL_FILE=${mg_store_pg_state}"
     SKIP_RETURN_CODE 77 TIMEOUT 300 RESOURCE_LOCK ${MG_PAM_WRAPPER_LOCK})
 endif()
+
+# Issue 15 end to end with two terminals (test_staff_e2e): one collector, two agents (each its
+# own state_dir, uplink and enrolment), pam_mynaguard.so under pam_wrapper on each terminal's
+# staff.db, keys of the software CTAP2 authenticator registered with mynaguard-enroll --central.
+# Root only (enrolment, staff-register): skipped (77) otherwise.
+if(UMOCKDEV_WRAPPER AND TARGET mynaguard-uplink AND TARGET pam_mynaguard
+   AND TARGET mg_pam_harness AND DEFINED MG_PAM_PRELOAD AND TARGET mg_soft_fido2)
+  add_executable(test_staff_e2e agent/test_staff_e2e.c agent/pipeline_support.c
+    agent/system_harness.c server/api_harness.c)
+  target_include_directories(test_staff_e2e PRIVATE ${CMAKE_CURRENT_SOURCE_DIR}/agent
+    ${CMAKE_CURRENT_SOURCE_DIR}/server)
+  target_link_libraries(test_staff_e2e PRIVATE mg_test_support mg_agent_core mg_spool
+    mg_collector_core mg_pam_harness PkgConfig::LIBCURL PkgConfig::LIBCRYPTO PkgConfig::LIBPQ
+    PkgConfig::CMOCKA)
+  mg_target_defaults(test_staff_e2e)
+  add_dependencies(test_staff_e2e mynaguard-agent mynaguardctl mynaguard-uplink
+    mynaguard-collector pam_mynaguard mynaguard-enroll mg_soft_fido2 soft-fido2-ctl)
+  set(mg_staff_e2e_env ${mg_system_env}
+    "MG_UPLINK_BIN=$<TARGET_FILE:mynaguard-uplink>"
+    "MG_COLLECTOR=$<TARGET_FILE:mynaguard-collector>"
+    "MG_PAM_MODULE=$<TARGET_FILE:pam_mynaguard>"
+    "MG_PAM_ENROLL=$<TARGET_FILE:mynaguard-enroll>"
+    "MG_PAM_PRELOAD=${MG_PAM_PRELOAD}"
+    "MG_SOFT_FIDO2_LIB=$<TARGET_FILE:mg_soft_fido2>"
+    "MG_SOFT_FIDO2_CTL=$<TARGET_FILE:soft-fido2-ctl>")
+  add_test(NAME staff_e2e COMMAND ${UMOCKDEV_WRAPPER} $<TARGET_FILE:test_staff_e2e>)
+  set_tests_properties(staff_e2e PROPERTIES ENVIRONMENT "${mg_staff_e2e_env}"
+    SKIP_RETURN_CODE 77 TIMEOUT 600 RESOURCE_LOCK ${MG_PAM_WRAPPER_LOCK})
+  add_test(NAME staff_e2e_pg COMMAND ${UMOCKDEV_WRAPPER} $<TARGET_FILE:test_staff_e2e>)
+  set_tests_properties(staff_e2e_pg PROPERTIES
+    FIXTURES_REQUIRED store_pg
+    ENVIRONMENT "${mg_staff_e2e_env};MG_TEST_STORE_URL_FILE=${mg_store_pg_state}"
+    SKIP_RETURN_CODE 77 TIMEOUT 600 RESOURCE_LOCK ${MG_PAM_WRAPPER_LOCK})
+endif()

@@ -31,9 +31,14 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <jansson.h>
 #include <security/pam_appl.h>
 
+#include "credstore.h"
+#include "encoding.h"
 #include "event_listener.h"
+#include "mg/staff_db.h"
+#include "mg/time.h"
 #include "pam_harness.h"
 
 static char helper_dir[64] = "/tmp/mynaguard-helper.XXXXXX";
@@ -296,6 +301,273 @@ static void fido2_preferred_without_uv_refused(void **state)
 	assert_int_equal(r.rc, PAM_SUCCESS);
 }
 
+/* ---- Central staff credentials (staff.db, issue 15) through the helper ---- */
+
+/* <root>/staff (root, 0755) holding staff.db: readable by the module running as the user. */
+static void staff_db_path(struct harness *h, char *path, size_t len)
+{
+	char dir[PATH_MAX + 16];
+	snprintf(dir, sizeof(dir), "%s/staff", h->root);
+	if (mkdir(dir, 0755) < 0)
+		assert_int_equal(errno, EEXIST);
+	snprintf(path, len, "%s/staff.db", dir);
+}
+
+/* staff.db as the agent writes it (root, 0644) from the bundle's staff member. */
+static void write_staff_db_valid(const char *path, json_t *staff, int64_t valid_s)
+{
+	unsigned char *buf = NULL;
+	size_t len = 0;
+	int64_t now = mg_now_us();
+	assert_int_equal(mg_staff_db_build(staff, 3, now - 3600 * 1000000LL,
+	                                   now + valid_s * 1000000LL, &buf, &len),
+	                 0);
+	(void)unlink(path);
+	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, buf, len), (ssize_t)len);
+	assert_int_equal(fchmod(fd, 0644), 0);
+	close(fd);
+	free(buf);
+}
+
+static void write_staff_db(const char *path, json_t *staff)
+{
+	write_staff_db_valid(path, staff, 3600);
+}
+
+/* The last credential of user's local fido2 file as a bundle credential (rp_id given); the
+ * local file is removed, so that only staff.db holds it. */
+static json_t *move_to_central(struct harness *h, const char *user, const char *rp_id)
+{
+	struct mg_fido2_credfile *cf = NULL;
+	char why[512] = "", path[PATH_MAX + 300], *id = NULL, *pk = NULL;
+	assert_int_equal(mg_credstore_load_fido2(h->creds, geteuid(), user, &cf, why, sizeof(why)),
+	                 0);
+	const struct mg_fido2_cred *c = &cf->creds[cf->n - 1];
+	assert_int_equal(mg_b64_encode(c->id, c->id_len, &id), 0);
+	assert_int_equal(mg_b64_encode(c->pk, c->pk_len, &pk), 0);
+	json_t *j =
+	    json_pack("{s:s,s:i,s:s,s:s,s:s,s:s,s:b}", "aaguid", c->aaguid, "cose_alg", c->cose_alg,
+	              "id", id, "label", c->label, "public_key", pk, "rp_id", rp_id, "uv", c->uv);
+	free(id);
+	free(pk);
+	mg_fido2_credfile_free(&cf);
+	assert_int_equal(
+	    mg_pam_user_path(path, sizeof(path), h->creds, h->state, MG_PAM_FILE_FIDO2, user), 0);
+	assert_int_equal(unlink(path), 0);
+	return j;
+}
+
+/*
+ * A central credential (only in staff.db) is accepted on the screen-locker path: the module,
+ * as the user, reads staff.db (0644) to ask the key for it; the helper, as root, checks the
+ * assertion against staff.db itself. Revoked (gone from staff.db): refused.
+ */
+static void central_fido2_through_helper(void **state)
+{
+	struct harness *h = *state;
+	char soft[PATH_MAX + 64], dir[PATH_MAX + 64], out[4096], ev[4096], db[PATH_MAX + 32];
+	char text[PATH_MAX + 256];
+	if (!getenv("MG_SOFT_FIDO2_CTL"))
+		skip();
+	snprintf(soft, sizeof(soft), "%s/soft", h->root);
+	assert_int_equal(mkdir(soft, 0755), 0);
+	snprintf(dir, sizeof(dir), "%s", soft);
+	strcat(soft, "/soft.json");
+	setenv("MG_SOFT_FIDO2_STATE", soft, 1);
+	const char *init[] = {getenv("MG_SOFT_FIDO2_CTL"), "init", soft, "--keys", "1", NULL};
+	assert_int_equal(h_run(init, NULL, out, sizeof(out)), 0);
+	staff_db_path(h, db, sizeof(db));
+	snprintf(text, sizeof(text),
+	         "factors = fido2\nuv = discouraged\nrp_id = pam://t\nstaff_db = %s\n", db);
+	h_write_conf(h, conf_text(text));
+	const char *enroll[] = {getenv("MG_PAM_ENROLL"),
+	                        "--config",
+	                        h->conf,
+	                        "fido2",
+	                        "--user",
+	                        "nobody",
+	                        "--label",
+	                        "central-1",
+	                        NULL};
+	if (h_run(enroll, "", out, sizeof(out)) != 0)
+		fail_msg("enroll: %s", out);
+	json_t *cred = move_to_central(h, "nobody", "pam://t");
+	json_t *staff =
+	    json_pack("{s:{s:[O],s:s}}", "nobody", "credentials", cred, "state", "active");
+	write_staff_db(db, staff);
+	give_to_nobody(dir);
+	struct result r = as_nobody(h, "nobody", NULL);
+	assert_int_equal(r.rc, PAM_SUCCESS);
+	assert_int_equal(h_events(h, "auth.success", ev, sizeof(ev)), 1);
+	assert_non_null(strstr(ev, "\"factor\":\"fido2\""));
+	assert_non_null(strstr(ev, "\"credential\":\"central-1\""));
+	char st[4096];
+	h_state(h, "nobody", st, sizeof(st));
+	assert_non_null(strstr(st, "\"fido2_counters\":{\""));
+	/* Registered for another relying party: not for this login. */
+	json_object_set_new(cred, "rp_id", json_string("pam://elsewhere"));
+	write_staff_db(db, staff);
+	give_to_nobody(dir);
+	r = as_nobody(h, "nobody", NULL);
+	assert_int_equal(r.rc, PAM_AUTH_ERR);
+	/* Revoked centrally: refused. */
+	json_array_clear(json_object_get(json_object_get(staff, "nobody"), "credentials"));
+	write_staff_db(db, staff);
+	give_to_nobody(dir);
+	r = as_nobody(h, "nobody", NULL);
+	assert_int_equal(r.rc, PAM_AUTH_ERR);
+	assert_int_equal(h_events(h, "auth.success", NULL, 0), 1);
+	/* staff.db past its bundle's validity: central credentials ignored, and the failure's
+	 * event says so. */
+	json_object_set_new(cred, "rp_id", json_string("pam://t"));
+	json_array_append(json_object_get(json_object_get(staff, "nobody"), "credentials"), cred);
+	write_staff_db_valid(db, staff, -60);
+	give_to_nobody(dir);
+	r = as_nobody(h, "nobody", NULL);
+	assert_int_equal(r.rc, PAM_AUTH_ERR);
+	assert_int_equal(h_events(h, "auth.success", NULL, 0), 1);
+	assert_true(h_events(h, "auth.failure", ev, sizeof(ev)) > 0);
+	assert_non_null(strstr(ev, "\"central\":\"expired\""));
+	json_decref(cred);
+	json_decref(staff);
+}
+
+/*
+ * The helper as a rogue caller would run it (not through the module): "fido2 nobody" as uid
+ * 65534, one assertion line for credential id (authdata and signature made up). The result
+ * line into res. The helper must look the id up in staff.db itself.
+ */
+static void helper_raw_fido2(const char *b64_id, char *res, size_t len)
+{
+	int in[2], outp[2];
+	assert_int_equal(pipe(in), 0);
+	assert_int_equal(pipe(outp), 0);
+	pid_t pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		char mode[] = "fido2", user[] = "nobody";
+		char *argv[] = {helper, mode, user, NULL}, *envp[] = {NULL};
+		if (dup2(in[0], 0) < 0 || dup2(outp[1], 1) < 0 || setgroups(0, NULL) < 0 ||
+		    setresgid(65534, 65534, 65534) < 0 || setresuid(65534, 65534, 65534) < 0)
+			_exit(3);
+		close(in[1]);
+		close(outp[0]);
+		execve(helper, argv, envp);
+		_exit(127);
+	}
+	close(in[0]);
+	close(outp[1]);
+	FILE *from = fdopen(outp[0], "r");
+	assert_non_null(from);
+	char line[512];
+	assert_non_null(fgets(line, sizeof(line), from));
+	assert_true(strncmp(line, "challenge ", 10) == 0);
+	/* authenticator data of the plain form (rpIdHash, flags UP, counter 9), a made-up sig */
+	unsigned char ad[39] = {0x58, 37};
+	ad[2 + 32] = 0x01;
+	ad[2 + 36] = 9;
+	char *bad = NULL, *text = NULL;
+	assert_int_equal(mg_b64_encode(ad, sizeof(ad), &bad), 0);
+	assert_true(asprintf(&text, "assert 2 %s %s MEUCIQDx uv=0\n", b64_id, bad) > 0);
+	assert_int_equal(write(in[1], text, strlen(text)), (ssize_t)strlen(text));
+	free(bad);
+	free(text);
+	close(in[1]);
+	if (!fgets(res, (int)len, from))
+		res[0] = '\0';
+	fclose(from);
+	int st;
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+}
+
+/*
+ * What the helper accepts is decided by its own reading of staff.db (as root, its own
+ * configuration), never by what the module asked the key for: a central credential id is
+ * found (and its made-up signature refused), an id registered for another relying party or
+ * revoked is not registered.
+ */
+static void central_helper_checks_itself(void **state)
+{
+	struct harness *h = *state;
+	char soft[PATH_MAX + 64], out[4096], db[PATH_MAX + 32], text[PATH_MAX + 256], res[512];
+	if (!getenv("MG_SOFT_FIDO2_CTL"))
+		skip();
+	snprintf(soft, sizeof(soft), "%s/soft", h->root);
+	assert_int_equal(mkdir(soft, 0755), 0);
+	strcat(soft, "/soft.json");
+	setenv("MG_SOFT_FIDO2_STATE", soft, 1);
+	const char *init[] = {getenv("MG_SOFT_FIDO2_CTL"), "init", soft, "--keys", "1", NULL};
+	assert_int_equal(h_run(init, NULL, out, sizeof(out)), 0);
+	staff_db_path(h, db, sizeof(db));
+	snprintf(text, sizeof(text),
+	         "factors = fido2\nuv = discouraged\nrp_id = pam://t\nstaff_db = %s\n", db);
+	h_write_conf(h, conf_text(text));
+	const char *enroll[] = {getenv("MG_PAM_ENROLL"),
+	                        "--config",
+	                        h->conf,
+	                        "fido2",
+	                        "--user",
+	                        "nobody",
+	                        "--label",
+	                        "central-1",
+	                        NULL};
+	if (h_run(enroll, "", out, sizeof(out)) != 0)
+		fail_msg("enroll: %s", out);
+	json_t *cred = move_to_central(h, "nobody", "pam://t");
+	char *id = strdup(json_string_value(json_object_get(cred, "id")));
+	json_t *staff =
+	    json_pack("{s:{s:[O],s:s}}", "nobody", "credentials", cred, "state", "active");
+	write_staff_db(db, staff);
+	helper_raw_fido2(id, res, sizeof(res));
+	assert_non_null(strstr(res, "result fail reason=bad-signature "));
+	helper_raw_fido2("AAECAwQFBgcICQ==", res, sizeof(res));
+	assert_non_null(strstr(res, "result fail reason=not-registered "));
+	json_object_set_new(cred, "rp_id", json_string("pam://elsewhere"));
+	write_staff_db(db, staff);
+	helper_raw_fido2(id, res, sizeof(res));
+	assert_non_null(strstr(res, "reason=not-registered "));
+	json_array_clear(json_object_get(json_object_get(staff, "nobody"), "credentials"));
+	write_staff_db(db, staff);
+	helper_raw_fido2(id, res, sizeof(res));
+	assert_non_null(strstr(res, "reason=not-registered "));
+	free(id);
+	json_decref(cred);
+	json_decref(staff);
+}
+
+/* A staff member disabled centrally is refused through the helper with the reason said as it
+ * is (not as a state error): the message, no prompt, the event's reason. */
+static void central_disabled_through_helper(void **state)
+{
+	struct harness *h = *state;
+	char ev[4096], db[PATH_MAX + 32], text[PATH_MAX + 256], code[16];
+	struct mg_totp_cred c;
+	staff_db_path(h, db, sizeof(db));
+	snprintf(text, sizeof(text), "factors = totp\nstaff_db = %s\n", db);
+	h_write_conf(h, conf_text(text));
+	h_totp_enroll(h, "nobody", MG_TOTP_SHA1, 6, 30, &c);
+	json_t *staff = json_pack("{s:{s:[],s:s}}", "nobody", "credentials", "state", "disabled");
+	write_staff_db(db, staff);
+	h_avoid_step_edge(30);
+	h_totp_code(&c, 0, code, sizeof(code));
+	struct result r = as_nobody(h, "nobody", code);
+	assert_int_equal(r.rc, PAM_AUTH_ERR);
+	assert_int_equal(r.nprompts, 0);
+	assert_string_equal(
+	    r.error, "このアカウントは管理者により無効にされています。管理者に連絡してください");
+	assert_int_equal(h_events(h, "auth.failure", ev, sizeof(ev)), 1);
+	assert_non_null(strstr(ev, "\"reason\":\"staff-disabled\""));
+	assert_true(h_state_field(h, "nobody", "failures") <= 0);
+	/* Enabled again: the same code's step works. */
+	json_object_set_new(json_object_get(staff, "nobody"), "state", json_string("active"));
+	write_staff_db(db, staff);
+	r = as_nobody(h, "nobody", code);
+	assert_int_equal(r.rc, PAM_SUCCESS);
+	json_decref(staff);
+}
+
 static pid_t main_pid;
 static bool prepared;
 
@@ -412,6 +684,9 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(helper_missing_refused, setup, teardown),
 	    cmocka_unit_test_setup_teardown(fido2_through_helper, setup, teardown),
 	    cmocka_unit_test_setup_teardown(fido2_preferred_without_uv_refused, setup, teardown),
+	    cmocka_unit_test_setup_teardown(central_fido2_through_helper, setup, teardown),
+	    cmocka_unit_test_setup_teardown(central_disabled_through_helper, setup, teardown),
+	    cmocka_unit_test_setup_teardown(central_helper_checks_itself, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, group_teardown);
 }

@@ -63,6 +63,25 @@ static void round_trip_carries_uv(void **state)
 	}
 }
 
+/* Every reason authcore gives passes the result line (issue 15: "staff-disabled"). */
+static void result_carries_staff_disabled(void **state)
+{
+	(void)state;
+	struct mg_auth_outcome o, back;
+	char line[512];
+	memset(&o, 0, sizeof(o));
+	o.reason = "staff-disabled";
+	assert_int_equal(mg_helper_result_format(&o, line, sizeof(line)), 0);
+	assert_int_equal(mg_helper_result_parse(line, &back), 0);
+	assert_false(back.success);
+	assert_non_null(back.reason);
+	assert_string_equal(back.reason, "staff-disabled");
+	assert_int_equal(mg_helper_result_parse("result fail reason=staff-enabled failures=0 "
+	                                        "locked_now=0 unlocked_now=0 credential=-",
+	                                        &back),
+	                 -EINVAL);
+}
+
 static void malformed_lines_refused(void **state)
 {
 	static struct mg_helper_assert p;
@@ -297,6 +316,7 @@ int main(void)
 	    cmocka_unit_test(verify_refuses_cbor_beyond_plain_authdata),
 	    cmocka_unit_test(round_trip_carries_uv),
 	    cmocka_unit_test(malformed_lines_refused),
+	    cmocka_unit_test(result_carries_staff_disabled),
 	    cmocka_unit_test(oversized_fields_refused),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -51,6 +51,12 @@ add_dependencies(test_pam_state mynaguard-auth-helper-test)
 mg_add_test(test_pam_owner SOURCES pam/test_pam_owner.c LIBS mg_pam_core)
 # The versioned assertion line to the helper, with the "uv" fact (issue 13, uv = preferred).
 mg_add_test(test_pam_proto SOURCES pam/test_pam_proto.c LIBS mg_pam_core)
+# Issue 15: the central staff lookup at 5,000 staff / 10,000 credentials: < 1 ms, RSS growth
+# and peak < 2 MiB (bounded reads of staff.db, no mapping).
+# ASan's quarantine keeps freed blocks resident: off, so that the module's own memory is measured.
+mg_add_test(test_pam_staffdb_rss SOURCES pam/test_pam_staffdb_rss.c pam/safe_tmp.c
+            LIBS mg_pam_core
+            ENV "ASAN_OPTIONS=quarantine_size_mb=0:thread_local_quarantine_size_kb=0")
 # A sanitizer build never installs the helper setuid (issue 13, finding 2).
 add_test(NAME test_pam_helper_install
          COMMAND ${CMAKE_COMMAND} -DINSTALL_SCRIPT=${PROJECT_BINARY_DIR}/pam_module/cmake_install.cmake

@@ -1,7 +1,8 @@
 /*
  * staff.db: the central staff credentials of the verified policy bundle (issue 15), written by
- * the agent into its state_dir (docs/AGENT.md) and read by the PAM module through mmap
- * (docs/PAM.md). Pure: bytes in, bytes out, no I/O.
+ * the agent (agent.conf staff_db, docs/AGENT.md) and read by the PAM module with bounded
+ * pread()s (mg_staff_db_find_read, docs/PAM.md). Pure: bytes in, bytes out, no I/O (the
+ * reader variant does its I/O through the caller's callback).
  *
  * Layout (all integers little endian):
  *
@@ -71,5 +72,24 @@ int mg_staff_db_open(const void *buf, size_t len, struct mg_staff_db_info *info)
  * it visits itself, so it is safe on any bytes; call mg_staff_db_open once for the whole check.
  */
 int mg_staff_db_find(const void *buf, size_t len, const char *user, struct mg_staff_entry *out);
+
+/*
+ * The same search without the file in memory (the PAM module: bounded pread()s instead of a
+ * mapping, issue 15's RSS target): read(ctx, off, dst, n) fills dst with the n bytes at off of
+ * a file of len bytes (0, or a negative errno; a short read is -EBADMSG). Reads the header,
+ * then only the index entries and names the binary search visits (and the first and last byte
+ * of their records), then the one record into rec (reclen >= MG_STAFF_DB_MAX_RECORD). The same
+ * checks as mg_staff_db_find. On 0, out->user points to user and out->record into rec;
+ * info (optional) is filled whenever the header is valid (also on -ENOENT).
+ * 0, -ENOENT, -EBADMSG, or the reader's error.
+ */
+struct mg_staff_db_reader {
+	int (*read)(void *ctx, uint64_t off, void *dst, size_t n);
+	void *ctx;
+	size_t len;
+};
+int mg_staff_db_find_read(const struct mg_staff_db_reader *rd, const char *user,
+                          struct mg_staff_db_info *info, struct mg_staff_entry *out, char *rec,
+                          size_t reclen);
 
 #endif

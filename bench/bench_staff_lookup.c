@@ -27,6 +27,7 @@
 
 #include "encoding.h"
 #include "mg/staff_db.h"
+#include "staff_gen.h"
 #include "mg/time.h"
 #include "pam_conf.h"
 #include "staffdb_read.h"
@@ -65,49 +66,12 @@ static long status_kib(const char *field)
 	return v;
 }
 
-static void user_name(char *buf, size_t len, unsigned i)
-{
-	/* Directory-style names, mixed case: the sort is by bytes. */
-	if (i % 3 == 0)
-		snprintf(buf, len, "Staff%05u", i);
-	else if (i % 3 == 1)
-		snprintf(buf, len, "staff%05u@city.local", i);
-	else
-		snprintf(buf, len, "s.%05u-kanri", i);
-}
-
-static char *b64_random(size_t n)
-{
-	unsigned char raw[128];
-	char *s = NULL;
-	if (n > sizeof(raw) || getrandom(raw, n, 0) != (ssize_t)n || mg_b64_encode(raw, n, &s) < 0)
-		exit(1);
-	return s;
-}
-
 /* The child: build and write staff.db; prints its size and build time. */
 static int build(unsigned staff, unsigned creds)
 {
-	json_t *o = json_object();
-	char name[64];
-	for (unsigned i = 0; i < staff; i++) {
-		json_t *arr = json_array();
-		unsigned mine = creds / staff + (i < creds % staff ? 1u : 0u);
-		for (unsigned k = 0; k < mine; k++) {
-			char *id = b64_random(64), *pk = b64_random(64), label[32];
-			snprintf(label, sizeof(label), "key-%u", k + 1);
-			json_array_append_new(
-			    arr, json_pack("{s:s,s:i,s:s,s:s,s:s,s:s,s:b}", "aaguid",
-			                   "00112233445566778899aabbccddeeff", "cose_alg", -7, "id",
-			                   id, "label", label, "public_key", pk, "rp_id",
-			                   "pam://mynaguard", "uv", 1));
-			free(id);
-			free(pk);
-		}
-		user_name(name, sizeof(name), i);
-		json_object_set_new(o, name,
-		                    json_pack("{s:o,s:s}", "credentials", arr, "state", "active"));
-	}
+	json_t *o = mg_test_staff_json(staff, creds);
+	if (!o)
+		return 1;
 	unsigned char *buf = NULL;
 	size_t len = 0;
 	int64_t now = mg_now_us();
@@ -187,7 +151,7 @@ int main(int argc, char **argv)
 		char name[64];
 		struct mg_central c;
 		seed = seed * 1103515245u + 12345u;
-		user_name(name, sizeof(name), (seed >> 8) % staff);
+		mg_test_staff_name(name, sizeof(name), (seed >> 8) % staff);
 		double t0 = now_us();
 		int r = mg_central_lookup(&conf, name, now, true, &c, NULL, 0);
 		lat[i] = now_us() - t0;
@@ -215,7 +179,7 @@ int main(int argc, char **argv)
 		for (unsigned i = 0; i < n; i++) {
 			char name[64];
 			seed = seed * 1103515245u + 12345u;
-			user_name(name, sizeof(name), (seed >> 8) % staff);
+			mg_test_staff_name(name, sizeof(name), (seed >> 8) % staff);
 			if (mg_staffdb_file_find(&file, name, NULL, &e, rec,
 			                         MG_STAFF_DB_MAX_RECORD) != 0)
 				found = 0;

@@ -27,6 +27,7 @@
 
 #include "encoding.h"
 #include "mg/staff_db.h"
+#include "staff_gen.h"
 #include "mg/time.h"
 #include "pam_conf.h"
 #include "safe_tmp.h"
@@ -71,49 +72,13 @@ static double mono_us(void)
 	return (double)ts.tv_sec * 1e6 + (double)ts.tv_nsec / 1e3;
 }
 
-static void user_name(char *buf, size_t len, unsigned i)
-{
-	if (i % 3 == 0)
-		snprintf(buf, len, "Staff%05u", i);
-	else if (i % 3 == 1)
-		snprintf(buf, len, "staff%05u@city.local", i);
-	else
-		snprintf(buf, len, "s.%05u-kanri", i);
-}
-
-static char *b64_random(size_t n)
-{
-	unsigned char raw[128];
-	char *s = NULL;
-	if (n > sizeof(raw) || getrandom(raw, n, 0) != (ssize_t)n || mg_b64_encode(raw, n, &s) < 0)
-		_exit(1);
-	return s;
-}
-
 /* The child: staff.db of STAFF staff members holding CREDS credentials, root 0644. */
 static int build(void)
 {
-	json_t *o = json_object();
-	char name[64];
 	volatile unsigned staff = STAFF, creds = CREDS;
-	for (unsigned i = 0; i < staff; i++) {
-		json_t *arr = json_array();
-		unsigned mine = creds / staff + (i < creds % staff ? 1u : 0u);
-		for (unsigned k = 0; k < mine; k++) {
-			char *id = b64_random(64), *pk = b64_random(64), label[32];
-			snprintf(label, sizeof(label), "key-%u", k + 1);
-			json_array_append_new(
-			    arr, json_pack("{s:s,s:i,s:s,s:s,s:s,s:s,s:b}", "aaguid",
-			                   "00112233445566778899aabbccddeeff", "cose_alg", -7, "id",
-			                   id, "label", label, "public_key", pk, "rp_id",
-			                   "pam://mynaguard", "uv", 1));
-			free(id);
-			free(pk);
-		}
-		user_name(name, sizeof(name), i);
-		json_object_set_new(o, name,
-		                    json_pack("{s:o,s:s}", "credentials", arr, "state", "active"));
-	}
+	json_t *o = mg_test_staff_json(staff, creds);
+	if (!o)
+		return 1;
 	unsigned char *buf = NULL;
 	size_t len = 0;
 	int64_t now = mg_now_us();
@@ -183,7 +148,7 @@ static void lookup_rss_and_latency(void **state)
 	for (unsigned i = 0; i < LOGINS; i++) {
 		char name[64];
 		seed = seed * 1103515245u + 12345u;
-		user_name(name, sizeof(name), (seed >> 8) % STAFF);
+		mg_test_staff_name(name, sizeof(name), (seed >> 8) % STAFF);
 		double t0 = mono_us();
 		assert_int_equal(mg_central_lookup(&conf, name, now, true, &c, NULL, 0), 0);
 		lat[i] = mono_us() - t0;

@@ -55,8 +55,10 @@ mg_add_test(test_pam_proto SOURCES pam/test_pam_proto.c LIBS mg_pam_core)
 # and peak < 2 MiB (bounded reads of staff.db, no mapping).
 # ASan's quarantine keeps freed blocks resident: off, so that the module's own memory is measured.
 mg_add_test(test_pam_staffdb_rss SOURCES pam/test_pam_staffdb_rss.c pam/safe_tmp.c
+            support/staff_gen.c
             LIBS mg_pam_core
             ENV "ASAN_OPTIONS=quarantine_size_mb=0:thread_local_quarantine_size_kb=0")
+target_include_directories(test_pam_staffdb_rss PRIVATE ${CMAKE_CURRENT_SOURCE_DIR}/support)
 # A sanitizer build never installs the helper setuid (issue 13, finding 2).
 add_test(NAME test_pam_helper_install
          COMMAND ${CMAKE_COMMAND} -DINSTALL_SCRIPT=${PROJECT_BINARY_DIR}/pam_module/cmake_install.cmake

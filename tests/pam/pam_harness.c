@@ -426,6 +426,18 @@ void h_write_state(struct harness *h, const char *user, const char *json)
 	write_text(path, json, 0600);
 }
 
+int h_pam_wrapper_prepare(struct harness *h)
+{
+	struct pam_conv none = {NULL, NULL};
+	pam_handle_t *ph = NULL;
+	int saved = capture_begin(h); /* pam_wrapper's messages go where run_op puts them */
+	int r = pam_start("mynaguard", "nobody", &none, &ph);
+	if (r == PAM_SUCCESS)
+		pam_end(ph, PAM_SUCCESS);
+	capture_end(saved);
+	return r == PAM_SUCCESS ? 0 : -1;
+}
+
 int h_run(const char *const argv[], const char *stdin_text, char *out, size_t outlen)
 {
 	int in[2], outp[2], st = -1;

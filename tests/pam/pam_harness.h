@@ -106,6 +106,15 @@ void h_write_state(struct harness *h, const char *user, const char *json);
  */
 void h_remove_pam_wrapper_dir(pid_t child);
 
+/*
+ * pam_wrapper chooses that directory from the process id with lstat() then mkdir(): processes
+ * that start PAM at the same moment can pick the same letter, and the loser removes the
+ * winner's directory (PAM then fails in both). A forked child that will race others calls
+ * this first, one child at a time: it makes the child's directory (pam_start, pam_end) so that
+ * the later attempts reuse it. Returns 0, or -1 when pam_start failed.
+ */
+int h_pam_wrapper_prepare(struct harness *h);
+
 /* Runs argv (NULL-terminated) with stdin text; returns the exit status; output into out. */
 int h_run(const char *const argv[], const char *stdin_text, char *out, size_t outlen);
 

@@ -262,11 +262,12 @@ static void concurrent_same_code_one_wins(void **state)
 	char code[16];
 	enum { N = 4 };
 	pid_t pids[N];
-	int go[2];
+	int go[2], ready[2];
 	h_totp_enroll(h, "alice", MG_TOTP_SHA1, 6, 30, &c);
 	h_avoid_step_edge(30);
 	h_totp_code(&c, 0, code, sizeof(code));
 	assert_int_equal(pipe(go), 0);
+	assert_int_equal(pipe(ready), 0);
 	for (int i = 0; i < N; i++) {
 		pids[i] = fork();
 		assert_true(pids[i] >= 0);
@@ -274,14 +275,23 @@ static void concurrent_same_code_one_wins(void **state)
 			struct h_conv conv;
 			char b;
 			close(go[1]);
+			close(ready[0]);
+			/* One child after the other makes its pam_wrapper directory (forked
+			 * children have neighbouring ids, from which pam_wrapper picks the same
+			 * name). */
+			if (h_pam_wrapper_prepare(h) < 0 || write(ready[1], "r", 1) != 1)
+				_exit(4);
 			/* All children start together: they block until the parent closes the pipe.
 			 */
 			if (read(go[0], &b, 1) != 0)
 				_exit(3);
-			int rc = attempt(h, "alice", code, &conv);
-			_exit(rc == PAM_SUCCESS ? 0 : rc == PAM_AUTH_ERR ? 1 : 2);
+			_exit(attempt(h, "alice", code, &conv)); /* PAM codes are < 64 */
 		}
+		char r;
+		assert_int_equal(read(ready[0], &r, 1), 1);
 	}
+	close(ready[0]);
+	close(ready[1]);
 	close(go[0]);
 	close(go[1]);
 	int ok = 0, refused = 0;
@@ -290,8 +300,11 @@ static void concurrent_same_code_one_wins(void **state)
 		assert_int_equal(waitpid(pids[i], &st, 0), pids[i]);
 		h_remove_pam_wrapper_dir(pids[i]);
 		assert_true(WIFEXITED(st));
-		ok += WEXITSTATUS(st) == 0;
-		refused += WEXITSTATUS(st) == 1;
+		int rc = WEXITSTATUS(st);
+		if (rc != PAM_SUCCESS && rc != PAM_AUTH_ERR)
+			fail_msg("child %d: PAM code %d (%s)", i, rc, pam_strerror(NULL, rc));
+		ok += rc == PAM_SUCCESS;
+		refused += rc == PAM_AUTH_ERR;
 	}
 	assert_int_equal(ok, 1);
 	assert_int_equal(refused, N - 1);

@@ -917,8 +917,10 @@ void mg_pipeline_tick(struct mg_pipeline *p)
 		                       &id) == 0) {
 			p->poll_busy = true;
 			p->poll_id = id;
+			p->poll_next = now + (int64_t)p->conf->poll_interval * SEC;
+		} else { /* not sent (the uplink died on the write): again once it is back */
+			p->poll_next = now + SEC;
 		}
-		p->poll_next = now + (int64_t)p->conf->poll_interval * SEC;
 	}
 	if (!p->hb_busy && now >= p->hb_next) {
 		heartbeat(p);

@@ -192,24 +192,13 @@ static void child(const struct mg_uplink_sup *s, int exe, int sock, int dirfd,
 	}
 	(void)prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
 	(void)prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
-	if (sock != 3) {
-		if (dirfd == 3) {
-			int d = dup(dirfd);
-			if (d < 0)
-				_exit(126);
-			dirfd = d;
-		}
-		if (dup2(sock, 3) < 0)
-			_exit(126);
-	} else if (fcntl(3, F_SETFD, 0) < 0) {
+	/* All three above 4 first (any of them may be 3 or 4 itself), then the two into place:
+	 * dup2() clears close-on-exec on 3 and 4, the program stays close-on-exec. */
+	exe = fcntl(exe, F_DUPFD_CLOEXEC, 5);
+	sock = fcntl(sock, F_DUPFD_CLOEXEC, 5);
+	dirfd = fcntl(dirfd, F_DUPFD_CLOEXEC, 5);
+	if (exe < 0 || sock < 0 || dirfd < 0 || dup2(sock, 3) < 0 || dup2(dirfd, 4) < 0)
 		_exit(126);
-	}
-	if (dirfd != 4) {
-		if (dup2(dirfd, 4) < 0)
-			_exit(126);
-	} else if (fcntl(4, F_SETFD, 0) < 0) {
-		_exit(126);
-	}
 	for (int fd = 5; fd < 1024; fd++) /* close_range() is not in every libc */
 		if (fd != exe)
 			(void)close(fd);
@@ -380,12 +369,16 @@ int mg_uplink_sup_send(struct mg_uplink_sup *s, uint8_t type, const void *payloa
 	if (r < 0)
 		return r;
 	s->out_len += size;
-	s->pend[s->npend++] = (struct pending){.id = fid, .type = type};
-	*id = fid;
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
-	/* A write error stops it (the request is answered status 0); restart after the backoff. */
+	/* A write error stops it (the requests it held are answered status 0) and it restarts
+	 * after the backoff. This request is not among them: it is refused here, so that the
+	 * caller never sees the answer to a request before send() returned. */
 	flush(s, (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000);
+	if (s->fd < 0)
+		return -EPIPE;
+	s->pend[s->npend++] = (struct pending){.id = fid, .type = type};
+	*id = fid;
 	return 0;
 }
 

@@ -47,8 +47,10 @@ uint32_t mg_uplink_sup_events(const struct mg_uplink_sup *s);
 void mg_uplink_sup_io(struct mg_uplink_sup *s, uint32_t events, int64_t now_mono);
 
 /*
- * Queues a request; *id gets its id. -ENOTCONN when the uplink is not running (nothing
- * queued), -ENOBUFS when more than 8 MiB wait, -EINVAL for a payload too large.
+ * Queues a request; *id gets its id. A request accepted (0) is answered exactly once, always
+ * after this returned; a refused one never. -ENOTCONN when the uplink is not running (nothing
+ * queued), -EPIPE when writing to it failed (it is stopped and restarts after the backoff),
+ * -ENOBUFS when more than 8 MiB wait, -EINVAL for a payload too large.
  */
 int mg_uplink_sup_send(struct mg_uplink_sup *s, uint8_t type, const void *payload, size_t len,
                        uint32_t *id);

@@ -80,6 +80,10 @@ int mg_staff_attest_verify(struct mg_staff_reg *r, char *why, size_t whylen)
 		snprintf(why, whylen, "credential.aaguid is not the attested aaguid");
 		goto out;
 	}
+	/* The registry records what the key attested: it verified its user (a PIN is set and
+	 * was given), whatever the terminal claimed; such a credential asks for the PIN at
+	 * every login. */
+	r->key.uv = (fido_cred_flags(c) & 0x04) != 0;
 	subject_of(r->x5c, r->x5c_len, r->key.attestation_subject,
 	           sizeof(r->key.attestation_subject));
 	ret = 0;

@@ -13,7 +13,8 @@
 #include "api_staff_body.h"
 
 /*
- * 0 and r->key.attestation_subject set (the certificate subject, "" without one), or
+ * 0 with r->key.attestation_subject set (the certificate subject, "" without one) and
+ * r->key.uv set to the authenticator data's UV flag (the body may claim less, never more), or
  * -EBADMSG with why in words (English, for the 422 answer), or -ENOMEM.
  */
 int mg_staff_attest_verify(struct mg_staff_reg *r, char *why, size_t whylen);

@@ -72,7 +72,9 @@ struct cred {
 	char id_b64[64];
 };
 
-static json_t *registration(const char *reg_id, const char *user, struct cred *c, bool uv)
+/* body_uv: what the body claims; the authenticator data's UV flag is flag_uv. */
+static json_t *registration_uv(const char *reg_id, const char *user, struct cred *c, bool body_uv,
+                               bool flag_uv)
 {
 	static const unsigned char aaguid[16] = {0x00, 0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77,
 	                                         0x88, 0x99, 0xaa, 0xbb, 0xcc, 0xdd, 0xee, 0xff};
@@ -93,7 +95,7 @@ static json_t *registration(const char *reg_id, const char *user, struct cred *c
 	/* authData: rpIdHash, flags (UP, AT, UV), counter, attested credential data. */
 	assert_int_equal(EVP_Digest("mynaguard", 9, raw, &hl, EVP_sha256(), NULL), 1);
 	n = 32;
-	raw[n++] = (unsigned char)(0x41 | (uv ? 0x04 : 0));
+	raw[n++] = (unsigned char)(0x41 | (flag_uv ? 0x04 : 0));
 	memset(raw + n, 0, 4);
 	n += 4;
 	memcpy(raw + n, aaguid, 16);
@@ -141,8 +143,14 @@ static json_t *registration(const char *reg_id, const char *user, struct cred *c
 	return json_pack("{s:s,s:s,s:s,s:{s:s,s:s,s:i,s:s,s:b,s:s,s:{s:s,s:s,s:s,s:s}}}",
 	                 "registration_id", reg_id, "user", user, "label", "key-1", "credential",
 	                 "id", c->id_b64, "public_key", s_pk, "cose_alg", -7, "rp_id", "mynaguard",
-	                 "uv", uv, "aaguid", "00112233445566778899aabbccddeeff", "attestation",
-	                 "fmt", "packed", "authdata", s_ad, "clientdata_hash", s_cdh, "sig", s_sig);
+	                 "uv", body_uv, "aaguid", "00112233445566778899aabbccddeeff",
+	                 "attestation", "fmt", "packed", "authdata", s_ad, "clientdata_hash", s_cdh,
+	                 "sig", s_sig);
+}
+
+static json_t *registration(const char *reg_id, const char *user, struct cred *c, bool uv)
+{
+	return registration_uv(reg_id, user, c, uv, uv);
 }
 
 /* POST /v1/staff/registrations from terminal A; the status, the answer (optional). */
@@ -367,6 +375,33 @@ static void test_registration(void **state)
 	assert_int_equal(call("POST", path, g_tok_approver, NULL, NULL), 200);
 	/* registration_id reused with other content: 409. */
 	expect_reg(registration("r3", "Tanaka", &c3, true), 409, "already");
+	/* The registry's uv is what the key attested (it verified its user: a PIN is set), not
+	 * what the terminal claimed: claimed false but attested true is recorded true (and its
+	 * logins then ask for the PIN); without the flag it is false. */
+	struct cred c4, c5;
+	assert_int_equal(
+	    file_reg(registration_uv("r6", "suzuki@city.local", &c4, false, true), &a), 201);
+	int64_t k4 = (int64_t)json_integer_value(json_object_get(a, "id"));
+	json_decref(a);
+	assert_int_equal(
+	    file_reg(registration_uv("r7", "suzuki@city.local", &c5, false, false), &a), 201);
+	int64_t k5 = (int64_t)json_integer_value(json_object_get(a, "id"));
+	json_decref(a);
+	assert_int_equal(call("GET", "/v1/admin/staff/keys?state=pending", g_tok_auditor, NULL, &a),
+	                 200);
+	size_t seen = 0, ki;
+	json_t *key;
+	json_array_foreach(json_object_get(a, "keys"), ki, key)
+	{
+		json_int_t id = json_integer_value(json_object_get(key, "id"));
+		if (id == k4 || id == k5) {
+			assert_true(json_is_boolean(json_object_get(key, "uv")));
+			assert_int_equal(json_is_true(json_object_get(key, "uv")), id == k4);
+			seen++;
+		}
+	}
+	assert_int_equal(seen, 2);
+	json_decref(a);
 
 	/* Revoke the first: only admin; B's next bundle drops it and keeps the second. */
 	snprintf(path, sizeof(path), "/v1/admin/staff/keys/%lld/revoke", (long long)k1);

@@ -26,6 +26,7 @@
 #include "event_send.h"
 #include "fido2_auth.h"
 #include "helper_proto.h"
+#include "mg/time.h"
 #include "owner.h"
 #include "pam_conf.h"
 #include "pam_events.h"
@@ -195,8 +196,8 @@ static int do_fido2(const struct mg_pam_conf *conf, const char *user)
 			return refuse("credential-error");
 	}
 	struct mg_central central;
-	int64_t now_us = now < (uint64_t)INT64_MAX / 1000000u ? (int64_t)now * 1000000 : 0;
-	if (mg_central_lookup(conf, user, now_us, true, &central, why, sizeof(why)) < 0) {
+	/* staff.db's validity to the microsecond (the lockout clock counts seconds). */
+	if (mg_central_lookup(conf, user, mg_now_us(), true, &central, why, sizeof(why)) < 0) {
 		mg_fido2_credfile_free(&creds);
 		return refuse("helper-error");
 	}
@@ -332,8 +333,7 @@ int main(int argc, char **argv)
 	ev.who.user = user;
 	/* The events' "central" note (staff.db expired or unavailable), as the module's. */
 	struct mg_central central;
-	int64_t now_us = (int64_t)time(NULL) * 1000000;
-	if (mg_central_lookup(&conf, user, now_us, false, &central, NULL, 0) == 0) {
+	if (mg_central_lookup(&conf, user, mg_now_us(), false, &central, NULL, 0) == 0) {
 		ev.who.central = mg_central_note(&central);
 		mg_central_free(&central);
 	}

@@ -8,6 +8,7 @@
 #include "authstate.h"
 #include "credstore.h"
 #include "lockout.h"
+#include "mg/time.h"
 #include "staffdb_read.h"
 #include "totp_auth.h"
 #include "unknownstate.h"
@@ -99,7 +100,12 @@ static int begin(const struct mg_pam_conf *conf, const char *user, bool track, u
 	struct mg_central c;
 	bool disabled = false;
 	if (track) {
+		/* staff.db's validity to the microsecond: the caller's second (the lockout clock),
+		 * refined by the clock when it is the current one (tests pass other times). */
 		int64_t now_us = now < (uint64_t)INT64_MAX / 1000000u ? (int64_t)now * 1000000 : 0;
+		int64_t real = mg_now_us();
+		if (real / 1000000 == now_us / 1000000)
+			now_us = real;
 		if ((r = mg_central_lookup(conf, user, now_us, false, &c, NULL, 0)) < 0)
 			return r;
 		disabled = c.state == MG_CENTRAL_DISABLED;

@@ -16,6 +16,7 @@
 #include "fido2_child.h"
 #include "helper_client.h"
 #include "messages.h"
+#include "mg/time.h"
 #include "pam_events.h"
 #include "pam_user.h"
 #include "safe_dir.h"
@@ -417,8 +418,8 @@ int mg_authflow_run(const struct mg_pam_conf *conf, const struct mg_pam_io *io,
 		 * credentials to ask the key for. The decisions read it again themselves (authcore
 		 * under the lock; through the helper, the helper as root), never trusting this. */
 		char cwhy[320] = "";
-		r = mg_central_lookup(conf, att->user, (int64_t)now_s() * 1000000, true, &f.central,
-		                      cwhy, sizeof(cwhy));
+		r = mg_central_lookup(conf, att->user, mg_now_us(), true, &f.central, cwhy,
+		                      sizeof(cwhy));
 		if (r < 0)
 			return r;
 		if (mg_central_note(&f.central))

@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -144,21 +145,26 @@ static void central_key(struct fx *f, const char *user, const char *label, const
 	assert_int_equal(unlink(path), 0);
 }
 
-/* staff.db as the agent writes it (root, 0644), valid from an hour ago for valid_s. */
-static void write_db(struct fx *f, int64_t valid_s)
+/* staff.db as the agent writes it (root, 0644), valid from an hour ago until expires_us. */
+static void write_db_until(struct fx *f, int64_t expires_us)
 {
 	unsigned char *buf = NULL;
 	size_t len = 0;
-	int64_t now = mg_now_us();
-	assert_int_equal(mg_staff_db_build(f->staff, 7, now - 3600 * 1000000LL,
-	                                   now + valid_s * 1000000LL, &buf, &len),
-	                 0);
+	assert_int_equal(
+	    mg_staff_db_build(f->staff, 7, mg_now_us() - 3600 * 1000000LL, expires_us, &buf, &len),
+	    0);
 	int fd = open(f->db, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 	assert_true(fd >= 0);
 	assert_int_equal(write(fd, buf, len), (ssize_t)len);
 	close(fd);
 	chmod(f->db, 0644);
 	free(buf);
+}
+
+/* The same, valid for valid_s from now. */
+static void write_db(struct fx *f, int64_t valid_s)
+{
+	write_db_until(f, mg_now_us() + valid_s * 1000000LL);
 }
 
 static int attempt(struct fx *f, const char *user, const char *answer, struct h_conv *c)
@@ -293,6 +299,27 @@ static void expired_falls_back_to_local(void **state)
 	assert_null(strstr(ev, "\"central\""));
 }
 
+/*
+ * Expiry to the microsecond: a staff.db that expired a few milliseconds ago, within the
+ * current second, is expired (the module once compared whole seconds: up to 1 s late).
+ */
+static void expired_within_the_second(void **state)
+{
+	struct fx *f = *state;
+	central_key(f, "Tanaka", "central-1", "pam://test");
+	write_db(f, 3600);
+	assert_int_equal(login(f, "Tanaka", "1234"), PAM_SUCCESS);
+	/* Just after a second begins: expired 1 ms into it, the login at once. */
+	int64_t now;
+	while ((now = mg_now_us()) % 1000000 < 5000 || now % 1000000 > 20000) {
+		struct timespec ts = {0, 1000000};
+		nanosleep(&ts, NULL);
+	}
+	write_db_until(f, now - now % 1000000 + 1000);
+	assert_int_equal(login(f, "Tanaka", "1234"), PAM_AUTH_ERR);
+	last_event_has(f, "auth.failure", "\"central\":\"expired\"", "\"name\":\"Tanaka\"");
+}
+
 static void damaged_fails_closed(void **state)
 {
 	struct fx *f = *state;
@@ -390,6 +417,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(central_credential_login, setup, teardown),
 	    cmocka_unit_test_setup_teardown(disabled_refused_everywhere, setup, teardown),
 	    cmocka_unit_test_setup_teardown(expired_falls_back_to_local, setup, teardown),
+	    cmocka_unit_test_setup_teardown(expired_within_the_second, setup, teardown),
 	    cmocka_unit_test_setup_teardown(damaged_fails_closed, setup, teardown),
 	    cmocka_unit_test_setup_teardown(central_unlock_once, setup, teardown),
 	};

@@ -210,10 +210,24 @@ static int request_same_row(const struct mg_row *r, void *arg)
 	return same ? 1 : -EEXIST;
 }
 
+static int ignore_row(const struct mg_row *r, void *arg)
+{
+	(void)r;
+	(void)arg;
+	return 0;
+}
+
 static int request_add_fn(const struct mg_sql *db, void *arg)
 {
 	struct request_job *j = arg;
 	const struct mg_store_request *q = j->req;
+	struct mg_sql_params h = {0};
+	mg_sql_int(&h, q->host_id);
+	/* The host's row locked first (PostgreSQL): concurrent requests of one host, through any
+	 * collector, are counted against the cap one after the other. */
+	int r = db->ops->rows(db->conn, MG_SQL_REQ_LOCK_HOST, &h, ignore_row, NULL);
+	if (r < 0)
+		return r;
 	struct mg_sql_params p = {0};
 	mg_sql_int(&p, q->host_id);
 	mg_sql_text(&p, q->request_id);
@@ -226,7 +240,7 @@ static int request_add_fn(const struct mg_sql *db, void *arg)
 	mg_sql_text(&p, q->reason);
 	mg_sql_int(&p, j->now_us);
 	mg_sql_int(&p, MG_STORE_MAX_PENDING_REQUESTS);
-	int r = db->ops->insert(db->conn, MG_SQL_REQ_ADD, &p, &j->id);
+	r = db->ops->insert(db->conn, MG_SQL_REQ_ADD, &p, &j->id);
 	if (r != -ENOENT)
 		return r;
 	/* Already filed (the same content is the same request), or the host's pending requests

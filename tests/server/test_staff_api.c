@@ -143,9 +143,8 @@ static json_t *registration_uv(const char *reg_id, const char *user, struct cred
 	return json_pack("{s:s,s:s,s:s,s:{s:s,s:s,s:i,s:s,s:b,s:s,s:{s:s,s:s,s:s,s:s}}}",
 	                 "registration_id", reg_id, "user", user, "label", "key-1", "credential",
 	                 "id", c->id_b64, "public_key", s_pk, "cose_alg", -7, "rp_id", "mynaguard",
-	                 "uv", body_uv, "aaguid", "00112233445566778899aabbccddeeff",
-	                 "attestation", "fmt", "packed", "authdata", s_ad, "clientdata_hash", s_cdh,
-	                 "sig", s_sig);
+	                 "uv", body_uv, "aaguid", "00112233445566778899aabbccddeeff", "attestation",
+	                 "fmt", "packed", "authdata", s_ad, "clientdata_hash", s_cdh, "sig", s_sig);
 }
 
 static json_t *registration(const char *reg_id, const char *user, struct cred *c, bool uv)
@@ -379,8 +378,8 @@ static void test_registration(void **state)
 	 * what the terminal claimed: claimed false but attested true is recorded true (and its
 	 * logins then ask for the PIN); without the flag it is false. */
 	struct cred c4, c5;
-	assert_int_equal(
-	    file_reg(registration_uv("r6", "suzuki@city.local", &c4, false, true), &a), 201);
+	assert_int_equal(file_reg(registration_uv("r6", "suzuki@city.local", &c4, false, true), &a),
+	                 201);
 	int64_t k4 = (int64_t)json_integer_value(json_object_get(a, "id"));
 	json_decref(a);
 	assert_int_equal(

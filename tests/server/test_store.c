@@ -1029,6 +1029,70 @@ static void test_policy_race(void **state)
 	mg_store_close(&s2);
 }
 
+/* Terminals file requests at once through two collectors: the cap holds exactly. */
+struct req_racer {
+	struct mg_store *s;
+	int64_t host;
+	int id;
+	int ok, full, other;
+};
+
+static void *req_racer_main(void *arg)
+{
+	struct req_racer *w = arg;
+	struct mg_store_request q = {.host_id = w->host};
+	snprintf(q.user, sizeof(q.user), "tanaka");
+	snprintf(q.dev.vendor_id, sizeof(q.dev.vendor_id), "0781");
+	snprintf(q.dev.product_id, sizeof(q.dev.product_id), "5581");
+	snprintf(q.reason, sizeof(q.reason), "race");
+	for (int k = 0; k < 30; k++) {
+		int64_t id = 0;
+		snprintf(q.request_id, sizeof(q.request_id), "race-%d-%d", w->id, k);
+		int rc = mg_store_request_add(w->s, &q, NOW, &id);
+		if (rc == 0)
+			w->ok++;
+		else if (rc == -EDQUOT)
+			w->full++;
+		else
+			w->other++;
+	}
+	return NULL;
+}
+
+static int count_pending_cb(void *ctx, const struct mg_store_request *r)
+{
+	(void)r;
+	(*(unsigned *)ctx)++;
+	return 0;
+}
+
+static void test_requests_cap_concurrent(void **state)
+{
+	struct mg_store *s1 = *state, *s2 = open_store();
+	int64_t h = add_host(s1, "mn-term-01", "01");
+	struct req_racer w[8];
+	pthread_t th[8];
+	for (int i = 0; i < 8; i++)
+		w[i] = (struct req_racer){.s = i % 2 ? s2 : s1, .host = h, .id = i};
+	for (int i = 0; i < 8; i++)
+		assert_int_equal(pthread_create(&th[i], NULL, req_racer_main, &w[i]), 0);
+	int ok = 0, full = 0;
+	for (int i = 0; i < 8; i++) {
+		pthread_join(th[i], NULL);
+		assert_int_equal(w[i].other, 0);
+		ok += w[i].ok;
+		full += w[i].full;
+	}
+	mg_store_close(&s2);
+	unsigned pending = 0;
+	assert_int_equal(
+	    mg_store_requests_foreach(s1, MG_REQUEST_PENDING, 0, 1000, count_pending_cb, &pending),
+	    0);
+	assert_int_equal(pending, MG_STORE_MAX_PENDING_REQUESTS);
+	assert_int_equal(ok, MG_STORE_MAX_PENDING_REQUESTS);
+	assert_int_equal(full, 8 * 30 - MG_STORE_MAX_PENDING_REQUESTS);
+}
+
 static int req_state_cb(void *ctx, const struct mg_store_request *r)
 {
 	int *n = ctx;
@@ -1600,6 +1664,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_rules_policies, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_policy_race, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_requests, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_requests_cap_concurrent, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_admins_sessions, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_low_disk, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_reopen, setup, teardown),

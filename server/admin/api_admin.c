@@ -516,8 +516,16 @@ static int login(struct mg_api *api, const struct mg_admin_ctx *who,
 	argon2_leave(api, addr);
 	explicit_bzero(in.password, sizeof(in.password));
 	if (r == -EACCES) {
-		uint32_t n = mg_login_guard_failure(g, addr, in.name, mono_s());
+		uint32_t n = mg_login_guard_failure(g, addr, in.name, mono_s()), shared = 0;
 		record_failed_login(api, req, in.name, now);
+		/* An account's failures are counted in the database as well: every collector on
+		 * it counts the same ones (this process's memory alone would allow each collector
+		 * its own MG_LOGIN_LOCK_FAILURES). */
+		if (id > 0 &&
+		    mg_store_admin_login_failed(
+		        api->store, id, now, (int64_t)MG_LOGIN_FORGET_S * 1000000, &shared) == 0 &&
+		    shared > n)
+			n = shared;
 		if (id > 0)
 			lock_account(api, req, in.name, n, now);
 		r = unauthorized(resp, BAD_AUTH);
@@ -528,6 +536,7 @@ static int login(struct mg_api *api, const struct mg_admin_ctx *who,
 		goto done;
 	}
 	mg_login_guard_success(g, addr, in.name);
+	(void)mg_store_admin_login_ok(api->store, a.id); /* best effort: a count, not a lock */
 	explicit_bzero(a.password_hash, sizeof(a.password_hash));
 	by = (struct mg_store_actor){a.name, req->remote[0] ? req->remote : NULL};
 	r = mg_store_admin_log(api->store, &by, "login", NULL, NULL, now);

@@ -838,6 +838,21 @@ int mg_store_admin_locked(struct mg_store *s, int64_t id, int64_t *locked_us)
 	return mg_sql_admin_locked(s, id, locked_us);
 }
 
+int mg_store_admin_login_failed(struct mg_store *s, int64_t id, int64_t now_us, int64_t forget_us,
+                                uint32_t *failures)
+{
+	if (!s || id <= 0 || !failures || forget_us <= 0)
+		return -EINVAL;
+	return mg_sql_admin_login_failed(s, id, now_us, forget_us, failures);
+}
+
+int mg_store_admin_login_ok(struct mg_store *s, int64_t id)
+{
+	if (!s || id <= 0)
+		return -EINVAL;
+	return mg_sql_admin_login_ok(s, id);
+}
+
 int mg_store_session_add(struct mg_store *s, const char *token_sha256_hex, int64_t admin_id,
                          int64_t now_us, int64_t expires_us)
 {

@@ -411,6 +411,14 @@ int mg_store_admin_lock(struct mg_store *s, const struct mg_store_actor *by, int
 int mg_store_admin_unlock(struct mg_store *s, const struct mg_store_actor *by, int64_t id,
                           int64_t now_us);
 int mg_store_admin_locked(struct mg_store *s, int64_t id, int64_t *locked_us);
+/*
+ * Consecutive failed logins of account id, counted in the database so that every collector on
+ * it counts the same (a count idle for forget_us starts again at 1): failed adds one and gives
+ * the count, ok (a good login) clears it; an unlock clears it as well.
+ */
+int mg_store_admin_login_failed(struct mg_store *s, int64_t id, int64_t now_us, int64_t forget_us,
+                                uint32_t *failures);
+int mg_store_admin_login_ok(struct mg_store *s, int64_t id);
 
 /* Sessions are stored by the SHA-256 (64 lower-case hex digits) of their token. */
 int mg_store_session_add(struct mg_store *s, const char *token_sha256_hex, int64_t admin_id,

@@ -75,6 +75,8 @@ enum mg_sql_id {
 	MG_SQL_ADMIN_LOCK,   /* insert the lock row of an existing account, unless locked */
 	MG_SQL_ADMIN_UNLOCK, /* delete it */
 	MG_SQL_ADMIN_LOCKED, /* its locked_us */
+	MG_SQL_ADMIN_FAILED, /* one more consecutive failed login (from 1 after $3 idle): count */
+	MG_SQL_ADMIN_FAILS_CLEAR, /* a good login or an unlock: none */
 	MG_SQL_STAFF_ADD,
 	MG_SQL_STAFF_LIST,      /* by id (0: any) and login ("": any) */
 	MG_SQL_STAFF_SET_STATE, /* unless already in that state */
@@ -188,6 +190,10 @@ int mg_sql_admin_lock(struct mg_store *s, struct mg_store_action *act, int64_t i
                       int64_t now_us);
 /* 0 and *locked_us (optional) when account id is locked, -ENOENT when not. */
 int mg_sql_admin_locked(struct mg_store *s, int64_t id, int64_t *locked_us);
+/* One more consecutive failed login of account id (*failures: the count), or none (good). */
+int mg_sql_admin_login_failed(struct mg_store *s, int64_t id, int64_t now_us, int64_t forget_us,
+                              uint32_t *failures);
+int mg_sql_admin_login_ok(struct mg_store *s, int64_t id);
 
 int mg_sql_rule_add(struct mg_store *s, struct mg_store_action *act, const char *text,
                     int64_t host_id, int64_t expires_us, const char *comment, int64_t now_us,

@@ -245,6 +245,13 @@ static int admin_lock_fn(const struct mg_sql *db, void *arg)
 	    db->ops->run(db->conn, j->lock ? MG_SQL_ADMIN_LOCK : MG_SQL_ADMIN_UNLOCK, &p, &changed);
 	if (r < 0)
 		return r;
+	if (!j->lock) { /* an unlocked account starts counting again */
+		struct mg_sql_params c = {0};
+		uint64_t cleared = 0;
+		mg_sql_int(&c, j->id);
+		if ((r = db->ops->run(db->conn, MG_SQL_ADMIN_FAILS_CLEAR, &c, &cleared)) < 0)
+			return r;
+	}
 	if (changed == 0) {
 		/* Already in that state, or no such account. */
 		struct mg_sql_params q = {0};
@@ -260,6 +267,53 @@ int mg_sql_admin_lock(struct mg_store *s, struct mg_store_action *act, int64_t i
 {
 	struct lock_job j = {act, id, now_us, lock};
 	return mg_sql_write(s, admin_lock_fn, &j);
+}
+
+struct fail_job {
+	int64_t id, now_us, forget_us, count;
+};
+
+/* RETURNING's one row (SQLite makes every change at the first step: stopping there is fine). */
+static int count_row(const struct mg_row *r, void *arg)
+{
+	((struct fail_job *)arg)->count = r->ops->i64(r, 0);
+	return 1;
+}
+
+static int admin_failed_fn(const struct mg_sql *db, void *arg)
+{
+	struct fail_job *j = arg;
+	struct mg_sql_params p = {0};
+	mg_sql_int(&p, j->id);
+	mg_sql_int(&p, j->now_us);
+	mg_sql_int(&p, j->forget_us);
+	int r = db->ops->rows(db->conn, MG_SQL_ADMIN_FAILED, &p, count_row, j);
+	return r < 0 ? r : r == 1 ? 0 : -EIO;
+}
+
+int mg_sql_admin_login_failed(struct mg_store *s, int64_t id, int64_t now_us, int64_t forget_us,
+                              uint32_t *failures)
+{
+	struct fail_job j = {id, now_us, forget_us, 0};
+	int r = mg_sql_write(s, admin_failed_fn, &j);
+	if (r == 0)
+		*failures = j.count <= 0            ? 0
+		            : j.count >= UINT32_MAX ? UINT32_MAX
+		                                    : (uint32_t)j.count;
+	return r;
+}
+
+static int admin_ok_fn(const struct mg_sql *db, void *arg)
+{
+	struct mg_sql_params p = {0};
+	uint64_t changed = 0;
+	mg_sql_int(&p, *(const int64_t *)arg);
+	return db->ops->run(db->conn, MG_SQL_ADMIN_FAILS_CLEAR, &p, &changed);
+}
+
+int mg_sql_admin_login_ok(struct mg_store *s, int64_t id)
+{
+	return mg_sql_write(s, admin_ok_fn, &id);
 }
 
 int mg_sql_admin_locked(struct mg_store *s, int64_t id, int64_t *locked_us)

@@ -11,6 +11,7 @@
 #include <limits.h>
 #include <pthread.h>
 #include <setjmp.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stddef.h>
@@ -18,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -429,6 +431,42 @@ static void test_unlock_cli(void **state)
 	assert_int_equal(k.status, 403);
 }
 
+/*
+ * The failures that lock an account are counted in the database: two collectors on one
+ * database (here: the collector restarted, which forgets what it counted in memory) lock it
+ * after MG_LOGIN_LOCK_FAILURES failures in all, not that many at each.
+ */
+static void test_failures_shared_across_collectors(void **state)
+{
+	struct mg_store *s = store();
+	struct mg_store_actor by = {ADMIN_NAME, NULL};
+	char hash[MG_ADMIN_HASH_SIZE];
+	struct answer k;
+	unsigned src = 600, d = 0;
+	int64_t id;
+	const unsigned first = MG_LOGIN_NAME_FREE - 1; /* no delays yet in the first collector */
+	(void)state;
+	assert_int_equal(mg_admin_password_hash(LOCKED_PW, &mg_argon2_production, hash), 0);
+	assert_int_equal(
+	    mg_store_admin_add(s, &by, "k.shared", hash, MG_ROLE_AUDITOR, mg_now_us(), &id), 0);
+	mg_store_close(&s);
+	for (unsigned i = 0; i < first; i++) {
+		attempt("k.shared", "wrong", &src, &d, &k);
+		assert_int_equal(k.status, 401);
+	}
+	assert_true(WIFEXITED(stop_server(SIGTERM)));
+	start_server();
+	for (unsigned i = first; i < MG_LOGIN_LOCK_FAILURES; i++) {
+		attempt("k.shared", "wrong", &src, &d, &k);
+		assert_int_equal(k.status, 401);
+	}
+	s = store();
+	assert_int_equal(mg_store_admin_locked(s, id, NULL), 0);
+	mg_store_close(&s);
+	attempt("k.shared", LOCKED_PW, &src, &d, &k);
+	assert_int_equal(k.status, 403);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -437,6 +475,7 @@ int main(void)
 	    cmocka_unit_test(test_lockout_and_unknown_names),
 	    cmocka_unit_test(test_unlock_api),
 	    cmocka_unit_test(test_unlock_cli),
+	    cmocka_unit_test(test_failures_shared_across_collectors),
 	};
 	curl_global_init(CURL_GLOBAL_DEFAULT);
 	return api_main("test_admin_lockout", tests, sizeof(tests) / sizeof(tests[0]));

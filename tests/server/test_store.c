@@ -1228,6 +1228,25 @@ static void test_admins_sessions(void **state)
 	                 -EINVAL);
 	assert_int_equal(mg_store_admin_add(s, NULL, "x", pw, (enum mg_admin_role)9, NOW, &dup),
 	                 -EINVAL);
+	/* failed logins counted in the database: +1 each, from 1 again after forget_us idle,
+	 * cleared by a good login and by an unlock */
+	uint32_t nf = 0;
+	for (uint32_t k = 1; k <= 3; k++) {
+		assert_int_equal(mg_store_admin_login_failed(s, ito, NOW + k, 3600000000LL, &nf),
+		                 0);
+		assert_int_equal(nf, k);
+	}
+	assert_int_equal(mg_store_admin_login_failed(s, ito, NOW + 3600000100LL, 3600000000LL, &nf),
+	                 0);
+	assert_int_equal(nf, 1);
+	assert_int_equal(mg_store_admin_login_ok(s, ito), 0);
+	assert_int_equal(mg_store_admin_login_failed(s, ito, NOW, 3600000000LL, &nf), 0);
+	assert_int_equal(nf, 1);
+	assert_int_equal(mg_store_admin_lock(s, NULL, ito, 1, NOW), 0);
+	assert_int_equal(mg_store_admin_unlock(s, NULL, ito, NOW), 0);
+	assert_int_equal(mg_store_admin_login_failed(s, ito, NOW, 3600000000LL, &nf), 0);
+	assert_int_equal(nf, 1);
+	assert_int_equal(mg_store_admin_login_ok(s, ito), 0);
 
 	struct mg_store_admin a;
 	assert_int_equal(mg_store_admin_get(s, "ito", &a), 0);

@@ -134,6 +134,12 @@ static const char *const pg_sql[PG_NSTMT] = {
                           " ON CONFLICT (admin_id) DO NOTHING",
     [MG_SQL_ADMIN_UNLOCK] = "DELETE FROM admin_locks WHERE admin_id = $1",
     [MG_SQL_ADMIN_LOCKED] = "SELECT locked_us FROM admin_locks WHERE admin_id = $1",
+    [MG_SQL_ADMIN_FAILED] =
+        "INSERT INTO admin_failures(admin_id, failures, last_us) VALUES ($1, 1, $2::bigint)"
+        " ON CONFLICT (admin_id) DO UPDATE SET failures = CASE WHEN admin_failures.last_us <"
+        " $2::bigint - $3::bigint THEN 1 ELSE admin_failures.failures + 1 END, last_us = $2"
+        " RETURNING failures",
+    [MG_SQL_ADMIN_FAILS_CLEAR] = "DELETE FROM admin_failures WHERE admin_id = $1",
     [MG_SQL_STAFF_ADD] =
         "INSERT INTO staff(login, display_name, department, created_us, updated_us)"
         " VALUES ($1, $2, $3, $4::bigint, $4::bigint) RETURNING id",

@@ -83,6 +83,9 @@ const char *const mg_store_sqlite_schema[] = {
     "CREATE INDEX IF NOT EXISTS sessions_admin ON sessions(admin_id);",
     "CREATE TABLE IF NOT EXISTS admin_locks ("
     " admin_id INTEGER PRIMARY KEY, locked_us INTEGER NOT NULL);",
+    /* Consecutive failed logins of an account, shared by every collector on the database. */
+    "CREATE TABLE IF NOT EXISTS admin_failures ("
+    " admin_id INTEGER PRIMARY KEY, failures INTEGER NOT NULL, last_us INTEGER NOT NULL);",
     "CREATE TABLE IF NOT EXISTS admin_actions ("
     " id INTEGER PRIMARY KEY, time_us INTEGER NOT NULL, admin TEXT NOT NULL,"
     " action TEXT NOT NULL, target TEXT NOT NULL, remote TEXT NOT NULL, detail TEXT,"

@@ -143,37 +143,18 @@ static const char *state_label(const char *s)
 	return s;
 }
 
+static void print_request(json_t *r)
+{
+	json_t *d = json_object_get(r, "device");
+	printf("%s %-10s %s:%s %s %s\n", tty(json_string_value(json_object_get(r, "request_id"))),
+	       tty(state_label(json_string_value(json_object_get(r, "state")))),
+	       tty(json_string_value(json_object_get(d, "vendor_id"))),
+	       tty(json_string_value(json_object_get(d, "product_id"))),
+	       tty(json_string_value(json_object_get(r, "user"))),
+	       tty(json_string_value(json_object_get(r, "reason"))));
+}
+
 int cmd_requests(const struct ctl_opts *o, int argc, char **argv)
 {
-	bool json = o->json;
-	for (int i = 1; i < argc; i++) {
-		if (strcmp(argv[i], "--json") == 0)
-			json = true;
-		else
-			return 2;
-	}
-	json_t *resp;
-	if (simple(o, MG_CTL_REQUESTS, 0, &resp))
-		return 1;
-	json_t *list = json_object_get(resp, "requests");
-	if (json) {
-		json_dumpf(list, stdout, JSON_INDENT(2));
-		putchar('\n');
-	} else {
-		size_t i;
-		json_t *r;
-		json_array_foreach(list, i, r)
-		{
-			json_t *d = json_object_get(r, "device");
-			printf("%s %-10s %s:%s %s %s\n",
-			       tty(json_string_value(json_object_get(r, "request_id"))),
-			       tty(state_label(json_string_value(json_object_get(r, "state")))),
-			       tty(json_string_value(json_object_get(d, "vendor_id"))),
-			       tty(json_string_value(json_object_get(d, "product_id"))),
-			       tty(json_string_value(json_object_get(r, "user"))),
-			       tty(json_string_value(json_object_get(r, "reason"))));
-		}
-	}
-	json_decref(resp);
-	return 0;
+	return list_command(o, argc, argv, MG_CTL_REQUESTS, "requests", print_request);
 }

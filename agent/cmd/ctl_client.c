@@ -83,6 +83,32 @@ json_t *call(const struct ctl_opts *o, const struct mg_ctl_request *req)
 	return resp;
 }
 
+int list_command(const struct ctl_opts *o, int argc, char **argv, enum mg_ctl_cmd cmd,
+                 const char *key, void (*print)(json_t *item))
+{
+	bool json = o->json;
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--json") == 0)
+			json = true;
+		else
+			return 2;
+	}
+	json_t *resp;
+	if (simple(o, cmd, 0, &resp))
+		return 1;
+	json_t *list = json_object_get(resp, key);
+	if (json) {
+		json_dumpf(list, stdout, JSON_INDENT(2));
+		putchar('\n');
+	} else {
+		size_t i;
+		json_t *item;
+		json_array_foreach(list, i, item) print(item);
+	}
+	json_decref(resp);
+	return 0;
+}
+
 int simple(const struct ctl_opts *o, enum mg_ctl_cmd cmd, unsigned id, json_t **out)
 {
 	struct mg_ctl_request req = {.cmd = cmd, .id = id};

@@ -219,52 +219,31 @@ static const char *target_label(const char *t)
 	return t;
 }
 
+static void print_device(json_t *d)
+{
+	const char *name = json_string_value(json_object_get(d, "name"));
+	printf("%3lld %-6s %s:%s %-10s %s\n",
+	       (long long)json_integer_value(json_object_get(d, "id")),
+	       tty(target_label(json_string_value(json_object_get(d, "target")))),
+	       tty(json_string_value(json_object_get(d, "vendor_id"))),
+	       tty(json_string_value(json_object_get(d, "product_id"))),
+	       tty(json_string_value(json_object_get(d, "port"))), tty(name ? name : ""));
+	json_t *bl = json_object_get(d, "blocked_interfaces");
+	if (json_array_size(bl) > 0) {
+		printf("    %s:", MG_TR("無効化したインターフェース", "interfaces kept off"));
+		size_t j;
+		json_t *b;
+		json_array_foreach(bl, j, b) printf(" %s", tty(json_string_value(b)));
+		putchar('\n');
+	}
+	const char *src = json_string_value(json_object_get(d, "rule_source"));
+	printf("    %s: %s\n", MG_TR("判定ルール", "rule"),
+	       src ? tty(src) : MG_TR("(既定の判定)", "(implicit target)"));
+}
+
 static int cmd_list_devices(const struct ctl_opts *o, int argc, char **argv)
 {
-	bool json = o->json;
-	for (int i = 1; i < argc; i++) {
-		if (strcmp(argv[i], "--json") == 0)
-			json = true;
-		else
-			return 2;
-	}
-	json_t *resp;
-	if (simple(o, MG_CTL_LIST_DEVICES, 0, &resp))
-		return 1;
-	json_t *devs = json_object_get(resp, "devices");
-	if (json) {
-		json_dumpf(devs, stdout, JSON_INDENT(2));
-		putchar('\n');
-	} else {
-		size_t i;
-		json_t *d;
-		json_array_foreach(devs, i, d)
-		{
-			const char *name = json_string_value(json_object_get(d, "name"));
-			printf("%3lld %-6s %s:%s %-10s %s\n",
-			       (long long)json_integer_value(json_object_get(d, "id")),
-			       tty(target_label(json_string_value(json_object_get(d, "target")))),
-			       tty(json_string_value(json_object_get(d, "vendor_id"))),
-			       tty(json_string_value(json_object_get(d, "product_id"))),
-			       tty(json_string_value(json_object_get(d, "port"))),
-			       tty(name ? name : ""));
-			json_t *bl = json_object_get(d, "blocked_interfaces");
-			if (json_array_size(bl) > 0) {
-				printf("    %s:",
-				       MG_TR("無効化したインターフェース", "interfaces kept off"));
-				size_t j;
-				json_t *b;
-				json_array_foreach(bl, j, b)
-				    printf(" %s", tty(json_string_value(b)));
-				putchar('\n');
-			}
-			const char *src = json_string_value(json_object_get(d, "rule_source"));
-			printf("    %s: %s\n", MG_TR("判定ルール", "rule"),
-			       src ? tty(src) : MG_TR("(既定の判定)", "(implicit target)"));
-		}
-	}
-	json_decref(resp);
-	return 0;
+	return list_command(o, argc, argv, MG_CTL_LIST_DEVICES, "devices", print_device);
 }
 
 static int parse_id(const char *s, unsigned *id)

@@ -179,21 +179,23 @@ static int cmp_i64(const void *a, const void *b)
 
 /*
  * Issue 14, finding 4: an unknown name must cost the same as a real account with a wrong
- * password (production parameters). Medians of interleaved attempts, robust factor 1.5
- * (the old dummy, m=64 MiB t=3 against m=19 MiB t=2, costs about 5 times as much).
+ * password (production parameters). The fastest of 7 interleaved attempts each, factor 1.5
+ * (the old dummy, m=64 MiB t=3 against m=19 MiB t=2, costs about 5 times as much). The
+ * fastest, not the median: under a loaded CI machine a median of 5 once came out 1.65 apart
+ * (62 against 37 ms) where this machine measures them equal; load only ever adds time.
  */
 static void test_login_timing_unknown_name(void **state)
 {
 	(void)state;
 	struct mg_store *s = open_store("timing");
 	char hash[MG_ADMIN_HASH_SIZE], token[MG_ADMIN_TOKEN_SIZE];
-	int64_t id = 0, real[5], unknown[5], t;
+	int64_t id = 0, real[7], unknown[7], t;
 	size_t i;
 
 	assert_int_equal(
 	    mg_admin_password_hash("パスワードは十二文字以上です", &mg_argon2_production, hash), 0);
 	assert_int_equal(mg_store_admin_add(s, NULL, "suzuki", hash, MG_ROLE_ADMIN, T0, &id), 0);
-	for (i = 0; i < 5; i++) {
+	for (i = 0; i < 7; i++) {
 		t = mono_us();
 		assert_int_equal(
 		    mg_admin_login(s, "suzuki", "wrong password!", T0, MINUTE, token, NULL),
@@ -205,12 +207,13 @@ static void test_login_timing_unknown_name(void **state)
 		    -EACCES);
 		unknown[i] = mono_us() - t;
 	}
-	qsort(real, 5, sizeof(real[0]), cmp_i64);
-	qsort(unknown, 5, sizeof(unknown[0]), cmp_i64);
-	print_message("login median: real %lld us, unknown name %lld us\n", (long long)real[2],
-	              (long long)unknown[2]);
-	assert_true(unknown[2] * 2 <= real[2] * 3);
-	assert_true(real[2] * 2 <= unknown[2] * 3);
+	qsort(real, 7, sizeof(real[0]), cmp_i64);
+	qsort(unknown, 7, sizeof(unknown[0]), cmp_i64);
+	print_message("login fastest (median): real %lld (%lld) us, unknown name %lld (%lld) us\n",
+	              (long long)real[0], (long long)real[3], (long long)unknown[0],
+	              (long long)unknown[3]);
+	assert_true(unknown[0] * 2 <= real[0] * 3);
+	assert_true(real[0] * 2 <= unknown[0] * 3);
 	mg_store_close(&s);
 }
 

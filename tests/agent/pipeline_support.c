@@ -2,10 +2,14 @@
 #include "pipeline_support.h"
 
 #include <errno.h>
+#include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -212,4 +216,26 @@ void assert_exactly_once(struct sc *sc, int64_t host)
 			    sc, "the collector does not hold exactly the spool's events: %s", why);
 		sleep_ms(100);
 	}
+}
+
+int wait_child(pid_t pid, int ms)
+{
+	int status = 0;
+	int pfd = (int)syscall(SYS_pidfd_open, pid, 0);
+	if (pfd >= 0) {
+		struct pollfd p = {.fd = pfd, .events = POLLIN};
+		(void)poll(&p, 1, ms);
+		close(pfd);
+	} else {
+		for (int64_t deadline = mono_ms() + ms; mono_ms() < deadline;) {
+			if (waitpid(pid, &status, WNOHANG) == pid)
+				return status;
+			sleep_ms(1);
+		}
+	}
+	if (waitpid(pid, &status, WNOHANG) == pid)
+		return status;
+	kill(pid, SIGKILL);
+	(void)waitpid(pid, NULL, 0);
+	return -1;
 }

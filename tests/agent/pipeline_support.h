@@ -7,6 +7,8 @@
 #ifndef MG_TEST_PIPELINE_SUPPORT_H
 #define MG_TEST_PIPELINE_SUPPORT_H
 
+#include <sys/types.h>
+
 #include "system_harness.h"
 #undef WAIT_MS /* the two harnesses wait for different things */
 #include "api_harness.h"
@@ -27,6 +29,8 @@ extern char conf_extra[1024];  /* the last pipeline_conf() */
 int pipeline_init(void);
 void sleep_ms(unsigned ms);
 int64_t mono_ms(void);
+/* Waits up to ms for the child pid; its wait status, or -1 (then it is killed and reaped). */
+int wait_child(pid_t pid, int ms);
 
 /* Agent configuration lines for the uplink (nobody as root), 1 s poll and heartbeat, then
  * extra; the text lives in conf_extra. */

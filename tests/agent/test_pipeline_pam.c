@@ -107,29 +107,6 @@ static int teardown(void **state)
 	return 0;
 }
 
-/* Waits up to ms for pid; its wait status, or -1 (then it is killed and reaped). */
-static int wait_child(pid_t pid, int ms)
-{
-	int status = 0;
-	int pfd = (int)syscall(SYS_pidfd_open, pid, 0);
-	if (pfd >= 0) {
-		struct pollfd p = {.fd = pfd, .events = POLLIN};
-		(void)poll(&p, 1, ms);
-		close(pfd);
-	} else {
-		for (int64_t deadline = mono_ms() + ms; mono_ms() < deadline;) {
-			if (waitpid(pid, &status, WNOHANG) == pid)
-				return status;
-			sleep_ms(1);
-		}
-	}
-	if (waitpid(pid, &status, WNOHANG) == pid)
-		return status;
-	kill(pid, SIGKILL);
-	(void)waitpid(pid, NULL, 0);
-	return -1;
-}
-
 static void dump_login_log(struct fixture *f)
 {
 	char *text = read_all(f->login_log, NULL);

@@ -764,7 +764,12 @@ static void staff_answer(struct mg_pipeline *p, const struct mg_uplink_answer *a
 	answer_words(a, words, sizeof(words));
 	char msg[460];
 	snprintf(msg, sizeof(msg), "staff registration failed: %s", words);
-	reply(p, p->staff_ticket, error_answer(msg));
+	/* With the collector's status (0: no answer), from which mynaguard-enroll tells the
+	 * person what happened in their language. */
+	json_t *ans = error_answer(msg);
+	if (ans)
+		(void)json_object_set_new(ans, "status", json_integer(a->status));
+	reply(p, p->staff_ticket, ans);
 }
 
 int mg_pipeline_staff_register(struct mg_pipeline *p, const char *registration, uint64_t ticket,

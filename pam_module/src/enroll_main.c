@@ -456,6 +456,40 @@ out:
  * through the agent (staff-register); it is not kept in this terminal's credential_dir and
  * works nowhere until an approver approves it. 0, or 1 with the reason printed.
  */
+/* What a refusal of the collector (its HTTP status; 0: no answer) means for the person. */
+static const char *refusal_words(json_int_t status)
+{
+	switch (status) {
+	case 0:
+		return MG_TR("コレクターから応答がありません (ネットワークまたはコレクターの停止)。"
+		             "後でもう一度申請してください",
+		             "no answer from the collector (network or collector down); file again "
+		             "later");
+	case 400:
+		return MG_TR("申請の内容が正しくありません", "the registration is malformed");
+	case 403:
+		return MG_TR("この職員は無効にされています。管理者に確認してください",
+		             "this staff member is disabled; ask an administrator");
+	case 404:
+		return MG_TR("このユーザーはコレクターに職員として登録されていません。"
+		             "管理者が職員を追加してから申請してください",
+		             "this user is not in the collector's staff registry; an administrator "
+		             "adds the member first");
+	case 409:
+		return MG_TR("このセキュリティキーの認証情報は登録済みです",
+		             "this security key's credential is already registered");
+	case 422:
+		return MG_TR("セキュリティキーの証明 (アテステーション) を検証できません",
+		             "the security key's attestation does not verify");
+	case 429:
+	case 503:
+		return MG_TR("コレクターが混み合っています。後でもう一度申請してください",
+		             "the collector is busy; file again later");
+	default:
+		return NULL;
+	}
+}
+
 static int file_central(const struct mg_pam_conf *conf, const struct opts *o,
                         const struct mg_fido2_cred *c, const struct mg_fido2_attestation *att)
 {
@@ -493,9 +527,12 @@ static int file_central(const struct mg_pam_conf *conf, const struct opts *o,
 	if (!json_is_true(json_object_get(answer, "ok"))) {
 		const char *e = json_string_value(json_object_get(answer, "error"));
 		char *safe = mg_utf8_escape_terminal(e ? e : "?");
-		fprintf(stderr, "%s: %s\n",
+		json_t *st = json_object_get(answer, "status");
+		const char *what =
+		    json_is_integer(st) ? refusal_words(json_integer_value(st)) : NULL;
+		fprintf(stderr, "%s: %s%s%s\n",
 		        MG_TR("登録は拒否されました", "the registration was refused"),
-		        safe ? safe : "?");
+		        what ? what : "", what ? "\n  " : "", safe ? safe : "?");
 		free(safe);
 		goto out;
 	}

@@ -16,6 +16,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/un.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -284,6 +286,35 @@ static char *registration(const char *reg_id, const char *user, char id_b64[64])
 }
 
 /* staff-register: through the uplink to the collector, its answer back in words. */
+/* One staff-register request straight to the agent's control socket: its answer. */
+static json_t *register_raw(struct sc *sc, const char *registration)
+{
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	assert_true(fd >= 0);
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	assert_true(strlen(sc->sock) < sizeof(sa.sun_path));
+	memcpy(sa.sun_path, sc->sock, strlen(sc->sock) + 1);
+	assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	char *req = NULL;
+	assert_true(
+	    asprintf(&req, "{\"cmd\":\"staff-register\",\"registration\":%s}\n", registration) > 0);
+	assert_int_equal(write(fd, req, strlen(req)), (ssize_t)strlen(req));
+	free(req);
+	char buf[8192];
+	size_t n = 0;
+	ssize_t k;
+	while (n < sizeof(buf) - 1 && (k = read(fd, buf + n, sizeof(buf) - 1 - n)) > 0) {
+		n += (size_t)k;
+		if (memchr(buf, '\n', n))
+			break;
+	}
+	close(fd);
+	buf[n] = '\0';
+	json_t *a = json_loads(buf, JSON_DISABLE_EOF_CHECK, NULL);
+	assert_non_null(a);
+	return a;
+}
+
 static void test_staff_register_reaches_collector(void **state)
 {
 	struct sc *sc = *state;
@@ -321,6 +352,14 @@ static void test_staff_register_reaches_collector(void **state)
 	if (r.status != 1 || !strstr(r.err, "the collector answered 404: no staff member Tanaka"))
 		FAIL_WITH_LOG(sc, "staff-register: status %d, '%s'", r.status, r.err);
 	run_free(&r);
+	/* The agent's answer carries the collector's status, so that mynaguard-enroll can say
+	 * in the person's language what went wrong. */
+	char *again = read_all(file, NULL);
+	json_t *a = register_raw(sc, again);
+	free(again);
+	assert_true(json_is_false(json_object_get(a, "ok")));
+	assert_int_equal(json_integer_value(json_object_get(a, "status")), 404);
+	json_decref(a);
 	/* A malformed registration is refused before anything is sent. */
 	write_file(file, "{\"registration_id\":\"r\",\"user\":\"a/b\"}", 0600);
 	CTL(sc, &r, "staff-register", "--file", file);

@@ -232,6 +232,26 @@ static void refusal_is_shown(void **state)
 	assert_int_equal(rc, 1);
 	assert_non_null(strstr(out, "登録は拒否されました"));
 	assert_non_null(strstr(out, "no staff member Tanaka: an administrator adds staff first"));
+	/* With the collector's status the person reads what happened in Japanese too. */
+	static const struct {
+		const char *answer, *want;
+	} said[] = {
+	    {"{\"error\":\"staff registration failed: the collector answered 403: staff member "
+	     "Tanaka is disabled\",\"ok\":false,\"status\":403}\n",
+	     "無効"},
+	    {"{\"error\":\"x\",\"ok\":false,\"status\":404}\n", "職員として登録されていません"},
+	    {"{\"error\":\"x\",\"ok\":false,\"status\":409}\n", "登録済み"},
+	    {"{\"error\":\"x\",\"ok\":false,\"status\":422}\n", "アテステーション"},
+	    {"{\"error\":\"x\",\"ok\":false,\"status\":0}\n", "コレクターから応答がありません"},
+	};
+	for (size_t i = 0; i < sizeof(said) / sizeof(said[0]); i++) {
+		agent_start(f, said[i].answer);
+		rc = enroll_central(f, "Tanaka", out, sizeof(out));
+		agent_stop(f);
+		assert_int_equal(rc, 1);
+		if (!strstr(out, said[i].want))
+			fail_msg("status answer %zu: no \"%s\" in: %s", i, said[i].want, out);
+	}
 	/* No agent at all: a clear message, failure. */
 	rc = enroll_central(f, "Tanaka", out, sizeof(out));
 	assert_int_equal(rc, 1);

@@ -482,6 +482,10 @@ static const char *refusal_words(json_int_t status)
 		return MG_TR("セキュリティキーの証明 (アテステーション) を検証できません",
 		             "the security key's attestation does not verify");
 	case 429:
+		return MG_TR("この端末からの未承認の申請が多すぎます。承認者の判断を待ってから"
+		             "申請してください",
+		             "too many pending registrations from this terminal; wait for an "
+		             "approver's decisions");
 	case 503:
 		return MG_TR("コレクターが混み合っています。後でもう一度申請してください",
 		             "the collector is busy; file again later");

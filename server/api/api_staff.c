@@ -32,6 +32,12 @@ static int store_error(struct mg_http_response *resp, int r, const char *login)
 		return mg_http_error(resp, 409,
 		                     "credential id already registered, or registration_id already "
 		                     "used for a different registration");
+	case -EDQUOT:
+		/* An approver's decisions make room; the person files again later. */
+		resp->retry_after = 600;
+		return mg_http_error(resp, 429,
+		                     "too many pending registrations from this terminal: an "
+		                     "approver decides them first");
 	case -EINVAL:
 		return mg_http_error(resp, 400, "a field is out of bounds");
 	case -ETIMEDOUT:

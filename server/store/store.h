@@ -437,11 +437,12 @@ int mg_store_session_delete(struct mg_store *s, const char *token_sha256_hex);
 int mg_store_sessions_purge(struct mg_store *s, int64_t now_us, uint64_t *deleted);
 
 /* ---- staff registry (issue 15): staff members and their FIDO2 credentials ---- */
-#define MG_STORE_LOGIN_SIZE     256u  /* mg_user_name_valid names: 1..255 bytes */
-#define MG_STORE_STAFF_TEXT     256u  /* display name, department */
-#define MG_STORE_CRED_ID_B64    1400u /* base64 of a credential id (<= 1024 bytes) */
-#define MG_STORE_CRED_PK_B64    700u  /* base64 of a public key (<= 512 bytes) */
-#define MG_STORE_MAX_STAFF_KEYS 16u   /* active keys of one staff member (the bundle's bound) */
+#define MG_STORE_LOGIN_SIZE                256u  /* mg_user_name_valid names: 1..255 bytes */
+#define MG_STORE_STAFF_TEXT                256u  /* display name, department */
+#define MG_STORE_CRED_ID_B64               1400u /* base64 of a credential id (<= 1024 bytes) */
+#define MG_STORE_CRED_PK_B64               700u  /* base64 of a public key (<= 512 bytes) */
+#define MG_STORE_MAX_STAFF_KEYS            16u /* active keys of one staff member (the bundle's bound) */
+#define MG_STORE_MAX_PENDING_REGISTRATIONS 100u /* pending key registrations of one host */
 struct mg_store_staff {
 	int64_t id;
 	char login[MG_STORE_LOGIN_SIZE]; /* exact bytes, unique; mg_user_name_valid */
@@ -502,7 +503,8 @@ int mg_store_staff_unlock(struct mg_store *s, const struct mg_store_actor *by, i
  * fields of k are read (checked for bounds here, the attestation by the caller). Idempotent
  * by (host, registration_id): the same content returns the existing id with *created false,
  * other content -EEXIST. -ENOENT: no such staff member; -EPERM: staff disabled; -EEXIST: the
- * credential id is already registered (a row that is not denied).
+ * credential id is already registered (a row that is not denied); -EDQUOT: the host has
+ * MG_STORE_MAX_PENDING_REGISTRATIONS registrations pending already.
  */
 int mg_store_staff_key_add(struct mg_store *s, const struct mg_store_staff_key *k, int64_t now_us,
                            int64_t *id_out, bool *created);

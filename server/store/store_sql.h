@@ -82,7 +82,8 @@ enum mg_sql_id {
 	MG_SQL_STAFF_SET_STATE, /* unless already in that state */
 	MG_SQL_STAFF_UNLOCK,
 	MG_SQL_STAFF_KEY_ADD,
-	MG_SQL_STAFF_KEY_FIND, /* by (host, registration_id) */
+	MG_SQL_STAFF_KEY_FIND,             /* by (host, registration_id) */
+	MG_SQL_STAFF_KEYS_PENDING_OF_HOST, /* count */
 	MG_SQL_STAFF_KEYS_LIST,
 	MG_SQL_STAFF_KEY_DECIDE,  /* from one of two states */
 	MG_SQL_STAFF_KEYS_ACTIVE, /* active keys of the member of a key */

@@ -237,6 +237,17 @@ static int key_add_fn(const struct mg_sql *db, void *arg)
 		return r == 0 ? -ENOENT : r;
 	if (j->member->disabled)
 		return -EPERM;
+	/* At most MG_STORE_MAX_PENDING_REGISTRATIONS waiting per terminal, counted after the
+	 * host's row is locked (concurrent registrations through any collector: one by one). */
+	struct mg_sql_params h = {0};
+	mg_sql_int(&h, q->registered_by_host);
+	struct mg_row_sink c = {0};
+	if ((r = db->ops->rows(db->conn, MG_SQL_REQ_LOCK_HOST, &h, mg_row_i64_get, &c)) < 0 ||
+	    (r = db->ops->rows(db->conn, MG_SQL_STAFF_KEYS_PENDING_OF_HOST, &h, mg_row_i64_get,
+	                       &c)) < 0)
+		return r;
+	if (c.i64 >= (int64_t)MG_STORE_MAX_PENDING_REGISTRATIONS)
+		return -EDQUOT;
 	struct mg_sql_params p = {0};
 	mg_sql_int(&p, j->member->id);
 	mg_sql_text(&p, q->credential_id);

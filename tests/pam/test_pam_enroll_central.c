@@ -242,6 +242,7 @@ static void refusal_is_shown(void **state)
 	    {"{\"error\":\"x\",\"ok\":false,\"status\":404}\n", "職員として登録されていません"},
 	    {"{\"error\":\"x\",\"ok\":false,\"status\":409}\n", "登録済み"},
 	    {"{\"error\":\"x\",\"ok\":false,\"status\":422}\n", "アテステーション"},
+	    {"{\"error\":\"x\",\"ok\":false,\"status\":429}\n", "未承認の申請が多すぎます"},
 	    {"{\"error\":\"x\",\"ok\":false,\"status\":0}\n", "コレクターから応答がありません"},
 	};
 	for (size_t i = 0; i < sizeof(said) / sizeof(said[0]); i++) {

@@ -404,6 +404,38 @@ static void test_key_cap(void **state)
 	mg_policy_bundle_free(&b);
 }
 
+/* One terminal can keep at most MG_STORE_MAX_PENDING_REGISTRATIONS registrations waiting
+ * (self attestation is cheap to make: a flood would fill the registry); a decision makes room,
+ * a retry of a filed one still answers, another terminal is not held up. */
+static void test_pending_registrations_cap(void **state)
+{
+	struct mg_store *s = *state;
+	int64_t a = 0, b = 0, first = 0, id = 0;
+	bool created = false;
+	struct mg_store_staff_key k;
+	char reg[24], cred[24];
+	assert_int_equal(mg_store_host_add(s, "term-a", "0A:03", NOW, &a), 0);
+	assert_int_equal(mg_store_host_add(s, "term-b", "0B:03", NOW, &b), 0);
+	add_staff(s, "Tanaka");
+	for (unsigned i = 0; i < MG_STORE_MAX_PENDING_REGISTRATIONS; i++) {
+		snprintf(reg, sizeof(reg), "r%u", i);
+		snprintf(cred, sizeof(cred), "AAAA%04u", i);
+		id = register_key(s, "Tanaka", a, reg, cred);
+		if (i == 0)
+			first = id;
+	}
+	fill_key(&k, "Tanaka", a, "over", "BBBB0001");
+	assert_int_equal(mg_store_staff_key_add(s, &k, NOW, &id, &created), -EDQUOT);
+	fill_key(&k, "Tanaka", a, "r7", "AAAA0007"); /* a retry of a filed one */
+	assert_int_equal(mg_store_staff_key_add(s, &k, NOW, &id, &created), 0);
+	assert_false(created);
+	(void)register_key(s, "Tanaka", b, "b1", "CCCC0001"); /* the other terminal */
+	assert_int_equal(mg_store_staff_key_decide(s, &admin, first, MG_STAFF_KEY_DENIED, NOW), 0);
+	fill_key(&k, "Tanaka", a, "over", "BBBB0001");
+	assert_int_equal(mg_store_staff_key_add(s, &k, NOW, &id, &created), 0);
+	assert_true(created);
+}
+
 static int read_state(const char *file)
 {
 	FILE *f = fopen(file, "r");
@@ -468,6 +500,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_registration_refusals, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_bundle_staff, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_key_cap, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_pending_registrations_cap, setup, teardown),
 	};
 	int r = _cmocka_run_group_tests(g_pg ? "staff (postgresql)" : "staff (sqlite)", tests,
 	                                sizeof(tests) / sizeof(tests[0]), NULL, NULL);

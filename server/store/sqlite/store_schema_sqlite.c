@@ -109,7 +109,8 @@ const char *const mg_store_sqlite_schema[] = {
     "CREATE UNIQUE INDEX IF NOT EXISTS staff_keys_cred ON staff_keys(credential_id)"
     " WHERE state <> 'denied';"
     "CREATE INDEX IF NOT EXISTS staff_keys_staff ON staff_keys(staff_id, id);"
-    "CREATE INDEX IF NOT EXISTS staff_keys_state ON staff_keys(state, id);",
+    "CREATE INDEX IF NOT EXISTS staff_keys_state ON staff_keys(state, id);"
+    "CREATE INDEX IF NOT EXISTS staff_keys_host ON staff_keys(registered_by_host, state);",
     NULL,
 };
 

@@ -152,6 +152,8 @@ static const char *const sq_sql[SQ_NSTMT] = {
         " ?10, ?11, ?12, 'pending', ?13)",
     [MG_SQL_STAFF_KEY_FIND] = "SELECT " MG_ROW_STAFF_KEY_COLS
                               " WHERE k.registered_by_host = ?1 AND k.registration_id = ?2",
+    [MG_SQL_STAFF_KEYS_PENDING_OF_HOST] =
+        "SELECT count(*) FROM staff_keys WHERE registered_by_host = ?1 AND state = 'pending'",
     [MG_SQL_STAFF_KEYS_LIST] = "SELECT " MG_ROW_STAFF_KEY_COLS
                                " WHERE (?1 = 0 OR k.id = ?1) AND (?2 = 0 OR k.staff_id = ?2)"
                                " AND (?3 = '' OR k.state = ?3) ORDER BY k.id",

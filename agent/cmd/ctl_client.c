@@ -83,16 +83,23 @@ json_t *call(const struct ctl_opts *o, const struct mg_ctl_request *req)
 	return resp;
 }
 
+int json_option(const struct ctl_opts *o, int argc, char **argv, bool *json)
+{
+	*json = o->json;
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--json") != 0)
+			return 2;
+		*json = true;
+	}
+	return 0;
+}
+
 int list_command(const struct ctl_opts *o, int argc, char **argv, enum mg_ctl_cmd cmd,
                  const char *key, void (*print)(json_t *item))
 {
-	bool json = o->json;
-	for (int i = 1; i < argc; i++) {
-		if (strcmp(argv[i], "--json") == 0)
-			json = true;
-		else
-			return 2;
-	}
+	bool json;
+	if (json_option(o, argc, argv, &json))
+		return 2;
 	json_t *resp;
 	if (simple(o, cmd, 0, &resp))
 		return 1;

@@ -29,6 +29,9 @@ const char *tty(const char *s);
 json_t *call(const struct ctl_opts *o, const struct mg_ctl_request *req);
 /* call() for a request with only a command and an id. 0, or 1 after an error message. */
 int simple(const struct ctl_opts *o, enum mg_ctl_cmd cmd, unsigned id, json_t **out);
+/* The only arguments are --json (any number of times): 0 and *json (also set by o->json), or 2
+ * (the usage exit status) for anything else. */
+int json_option(const struct ctl_opts *o, int argc, char **argv, bool *json);
 /*
  * A listing command ("list-devices", "requests"): takes [--json], asks cmd, and prints the
  * answer's array under key, as JSON or an item at a time with print. The exit status (2 for

@@ -169,13 +169,9 @@ static void print_pipeline(json_t *st)
 
 static int cmd_status(const struct ctl_opts *o, int argc, char **argv)
 {
-	bool json = o->json;
-	for (int i = 1; i < argc; i++) {
-		if (strcmp(argv[i], "--json") == 0)
-			json = true;
-		else
-			return 2;
-	}
+	bool json;
+	if (json_option(o, argc, argv, &json))
+		return 2;
 	json_t *st;
 	if (simple(o, MG_CTL_STATUS, 0, &st))
 		return 1;

@@ -451,11 +451,6 @@ out:
 	return rc;
 }
 
-/*
- * fido2 --central: the new credential goes to the collector as a pending registration
- * through the agent (staff-register); it is not kept in this terminal's credential_dir and
- * works nowhere until an approver approves it. 0, or 1 with the reason printed.
- */
 /* What a refusal of the collector (its HTTP status; 0: no answer) means for the person. */
 static const char *refusal_words(json_int_t status)
 {
@@ -494,6 +489,11 @@ static const char *refusal_words(json_int_t status)
 	}
 }
 
+/*
+ * fido2 --central: the new credential goes to the collector as a pending registration
+ * through the agent (staff-register); it is not kept in this terminal's credential_dir and
+ * works nowhere until an approver approves it. 0, or 1 with the reason printed.
+ */
 static int file_central(const struct mg_pam_conf *conf, const struct opts *o,
                         const struct mg_fido2_cred *c, const struct mg_fido2_attestation *att)
 {

@@ -55,7 +55,7 @@ enum mg_sql_id {
 	MG_SQL_POLICY_GET,
 	MG_SQL_REQ_ADD,
 	MG_SQL_REQ_FIND,
-	MG_SQL_REQ_LOCK_HOST,
+	MG_SQL_HOST_LOCK, /* the host's row, before its per-host caps are counted */
 	MG_SQL_REQ_LIST,
 	MG_SQL_REQ_DECIDE,
 	MG_SQL_REQ_STATE,

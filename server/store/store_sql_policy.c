@@ -210,13 +210,6 @@ static int request_same_row(const struct mg_row *r, void *arg)
 	return same ? 1 : -EEXIST;
 }
 
-static int ignore_row(const struct mg_row *r, void *arg)
-{
-	(void)r;
-	(void)arg;
-	return 0;
-}
-
 static int request_add_fn(const struct mg_sql *db, void *arg)
 {
 	struct request_job *j = arg;
@@ -225,7 +218,8 @@ static int request_add_fn(const struct mg_sql *db, void *arg)
 	mg_sql_int(&h, q->host_id);
 	/* The host's row locked first (PostgreSQL): concurrent requests of one host, through any
 	 * collector, are counted against the cap one after the other. */
-	int r = db->ops->rows(db->conn, MG_SQL_REQ_LOCK_HOST, &h, ignore_row, NULL);
+	struct mg_row_sink found = {0};
+	int r = db->ops->rows(db->conn, MG_SQL_HOST_LOCK, &h, mg_row_i64_get, &found);
 	if (r < 0)
 		return r;
 	struct mg_sql_params p = {0};

@@ -242,7 +242,7 @@ static int key_add_fn(const struct mg_sql *db, void *arg)
 	struct mg_sql_params h = {0};
 	mg_sql_int(&h, q->registered_by_host);
 	struct mg_row_sink c = {0};
-	if ((r = db->ops->rows(db->conn, MG_SQL_REQ_LOCK_HOST, &h, mg_row_i64_get, &c)) < 0 ||
+	if ((r = db->ops->rows(db->conn, MG_SQL_HOST_LOCK, &h, mg_row_i64_get, &c)) < 0 ||
 	    (r = db->ops->rows(db->conn, MG_SQL_STAFF_KEYS_PENDING_OF_HOST, &h, mg_row_i64_get,
 	                       &c)) < 0)
 		return r;

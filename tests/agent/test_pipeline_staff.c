@@ -16,9 +16,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/un.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -285,7 +285,6 @@ static char *registration(const char *reg_id, const char *user, char id_b64[64])
 	return text;
 }
 
-/* staff-register: through the uplink to the collector, its answer back in words. */
 /* One staff-register request straight to the agent's control socket: its answer. */
 static json_t *register_raw(struct sc *sc, const char *registration)
 {
@@ -315,6 +314,7 @@ static json_t *register_raw(struct sc *sc, const char *registration)
 	return a;
 }
 
+/* staff-register: through the uplink to the collector, its answer back in words. */
 static void test_staff_register_reaches_collector(void **state)
 {
 	struct sc *sc = *state;

@@ -104,10 +104,11 @@ static const char *const pg_sql[PG_NSTMT] = {
                        " < $11::bigint ON CONFLICT (host_id, request_id) DO NOTHING RETURNING id",
     [MG_SQL_REQ_FIND] = "SELECT id, username, vendor_id, product_id, serial, name, hash, reason"
                         " FROM requests WHERE host_id = $1 AND request_id = $2",
-    /* Filing requests of one host one after the other: the cap's count then sees them all
-     * (read committed gives each statement a new snapshot, taken after this lock). NO KEY:
-     * it does not hold up the foreign key checks of events and heartbeats of the host. */
-    [MG_SQL_REQ_LOCK_HOST] = "SELECT id FROM hosts WHERE id = $1 FOR NO KEY UPDATE",
+    /* A host's device requests and staff registrations filed one after the other: the caps'
+     * counts then see them all (read committed gives each statement a new snapshot, taken
+     * after this lock). NO KEY: it does not hold up the foreign key checks of the host's
+     * events and heartbeats. */
+    [MG_SQL_HOST_LOCK] = "SELECT id FROM hosts WHERE id = $1 FOR NO KEY UPDATE",
     [MG_SQL_REQ_LIST] = "SELECT " MG_ROW_REQUEST_COLS " WHERE ($1::bigint = 0 OR id = $1)"
                         " AND ($2::int < 0 OR state = $2) AND id > $3 ORDER BY id LIMIT $4",
     [MG_SQL_REQ_DECIDE] = "UPDATE requests SET state = $2, decided_us = $3, decided_by = $4,"

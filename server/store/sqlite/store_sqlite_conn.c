@@ -102,7 +102,7 @@ static const char *const sq_sql[SQ_NSTMT] = {
     [MG_SQL_REQ_FIND] = "SELECT id, username, vendor_id, product_id, serial, name, hash, reason"
                         " FROM requests WHERE host_id = ?1 AND request_id = ?2",
     /* One writer: nothing to lock (the statement only finds the host). */
-    [MG_SQL_REQ_LOCK_HOST] = "SELECT id FROM hosts WHERE id = ?1",
+    [MG_SQL_HOST_LOCK] = "SELECT id FROM hosts WHERE id = ?1",
     [MG_SQL_REQ_LIST] =
         "SELECT " MG_ROW_REQUEST_COLS " WHERE (?1 = 0 OR id = ?1) AND (?2 < 0 OR state = ?2)"
         " AND id > ?3 ORDER BY id LIMIT ?4",
